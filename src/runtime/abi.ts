@@ -1,0 +1,138 @@
+/**
+ * The TS/WASM boundary: the one list of functions the TypeScript side may call
+ * in `build/unfold.wasm` (exported by `assembly/index.ts`).
+ *
+ * Conventions (all kernels):
+ * - A `Ptr` is a byte offset into the module's memory. f32 tensors are
+ *   row-major; `ld*` arguments are leading dimensions in elements.
+ * - Kernels trust their callers: shapes are checked on the TypeScript side.
+ * - Gradients written by backward kernels overwrite unless the doc says "adds".
+ *
+ * Dimension letters: M, N, K = GEMM sizes; B = batch; H = hidden size;
+ * n = element count.
+ */
+export type Ptr = number;
+
+export interface Kernels {
+  /** Exported linear memory of the module. */
+  readonly memory: WebAssembly.Memory;
+  /** First free byte after the module's static data (constant tables). */
+  heap_base(): Ptr;
+
+  // ---- gemm.ts ------------------------------------------------------------
+  /** Pack B [K, N] (row-major, leading dim ldb) into 8-wide column panels
+   * dst [ceil(N/8)][K][8], zero-padded. */
+  gemm_pack_b_nn(B: Ptr, ldb: number, K: number, N: number, dst: Ptr): void;
+  /** Pack B^T where B is stored [N, K] (leading dim ldb) into panels
+   * dst [ceil(N/8)][K][8], zero-padded. Used for `x W^T`. */
+  gemm_pack_b_nt(B: Ptr, ldb: number, K: number, N: number, dst: Ptr): void;
+  /** C [M, N] = beta*C + A * Bp with A element (i, k) at A + 4*(i*aRs + k*aCs)
+   * and Bp packed by one of the pack functions. beta = 0 never reads C. */
+  gemm_packed_f32x4_4x8(
+    M: number, N: number, K: number,
+    A: Ptr, aRs: number, aCs: number,
+    Bp: Ptr, C: Ptr, ldc: number, beta: number,
+  ): void;
+  /** C [M,N] = beta*C + A [M,K] * B [K,N]. scratch: ceil(N/8)*8*K floats. */
+  gemm_nn(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void;
+  /** C [M,N] = beta*C + A [M,K] * B^T, B stored [N,K]. scratch: ceil(N/8)*8*K floats. */
+  gemm_nt(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void;
+  /** C [M,N] = beta*C + A^T * B, A stored [K,M], B stored [K,N]. scratch: ceil(N/8)*8*K floats. */
+  gemm_tn(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void;
+  /** Scalar (no SIMD) C = beta*C + A*B, the in-WASM baseline for benchmarks. */
+  gemm_nn_ref(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number): void;
+
+  // ---- activations.ts ------------------------------------------------------
+  /** dst[i] = exp(src[i]); dst may equal src. */
+  exp_f32x4(dst: Ptr, src: Ptr, n: number): void;
+  /** dst[i] = 1 / (1 + exp(-src[i])). */
+  sigmoid_f32x4(dst: Ptr, src: Ptr, n: number): void;
+  /** dst[i] = tanh(src[i]). */
+  tanh_f32x4(dst: Ptr, src: Ptr, n: number): void;
+  /** dst[i] = max(src[i], 0). */
+  relu_f32x4(dst: Ptr, src: Ptr, n: number): void;
+
+  // ---- cells.ts: one time step of each cell, fused ---------------------------
+  /** SimpleRNN forward. G [B,H] holds x W_ih^T + h_prev W_hh^T.
+   * h [B,H] = act(G + b_ih + b_hh); act 0 = tanh, 1 = relu. h may equal G. */
+  rnn_step_fwd(G: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, B: number, H: number, act: number): void;
+  /** SimpleRNN backward. dG [B,H] = dh * act'(from h). dG may equal dh. */
+  rnn_step_bwd(h: Ptr, dh: Ptr, dG: Ptr, B: number, H: number, act: number): void;
+  /** LSTM forward, gates i,f,g,o. G [B,4H] holds x W_ih^T + h_prev W_hh^T and is
+   * overwritten with the activated gates (the cache). Writes c [B,H],
+   * h [B,H] and tc = tanh(c) [B,H]. */
+  lstm_step_fwd(G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number): void;
+  /** LSTM backward. Reads activated gates G [B,4H], cPrev, tc, dh [B,H];
+   * dc [B,H] holds dL/dc_t on entry and dL/dc_{t-1} on exit; writes
+   * pre-activation gradients dG [B,4H]. */
+  lstm_step_bwd(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, B: number, H: number): void;
+  /** GRU forward, gates r,z,n. Gi [B,3H] = x W_ih^T, Gh [B,3H] = h_prev W_hh^T
+   * (no biases). Writes h [B,H] and cache [B,4H] = r, z, n, (h_prev W_hn^T + b_hn). */
+  gru_step_fwd(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number): void;
+  /** GRU backward. Writes dGi [B,3H], dGh [B,3H] (pre-activation gradients of
+   * the input and recurrent projections) and dhPrev [B,H] = dh*z (the direct
+   * path; the caller adds dGh W_hh). */
+  gru_step_bwd(cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, B: number, H: number): void;
+
+  // ---- loss.ts ---------------------------------------------------------------
+  /** C [M,N] += bias [N] broadcast over rows. */
+  bias_add_rows(C: Ptr, M: number, N: number, bias: Ptr): void;
+  /** dst [N] = beta*dst + sum over rows of src [M,N] (bias gradients). */
+  sum_rows(dst: Ptr, src: Ptr, M: number, N: number, beta: number): void;
+  /** dst [M,N] = row-wise softmax of src; dst may equal src. */
+  softmax_rows(dst: Ptr, src: Ptr, M: number, N: number): void;
+  /** Softmax cross-entropy. targets: i32 [M]; a target < 0 is ignored (padding).
+   * Returns the summed loss over valid rows; writes
+   * dlogits [M,N] = scale * (softmax - onehot) (zero rows where ignored).
+   * dlogits may equal logits. */
+  softmax_xent(logits: Ptr, targets: Ptr, M: number, N: number, dlogits: Ptr, scale: number): number;
+  /** Sum of squared errors over n; writes dpred = scale * 2 * (pred - target). */
+  mse(pred: Ptr, target: Ptr, n: number, dpred: Ptr, scale: number): number;
+
+  // ---- optim.ts ----------------------------------------------------------------
+  /** p -= lr * (g + wd*p) */
+  sgd_step(p: Ptr, g: Ptr, n: number, lr: number, wd: number): void;
+  /** PyTorch SGD with momentum: d = g + wd*p; v = mu*v + d;
+   * p -= lr * (nesterov ? d + mu*v : v). */
+  momentum_step(p: Ptr, g: Ptr, v: Ptr, n: number, lr: number, mu: number, wd: number, nesterov: number): void;
+  /** d = g + wd*p; s += d^2; p -= lr * d / (sqrt(s) + eps) */
+  adagrad_step(p: Ptr, g: Ptr, s: Ptr, n: number, lr: number, eps: number, wd: number): void;
+  /** d = g + wd*p; s = alpha*s + (1-alpha) d^2; p -= lr * d / (sqrt(s) + eps) */
+  rmsprop_step(p: Ptr, g: Ptr, s: Ptr, n: number, lr: number, alpha: number, eps: number, wd: number): void;
+  /** Adam (decoupled = 0, wd added to g) or AdamW (decoupled = 1, p *= 1 - lr*wd).
+   * bc1 = 1 - beta1^t, bc2 = 1 - beta2^t. Matches torch.optim.Adam/AdamW. */
+  adam_step(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, decoupled: number, bc1: number, bc2: number): void;
+  /** Sum of squares of g [n] (accumulated in f64). */
+  sum_squares(g: Ptr, n: number): number;
+  /** Number of NaN or infinite values in x [n]. */
+  count_nonfinite(x: Ptr, n: number): number;
+
+  // ---- util.ts -------------------------------------------------------------------
+  /** x[i] *= s */
+  scale_f32(x: Ptr, n: number, s: number): void;
+  /** x[i] = min(max(x[i], -c), c) */
+  clip_f32(x: Ptr, n: number, c: number): void;
+  /** dst[i] += a * src[i] */
+  axpy_f32(dst: Ptr, src: Ptr, n: number, a: number): void;
+  /** dst[i] = v */
+  fill_f32(dst: Ptr, n: number, v: number): void;
+  /** dst [B,T,F] <-> src [T,B,F]: dst[b,t,:] = src[t,b,:]. Swaps the two
+   * leading axes of a [P, Q, F] tensor into [Q, P, F]. */
+  swap01_f32(dst: Ptr, src: Ptr, P: number, Q: number, F: number): void;
+  /** Embedding lookup: out [n, D] = table[ids[i], :]; ids i32 [n]. */
+  gather_rows(out: Ptr, table: Ptr, ids: Ptr, n: number, D: number): void;
+  /** Embedding backward: dtable[ids[i], :] += dout[i, :] (adds). Negative ids skipped. */
+  scatter_add_rows(dtable: Ptr, dout: Ptr, ids: Ptr, n: number, D: number): void;
+}
+
+/** Names of all functions in {@link Kernels}, checked at load time. */
+export const KERNEL_NAMES = [
+  "heap_base",
+  "gemm_pack_b_nn", "gemm_pack_b_nt", "gemm_packed_f32x4_4x8",
+  "gemm_nn", "gemm_nt", "gemm_tn", "gemm_nn_ref",
+  "exp_f32x4", "sigmoid_f32x4", "tanh_f32x4", "relu_f32x4",
+  "rnn_step_fwd", "rnn_step_bwd", "lstm_step_fwd", "lstm_step_bwd", "gru_step_fwd", "gru_step_bwd",
+  "bias_add_rows", "sum_rows", "softmax_rows", "softmax_xent", "mse",
+  "sgd_step", "momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "sum_squares", "count_nonfinite",
+  "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",
+] as const;

@@ -1,0 +1,155 @@
+/**
+ * The arena: a model (or layer) plans its named tensors — parameters,
+ * gradients, optimizer moments, activation caches, scratch — then commits the
+ * plan as one block of WASM memory. Every tensor is then a fixed region of
+ * that block, 16-byte aligned, and a training step is a sequence of kernel
+ * calls on offsets: no allocation in the hot loop.
+ */
+import type { Ptr } from "./abi.js";
+import { align16 } from "./heap.js";
+import { heap } from "./wasm.js";
+
+export type DType = "f32" | "i32";
+
+/** A view of one named region of WASM memory: offset and shape. */
+export class Tensor {
+  /** Byte offset into WASM memory; valid after the arena is committed. */
+  private _ptr: Ptr = -1;
+  /** Number of elements. */
+  readonly size: number;
+
+  constructor(
+    readonly name: string,
+    readonly shape: readonly number[],
+    readonly dtype: DType = "f32",
+    /** Byte offset of this tensor inside its arena block. */
+    readonly rel: number = 0,
+  ) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new RangeError(`unfold-rnn: tensor '${name}' has an invalid shape [${shape.join(", ")}]`);
+    }
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Byte offset in WASM memory. */
+  get ptr(): Ptr {
+    if (this._ptr < 0) throw new Error(`unfold-rnn: tensor '${this.name}' belongs to an arena that is not committed (or was disposed)`);
+    return this._ptr;
+  }
+
+  /** @internal */
+  bind(base: Ptr): void {
+    this._ptr = base < 0 ? -1 : base + this.rel;
+  }
+
+  /** Bytes occupied (4 per element). */
+  get bytes(): number {
+    return this.size * 4;
+  }
+
+  /** A fresh Float32Array over the tensor's memory. Do not keep it across allocations. */
+  f32(): Float32Array {
+    if (this.dtype !== "f32") throw new TypeError(`unfold-rnn: tensor '${this.name}' is ${this.dtype}, not f32`);
+    return heap().f32(this.ptr, this.size);
+  }
+
+  /** A fresh Int32Array over the tensor's memory. */
+  i32(): Int32Array {
+    if (this.dtype !== "i32") throw new TypeError(`unfold-rnn: tensor '${this.name}' is ${this.dtype}, not i32`);
+    return heap().i32(this.ptr, this.size);
+  }
+
+  /** Copy `src` into the tensor after checking its length. */
+  set(src: ArrayLike<number>): void {
+    if (src.length !== this.size) {
+      throw new RangeError(`unfold-rnn: '${this.name}' expects ${this.size} values (shape [${this.shape.join(", ")}]), got ${src.length}`);
+    }
+    (this.dtype === "f32" ? this.f32() : this.i32()).set(src);
+  }
+
+  /** A copy of the tensor's contents. */
+  toArray(): Float32Array {
+    return this.f32().slice();
+  }
+}
+
+const registry = new FinalizationRegistry<Ptr>((ptr) => {
+  try {
+    heap().free(ptr);
+  } catch {
+    /* the runtime is gone */
+  }
+});
+
+/**
+ * Plans named regions, then commits them as one block.
+ *
+ * ```ts
+ * const a = new Arena();
+ * const w = a.tensor("weight_ih_l0", [4 * H, I]);
+ * a.commit();
+ * w.f32().fill(0);
+ * ```
+ */
+export class Arena {
+  private readonly tensors = new Map<string, Tensor>();
+  private used = 0;
+  private base: Ptr = -1;
+
+  /** Plan a tensor; only before {@link commit}. Names are unique in an arena. */
+  tensor(name: string, shape: readonly number[], dtype: DType = "f32"): Tensor {
+    if (this.base >= 0) throw new Error(`unfold-rnn: cannot add '${name}' to an arena that is already committed`);
+    if (this.tensors.has(name)) throw new Error(`unfold-rnn: arena already has a tensor named '${name}'`);
+    const t = new Tensor(name, shape, dtype, this.used);
+    this.used += align16(t.bytes);
+    this.tensors.set(name, t);
+    return t;
+  }
+
+  /** Allocate the block (zero-filled) and bind every tensor to it. */
+  commit(): this {
+    if (this.base >= 0) return this;
+    const h = heap();
+    this.base = h.alloc(Math.max(this.used, 16));
+    h.f32(this.base, this.used / 4).fill(0);
+    for (const t of this.tensors.values()) t.bind(this.base);
+    registry.register(this, this.base, this);
+    return this;
+  }
+
+  /** The tensor called `name`. */
+  get(name: string): Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`unfold-rnn: no tensor named '${name}' in this arena`);
+    return t;
+  }
+
+  /** True if a tensor called `name` is planned. */
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  /** All tensors in plan order. */
+  all(): Tensor[] {
+    return [...this.tensors.values()];
+  }
+
+  /** Total bytes of the plan. */
+  get bytes(): number {
+    return this.used;
+  }
+
+  /** True after {@link commit} and before {@link dispose}. */
+  get committed(): boolean {
+    return this.base >= 0;
+  }
+
+  /** Free the block now instead of waiting for garbage collection. */
+  dispose(): void {
+    if (this.base < 0) return;
+    registry.unregister(this);
+    heap().free(this.base);
+    this.base = -1;
+    for (const t of this.tensors.values()) t.bind(-1);
+  }
+}
