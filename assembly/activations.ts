@@ -1,1 +1,257 @@
-// placeholder: being written
+// SIMD activations: exp, sigmoid, tanh, relu on f32x4, plus the v128 helpers
+// the fused cell kernels (cells.ts) reuse.
+//
+// Legend: n = element count; a "vector" is one f32x4 (4 lanes).
+//
+// Accuracy (measured by test/activations.test.ts against float64 Math.*):
+//   exp      relative error <= 2.4e-7 (~2 ulp) wherever the result is a normal
+//            float; denormal results (x in [-103.97, -87.34]) within 1
+//            denormal ulp (2^-149); exp(x > 88.7228) = +inf, exp(+inf) = +inf,
+//            exp(x < -103.97) = exp(-inf) = +0, NaN -> NaN.
+//   sigmoid  relative error <= 4e-7 for normal results, denormal results for
+//            x in [-103.97, -87.34] within 1 denormal ulp; sigmoid(+inf) = 1,
+//            sigmoid(-inf) = 0, NaN -> NaN.
+//   tanh     relative error <= 4e-7 over the whole float range, including
+//            tiny and denormal |x| (tanh(x) = x there); tanh(+-0) = +-0,
+//            tanh(+-inf) = +-1, NaN -> NaN.
+//   relu     exact; relu(-0) = +0 and relu(NaN) = NaN, like Math.max(x, 0).
+//
+// How:
+//   exp(x): Cephes range reduction x = n ln2 + r, |r| <= ln2/2, with ln2 split
+//   hi/lo (hi has 9 significant bits so n*hi is exact), a degree-5 polynomial
+//   p with e^r ~ 1 + r + r^2 p(r), then 2^n applied in two steps
+//   2^(n>>1) * 2^(n - (n>>1)) so that neither factor leaves the normal range:
+//   overflow to +inf and gradual underflow into denormals come out of the final
+//   multiplication, rounded once.
+//   sigmoid(x) = (x < 0 ? e : 1) / (1 + e) with e = exp(-|x|) in (0, 1]: no
+//   overflow, no cancellation, denormal results for very negative x.
+//   tanh(|x|) = |x| + |x|^3 P(x^2) for |x| < 0.625 (P: degree-4 relative
+//   minimax fit, script in the comment at TANH_P0), else (1 - e)/(1 + e) with
+//   e = exp(-2|x|) <= 0.287 (so 1 - e loses nothing); the sign of x is put back
+//   with one OR. (2 sigmoid(2x) - 1 would cancel catastrophically near 0.)
+//
+// Constants live in one static table and are read with v128.load32_splat
+// (one broadcast load each): V8 rebuilds every v128.const inside a loop with
+// several instructions, a broadcast load is one.
+//
+// The v128 helpers below are @global (visible to cells.ts after
+// `import "./activations"`) and not exported: a v128 signature cannot cross
+// into JavaScript, and the ABI lists only the array kernels.
+
+// ---- constant table (f32 unless marked i32) --------------------------------
+const K_EXP_HI: i32 = 0; //      89: exp(89) > FLT_MAX, so the result overflows to +inf
+const K_EXP_LO: i32 = 1; //    -104: exp(-104) < 2^-150, rounds to +0
+const K_LOG2E: i32 = 2;
+const K_SHIFT: i32 = 3; //  1.5 * 2^23: adding it rounds to an integer kept in the low mantissa bits
+const K_LN2_HI: i32 = 4; // 0.693359375 (9 bits: n * hi is exact for |n| <= 2^15)
+const K_LN2_LO: i32 = 5; // ln2 - hi
+const K_EXP_P0: i32 = 6; // Cephes expf coefficients, highest degree first
+const K_EXP_P1: i32 = 7;
+const K_EXP_P2: i32 = 8;
+const K_EXP_P3: i32 = 9;
+const K_EXP_P4: i32 = 10;
+const K_EXP_P5: i32 = 11;
+const K_ONE: i32 = 12;
+const K_BIAS: i32 = 13; // i32 127, the exponent bias
+const K_SIGN: i32 = 14; // i32 0x80000000
+const K_ABS: i32 = 15; //  i32 0x7fffffff
+const K_TANH_T: i32 = 16; // 0.625: polynomial below, exp formula at and above
+const K_TANH_P0: i32 = 17; // tanh(x) ~ x + x^3 (P0 + P1 u + P2 u^2 + P3 u^3 + P4 u^4), u = x^2
+const K_TANH_P1: i32 = 18;
+const K_TANH_P2: i32 = 19;
+const K_TANH_P3: i32 = 20;
+const K_TANH_P4: i32 = 21;
+
+// The tanh coefficients: Lawson-iterated weighted least squares (-> minimax of
+// the relative error) of Q(u) = (tanh(x) - x) / x^3 on x in (0, 0.625], in
+// float64 against mpmath, then rounded to f32. Max relative error of the f32
+// Horner evaluation on a dense grid: 7.1e-8 (float64 fit alone: 4.4e-9).
+const TAB: usize = memory.data<f32>([
+  89.0,
+  -104.0,
+  1.44269504088896341,
+  12582912.0,
+  0.693359375,
+  -2.12194440e-4,
+  1.9875691500e-4,
+  1.3981999507e-3,
+  8.3334519073e-3,
+  4.1665795894e-2,
+  1.6666665459e-1,
+  5.0000001201e-1,
+  1.0,
+  0.0, // K_BIAS, K_SIGN, K_ABS: unused here, read from ITAB
+  0.0,
+  0.0,
+  0.625,
+  -0.3333328068256378,
+  0.13331441581249237,
+  -0.05373970791697502,
+  0.02063906192779541,
+  -0.00570495193824172,
+], 16);
+
+// Integer constants (bit patterns), same indices as in TAB.
+const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127, -2147483648, 0x7fffffff], 16);
+
+/** Broadcast table constant k to all four lanes (one load). */
+// @ts-ignore: decorator
+@inline function kc(k: i32): v128 {
+  return v128.load32_splat((k == K_BIAS || k == K_SIGN || k == K_ABS ? ITAB : TAB) + (<usize>k << 2));
+}
+
+/** exp(x) for x already clamped to [-104, 89] (or NaN). */
+// @ts-ignore: decorator
+@inline function exp4_clamped(x: v128): v128 {
+  const shift = kc(K_SHIFT);
+  // t = shift + n with n = round(x log2 e); n itself as float and as int.
+  const t = f32x4.add(f32x4.mul(x, kc(K_LOG2E)), shift);
+  const n = f32x4.sub(t, shift);
+  const ni = i32x4.sub(t, shift); // integer difference of the bit patterns = n
+  // r = x - n ln2, in two steps (hi part exact).
+  let r = f32x4.sub(x, f32x4.mul(n, kc(K_LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, kc(K_LN2_LO)));
+  // e^r ~ 1 + r + r^2 p(r)
+  let p = kc(K_EXP_P0);
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P1));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P2));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P3));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P4));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P5));
+  const one = kc(K_ONE);
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), one);
+  // 2^n = 2^n1 * 2^n2, n1 = n >> 1, n2 = n - n1, both in [-75, 64].
+  const bias = kc(K_BIAS);
+  const n1 = i32x4.shr_s(ni, 1);
+  const n2 = i32x4.sub(ni, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, bias), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, bias), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
+}
+
+/** exp of each lane. NaN propagates (pmin/pmax keep a NaN first operand). */
+// @ts-ignore: decorator
+@global @inline function exp4(x: v128): v128 {
+  return exp4_clamped(f32x4.pmax(f32x4.pmin(x, kc(K_EXP_HI)), kc(K_EXP_LO)));
+}
+
+/** exp of each lane for lanes known to be <= 0 (or NaN): skips the upper clamp. */
+// @ts-ignore: decorator
+@inline function expneg4(x: v128): v128 {
+  return exp4_clamped(f32x4.pmax(x, kc(K_EXP_LO)));
+}
+
+/** 1 / (1 + exp(-x)) of each lane. */
+// @ts-ignore: decorator
+@global @inline function sigmoid4(x: v128): v128 {
+  const e = expneg4(v128.or(x, kc(K_SIGN))); // exp(-|x|) in [0, 1]
+  const neg = i32x4.shr_s(x, 31); // all ones where the sign bit is set
+  const one = kc(K_ONE);
+  return f32x4.div(v128.bitselect(e, one, neg), f32x4.add(one, e));
+}
+
+/** tanh of each lane. */
+// @ts-ignore: decorator
+@global @inline function tanh4(x: v128): v128 {
+  const ax = v128.and(x, kc(K_ABS));
+  const sign = v128.xor(x, ax);
+  // Small |x|: odd polynomial, no cancellation.
+  const u = f32x4.mul(ax, ax);
+  let p = kc(K_TANH_P4);
+  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P3));
+  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P2));
+  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P1));
+  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P0));
+  const small = f32x4.add(ax, f32x4.mul(f32x4.mul(ax, u), p));
+  // Large |x|: (1 - e) / (1 + e), e = exp(-2|x|).
+  const one = kc(K_ONE);
+  const e = expneg4(v128.or(f32x4.add(ax, ax), kc(K_SIGN)));
+  const large = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
+  // NaN compares false: takes the large path, which is NaN.
+  const t = v128.bitselect(small, large, f32x4.lt(ax, kc(K_TANH_T)));
+  return v128.or(t, sign);
+}
+
+/** max(x, 0) of each lane; -0 -> +0 and NaN -> NaN like Math.max. */
+// @ts-ignore: decorator
+@global @inline function relu4(x: v128): v128 {
+  // pmax keeps a NaN first operand; adding +0 turns -0 into +0.
+  const z = f32x4.splat(0);
+  return f32x4.add(f32x4.pmax(x, z), z);
+}
+
+/** Load k in 1..4 floats from p into the low lanes (the rest are 0). */
+// @ts-ignore: decorator
+@global @inline function load_f32xk(p: usize, k: i32): v128 {
+  if (k >= 4) return v128.load(p);
+  let v = v128.load32_zero(p);
+  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Store the low k in 1..4 lanes of v to p. */
+// @ts-ignore: decorator
+@global @inline function store_f32xk(p: usize, v: v128, k: i32): void {
+  if (k >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+// ---- array kernels: dst [n] = f(src [n]); dst may equal src; any alignment ----
+
+/** dst[i] = exp(src[i]). */
+export function exp_f32x4(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, exp4(v128.load(src + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    store_f32xk(dst + o, exp4(load_f32xk(src + o, n - i)), n - i);
+  }
+}
+
+/** dst[i] = 1 / (1 + exp(-src[i])). */
+export function sigmoid_f32x4(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, sigmoid4(v128.load(src + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    store_f32xk(dst + o, sigmoid4(load_f32xk(src + o, n - i)), n - i);
+  }
+}
+
+/** dst[i] = tanh(src[i]). */
+export function tanh_f32x4(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, tanh4(v128.load(src + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    store_f32xk(dst + o, tanh4(load_f32xk(src + o, n - i)), n - i);
+  }
+}
+
+/** dst[i] = max(src[i], 0). */
+export function relu_f32x4(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, relu4(v128.load(src + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    store_f32xk(dst + o, relu4(load_f32xk(src + o, n - i)), n - i);
+  }
+}

@@ -1,1 +1,386 @@
-// placeholder: being written
+// f32 GEMM: C [M,N] = beta*C + op(A) [M,K] * op(B) [K,N].
+//
+// Dimension letters: M = rows of C (the batch B, or T*B for a whole chunk),
+// N = columns of C (output features, e.g. 4H), K = the inner dimension
+// (input features). Pointers are byte offsets; ld* are leading dimensions in
+// elements; every matrix is row-major.
+//
+// Tiling. B is first packed into 8-wide column panels Bp [ceil(N/8)][K][8]
+// (zero-padded past column N), so the micro-kernel reads one panel as a
+// contiguous stream of two f32x4 per k. The micro-kernel keeps a 4x8 tile of
+// C in 8 f32x4 accumulators (4 rows x 2 vectors) and, for every k, broadcasts
+// one A element per row (`v128.load32_splat`) and does 8 mul + 8 add:
+//
+//        Bp panel [K][8]          k ->  b0 = cols 0..3, b1 = cols 4..7
+//   A rows i..i+3 (4 broadcasts)   acc[r][0] += a[r,k]*b0, acc[r][1] += a[r,k]*b1
+//
+// 8 accumulators + 2 B vectors + 1 broadcast + 1 product fit the 16 XMM
+// registers V8 uses on x64; 8x8, 4x16 and 6x8 tiles spill (measured). There is
+// no FMA in WASM SIMD128 on Node 20, so mul and add are separately rounded.
+//
+// Loops, outer to inner: row blocks of `mc` rows (so the A block stays in
+// L2), 8-wide column panels (the panel, K*32 bytes, stays in L1 across all
+// row tiles of the block), 4-row tiles, k. Rows left over (M mod 4 = 1..3)
+// take a 1x8 / 2x8 / 3x8 tile; columns left over use the zero-padded last
+// panel and store only the valid columns. M, N <= 0 touch nothing; K = 0
+// gives C = beta*C.
+//
+// Summation order. Every path (every tile shape, and gemm_nn_ref) computes
+//   c = beta*C (or 0 when beta == 0); for k = 0..K-1: c = c + a[i,k]*b[k,j]
+// with each mul and add rounded to f32, so a row's result does not depend on
+// M, on which tile it falls in, or on the variant: the SIMD kernels are
+// bit-identical to the scalar gemm_nn_ref. beta == 0 never reads C.
+
+// ---- packing ------------------------------------------------------------------
+
+/** Pack B [K, N] (row-major, leading dim ldb) into dst [ceil(N/8)][K][8], zero-padded. */
+export function gemm_pack_b_nn(B: usize, ldb: i32, K: i32, N: i32, dst: usize): void {
+  if (K <= 0 || N <= 0) return;
+  const ldb4 = <usize>ldb << 2;
+  const full = N >> 3; // panels with 8 valid columns
+  let d = dst;
+  for (let p = 0; p < full; p++) {
+    let s = B + (<usize>p << 5); // B[0, 8p]
+    for (let k = 0; k < K; k++) {
+      v128.store(d, v128.load(s));
+      v128.store(d, v128.load(s, 16), 16);
+      s += ldb4;
+      d += 32;
+    }
+  }
+  const nr = N & 7; // valid columns of the last, partial panel
+  if (nr == 0) return;
+  const zero = f32x4.splat(0);
+  let s = B + (<usize>full << 5);
+  for (let k = 0; k < K; k++) {
+    v128.store(d, zero);
+    v128.store(d, zero, 16);
+    for (let j = 0; j < nr; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + (<usize>j << 2)));
+    s += ldb4;
+    d += 32;
+  }
+}
+
+/**
+ * Pack op(B) = B^T, B stored [N, K] (leading dim ldb), into dst
+ * [ceil(N/8)][K][8], zero-padded. This is the `x W^T` case: W [out, in].
+ * Eight rows of B become one panel; 4x4 blocks are transposed in registers.
+ */
+export function gemm_pack_b_nt(B: usize, ldb: i32, K: i32, N: i32, dst: usize): void {
+  if (K <= 0 || N <= 0) return;
+  const ldb4 = <usize>ldb << 2;
+  const full = N >> 3;
+  const K4 = K & ~3;
+  let d = dst;
+  for (let p = 0; p < full; p++) {
+    const r0 = B + (<usize>(p << 3)) * ldb4; // B[8p, 0]
+    const r1 = r0 + ldb4, r2 = r1 + ldb4, r3 = r2 + ldb4;
+    const r4 = r3 + ldb4, r5 = r4 + ldb4, r6 = r5 + ldb4, r7 = r6 + ldb4;
+    let k = 0;
+    for (; k < K4; k += 4) {
+      const o = <usize>k << 2;
+      // rows n = 8p..8p+3, k..k+3 -> columns 0..3 of panel rows k..k+3
+      const a0 = v128.load(r0 + o), a1 = v128.load(r1 + o), a2 = v128.load(r2 + o), a3 = v128.load(r3 + o);
+      const t0 = f32x4.shuffle(a0, a1, 0, 4, 1, 5), t1 = f32x4.shuffle(a2, a3, 0, 4, 1, 5);
+      const t2 = f32x4.shuffle(a0, a1, 2, 6, 3, 7), t3 = f32x4.shuffle(a2, a3, 2, 6, 3, 7);
+      v128.store(d, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
+      v128.store(d, f32x4.shuffle(t0, t1, 2, 3, 6, 7), 32);
+      v128.store(d, f32x4.shuffle(t2, t3, 0, 1, 4, 5), 64);
+      v128.store(d, f32x4.shuffle(t2, t3, 2, 3, 6, 7), 96);
+      // rows n = 8p+4..8p+7 -> columns 4..7
+      const b0 = v128.load(r4 + o), b1 = v128.load(r5 + o), b2 = v128.load(r6 + o), b3 = v128.load(r7 + o);
+      const u0 = f32x4.shuffle(b0, b1, 0, 4, 1, 5), u1 = f32x4.shuffle(b2, b3, 0, 4, 1, 5);
+      const u2 = f32x4.shuffle(b0, b1, 2, 6, 3, 7), u3 = f32x4.shuffle(b2, b3, 2, 6, 3, 7);
+      v128.store(d, f32x4.shuffle(u0, u1, 0, 1, 4, 5), 16);
+      v128.store(d, f32x4.shuffle(u0, u1, 2, 3, 6, 7), 48);
+      v128.store(d, f32x4.shuffle(u2, u3, 0, 1, 4, 5), 80);
+      v128.store(d, f32x4.shuffle(u2, u3, 2, 3, 6, 7), 112);
+      d += 128;
+    }
+    for (; k < K; k++) {
+      const o = <usize>k << 2;
+      store<f32>(d, load<f32>(r0 + o));
+      store<f32>(d, load<f32>(r1 + o), 4);
+      store<f32>(d, load<f32>(r2 + o), 8);
+      store<f32>(d, load<f32>(r3 + o), 12);
+      store<f32>(d, load<f32>(r4 + o), 16);
+      store<f32>(d, load<f32>(r5 + o), 20);
+      store<f32>(d, load<f32>(r6 + o), 24);
+      store<f32>(d, load<f32>(r7 + o), 28);
+      d += 32;
+    }
+  }
+  const nr = N & 7;
+  if (nr == 0) return;
+  const zero = f32x4.splat(0);
+  const rows = B + (<usize>(full << 3)) * ldb4;
+  for (let k = 0; k < K; k++) {
+    v128.store(d, zero);
+    v128.store(d, zero, 16);
+    let s = rows + (<usize>k << 2);
+    for (let j = 0; j < nr; j++) {
+      store<f32>(d + (<usize>j << 2), load<f32>(s));
+      s += ldb4;
+    }
+    d += 32;
+  }
+}
+
+// ---- partial rows of C (N mod 8 != 0) -------------------------------------------
+
+/** Lanes 0..n-1 of the f32x4 at p (n clamped to 0..4), zeros elsewhere. */
+@inline function loadLanes(p: usize, n: i32): v128 {
+  return n >= 4 ? v128.load(p) : loadPartial(p, n);
+}
+
+function loadPartial(p: usize, n: i32): v128 {
+  let v = f32x4.splat(0);
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Store lanes 0..n-1 of v at p (n clamped to 0..4). */
+@inline function storeLanes(p: usize, v: v128, n: i32): void {
+  if (n >= 4) v128.store(p, v);
+  else storePartial(p, v, n);
+}
+
+function storePartial(p: usize, v: v128, n: i32): void {
+  if (n > 0) v128.store32_lane(p, v, 0);
+  if (n > 1) v128.store32_lane(p, v, 1, 4);
+  if (n > 2) v128.store32_lane(p, v, 2, 8);
+}
+
+/** beta * C[row, 0..7] (the first nc columns; 0 elsewhere), columns 0..3. */
+@inline function betaLo(c: usize, nc: i32, vb: v128): v128 {
+  return f32x4.mul(vb, nc == 8 ? v128.load(c) : loadLanes(c, nc));
+}
+
+/** beta * C[row, 4..7] (valid columns only). */
+@inline function betaHi(c: usize, nc: i32, vb: v128): v128 {
+  return f32x4.mul(vb, nc == 8 ? v128.load(c, 16) : loadLanes(c + 16, nc - 4));
+}
+
+/** Store a row of the tile: columns 0..nc-1 of (lo, hi) to C at c. */
+@inline function storeRow(c: usize, lo: v128, hi: v128, nc: i32): void {
+  if (nc == 8) {
+    v128.store(c, lo);
+    v128.store(c, hi, 16);
+  } else {
+    storeLanes(c, lo, nc);
+    storeLanes(c + 16, hi, nc - 4);
+  }
+}
+
+// ---- micro-kernels ------------------------------------------------------------
+// a: A[i, 0]; b: panel [K][8]; c: C[i, j]; nc: valid columns of the panel (1..8).
+// aRs4 / aCs4: byte strides of A between rows / along k; ldc4: of C between rows.
+
+/** 4x8 tile: C[i..i+3, j..j+7] = beta*C + A[i..i+3, :] * panel. */
+@inline function tile4x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
+  const c1 = c + ldc4, c2 = c1 + ldc4, c3 = c2 + ldc4;
+  let x00: v128, x01: v128, x10: v128, x11: v128, x20: v128, x21: v128, x30: v128, x31: v128;
+  if (beta == 0) {
+    x00 = f32x4.splat(0); x01 = x00; x10 = x00; x11 = x00;
+    x20 = x00; x21 = x00; x30 = x00; x31 = x00;
+  } else {
+    const vb = f32x4.splat(beta);
+    x00 = betaLo(c, nc, vb); x01 = betaHi(c, nc, vb);
+    x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
+    x20 = betaLo(c2, nc, vb); x21 = betaHi(c2, nc, vb);
+    x30 = betaLo(c3, nc, vb); x31 = betaHi(c3, nc, vb);
+  }
+  const aRs8 = aRs4 << 1, aRs12 = aRs8 + aRs4;
+  let pa = a, pb = b;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let s = v128.load32_splat(pa);
+    x00 = f32x4.add(x00, f32x4.mul(s, b0));
+    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa + aRs4);
+    x10 = f32x4.add(x10, f32x4.mul(s, b0));
+    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa + aRs8);
+    x20 = f32x4.add(x20, f32x4.mul(s, b0));
+    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa + aRs12);
+    x30 = f32x4.add(x30, f32x4.mul(s, b0));
+    x31 = f32x4.add(x31, f32x4.mul(s, b1));
+    pa += aCs4;
+    pb += 32;
+  }
+  storeRow(c, x00, x01, nc);
+  storeRow(c1, x10, x11, nc);
+  storeRow(c2, x20, x21, nc);
+  storeRow(c3, x30, x31, nc);
+}
+
+/** 3x8 tile (M mod 4 == 3). */
+function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
+  const c1 = c + ldc4, c2 = c1 + ldc4;
+  let x00: v128, x01: v128, x10: v128, x11: v128, x20: v128, x21: v128;
+  if (beta == 0) {
+    x00 = f32x4.splat(0); x01 = x00; x10 = x00; x11 = x00; x20 = x00; x21 = x00;
+  } else {
+    const vb = f32x4.splat(beta);
+    x00 = betaLo(c, nc, vb); x01 = betaHi(c, nc, vb);
+    x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
+    x20 = betaLo(c2, nc, vb); x21 = betaHi(c2, nc, vb);
+  }
+  const aRs8 = aRs4 << 1;
+  let pa = a, pb = b;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let s = v128.load32_splat(pa);
+    x00 = f32x4.add(x00, f32x4.mul(s, b0));
+    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa + aRs4);
+    x10 = f32x4.add(x10, f32x4.mul(s, b0));
+    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa + aRs8);
+    x20 = f32x4.add(x20, f32x4.mul(s, b0));
+    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    pa += aCs4;
+    pb += 32;
+  }
+  storeRow(c, x00, x01, nc);
+  storeRow(c1, x10, x11, nc);
+  storeRow(c2, x20, x21, nc);
+}
+
+/** 2x8 tile (M mod 4 == 2). */
+function tile2x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
+  const c1 = c + ldc4;
+  let x00: v128, x01: v128, x10: v128, x11: v128;
+  if (beta == 0) {
+    x00 = f32x4.splat(0); x01 = x00; x10 = x00; x11 = x00;
+  } else {
+    const vb = f32x4.splat(beta);
+    x00 = betaLo(c, nc, vb); x01 = betaHi(c, nc, vb);
+    x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
+  }
+  let pa = a, pb = b;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let s = v128.load32_splat(pa);
+    x00 = f32x4.add(x00, f32x4.mul(s, b0));
+    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa + aRs4);
+    x10 = f32x4.add(x10, f32x4.mul(s, b0));
+    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    pa += aCs4;
+    pb += 32;
+  }
+  storeRow(c, x00, x01, nc);
+  storeRow(c1, x10, x11, nc);
+}
+
+/** 1x8 tile (M mod 4 == 1, and M == 1: one sequence at inference). */
+function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, beta: f32): void {
+  let x0: v128, x1: v128;
+  if (beta == 0) {
+    x0 = f32x4.splat(0); x1 = x0;
+  } else {
+    const vb = f32x4.splat(beta);
+    x0 = betaLo(c, nc, vb); x1 = betaHi(c, nc, vb);
+  }
+  let pa = a, pb = b;
+  for (let k = 0; k < K; k++) {
+    const s = v128.load32_splat(pa);
+    x0 = f32x4.add(x0, f32x4.mul(s, v128.load(pb)));
+    x1 = f32x4.add(x1, f32x4.mul(s, v128.load(pb, 16)));
+    pa += aCs4;
+    pb += 32;
+  }
+  storeRow(c, x0, x1, nc);
+}
+
+/** Rows per block so that the A block (rows x K floats) stays about 64 KiB, a multiple of 4. */
+@inline function rowBlock(K: i32): i32 {
+  return max(4, (16384 / max(K, 1)) & ~3);
+}
+
+// ---- GEMM entry points --------------------------------------------------------
+
+/**
+ * C [M, N] = beta*C + A * Bp. A element (i, k) is at A + 4*(i*aRs + k*aCs)
+ * (aRs = lda, aCs = 1 for A [M, K]; aRs = 1, aCs = lda for A stored [K, M]).
+ * Bp [ceil(N/8)][K][8] from gemm_pack_b_nn / gemm_pack_b_nt. beta == 0 never
+ * reads C.
+ */
+export function gemm_packed_f32x4_4x8(
+  M: i32, N: i32, K: i32,
+  A: usize, aRs: i32, aCs: i32,
+  Bp: usize, C: usize, ldc: i32, beta: f32,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K < 0) K = 0;
+  const aRs4 = <usize>aRs << 2, aCs4 = <usize>aCs << 2, ldc4 = <usize>ldc << 2;
+  const panel = <usize>K << 5; // bytes of one packed panel [K][8]
+  const mc = rowBlock(K);
+  for (let i0 = 0; i0 < M; i0 += mc) {
+    const i1 = min(M, i0 + mc);
+    const M4 = i0 + ((i1 - i0) & ~3);
+    for (let j = 0; j < N; j += 8) {
+      const nc = min(N - j, 8);
+      const b = Bp + <usize>(j >> 3) * panel;
+      const cj = C + (<usize>j << 2);
+      let i = i0;
+      for (; i < M4; i += 4) {
+        tile4x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
+      }
+      const r = i1 - i;
+      if (r == 3) tile3x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
+      else if (r == 2) tile2x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
+      else if (r == 1) tile1x8(K, A + <usize>i * aRs4, aCs4, b, cj + <usize>i * ldc4, nc, beta);
+    }
+  }
+}
+
+/** C [M,N] = beta*C + A [M,K] * B [K,N]. scratch: ceil(N/8)*8*K floats. */
+export function gemm_nn(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, scratch: usize): void {
+  if (M <= 0 || N <= 0) return;
+  gemm_pack_b_nn(B, ldb, K, N, scratch);
+  gemm_packed_f32x4_4x8(M, N, K, A, lda, 1, scratch, C, ldc, beta);
+}
+
+/** C [M,N] = beta*C + A [M,K] * B^T, B stored [N,K] (`x W^T`). scratch: ceil(N/8)*8*K floats. */
+export function gemm_nt(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, scratch: usize): void {
+  if (M <= 0 || N <= 0) return;
+  gemm_pack_b_nt(B, ldb, K, N, scratch);
+  gemm_packed_f32x4_4x8(M, N, K, A, lda, 1, scratch, C, ldc, beta);
+}
+
+/** C [M,N] = beta*C + A^T * B, A stored [K,M], B stored [K,N] (`dG^T X`). scratch: ceil(N/8)*8*K floats. */
+export function gemm_tn(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, scratch: usize): void {
+  if (M <= 0 || N <= 0) return;
+  gemm_pack_b_nn(B, ldb, K, N, scratch);
+  gemm_packed_f32x4_4x8(M, N, K, A, 1, lda, scratch, C, ldc, beta);
+}
+
+/**
+ * Scalar (no SIMD) C [M,N] = beta*C + A [M,K] * B [K,N], i-k-j order: the
+ * in-WASM baseline for benchmarks. Same summation order as the SIMD kernels.
+ */
+export function gemm_nn_ref(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32): void {
+  const lda4 = <usize>lda << 2, ldb4 = <usize>ldb << 2, ldc4 = <usize>ldc << 2;
+  for (let i = 0; i < M; i++) {
+    const c = C + <usize>i * ldc4;
+    const a = A + <usize>i * lda4;
+    if (beta == 0) {
+      for (let j = 0; j < N; j++) store<f32>(c + (<usize>j << 2), 0);
+    } else {
+      for (let j = 0; j < N; j++) store<f32>(c + (<usize>j << 2), beta * load<f32>(c + (<usize>j << 2)));
+    }
+    for (let k = 0; k < K; k++) {
+      const aik = load<f32>(a + (<usize>k << 2));
+      const b = B + <usize>k * ldb4;
+      for (let j = 0; j < N; j++) {
+        const o = <usize>j << 2;
+        store<f32>(c + o, load<f32>(c + o) + aik * load<f32>(b + o));
+      }
+    }
+  }
+}

@@ -9,6 +9,7 @@ export * from "./cells";
 export * from "./loss";
 export * from "./optim";
 export * from "./util";
+export * from "./layout";
 
 /** First byte after the static data; the TypeScript heap starts here. */
 export function heap_base(): usize {

@@ -5,3 +5,7 @@
 export { init, isInitialized, hasWasmSimd, type WasmSource } from "./runtime/wasm.js";
 export { Arena, Tensor } from "./runtime/arena.js";
 export { Rng } from "./util/rng.js";
+export { SimpleRNN, LSTM, GRU, Recurrent, type CellKind, type RecurrentOptions, type ForwardOptions, type ForwardResult, type BackwardInput, type BackwardResult } from "./layers/recurrent.js";
+export { Dense, Embedding, type DenseOptions, type EmbeddingOptions } from "./layers/dense.js";
+export type { StateDict } from "./layers/params.js";
+export type { InitScheme } from "./layers/init.js";

@@ -139,6 +139,12 @@ export class Arena {
     return this.used;
   }
 
+  /** Byte offset of the block: all tensors lie in [ptr, ptr + bytes). */
+  get ptr(): Ptr {
+    if (this.base < 0) throw new Error("unfold-rnn: arena is not committed");
+    return this.base;
+  }
+
   /** True after {@link commit} and before {@link dispose}. */
   get committed(): boolean {
     return this.base >= 0;

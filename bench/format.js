@@ -1,0 +1,38 @@
+// Shared by the benchmark suites: run benchmark.js cases and print a table.
+import Benchmark from "benchmark";
+
+/**
+ * Time `fn` with benchmark.js; returns seconds per call (mean) and the
+ * relative margin of error.
+ */
+export function time(name, fn, { maxTime = 1, minSamples = 5 } = {}) {
+  return new Promise((resolve, reject) => {
+    const b = new Benchmark(name, fn, { maxTime, minSamples, initCount: 1 });
+    b.on("complete", () => (b.error ? reject(b.error) : resolve({ mean: b.stats.mean, rme: b.stats.rme, samples: b.stats.sample.length })));
+    b.on("error", () => reject(b.error));
+    b.run({ async: false });
+  });
+}
+
+/** Print rows { case, impl, rate, unit, ratio, baseline } as an aligned Markdown table. */
+export function printTable(rows, out = console.log) {
+  const head = ["case", "implementation", "rate", "ratio", "vs"];
+  const body = rows.map((r) => [
+    r.case,
+    r.impl,
+    `${fmt(r.rate)} ${r.unit}`,
+    r.ratio === undefined ? "" : `${r.ratio.toFixed(r.ratio >= 10 ? 1 : 2)}x`,
+    r.baseline ?? "",
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(w[i])).join(" | ")} |`;
+  out(line(head));
+  out(`| ${w.map((n) => "-".repeat(n)).join(" | ")} |`);
+  for (const b of body) out(line(b));
+}
+
+function fmt(x) {
+  if (x >= 100) return x.toFixed(0);
+  if (x >= 10) return x.toFixed(1);
+  return x.toPrecision(3);
+}

@@ -1,0 +1,20 @@
+// `npm run bench`: every suite, one table each. Run after `npm run build`.
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers
+import { printTable } from "./format.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const wanted = args.filter((a) => !a.startsWith("--"));
+const suites = {
+  kernels: () => import("./kernels.js"),
+  layers: () => import("./layers.js"),
+};
+
+console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);
+for (const [name, load] of Object.entries(suites)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  const mod = await load();
+  console.log(`\n## ${name}\n`);
+  const rows = await mod.run({ quick });
+  printTable(rows);
+}

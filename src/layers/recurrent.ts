@@ -1,0 +1,721 @@
+/**
+ * Recurrent layers — SimpleRNN, LSTM, GRU — as the lecture draws them: the
+ * recurrence h_t = F(h_{t-1}, x_t; θ) *unfolded* over T time steps, with
+ * PyTorch's equations, gate orders and weight layouts.
+ *
+ * Legend: T = time steps, B = batch, I = input size of a layer, H = hidden
+ * size, G = gates per cell (RNN 1, LSTM 4, GRU 3), D = directions (1 or 2),
+ * L = layers. Inside the engine sequences are time-major: x [T, B, I].
+ *
+ * Where the speed comes from (DESIGN.md):
+ *  1. the input projection x W_ih^T of all T steps is one GEMM before the loop;
+ *  2. inside the loop only h_{t-1} W_hh^T ([B, H] x [H, G*H]) on W_hh packed
+ *     once per call, then one fused cell kernel per step;
+ *  3. backward stores every step's gate gradients dG [T, B, G*H], so dW_ih,
+ *     dW_hh and dX are one GEMM each after the time loop.
+ */
+import type { Kernels, Ptr } from "../runtime/abi.js";
+import { Arena, type Tensor } from "../runtime/arena.js";
+import { heap, kernels } from "../runtime/wasm.js";
+import { Rng } from "../util/rng.js";
+import { type InitScheme, orthogonalInit, uniformInit, xavierInit } from "./init.js";
+import { dumpTensors, loadChecked, type StateDict } from "./params.js";
+
+/** The cell of a recurrent layer. */
+export type CellKind = "rnn_tanh" | "rnn_relu" | "lstm" | "gru";
+
+const GATES: Record<CellKind, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
+
+/** Options shared by {@link SimpleRNN}, {@link LSTM} and {@link GRU}. */
+export interface RecurrentOptions {
+  /** Features of each input step. */
+  inputSize: number;
+  /** Size of the hidden state h (and cell state c). */
+  hiddenSize: number;
+  /** Stacked layers; layer k > 0 reads layer k-1's output. Default 1. */
+  numLayers?: number;
+  /** Run a second, reversed direction and concatenate: output [T, B, 2H]. Default false. */
+  bidirectional?: boolean;
+  /** Dropout probability on the input of every layer but the first, in training only. Default 0. */
+  dropout?: number;
+  /** Inputs and outputs are [B, T, F] instead of [T, B, F]. Default false. */
+  batchFirst?: boolean;
+  /** Seed for initialisation and dropout. Default 0. */
+  seed?: number;
+  /**
+   * 'pytorch' (default): every parameter U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.
+   * 'xavier': weights Glorot-uniform, biases 0. 'orthogonal': W_hh gate blocks
+   * orthogonal, W_ih Glorot-uniform, biases 0.
+   */
+  init?: InitScheme;
+}
+
+/** Options of one forward pass. */
+export interface ForwardOptions {
+  /** B. Default 1 (so x [T, 1, I]). */
+  batchSize?: number;
+  /** Initial hidden state [L*D, B, H]; zeros if omitted. */
+  h0?: ArrayLike<number>;
+  /** Initial cell state [L*D, B, H] (LSTM only); zeros if omitted. */
+  c0?: ArrayLike<number>;
+  /** Apply dropout (if configured). Default false. */
+  training?: boolean;
+}
+
+/** Result of {@link Recurrent.forward}. */
+export interface ForwardResult {
+  /** Every step's top-layer hidden state: [T, B, D*H] ([B, T, D*H] if batchFirst). */
+  output: Float32Array;
+  /** Final hidden state of every layer and direction: [L*D, B, H]. */
+  hN: Float32Array;
+  /** Final cell state (LSTM): [L*D, B, H]. */
+  cN?: Float32Array;
+}
+
+/** Upstream gradients for {@link Recurrent.backward}; omitted ones are zeros. */
+export interface BackwardInput {
+  dOutput?: ArrayLike<number>;
+  dhN?: ArrayLike<number>;
+  dcN?: ArrayLike<number>;
+  /** Record ‖∂L/∂h_t‖ of the last layer's forward direction for every t (see {@link Recurrent.gradNorms}). */
+  recordGradNorms?: boolean;
+}
+
+/** Result of {@link Recurrent.backward}; parameter gradients are in {@link Recurrent.gradStateDict}. */
+export interface BackwardResult {
+  /** [T, B, I] ([B, T, I] if batchFirst). */
+  dInput: Float32Array;
+  /** [L*D, B, H] */
+  dh0: Float32Array;
+  /** [L*D, B, H] (LSTM) */
+  dc0?: Float32Array;
+}
+
+/** One layer-direction: its weights and their gradients. */
+interface Unit {
+  l: number;
+  d: number;
+  inSize: number;
+  wIh: Tensor; // [G*H, in]
+  wHh: Tensor; // [G*H, H]
+  bIh: Tensor; // [G*H]
+  bHh: Tensor; // [G*H]
+  gWIh: Tensor;
+  gWHh: Tensor;
+  gBIh: Tensor;
+  gBHh: Tensor;
+}
+
+/** Activation buffers of one layer-direction for a (T, B) capacity. */
+interface UnitCache {
+  gates: Tensor; // [T, B, G*H]: LSTM activated gates; RNN pre-activations; GRU x W_ih^T
+  hs: Tensor; // [T+1, B, H]: hidden states incl. the initial one (see hSlot)
+  cs?: Tensor; // [T+1, B, H]: LSTM cell states
+  tc?: Tensor; // [T, B, H]: LSTM tanh(c_t)
+  gru?: Tensor; // [T, B, 4H]: GRU cache r, z, n, h W_hn^T + b_hn
+}
+
+/**
+ * The shared machinery of the three recurrent layers. Use {@link SimpleRNN},
+ * {@link LSTM} or {@link GRU}.
+ */
+export class Recurrent {
+  readonly kind: CellKind;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly dropout: number;
+  readonly batchFirst: boolean;
+  /** D: 1 or 2. */
+  readonly numDirections: number;
+
+  private readonly params: Arena;
+  private readonly grads: Arena;
+  private readonly units: Unit[] = [];
+  private readonly paramByName = new Map<string, Tensor>();
+  private readonly gradByName = new Map<string, Tensor>();
+  private readonly rng: Rng;
+
+  // Activation arena, planned for a (T, B) capacity and re-planned when a call exceeds it.
+  private acts: Arena | null = null;
+  private capT = 0;
+  private capB = 0;
+  private caches: UnitCache[] = [];
+  private a!: Record<string, Tensor>;
+  /** Shape of the last forward, which backward differentiates. */
+  private last: { T: number; B: number; training: boolean } | null = null;
+  private norms: Float64Array | null = null;
+
+  constructor(kind: CellKind, opts: RecurrentOptions) {
+    checkInt("inputSize", opts.inputSize, 1);
+    checkInt("hiddenSize", opts.hiddenSize, 1);
+    checkInt("numLayers", opts.numLayers ?? 1, 1);
+    const dropout = opts.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`unfold-rnn: dropout must be in [0, 1), got ${dropout}`);
+    this.kind = kind;
+    this.inputSize = opts.inputSize;
+    this.hiddenSize = opts.hiddenSize;
+    this.numLayers = opts.numLayers ?? 1;
+    this.bidirectional = opts.bidirectional ?? false;
+    this.numDirections = this.bidirectional ? 2 : 1;
+    this.dropout = dropout;
+    this.batchFirst = opts.batchFirst ?? false;
+    this.rng = new Rng(opts.seed ?? 0);
+
+    // Parameters and gradients: two arenas with the same plan, so an optimizer
+    // can run one flat loop over [params.ptr, params.ptr + bytes).
+    const G = GATES[kind];
+    const H = this.hiddenSize;
+    this.params = new Arena();
+    this.grads = new Arena();
+    for (let l = 0; l < this.numLayers; l++) {
+      const inSize = l === 0 ? this.inputSize : this.numDirections * H;
+      for (let d = 0; d < this.numDirections; d++) {
+        const sfx = `_l${l}${d === 1 ? "_reverse" : ""}`;
+        const mk = (base: string, shape: number[]) => {
+          const name = base + sfx;
+          const p = this.params.tensor(name, shape);
+          const g = this.grads.tensor(name, shape);
+          this.paramByName.set(name, p);
+          this.gradByName.set(name, g);
+          return [p, g];
+        };
+        const [wIh, gWIh] = mk("weight_ih", [G * H, inSize]);
+        const [wHh, gWHh] = mk("weight_hh", [G * H, H]);
+        const [bIh, gBIh] = mk("bias_ih", [G * H]);
+        const [bHh, gBHh] = mk("bias_hh", [G * H]);
+        this.units.push({ l, d, inSize, wIh, wHh, bIh, bHh, gWIh, gWHh, gBIh, gBHh });
+      }
+    }
+    this.params.commit();
+    this.grads.commit();
+    this.initWeights(opts.init ?? "pytorch");
+  }
+
+  /** G: gates per cell. */
+  get gates(): number {
+    return GATES[this.kind];
+  }
+
+  /** Number of parameters. */
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.paramByName.values()) n += t.size;
+    return n;
+  }
+
+  /** Parameter tensors by PyTorch name (live views into WASM memory). */
+  parameters(): ReadonlyMap<string, Tensor> {
+    return this.paramByName;
+  }
+
+  /** Gradient tensors by PyTorch name, same layout as {@link parameters}. */
+  gradients(): ReadonlyMap<string, Tensor> {
+    return this.gradByName;
+  }
+
+  /** The parameter and gradient arenas (one block each, same layout). */
+  arenas(): { params: Arena; grads: Arena } {
+    return { params: this.params, grads: this.grads };
+  }
+
+  private initWeights(scheme: InitScheme): void {
+    const H = this.hiddenSize;
+    const G = this.gates;
+    const rng = this.rng;
+    for (const u of this.units) {
+      // PyTorch order within a layer-direction: w_ih, w_hh, b_ih, b_hh.
+      const wIh = u.wIh.f32();
+      const wHh = u.wHh.f32();
+      const bIh = u.bIh.f32();
+      const bHh = u.bHh.f32();
+      if (scheme === "pytorch") {
+        const k = 1 / Math.sqrt(H);
+        for (const t of [wIh, wHh, bIh, bHh]) uniformInit(t, rng, k);
+      } else {
+        xavierInit(wIh, rng, G * H, u.inSize);
+        if (scheme === "xavier") xavierInit(wHh, rng, G * H, H);
+        else for (let g = 0; g < G; g++) orthogonalInit(wHh, rng, H, H, g * H * H);
+        bIh.fill(0);
+        bHh.fill(0);
+      }
+    }
+  }
+
+  /**
+   * Load weights by PyTorch name (`weight_ih_l0`, `bias_hh_l1_reverse`, ...),
+   * flat row-major or nested arrays. Every tensor is checked first (missing,
+   * extra, shape, finite); on any error nothing is changed.
+   */
+  loadStateDict(sd: StateDict): void {
+    loadChecked(this.paramByName, sd);
+  }
+
+  /** Copies of the weights under PyTorch's names. */
+  stateDict(): Record<string, Float32Array> {
+    return dumpTensors(this.paramByName);
+  }
+
+  /** Copies of the gradients of the last {@link backward}, under the weights' names. */
+  gradStateDict(): Record<string, Float32Array> {
+    return dumpTensors(this.gradByName);
+  }
+
+  /** Set every gradient to zero. */
+  zeroGrad(): void {
+    const g = this.grads;
+    kernels().fill_f32(g.ptr, g.bytes / 4, 0);
+  }
+
+  /**
+   * ‖∂L/∂h_t‖ for t = 0..T-1 of the top layer's forward direction, recorded by
+   * the last `backward({ recordGradNorms: true })`. With the loss on the last
+   * step only, this is how the gradient vanishes (or not) going back in time.
+   */
+  gradNorms(): Float64Array {
+    if (!this.norms) throw new Error("unfold-rnn: call backward({ recordGradNorms: true }) first");
+    return this.norms.slice();
+  }
+
+  // ---- activation memory -------------------------------------------------------
+
+  /** Make sure the activation arena holds a (T, B) call; re-plan (never overflow) if not. */
+  private ensureCapacity(T: number, B: number): void {
+    if (this.acts && T <= this.capT && B <= this.capB) return;
+    const capT = Math.max(T, this.capT);
+    const capB = Math.max(B, this.capB);
+    this.acts?.dispose();
+    const a = new Arena();
+    const H = this.hiddenSize;
+    const G = this.gates;
+    const D = this.numDirections;
+    const L = this.numLayers;
+    const I = this.inputSize;
+    const TB = capT * capB;
+    const maxIn = Math.max(I, D * H);
+    this.caches = this.units.map((u) => {
+      const s = `l${u.l}d${u.d}.`;
+      const c: UnitCache = {
+        gates: a.tensor(s + "gates", [capT, capB, G * H]),
+        hs: a.tensor(s + "hs", [capT + 1, capB, H]),
+      };
+      if (this.kind === "lstm") {
+        c.cs = a.tensor(s + "cs", [capT + 1, capB, H]);
+        c.tc = a.tensor(s + "tc", [capT, capB, H]);
+      }
+      if (this.kind === "gru") c.gru = a.tensor(s + "gru", [capT, capB, 4 * H]);
+      return c;
+    });
+    const t: Record<string, Tensor> = {
+      x: a.tensor("x", [capT, capB, I]), // the input, time-major
+      out: a.tensor("out", [capT, capB, D * H]), // the top layer's output (bidirectional or batch-first)
+      h0: a.tensor("h0", [L * D, capB, H]),
+      c0: a.tensor("c0", [L * D, capB, H]),
+      dh0: a.tensor("dh0", [L * D, capB, H]),
+      dc0: a.tensor("dc0", [L * D, capB, H]),
+      gh: a.tensor("gh", [capB, G * H]), // GRU: h_{t-1} W_hh^T of one step
+      dc: a.tensor("dc", [capB, H]), // LSTM: running dL/dc
+      dhp: a.tensor("dhp", [capB, H]), // GRU: dL/dh_{t-1} of one step
+      dG: a.tensor("dG", [capT, capB, G * H]), // gate gradients of one layer-direction
+      dGh: a.tensor("dGh", [capT, capB, G * H]), // GRU: recurrent-projection gradients
+      dHs: a.tensor("dHs", [capT, capB, H]), // dL/dh_t of one layer-direction
+      dA: a.tensor("dA", [capT, capB, maxIn]), // ping-pong layer input/output gradients
+      dB: a.tensor("dB", [capT, capB, maxIn]),
+      packed: a.tensor("packed", [Math.ceil((G * H) / 8) * 8 * Math.max(H, 1) + Math.ceil(H / 8) * 8 * G * H]),
+      scratch: a.tensor("scratch", [Math.ceil(Math.max(maxIn, H, G * H) / 8) * 8 * Math.max(TB, G * H, maxIn)]),
+    };
+    for (let l = 1; l < L; l++) {
+      t[`mask${l}`] = a.tensor(`mask${l}`, [capT, capB, D * H]); // dropout mask, 0 or 1/(1-p)
+      t[`xin${l}`] = a.tensor(`xin${l}`, [capT, capB, D * H]); // the dropped-out input of layer l
+      t[`y${l - 1}`] = a.tensor(`y${l - 1}`, [capT, capB, D * H]); // layer l-1's output
+    }
+    a.commit();
+    this.acts = a;
+    this.a = t;
+    this.capT = capT;
+    this.capB = capB;
+  }
+
+  /** Byte offset of hidden state slot s (0..T) of a unit. */
+  private hAt(c: UnitCache, s: number, B: number): Ptr {
+    return c.hs.ptr + s * B * this.hiddenSize * 4;
+  }
+
+  /** Where layer l's output [T, B, D*H] lives. */
+  private layerOut(l: number, B: number): Ptr {
+    if (l === this.numLayers - 1) {
+      // Unidirectional, time-major: the hidden states h_1..h_T are the output.
+      if (this.numDirections === 1 && !this.batchFirst) return this.hAt(this.caches[l], 1, B);
+      return this.a.out.ptr;
+    }
+    if (this.numDirections === 1) return this.hAt(this.caches[l * this.numDirections], 1, B);
+    return this.a[`y${l}`].ptr;
+  }
+
+  /** Where layer l's input [T, B, in] lives (after dropout). */
+  private layerIn(l: number, B: number, training: boolean): Ptr {
+    if (l === 0) return this.a.x.ptr;
+    return training && this.dropout > 0 ? this.a[`xin${l}`].ptr : this.layerOut(l - 1, B);
+  }
+
+  // ---- forward -------------------------------------------------------------------
+
+  /**
+   * Run the unfolded recurrence over the whole sequence.
+   * @param x [T, B, I] time-major (or [B, T, I] if batchFirst), flat.
+   */
+  forward(x: ArrayLike<number>, opts: ForwardOptions = {}): ForwardResult {
+    const B = opts.batchSize ?? 1;
+    checkInt("batchSize", B, 1);
+    const I = this.inputSize;
+    if (x.length === 0 || x.length % (B * I) !== 0) {
+      throw new RangeError(
+        `unfold-rnn: input has ${x.length} values, which is not T * batchSize * inputSize for batchSize ${B} and inputSize ${I} ` +
+          `(expected shape ${this.batchFirst ? "[B, T, I]" : "[T, B, I]"}, flat)`,
+      );
+    }
+    const T = x.length / (B * I);
+    this.ensureCapacity(T, B);
+    const k = kernels();
+    const a = this.a;
+    const hp = heap();
+    // The input, time-major.
+    if (this.batchFirst) {
+      const tmp = a.dA; // free until backward
+      hp.f32(tmp.ptr, x.length).set(x);
+      k.swap01_f32(a.x.ptr, tmp.ptr, B, T, I);
+    } else hp.f32(a.x.ptr, x.length).set(x);
+    const bad = k.count_nonfinite(a.x.ptr, x.length);
+    if (bad > 0) throw new RangeError(`unfold-rnn: input contains ${bad} NaN or infinite value(s); clean the data first`);
+    this.setState(opts.h0, a.h0, "h0", B);
+    if (this.kind === "lstm") this.setState(opts.c0, a.c0, "c0", B);
+    else if (opts.c0) throw new Error(`unfold-rnn: c0 is only for LSTM; ${this.kind} has no cell state`);
+
+    const training = !!opts.training;
+    this.forwardPtr(T, B, training);
+
+    const D = this.numDirections;
+    const H = this.hiddenSize;
+    const out = this.layerOut(this.numLayers - 1, B);
+    let output: Float32Array;
+    if (this.batchFirst) {
+      k.swap01_f32(a.dA.ptr, out, T, B, D * H);
+      output = hp.f32(a.dA.ptr, T * B * D * H).slice();
+    } else output = hp.f32(out, T * B * D * H).slice();
+    const res: ForwardResult = { output, hN: this.finalState("h", T, B) };
+    if (this.kind === "lstm") res.cN = this.finalState("c", T, B);
+    return res;
+  }
+
+  private setState(v: ArrayLike<number> | undefined, t: Tensor, name: string, B: number): void {
+    const n = this.numLayers * this.numDirections * B * this.hiddenSize;
+    const view = heap().f32(t.ptr, n);
+    if (v === undefined) {
+      view.fill(0);
+      return;
+    }
+    if (v.length !== n) {
+      throw new RangeError(
+        `unfold-rnn: ${name} should have shape [numLayers*D, B, H] = [${this.numLayers * this.numDirections}, ${B}, ${this.hiddenSize}] (${n} values), got ${v.length}`,
+      );
+    }
+    view.set(v);
+    if (kernels().count_nonfinite(t.ptr, n) > 0) throw new RangeError(`unfold-rnn: ${name} contains NaN or infinite values`);
+  }
+
+  /** Final state [L*D, B, H]: the forward direction's h_T, the reverse direction's h_0. */
+  private finalState(which: "h" | "c", T: number, B: number): Float32Array {
+    const H = this.hiddenSize;
+    const out = new Float32Array(this.units.length * B * H);
+    this.units.forEach((u, i) => {
+      const c = this.caches[i];
+      const buf = which === "h" ? c.hs : c.cs!;
+      const slot = u.d === 0 ? T : 0;
+      out.set(heap().f32(buf.ptr + slot * B * H * 4, B * H), i * B * H);
+    });
+    return out;
+  }
+
+  /** Forward on the input already in `x` (time-major) and states in h0/c0. */
+  private forwardPtr(T: number, B: number, training: boolean): void {
+    const k = kernels();
+    const H = this.hiddenSize;
+    const D = this.numDirections;
+    for (let l = 0; l < this.numLayers; l++) {
+      if (l > 0 && training && this.dropout > 0) this.dropoutForward(l, T, B);
+      const X = this.layerIn(l, B, training);
+      for (let d = 0; d < D; d++) this.unitForward(l * D + d, X, T, B);
+      // Interleave the directions (or make batch-first room) into the layer output.
+      const out = this.layerOut(l, B);
+      const last = l === this.numLayers - 1;
+      if (D === 2 || (last && this.batchFirst)) {
+        for (let d = 0; d < D; d++) {
+          const c = this.caches[l * D + d];
+          k.copy2d_f32(out + d * H * 4, D * H, this.hAt(c, d === 0 ? 1 : 0, B), H, T * B, H);
+        }
+      }
+    }
+    this.last = { T, B, training };
+  }
+
+  private dropoutForward(l: number, T: number, B: number): void {
+    const n = T * B * this.numDirections * this.hiddenSize;
+    const mask = this.a[`mask${l}`];
+    const m = heap().f32(mask.ptr, n);
+    const keep = 1 / (1 - this.dropout);
+    for (let i = 0; i < n; i++) m[i] = this.rng.next() < this.dropout ? 0 : keep;
+    kernels().mul_f32(this.a[`xin${l}`].ptr, this.layerOut(l - 1, B), mask.ptr, n);
+  }
+
+  /** One layer-direction over all T steps. X: [T, B, in]. */
+  private unitForward(ui: number, X: Ptr, T: number, B: number): void {
+    const k = kernels();
+    const u = this.units[ui];
+    const c = this.caches[ui];
+    const H = this.hiddenSize;
+    const GH = this.gates * H;
+    const BH4 = B * H * 4;
+    const rev = u.d === 1;
+    const packed = this.a.packed.ptr;
+    // 1. Input projection of all steps at once: gates [T*B, GH] = X W_ih^T.
+    k.gemm_nt(T * B, GH, u.inSize, X, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr, GH, 0, this.a.scratch.ptr);
+    // 2. W_hh^T packed once for the whole loop.
+    k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
+    // Initial state into slot 0 (forward) or slot T (reverse): hs[s] holds
+    // h_{s-1} going forward, h_s going backward, so that the previous states
+    // of all steps, H_prev, are one contiguous [T, B, H] block.
+    const s0 = rev ? T : 0;
+    k.copy2d_f32(this.hAt(c, s0, B), H, this.a.h0.ptr + ui * BH4, H, B, H);
+    if (c.cs) k.copy2d_f32(c.cs.ptr + s0 * BH4, H, this.a.c0.ptr + ui * BH4, H, B, H);
+    // 3. The unfolded recurrence.
+    for (let s = 0; s < T; s++) {
+      const t = rev ? T - 1 - s : s;
+      const prev = rev ? t + 1 : t; // slot of h_{t-1} (in processing order)
+      const cur = rev ? t : t + 1; // slot of h_t
+      const hPrev = this.hAt(c, prev, B);
+      const hCur = this.hAt(c, cur, B);
+      const Gt = c.gates.ptr + t * B * GH * 4;
+      switch (this.kind) {
+        case "lstm":
+          k.gemm_packed_f32x4_4x8(B, GH, H, hPrev, H, 1, packed, Gt, GH, 1);
+          k.lstm_step_fwd(Gt, u.bIh.ptr, u.bHh.ptr, c.cs!.ptr + prev * BH4, c.cs!.ptr + cur * BH4, hCur, c.tc!.ptr + t * BH4, B, H);
+          break;
+        case "gru":
+          k.gemm_packed_f32x4_4x8(B, GH, H, hPrev, H, 1, packed, this.a.gh.ptr, GH, 0);
+          k.gru_step_fwd(Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hPrev, hCur, c.gru!.ptr + t * 4 * BH4, B, H);
+          break;
+        default:
+          k.gemm_packed_f32x4_4x8(B, GH, H, hPrev, H, 1, packed, Gt, GH, 1);
+          k.rnn_step_fwd(Gt, u.bIh.ptr, u.bHh.ptr, hCur, B, H, this.kind === "rnn_relu" ? 1 : 0);
+      }
+    }
+  }
+
+  // ---- backward (BPTT) ----------------------------------------------------------------
+
+  /**
+   * Backpropagation through time over the sequence of the last {@link forward}.
+   * Parameter gradients are written (not accumulated) and read with
+   * {@link gradStateDict}.
+   */
+  backward(grad: BackwardInput = {}): BackwardResult {
+    if (!this.last) throw new Error("unfold-rnn: backward() needs a forward() first");
+    const { T, B, training } = this.last;
+    const k = kernels();
+    const hp = heap();
+    const a = this.a;
+    const H = this.hiddenSize;
+    const D = this.numDirections;
+    const L = this.numLayers;
+    const nOut = T * B * D * H;
+    const nState = L * D * B * H;
+    // dY of the top layer, time-major, in dA.
+    let dY = a.dA.ptr;
+    if (grad.dOutput !== undefined) {
+      if (grad.dOutput.length !== nOut) {
+        throw new RangeError(`unfold-rnn: dOutput should have ${nOut} values (shape [${this.batchFirst ? "B, T" : "T, B"}, ${D * H}]), got ${grad.dOutput.length}`);
+      }
+      if (this.batchFirst) {
+        hp.f32(a.dB.ptr, nOut).set(grad.dOutput);
+        k.swap01_f32(dY, a.dB.ptr, B, T, D * H);
+      } else hp.f32(dY, nOut).set(grad.dOutput);
+    } else k.fill_f32(dY, nOut, 0);
+    const dhN = this.checkGradState(grad.dhN, "dhN", nState);
+    const dcN = this.checkGradState(grad.dcN, "dcN", nState);
+    if (dcN && this.kind !== "lstm") throw new Error(`unfold-rnn: dcN is only for LSTM`);
+    this.norms = grad.recordGradNorms ? new Float64Array(T) : null;
+
+    let dX = a.dB.ptr;
+    for (let l = L - 1; l >= 0; l--) {
+      const X = this.layerIn(l, B, training);
+      for (let d = 0; d < D; d++) {
+        const ui = l * D + d;
+        this.unitBackward(ui, X, dY, dX, dhN?.subarray(ui * B * H, (ui + 1) * B * H), dcN?.subarray(ui * B * H, (ui + 1) * B * H), T, B, grad.recordGradNorms && l === L - 1 && d === 0);
+      }
+      if (l > 0 && training && this.dropout > 0) {
+        k.mul_f32(dX, dX, a[`mask${l}`].ptr, T * B * D * H);
+      }
+      [dY, dX] = [dX, dY];
+    }
+    // dY now holds dL/dx, time-major.
+    const I = this.inputSize;
+    let dInput: Float32Array;
+    if (this.batchFirst) {
+      k.swap01_f32(dX, dY, T, B, I);
+      dInput = hp.f32(dX, T * B * I).slice();
+    } else dInput = hp.f32(dY, T * B * I).slice();
+    const res: BackwardResult = { dInput, dh0: hp.f32(a.dh0.ptr, nState).slice() };
+    if (this.kind === "lstm") res.dc0 = hp.f32(a.dc0.ptr, nState).slice();
+    return res;
+  }
+
+  private checkGradState(v: ArrayLike<number> | undefined, name: string, n: number): Float32Array | undefined {
+    if (v === undefined) return undefined;
+    if (v.length !== n) throw new RangeError(`unfold-rnn: ${name} should have shape [numLayers*D, B, H] (${n} values), got ${v.length}`);
+    return Float32Array.from(v);
+  }
+
+  /**
+   * BPTT through one layer-direction. dY: [T, B, D*H] gradient of the layer's
+   * output (this unit reads its H columns); dX: [T, B, in] gradient of the
+   * layer's input (the forward direction writes it, the reverse one adds).
+   */
+  private unitBackward(
+    ui: number, X: Ptr, dY: Ptr, dX: Ptr,
+    dhN: Float32Array | undefined, dcN: Float32Array | undefined,
+    T: number, B: number, record: boolean | undefined,
+  ): void {
+    const k = kernels();
+    const hp = heap();
+    const u = this.units[ui];
+    const c = this.caches[ui];
+    const a = this.a;
+    const H = this.hiddenSize;
+    const D = this.numDirections;
+    const GH = this.gates * H;
+    const BH = B * H;
+    const BH4 = BH * 4;
+    const rev = u.d === 1;
+    const packed = a.packed.ptr;
+    const dHs = a.dHs.ptr; // dHs[t] = dL/dh_t, filled with the output gradient, then the recurrent one added
+    const dG = a.dG.ptr;
+    const dGh = this.kind === "gru" ? a.dGh.ptr : dG;
+    const dh0 = a.dh0.ptr + ui * BH4;
+
+    k.copy2d_f32(dHs, H, dY + u.d * H * 4, D * H, T * B, H);
+    const tLast = rev ? 0 : T - 1; // the time step processed last in forward
+    if (dhN) k.axpy_f32(dHs + tLast * BH4, putTemp(hp, a.dhp.ptr, dhN), BH, 1);
+    if (this.kind === "lstm") {
+      if (dcN) hp.f32(a.dc.ptr, BH).set(dcN);
+      else k.fill_f32(a.dc.ptr, BH, 0);
+    }
+    // W_hh [GH, H] packed as the right operand of dG_t W_hh.
+    k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
+
+    for (let s = 0; s < T; s++) {
+      const t = rev ? s : T - 1 - s; // walk back in time (forward time for the reverse direction)
+      const prev = rev ? t + 1 : t;
+      const cur = rev ? t : t + 1;
+      const dh = dHs + t * BH4;
+      // dL/dh_{t-1} goes into the previous step's slot (which already holds its output gradient), or into dh0.
+      const first = s === T - 1;
+      const dPrev = first ? dh0 : dHs + (rev ? t + 1 : t - 1) * BH4;
+      if (record) this.norms![t] = Math.sqrt(k.sum_squares(dh, BH));
+      const dGt = dG + t * B * GH * 4;
+      switch (this.kind) {
+        case "lstm":
+          k.lstm_step_bwd(c.gates.ptr + t * B * GH * 4, c.cs!.ptr + prev * BH4, c.tc!.ptr + t * BH4, dh, a.dc.ptr, dGt, B, H);
+          k.gemm_packed_f32x4_4x8(B, H, GH, dGt, GH, 1, packed, dPrev, H, first ? 0 : 1);
+          break;
+        case "gru": {
+          const dGht = dGh + t * B * GH * 4;
+          k.gru_step_bwd(c.gru!.ptr + t * 4 * BH4, this.hAt(c, prev, B), dh, dGt, dGht, a.dhp.ptr, B, H);
+          k.gemm_packed_f32x4_4x8(B, H, GH, dGht, GH, 1, packed, a.dhp.ptr, H, 1);
+          if (first) k.copy2d_f32(dPrev, H, a.dhp.ptr, H, B, H);
+          else k.axpy_f32(dPrev, a.dhp.ptr, BH, 1);
+          break;
+        }
+        default:
+          k.rnn_step_bwd(this.hAt(c, cur, B), dh, dGt, B, H, this.kind === "rnn_relu" ? 1 : 0);
+          k.gemm_packed_f32x4_4x8(B, H, GH, dGt, GH, 1, packed, dPrev, H, first ? 0 : 1);
+      }
+    }
+    if (this.kind === "lstm") k.copy2d_f32(a.dc0.ptr + ui * BH4, H, a.dc.ptr, H, B, H);
+
+    // Weight gradients: one GEMM each over all T*B rows.
+    const TB = T * B;
+    const scratch = a.scratch.ptr;
+    const hPrevAll = this.hAt(c, rev ? 1 : 0, B); // [T, B, H]: h_{t-1} of every step
+    k.gemm_tn(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch); // dW_ih = dG^T X
+    k.gemm_tn(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch); // dW_hh = dGh^T H_prev
+    k.sum_rows(u.gBIh.ptr, dG, TB, GH, 0);
+    k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
+    // dX (+)= dG W_ih: the reverse direction adds to the forward direction's.
+    k.gemm_nn(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
+  }
+
+  /** Free the WASM memory now instead of at garbage collection. */
+  dispose(): void {
+    this.acts?.dispose();
+    this.acts = null;
+    this.params.dispose();
+    this.grads.dispose();
+  }
+}
+
+function putTemp(hp: ReturnType<typeof heap>, ptr: Ptr, v: Float32Array): Ptr {
+  hp.f32(ptr, v.length).set(v);
+  return ptr;
+}
+
+function checkInt(name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`unfold-rnn: ${name} must be an integer >= ${min}, got ${v}`);
+}
+
+/**
+ * Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)
+ * (or relu), as torch.nn.RNN.
+ */
+export class SimpleRNN extends Recurrent {
+  constructor(opts: RecurrentOptions & { nonlinearity?: "tanh" | "relu" }) {
+    const nl = opts.nonlinearity ?? "tanh";
+    if (nl !== "tanh" && nl !== "relu") throw new RangeError(`unfold-rnn: nonlinearity must be 'tanh' or 'relu', got '${nl}'`);
+    super(nl === "relu" ? "rnn_relu" : "rnn_tanh", opts);
+  }
+}
+
+/**
+ * Long Short-Term Memory, as torch.nn.LSTM. Gates i, f, g, o:
+ * i, f, o = σ(·), g = tanh(·), c_t = f ⊙ c_{t-1} + i ⊙ g (the cell state),
+ * h_t = o ⊙ tanh(c_t). The forget gate f decides how much of c_{t-1} to keep.
+ */
+export class LSTM extends Recurrent {
+  constructor(opts: RecurrentOptions & { forgetBias?: number }) {
+    super("lstm", opts);
+    if (opts.forgetBias !== undefined) this.setForgetBias(opts.forgetBias);
+  }
+
+  /**
+   * Set the forget gate's bias (bias_ih's f slice; bias_hh's f slice to 0),
+   * the classic remedy that lets the cell state remember by default.
+   */
+  setForgetBias(value: number): void {
+    const H = this.hiddenSize;
+    for (const [name, t] of this.parameters()) {
+      if (name.startsWith("bias_ih")) t.f32().fill(value, H, 2 * H);
+      if (name.startsWith("bias_hh")) t.f32().fill(0, H, 2 * H);
+    }
+  }
+}
+
+/**
+ * Gated Recurrent Unit, as torch.nn.GRU. Gates r, z, n:
+ * r, z = σ(·), n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),
+ * h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}.
+ */
+export class GRU extends Recurrent {
+  constructor(opts: RecurrentOptions) {
+    super("gru", opts);
+  }
+}
