@@ -153,23 +153,37 @@ const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127
 /** tanh of each lane. */
 // @ts-ignore: decorator
 @global @inline function tanh4(x: v128): v128 {
+  // tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|) in [-1, 0]. m comes from
+  // the exp reduction without the cancellation of exp(y) - 1:
+  //   y = n ln2 + r, e^r - 1 = q = r + r^2 p(r), expm1(y) = (2^n - 1) + 2^n q,
+  // where 2^n - 1 is exact and, for n = 0 (|x| < 0.17), m = q exactly as
+  // accurate as the polynomial; for n <= -1, |2^n - 1| >= 0.5 dominates and
+  // nothing cancels. So tiny (and denormal) x give tanh(x) = x with no loss.
+  // y is clamped at -40 (tanh(20) = 1 in f32), so 2^n, n >= -58, is normal
+  // and one shift builds it.
   const ax = v128.and(x, kc(K_ABS));
   const sign = v128.xor(x, ax);
-  // Small |x|: odd polynomial, no cancellation.
-  const u = f32x4.mul(ax, ax);
-  let p = kc(K_TANH_P4);
-  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P3));
-  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P2));
-  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P1));
-  p = f32x4.add(f32x4.mul(p, u), kc(K_TANH_P0));
-  const small = f32x4.add(ax, f32x4.mul(f32x4.mul(ax, u), p));
-  // Large |x|: (1 - e) / (1 + e), e = exp(-2|x|).
+  const y = f32x4.pmax(v128.or(f32x4.add(ax, ax), kc(K_SIGN)), kc(K_TANH_LO)); // -2|x|, NaN kept
+  const shift = kc(K_SHIFT_B);
+  // t = shift + n, with shift = 1.5 * 2^23 + 127: its low bits are n + 127,
+  // so t << 23 is the f32 2^n.
+  const t = f32x4.add(f32x4.mul(y, kc(K_LOG2E)), shift);
+  const n = f32x4.sub(t, shift);
+  let r = f32x4.sub(y, f32x4.mul(n, kc(K_LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, kc(K_LN2_LO)));
+  let p = kc(K_EXP_P0);
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P1));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P2));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P3));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P4));
+  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P5));
+  const q = f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r);
+  const s = i32x4.shl(t, 23);
   const one = kc(K_ONE);
-  const e = expneg4(v128.or(f32x4.add(ax, ax), kc(K_SIGN)));
-  const large = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
-  // NaN compares false: takes the large path, which is NaN.
-  const t = v128.bitselect(small, large, f32x4.lt(ax, kc(K_TANH_T)));
-  return v128.or(t, sign);
+  const m = f32x4.add(f32x4.sub(s, one), f32x4.mul(s, q));
+  // 0 - m (not -m): m = +0 must give +0 before the sign of x is put back.
+  const th = f32x4.div(f32x4.sub(f32x4.splat(0), m), f32x4.add(f32x4.add(one, one), m));
+  return v128.or(th, sign);
 }
 
 /** max(x, 0) of each lane; -0 -> +0 and NaN -> NaN like Math.max. */

@@ -1,1 +1,337 @@
-// placeholder: being written
+// Fused elementwise step kernels of the recurrent cells: one time step of the
+// unfolded network, forward and backward, for SimpleRNN, LSTM and GRU.
+//
+// Legend: B = batch, H = hidden size. Every tensor is row-major f32; a [B, kH]
+// tensor holds k gate blocks of H columns per row (PyTorch gate order:
+// LSTM i, f, g, o; GRU r, z, n). The GEMMs (x W_ih^T, h_prev W_hh^T) are done
+// by the caller; these kernels are the bias add, the nonlinearities and the
+// cell update in one pass over [B, H] (f32x4 across columns, the last H % 4
+// columns of each row as one masked vector so they get the very same math).
+//
+// Pointers need no alignment. Reads of one vector of columns happen before
+// its writes, so the in-place uses named in src/runtime/abi.ts are safe
+// (rnn: h == G, dG == dh; lstm_bwd: dG == G; gru_bwd: dhPrev == dh).
+//
+// sigmoid4, tanh4, relu4, load_f32xk, store_f32xk: @global helpers in
+// activations.ts.
+import "./activations";
+
+// ---- SimpleRNN -------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function rnn_fwd4(g: usize, bi: usize, bh: usize, h: usize, k: i32, act: i32): void {
+  const a = f32x4.add(f32x4.add(load_f32xk(g, k), load_f32xk(bi, k)), load_f32xk(bh, k));
+  store_f32xk(h, act == 0 ? tanh4(a) : relu4(a), k);
+}
+
+/**
+ * SimpleRNN forward, h = act(G + b_ih + b_hh).
+ * G    [B, H]  x W_ih^T + h_prev W_hh^T
+ * bIh  [H], bHh [H]
+ * h    [B, H]  out (may equal G); it is also the cache backward reads
+ * act  0 = tanh, 1 = relu
+ */
+export function rnn_step_fwd(G: usize, bIh: usize, bHh: usize, h: usize, B: i32, H: i32, act: i32): void {
+  const H4 = H & ~3;
+  const rem = H - H4;
+  for (let b = 0; b < B; b++) {
+    const row = <usize>(b * H) << 2;
+    const g = G + row;
+    const hr = h + row;
+    let j = 0;
+    if (act == 0) {
+      for (; j < H4; j += 4) {
+        const o = <usize>j << 2;
+        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, 4, 0);
+      }
+      if (rem) {
+        const o = <usize>j << 2;
+        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, rem, 0);
+      }
+    } else {
+      for (; j < H4; j += 4) {
+        const o = <usize>j << 2;
+        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, 4, 1);
+      }
+      if (rem) {
+        const o = <usize>j << 2;
+        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, rem, 1);
+      }
+    }
+  }
+}
+
+// Backward of h = act(a), from the output h (cheaper than from a):
+//   tanh: dL/da = dh * (1 - h^2)
+//   relu: dL/da = dh * [h > 0]   (masked, so a NaN dh where h <= 0 gives 0,
+//                                 like PyTorch's threshold_backward)
+// @ts-ignore: decorator
+@inline function rnn_bwd4(h: usize, dh: usize, dg: usize, k: i32, act: i32): void {
+  const hv = load_f32xk(h, k);
+  const d = load_f32xk(dh, k);
+  let r: v128;
+  if (act == 0) r = f32x4.mul(d, f32x4.sub(f32x4.splat(1), f32x4.mul(hv, hv)));
+  else r = v128.and(d, f32x4.gt(hv, f32x4.splat(0)));
+  store_f32xk(dg, r, k);
+}
+
+/**
+ * SimpleRNN backward: dG = dh * act'(a), act' taken from h.
+ * h   [B, H]  forward output
+ * dh  [B, H]  dL/dh_t (from above and from step t+1)
+ * dG  [B, H]  out: dL/d(pre-activation) (may equal dh)
+ */
+export function rnn_step_bwd(h: usize, dh: usize, dG: usize, B: i32, H: i32, act: i32): void {
+  // Rows are independent and contiguous: treat [B, H] as one flat vector.
+  const n = B * H;
+  const n4 = n & ~3;
+  let i = 0;
+  if (act == 0) {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      rnn_bwd4(h + o, dh + o, dG + o, 4, 0);
+    }
+    if (i < n) {
+      const o = <usize>i << 2;
+      rnn_bwd4(h + o, dh + o, dG + o, n - i, 0);
+    }
+  } else {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      rnn_bwd4(h + o, dh + o, dG + o, 4, 1);
+    }
+    if (i < n) {
+      const o = <usize>i << 2;
+      rnn_bwd4(h + o, dh + o, dG + o, n - i, 1);
+    }
+  }
+}
+
+// ---- LSTM ------------------------------------------------------------------
+
+// One vector of columns. g, bi, bh point at the i-gate columns; the f, g, o
+// gates are hb, 2 hb, 3 hb bytes further (hb = H * 4).
+// @ts-ignore: decorator
+@inline function lstm_fwd4(g: usize, bi: usize, bh: usize, cp: usize, c: usize, h: usize, tc: usize, hb: usize, k: i32): void {
+  const gi = sigmoid4(f32x4.add(load_f32xk(g, k), f32x4.add(load_f32xk(bi, k), load_f32xk(bh, k))));
+  const gf = sigmoid4(f32x4.add(load_f32xk(g + hb, k), f32x4.add(load_f32xk(bi + hb, k), load_f32xk(bh + hb, k))));
+  const gg = tanh4(f32x4.add(load_f32xk(g + 2 * hb, k), f32x4.add(load_f32xk(bi + 2 * hb, k), load_f32xk(bh + 2 * hb, k))));
+  const go = sigmoid4(f32x4.add(load_f32xk(g + 3 * hb, k), f32x4.add(load_f32xk(bi + 3 * hb, k), load_f32xk(bh + 3 * hb, k))));
+  const cv = f32x4.add(f32x4.mul(gf, load_f32xk(cp, k)), f32x4.mul(gi, gg));
+  const t = tanh4(cv);
+  store_f32xk(g, gi, k);
+  store_f32xk(g + hb, gf, k);
+  store_f32xk(g + 2 * hb, gg, k);
+  store_f32xk(g + 3 * hb, go, k);
+  store_f32xk(c, cv, k);
+  store_f32xk(tc, t, k);
+  store_f32xk(h, f32x4.mul(go, t), k);
+}
+
+/**
+ * LSTM forward, gates i, f, g, o:
+ *   i, f, o = sigmoid(G_* + b_ih_* + b_hh_*), g = tanh(G_g + b_ih_g + b_hh_g)
+ *   c = f * c_prev + i * g,  tc = tanh(c),  h = o * tc
+ * G     [B, 4H]  in: x W_ih^T + h_prev W_hh^T; out: activated gates i, f, g, o (cache)
+ * bIh   [4H], bHh [4H]
+ * cPrev [B, H]
+ * c     [B, H]  out (cache: the next step's cPrev)
+ * h     [B, H]  out
+ * tc    [B, H]  out: tanh(c) (cache)
+ */
+export function lstm_step_fwd(G: usize, bIh: usize, bHh: usize, cPrev: usize, c: usize, h: usize, tc: usize, B: i32, H: i32): void {
+  const hb = <usize>H << 2;
+  const H4 = H & ~3;
+  const rem = H - H4;
+  for (let b = 0; b < B; b++) {
+    const row = <usize>(b * H) << 2;
+    const g = G + (row << 2);
+    const cp = cPrev + row;
+    const cr = c + row;
+    const hr = h + row;
+    const tr = tc + row;
+    let j = 0;
+    for (; j < H4; j += 4) {
+      const o = <usize>j << 2;
+      lstm_fwd4(g + o, bIh + o, bHh + o, cp + o, cr + o, hr + o, tr + o, hb, 4);
+    }
+    if (rem) {
+      const o = <usize>j << 2;
+      lstm_fwd4(g + o, bIh + o, bHh + o, cp + o, cr + o, hr + o, tr + o, hb, rem);
+    }
+  }
+}
+
+// LSTM backward for one vector of columns. With the activated gates i, f, g, o,
+// tc = tanh(c) and dc = dL/dc_t from step t+1:
+//   dc_t   = dc + dh * o * (1 - tc^2)          (total gradient at c_t)
+//   dG_i   = dc_t * g      * i (1 - i)
+//   dG_f   = dc_t * c_prev * f (1 - f)
+//   dG_g   = dc_t * i      * (1 - g^2)
+//   dG_o   = dh * tc       * o (1 - o)
+//   dc_prev = dc_t * f                         (written back into dc)
+// @ts-ignore: decorator
+@inline function lstm_bwd4(g: usize, cp: usize, tc: usize, dh: usize, dc: usize, dg: usize, hb: usize, k: i32): void {
+  const one = f32x4.splat(1);
+  const gi = load_f32xk(g, k);
+  const gf = load_f32xk(g + hb, k);
+  const gg = load_f32xk(g + 2 * hb, k);
+  const go = load_f32xk(g + 3 * hb, k);
+  const t = load_f32xk(tc, k);
+  const d = load_f32xk(dh, k);
+  const cpv = load_f32xk(cp, k);
+  const dct = f32x4.add(load_f32xk(dc, k), f32x4.mul(f32x4.mul(d, go), f32x4.sub(one, f32x4.mul(t, t))));
+  store_f32xk(dg, f32x4.mul(f32x4.mul(dct, gg), f32x4.mul(gi, f32x4.sub(one, gi))), k);
+  store_f32xk(dg + hb, f32x4.mul(f32x4.mul(dct, cpv), f32x4.mul(gf, f32x4.sub(one, gf))), k);
+  store_f32xk(dg + 2 * hb, f32x4.mul(f32x4.mul(dct, gi), f32x4.sub(one, f32x4.mul(gg, gg))), k);
+  store_f32xk(dg + 3 * hb, f32x4.mul(f32x4.mul(d, t), f32x4.mul(go, f32x4.sub(one, go))), k);
+  store_f32xk(dc, f32x4.mul(dct, gf), k);
+}
+
+/**
+ * LSTM backward (see the math above lstm_bwd4).
+ * G     [B, 4H]  activated gates i, f, g, o from forward
+ * cPrev [B, H], tc [B, H] = tanh(c_t) from forward
+ * dh    [B, H]  dL/dh_t
+ * dc    [B, H]  in: dL/dc_t from step t+1 (zeros at the last step); out: dL/dc_{t-1}
+ * dG    [B, 4H] out: dL/d(pre-activation gates) (may equal G)
+ */
+export function lstm_step_bwd(G: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dG: usize, B: i32, H: i32): void {
+  const hb = <usize>H << 2;
+  const H4 = H & ~3;
+  const rem = H - H4;
+  for (let b = 0; b < B; b++) {
+    const row = <usize>(b * H) << 2;
+    const g = G + (row << 2);
+    const dg = dG + (row << 2);
+    const cp = cPrev + row;
+    const tr = tc + row;
+    const dhr = dh + row;
+    const dcr = dc + row;
+    let j = 0;
+    for (; j < H4; j += 4) {
+      const o = <usize>j << 2;
+      lstm_bwd4(g + o, cp + o, tr + o, dhr + o, dcr + o, dg + o, hb, 4);
+    }
+    if (rem) {
+      const o = <usize>j << 2;
+      lstm_bwd4(g + o, cp + o, tr + o, dhr + o, dcr + o, dg + o, hb, rem);
+    }
+  }
+}
+
+// ---- GRU -------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function gru_fwd4(gi: usize, gh: usize, bi: usize, bh: usize, hp: usize, h: usize, cache: usize, hb: usize, k: i32): void {
+  const r = sigmoid4(f32x4.add(
+    f32x4.add(load_f32xk(gi, k), load_f32xk(bi, k)),
+    f32x4.add(load_f32xk(gh, k), load_f32xk(bh, k))));
+  const z = sigmoid4(f32x4.add(
+    f32x4.add(load_f32xk(gi + hb, k), load_f32xk(bi + hb, k)),
+    f32x4.add(load_f32xk(gh + hb, k), load_f32xk(bh + hb, k))));
+  const hn = f32x4.add(load_f32xk(gh + 2 * hb, k), load_f32xk(bh + 2 * hb, k));
+  const n = tanh4(f32x4.add(f32x4.add(load_f32xk(gi + 2 * hb, k), load_f32xk(bi + 2 * hb, k)), f32x4.mul(r, hn)));
+  const hpv = load_f32xk(hp, k);
+  // h = (1 - z) n + z h_prev = n + z (h_prev - n)
+  store_f32xk(h, f32x4.add(n, f32x4.mul(z, f32x4.sub(hpv, n))), k);
+  store_f32xk(cache, r, k);
+  store_f32xk(cache + hb, z, k);
+  store_f32xk(cache + 2 * hb, n, k);
+  store_f32xk(cache + 3 * hb, hn, k);
+}
+
+/**
+ * GRU forward, gates r, z, n (PyTorch):
+ *   r = sigmoid(Gi_r + b_ir + Gh_r + b_hr),  z = sigmoid(Gi_z + b_iz + Gh_z + b_hz)
+ *   hn = Gh_n + b_hn,  n = tanh(Gi_n + b_in + r * hn),  h = (1 - z) n + z h_prev
+ * Gi    [B, 3H]  x W_ih^T (no bias)
+ * Gh    [B, 3H]  h_prev W_hh^T (no bias)
+ * bIh   [3H], bHh [3H]
+ * hPrev [B, H]
+ * h     [B, H]  out
+ * cache [B, 4H] out: r, z, n, hn
+ */
+export function gru_step_fwd(Gi: usize, Gh: usize, bIh: usize, bHh: usize, hPrev: usize, h: usize, cache: usize, B: i32, H: i32): void {
+  const hb = <usize>H << 2;
+  const H4 = H & ~3;
+  const rem = H - H4;
+  for (let b = 0; b < B; b++) {
+    const row = <usize>(b * H) << 2;
+    const gi = Gi + row * 3;
+    const gh = Gh + row * 3;
+    const hp = hPrev + row;
+    const hr = h + row;
+    const cr = cache + (row << 2);
+    let j = 0;
+    for (; j < H4; j += 4) {
+      const o = <usize>j << 2;
+      gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, 4);
+    }
+    if (rem) {
+      const o = <usize>j << 2;
+      gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, rem);
+    }
+  }
+}
+
+// GRU backward for one vector of columns. With the cache r, z, n, hn:
+//   dn      = dh (1 - z)             dn_pre = dn (1 - n^2)
+//   dz      = dh (h_prev - n)        dz_pre = dz z (1 - z)
+//   dr      = dn_pre hn              dr_pre = dr r (1 - r)
+//   dGi = [dr_pre, dz_pre, dn_pre]
+//   dGh = [dr_pre, dz_pre, dn_pre r]      (n's pre-activation holds r * (Gh_n + b_hn))
+//   dhPrev = dh z                         (the direct path only)
+// @ts-ignore: decorator
+@inline function gru_bwd4(cache: usize, hp: usize, dh: usize, dgi: usize, dgh: usize, dhp: usize, hb: usize, k: i32): void {
+  const one = f32x4.splat(1);
+  const r = load_f32xk(cache, k);
+  const z = load_f32xk(cache + hb, k);
+  const n = load_f32xk(cache + 2 * hb, k);
+  const hn = load_f32xk(cache + 3 * hb, k);
+  const hpv = load_f32xk(hp, k);
+  const d = load_f32xk(dh, k);
+  const dnp = f32x4.mul(f32x4.mul(d, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+  const dzp = f32x4.mul(f32x4.mul(d, f32x4.sub(hpv, n)), f32x4.mul(z, f32x4.sub(one, z)));
+  const drp = f32x4.mul(f32x4.mul(dnp, hn), f32x4.mul(r, f32x4.sub(one, r)));
+  store_f32xk(dgi, drp, k);
+  store_f32xk(dgi + hb, dzp, k);
+  store_f32xk(dgi + 2 * hb, dnp, k);
+  store_f32xk(dgh, drp, k);
+  store_f32xk(dgh + hb, dzp, k);
+  store_f32xk(dgh + 2 * hb, f32x4.mul(dnp, r), k);
+  store_f32xk(dhp, f32x4.mul(d, z), k);
+}
+
+/**
+ * GRU backward (see the math above gru_bwd4).
+ * cache  [B, 4H] r, z, n, hn from forward
+ * hPrev  [B, H]
+ * dh     [B, H]  dL/dh_t
+ * dGi    [B, 3H] out: dL/d(x W_ih^T + b_ih) per gate
+ * dGh    [B, 3H] out: dL/d(h_prev W_hh^T + b_hh) per gate
+ * dhPrev [B, H]  out: dh * z, the direct path (the caller adds dGh W_hh); may equal dh
+ */
+export function gru_step_bwd(cache: usize, hPrev: usize, dh: usize, dGi: usize, dGh: usize, dhPrev: usize, B: i32, H: i32): void {
+  const hb = <usize>H << 2;
+  const H4 = H & ~3;
+  const rem = H - H4;
+  for (let b = 0; b < B; b++) {
+    const row = <usize>(b * H) << 2;
+    const cr = cache + (row << 2);
+    const hp = hPrev + row;
+    const dhr = dh + row;
+    const dgi = dGi + row * 3;
+    const dgh = dGh + row * 3;
+    const dhp = dhPrev + row;
+    let j = 0;
+    for (; j < H4; j += 4) {
+      const o = <usize>j << 2;
+      gru_bwd4(cr + o, hp + o, dhr + o, dgi + o, dgh + o, dhp + o, hb, 4);
+    }
+    if (rem) {
+      const o = <usize>j << 2;
+      gru_bwd4(cr + o, hp + o, dhr + o, dgi + o, dgh + o, dhp + o, hb, rem);
+    }
+  }
+}

@@ -18,12 +18,14 @@
 // registers V8 uses on x64; 8x8, 4x16 and 6x8 tiles spill (measured). There is
 // no FMA in WASM SIMD128 on Node 20, so mul and add are separately rounded.
 //
-// Loops, outer to inner: row blocks of `mc` rows (so the A block stays in
-// L2), 8-wide column panels (the panel, K*32 bytes, stays in L1 across all
-// row tiles of the block), 4-row tiles, k. Rows left over (M mod 4 = 1..3)
-// take a 1x8 / 2x8 / 3x8 tile; columns left over use the zero-padded last
-// panel and store only the valid columns. M, N <= 0 touch nothing; K = 0
-// gives C = beta*C.
+// Loops, outer to inner: 8-wide column panels (a panel, K*32 bytes, stays in
+// L1 while every 4-row tile of A streams past it), 4-row tiles, k. Measured
+// on Zen 3: row-outer order, and blocking rows so the A block stays in L2,
+// made no difference at the shapes of bench/kernels-gemm.js (the hardware
+// prefetchers keep up), so the loops stay simple. Rows left over (M mod 4 =
+// 1..3) take 1x8 / 2x16 (+2x8) / 3x8 tiles across all panels; columns left
+// over use the zero-padded last panel and store only the valid columns.
+// M, N <= 0 touch nothing; K <= 0 gives C = beta*C.
 //
 // Summation order. Every path (every tile shape, and gemm_nn_ref) computes
 //   c = beta*C (or 0 when beta == 0); for k = 0..K-1: c = c + a[i,k]*b[k,j]
@@ -177,6 +179,9 @@ function storePartial(p: usize, v: v128, n: i32): void {
 // ---- micro-kernels ------------------------------------------------------------
 // a: A[i, 0]; b: panel [K][8]; c: C[i, j]; nc: valid columns of the panel (1..8).
 // aRs4 / aCs4: byte strides of A between rows / along k; ldc4: of C between rows.
+// The k loops run on the panel pointer (pb < pe); unrolling k by 2 or 4 was
+// measured slower (V8 then spills accumulators), and so was
+// `f32x4.splat(load<f32>(p))` instead of `v128.load32_splat(p)`.
 
 /** 4x8 tile: C[i..i+3, j..j+7] = beta*C + A[i..i+3, :] * panel. */
 @inline function tile4x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
@@ -192,23 +197,23 @@ function storePartial(p: usize, v: v128, n: i32): void {
     x20 = betaLo(c2, nc, vb); x21 = betaHi(c2, nc, vb);
     x30 = betaLo(c3, nc, vb); x31 = betaHi(c3, nc, vb);
   }
-  const aRs8 = aRs4 << 1, aRs12 = aRs8 + aRs4;
-  let pa = a, pb = b;
-  for (let k = 0; k < K; k++) {
+  let a0 = a, a1 = a + aRs4, a2 = a1 + aRs4, a3 = a2 + aRs4, pb = b;
+  const pe = b + (<usize>K << 5);
+  while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let s = v128.load32_splat(pa);
+    let s = v128.load32_splat(a0);
     x00 = f32x4.add(x00, f32x4.mul(s, b0));
     x01 = f32x4.add(x01, f32x4.mul(s, b1));
-    s = v128.load32_splat(pa + aRs4);
+    s = v128.load32_splat(a1);
     x10 = f32x4.add(x10, f32x4.mul(s, b0));
     x11 = f32x4.add(x11, f32x4.mul(s, b1));
-    s = v128.load32_splat(pa + aRs8);
+    s = v128.load32_splat(a2);
     x20 = f32x4.add(x20, f32x4.mul(s, b0));
     x21 = f32x4.add(x21, f32x4.mul(s, b1));
-    s = v128.load32_splat(pa + aRs12);
+    s = v128.load32_splat(a3);
     x30 = f32x4.add(x30, f32x4.mul(s, b0));
     x31 = f32x4.add(x31, f32x4.mul(s, b1));
-    pa += aCs4;
+    a0 += aCs4; a1 += aCs4; a2 += aCs4; a3 += aCs4;
     pb += 32;
   }
   storeRow(c, x00, x01, nc);
@@ -217,7 +222,7 @@ function storePartial(p: usize, v: v128, n: i32): void {
   storeRow(c3, x30, x31, nc);
 }
 
-/** 3x8 tile (M mod 4 == 3). */
+/** 3x8 tile (M mod 4 == 3): 6 accumulators. */
 function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
   const c1 = c + ldc4, c2 = c1 + ldc4;
   let x00: v128, x01: v128, x10: v128, x11: v128, x20: v128, x21: v128;
@@ -229,20 +234,20 @@ function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
     x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
     x20 = betaLo(c2, nc, vb); x21 = betaHi(c2, nc, vb);
   }
-  const aRs8 = aRs4 << 1;
-  let pa = a, pb = b;
-  for (let k = 0; k < K; k++) {
+  let a0 = a, a1 = a + aRs4, a2 = a1 + aRs4, pb = b;
+  const pe = b + (<usize>K << 5);
+  while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let s = v128.load32_splat(pa);
+    let s = v128.load32_splat(a0);
     x00 = f32x4.add(x00, f32x4.mul(s, b0));
     x01 = f32x4.add(x01, f32x4.mul(s, b1));
-    s = v128.load32_splat(pa + aRs4);
+    s = v128.load32_splat(a1);
     x10 = f32x4.add(x10, f32x4.mul(s, b0));
     x11 = f32x4.add(x11, f32x4.mul(s, b1));
-    s = v128.load32_splat(pa + aRs8);
+    s = v128.load32_splat(a2);
     x20 = f32x4.add(x20, f32x4.mul(s, b0));
     x21 = f32x4.add(x21, f32x4.mul(s, b1));
-    pa += aCs4;
+    a0 += aCs4; a1 += aCs4; a2 += aCs4;
     pb += 32;
   }
   storeRow(c, x00, x01, nc);
@@ -250,7 +255,45 @@ function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
   storeRow(c2, x20, x21, nc);
 }
 
-/** 2x8 tile (M mod 4 == 2). */
+/**
+ * 2x16 tile over two full panels b and b + panel (8 accumulators: a 2x8 tile
+ * would have only 4 independent add chains and wait on add latency).
+ */
+function tile2x16(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, panel: usize, c: usize, ldc4: usize, beta: f32): void {
+  const c1 = c + ldc4;
+  let x00: v128, x01: v128, x02: v128, x03: v128, x10: v128, x11: v128, x12: v128, x13: v128;
+  if (beta == 0) {
+    x00 = f32x4.splat(0); x01 = x00; x02 = x00; x03 = x00;
+    x10 = x00; x11 = x00; x12 = x00; x13 = x00;
+  } else {
+    const vb = f32x4.splat(beta);
+    x00 = f32x4.mul(vb, v128.load(c)); x01 = f32x4.mul(vb, v128.load(c, 16));
+    x02 = f32x4.mul(vb, v128.load(c, 32)); x03 = f32x4.mul(vb, v128.load(c, 48));
+    x10 = f32x4.mul(vb, v128.load(c1)); x11 = f32x4.mul(vb, v128.load(c1, 16));
+    x12 = f32x4.mul(vb, v128.load(c1, 32)); x13 = f32x4.mul(vb, v128.load(c1, 48));
+  }
+  let a0 = a, a1 = a + aRs4, pb = b, qb = b + panel;
+  const pe = b + (<usize>K << 5);
+  while (pb < pe) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16), b2 = v128.load(qb), b3 = v128.load(qb, 16);
+    let s = v128.load32_splat(a0);
+    x00 = f32x4.add(x00, f32x4.mul(s, b0));
+    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x02 = f32x4.add(x02, f32x4.mul(s, b2));
+    x03 = f32x4.add(x03, f32x4.mul(s, b3));
+    s = v128.load32_splat(a1);
+    x10 = f32x4.add(x10, f32x4.mul(s, b0));
+    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x12 = f32x4.add(x12, f32x4.mul(s, b2));
+    x13 = f32x4.add(x13, f32x4.mul(s, b3));
+    a0 += aCs4; a1 += aCs4;
+    pb += 32; qb += 32;
+  }
+  v128.store(c, x00); v128.store(c, x01, 16); v128.store(c, x02, 32); v128.store(c, x03, 48);
+  v128.store(c1, x10); v128.store(c1, x11, 16); v128.store(c1, x12, 32); v128.store(c1, x13, 48);
+}
+
+/** 2x8 tile: the last panel of a 2-row remainder. */
 function tile2x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
   const c1 = c + ldc4;
   let x00: v128, x01: v128, x10: v128, x11: v128;
@@ -261,23 +304,28 @@ function tile2x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
     x00 = betaLo(c, nc, vb); x01 = betaHi(c, nc, vb);
     x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
   }
-  let pa = a, pb = b;
-  for (let k = 0; k < K; k++) {
+  let a0 = a, a1 = a + aRs4, pb = b;
+  const pe = b + (<usize>K << 5);
+  while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let s = v128.load32_splat(pa);
+    let s = v128.load32_splat(a0);
     x00 = f32x4.add(x00, f32x4.mul(s, b0));
     x01 = f32x4.add(x01, f32x4.mul(s, b1));
-    s = v128.load32_splat(pa + aRs4);
+    s = v128.load32_splat(a1);
     x10 = f32x4.add(x10, f32x4.mul(s, b0));
     x11 = f32x4.add(x11, f32x4.mul(s, b1));
-    pa += aCs4;
+    a0 += aCs4; a1 += aCs4;
     pb += 32;
   }
   storeRow(c, x00, x01, nc);
   storeRow(c1, x10, x11, nc);
 }
 
-/** 1x8 tile (M mod 4 == 1, and M == 1: one sequence at inference). */
+/**
+ * 1x8 tile (M mod 4 == 1; M == 1 is one sequence at inference). Only 2 add
+ * chains, but a 1x32 tile over four panels measured no faster: with one row
+ * the kernel is bound by streaming B (one float per 2 flops).
+ */
 function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, beta: f32): void {
   let x0: v128, x1: v128;
   if (beta == 0) {
@@ -287,7 +335,8 @@ function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, bet
     x0 = betaLo(c, nc, vb); x1 = betaHi(c, nc, vb);
   }
   let pa = a, pb = b;
-  for (let k = 0; k < K; k++) {
+  const pe = b + (<usize>K << 5);
+  while (pb < pe) {
     const s = v128.load32_splat(pa);
     x0 = f32x4.add(x0, f32x4.mul(s, v128.load(pb)));
     x1 = f32x4.add(x1, f32x4.mul(s, v128.load(pb, 16)));
@@ -297,9 +346,20 @@ function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, bet
   storeRow(c, x0, x1, nc);
 }
 
-/** Rows per block so that the A block (rows x K floats) stays about 64 KiB, a multiple of 4. */
-@inline function rowBlock(K: i32): i32 {
-  return max(4, (16384 / max(K, 1)) & ~3);
+/**
+ * The r = M mod 4 (1..3) rows left below the 4-row tiles, across all N
+ * columns: a = A[i, 0], c = C[i, 0].
+ */
+function remainderRows(r: i32, N: i32, K: i32, a: usize, aRs4: usize, aCs4: usize, Bp: usize, panel: usize, c: usize, ldc4: usize, beta: f32): void {
+  let j = 0;
+  if (r == 1) {
+    for (; j < N; j += 8) tile1x8(K, a, aCs4, Bp + <usize>(j >> 3) * panel, c + (<usize>j << 2), min(N - j, 8), beta);
+  } else if (r == 2) {
+    for (; j + 16 <= N; j += 16) tile2x16(K, a, aRs4, aCs4, Bp + <usize>(j >> 3) * panel, panel, c + (<usize>j << 2), ldc4, beta);
+    for (; j < N; j += 8) tile2x8(K, a, aRs4, aCs4, Bp + <usize>(j >> 3) * panel, c + (<usize>j << 2), ldc4, min(N - j, 8), beta);
+  } else if (r == 3) {
+    for (; j < N; j += 8) tile3x8(K, a, aRs4, aCs4, Bp + <usize>(j >> 3) * panel, c + (<usize>j << 2), ldc4, min(N - j, 8), beta);
+  }
 }
 
 // ---- GEMM entry points --------------------------------------------------------
@@ -319,24 +379,16 @@ export function gemm_packed_f32x4_4x8(
   if (K < 0) K = 0;
   const aRs4 = <usize>aRs << 2, aCs4 = <usize>aCs << 2, ldc4 = <usize>ldc << 2;
   const panel = <usize>K << 5; // bytes of one packed panel [K][8]
-  const mc = rowBlock(K);
-  for (let i0 = 0; i0 < M; i0 += mc) {
-    const i1 = min(M, i0 + mc);
-    const M4 = i0 + ((i1 - i0) & ~3);
-    for (let j = 0; j < N; j += 8) {
-      const nc = min(N - j, 8);
-      const b = Bp + <usize>(j >> 3) * panel;
-      const cj = C + (<usize>j << 2);
-      let i = i0;
-      for (; i < M4; i += 4) {
-        tile4x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
-      }
-      const r = i1 - i;
-      if (r == 3) tile3x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
-      else if (r == 2) tile2x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
-      else if (r == 1) tile1x8(K, A + <usize>i * aRs4, aCs4, b, cj + <usize>i * ldc4, nc, beta);
+  const M4 = M & ~3;
+  for (let j = 0; j < N; j += 8) {
+    const nc = min(N - j, 8);
+    const b = Bp + <usize>(j >> 3) * panel;
+    const cj = C + (<usize>j << 2);
+    for (let i = 0; i < M4; i += 4) {
+      tile4x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
     }
   }
+  if (M4 < M) remainderRows(M - M4, N, K, A + <usize>M4 * aRs4, aRs4, aCs4, Bp, panel, C + <usize>M4 * ldc4, ldc4, beta);
 }
 
 /** C [M,N] = beta*C + A [M,K] * B [K,N]. scratch: ceil(N/8)*8*K floats. */

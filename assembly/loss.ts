@@ -24,7 +24,7 @@ const EXP_K = memory.data<f32>([
   5.0000001201e-1,     // 32
   1.0,                 // 36
   -87.33654475,        // 40 ln(2^-126): below it the result is flushed to 0
-  127.0,               // 44 exponent bias
+  12583039.0,          // 44 1.5 * 2^23 + 127: rounds to an integer, and biases it
 ], 16);
 
 // @ts-ignore: decorator
@@ -38,16 +38,23 @@ const EXP_K = memory.data<f32>([
  * x < ln(2^-126) (including -inf) gives 0 (true results there are
  * subnormal, < 1.2e-38); NaN stays NaN. The constants are arguments so
  * the caller keeps them in registers across its loop.
+ *
+ * Rounding trick: j = x log2e + (1.5*2^23 + 127) lies in [2^23, 2^24) where
+ * the f32 spacing is 1, so the addition itself rounds to the nearest integer;
+ * j - magic is n as a float, and the low bits of j hold n + 127, which shifted
+ * left by 23 are the bits of 2^n. (No nearest/trunc_sat: V8 expands the
+ * saturating conversion into many instructions.) Lanes below lo are garbage
+ * before the final mask and are not clamped.
  */
 // @ts-ignore: decorator
 @inline function exp_le0(
   x: v128, log2e: v128, c1: v128, c2: v128,
-  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, lo: v128, bias: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, lo: v128, magic: v128,
 ): v128 {
-  const under = f32x4.lt(x, lo);
-  const xc = f32x4.pmax(x, lo); // NaN stays NaN (pmax returns its first operand)
-  const fn = f32x4.nearest(f32x4.mul(xc, log2e));
-  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(fn, c1)), f32x4.mul(fn, c2));
+  const under = f32x4.lt(x, lo); // false for NaN, which then stays NaN
+  const j = f32x4.add(f32x4.mul(x, log2e), magic);
+  const fn = f32x4.sub(j, magic);
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, c1)), f32x4.mul(fn, c2));
   let y = f32x4.add(f32x4.mul(p0, r), p1);
   y = f32x4.add(f32x4.mul(y, r), p2);
   y = f32x4.add(f32x4.mul(y, r), p3);
@@ -55,7 +62,7 @@ const EXP_K = memory.data<f32>([
   y = f32x4.add(f32x4.mul(y, r), p5);
   y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), one);
   // 2^n built in the exponent field; n in [-126, 0] here, so n + 127 in [1, 127].
-  const pow2n = i32x4.shl(i32x4.trunc_sat_f32x4_s(f32x4.add(fn, bias)), 23);
+  const pow2n = i32x4.shl(j, 23);
   return v128.andnot(f32x4.mul(y, pow2n), under);
 }
 
@@ -81,14 +88,14 @@ const EXP_K = memory.data<f32>([
 function exp_shift_sum(dst: usize, src: usize, N: i32, mx: f32): f64 {
   const log2e = kload(0), c1 = kload(4), c2 = kload(8);
   const p0 = kload(12), p1 = kload(16), p2 = kload(20), p3 = kload(24), p4 = kload(28), p5 = kload(32);
-  const one = kload(36), lo = kload(40), bias = kload(44);
+  const one = kload(36), lo = kload(40), magic = kload(44);
   const vmx = f32x4.splat(mx);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
   let j = 0;
   for (; j + 4 <= N; j += 4) {
     const o = <usize>j << 2;
-    const e = exp_le0(f32x4.sub(v128.load(src + o), vmx), log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, lo, bias);
+    const e = exp_le0(f32x4.sub(v128.load(src + o), vmx), log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, lo, magic);
     v128.store(dst + o, e);
     s0 = f64x2.add(s0, f64x2.promote_low_f32x4(e));
     s1 = f64x2.add(s1, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)));
@@ -98,7 +105,7 @@ function exp_shift_sum(dst: usize, src: usize, N: i32, mx: f32): f64 {
   for (; j < N; j++) {
     const o = <usize>j << 2;
     const x = f32x4.splat(load<f32>(src + o) - mx);
-    const e = f32x4.extract_lane(exp_le0(x, log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, lo, bias), 0);
+    const e = f32x4.extract_lane(exp_le0(x, log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, lo, magic), 0);
     store<f32>(dst + o, e);
     s += <f64>e;
   }

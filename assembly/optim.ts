@@ -19,6 +19,12 @@
 // of v128 lanes and used twice: on 4 lanes in the main loop and on lane 0 in
 // the scalar tail, so every element gets bit-identical arithmetic whatever
 // its position. Scalars are splatted once, before the loops.
+//
+// Hyperparameters arrive as f64 (JS numbers) and every derived constant
+// (1 - beta2, lr/bc1, 1 - lr*wd, sqrt(bc2)) is formed in f64 and rounded to
+// f32 once, as torch does with its Python-float hyperparameters. Rounding
+// beta2 = 0.999 to f32 first and then taking 1 - beta2 would put a 1.3e-5
+// relative error into every second-moment update.
 
 // Vector constants come from this static table: a v128.const written inside a
 // loop is rebuilt by V8 on every iteration (see DESIGN.md), a load is not
@@ -49,9 +55,9 @@ const K = memory.data<i32>([
 }
 
 /** p [n] -= lr * (g + wd*p). */
-export function sgd_step(p: usize, g: usize, n: i32, lr: f32, wd: f32): void {
-  const vlr = f32x4.splat(lr);
-  const vwd = f32x4.splat(wd);
+export function sgd_step(p: usize, g: usize, n: i32, lr: f64, wd: f64): void {
+  const vlr = f32x4.splat(<f32>lr);
+  const vwd = f32x4.splat(<f32>wd);
   let i = 0;
   for (; i + 4 <= n; i += 4) sgd_at(<usize>i << 2, p, g, vlr, vwd, true);
   for (; i < n; i++) sgd_at(<usize>i << 2, p, g, vlr, vwd, false);
@@ -76,10 +82,10 @@ export function sgd_step(p: usize, g: usize, n: i32, lr: f32, wd: f32): void {
  * PyTorch SGD with momentum (dampening 0), v [n] the momentum buffer:
  * d = g + wd*p; v = mu*v + d; p -= lr * (nesterov ? d + mu*v : v).
  */
-export function momentum_step(p: usize, g: usize, v: usize, n: i32, lr: f32, mu: f32, wd: f32, nesterov: i32): void {
-  const vlr = f32x4.splat(lr);
-  const vmu = f32x4.splat(mu);
-  const vwd = f32x4.splat(wd);
+export function momentum_step(p: usize, g: usize, v: usize, n: i32, lr: f64, mu: f64, wd: f64, nesterov: i32): void {
+  const vlr = f32x4.splat(<f32>lr);
+  const vmu = f32x4.splat(<f32>mu);
+  const vwd = f32x4.splat(<f32>wd);
   let i = 0;
   // The branch is outside the loops: each loop is specialised by inlining.
   if (nesterov != 0) {
@@ -109,11 +115,11 @@ export function momentum_step(p: usize, g: usize, v: usize, n: i32, lr: f32, mu:
 }
 
 /** Adagrad, s [n] the sum of squares: d = g + wd*p; s += d^2; p -= lr * d / (sqrt(s) + eps). */
-export function adagrad_step(p: usize, g: usize, s: usize, n: i32, lr: f32, eps: f32, wd: f32): void {
-  const vlr = f32x4.splat(lr);
+export function adagrad_step(p: usize, g: usize, s: usize, n: i32, lr: f64, eps: f64, wd: f64): void {
+  const vlr = f32x4.splat(<f32>lr);
   const one = v128.load(K, 0);
-  const veps = f32x4.splat(eps);
-  const vwd = f32x4.splat(wd);
+  const veps = f32x4.splat(<f32>eps);
+  const vwd = f32x4.splat(<f32>wd);
   let i = 0;
   for (; i + 4 <= n; i += 4) adaptive_at(<usize>i << 2, p, g, s, vlr, one, one, veps, vwd, true);
   for (; i < n; i++) adaptive_at(<usize>i << 2, p, g, s, vlr, one, one, veps, vwd, false);
@@ -123,12 +129,12 @@ export function adagrad_step(p: usize, g: usize, s: usize, n: i32, lr: f32, eps:
  * RMSprop (not centered, no momentum), s [n] the running mean square:
  * d = g + wd*p; s = alpha*s + (1-alpha)*d^2; p -= lr * d / (sqrt(s) + eps).
  */
-export function rmsprop_step(p: usize, g: usize, s: usize, n: i32, lr: f32, alpha: f32, eps: f32, wd: f32): void {
-  const vlr = f32x4.splat(lr);
-  const va = f32x4.splat(alpha);
-  const vb = f32x4.splat(<f32>1 - alpha);
-  const veps = f32x4.splat(eps);
-  const vwd = f32x4.splat(wd);
+export function rmsprop_step(p: usize, g: usize, s: usize, n: i32, lr: f64, alpha: f64, eps: f64, wd: f64): void {
+  const vlr = f32x4.splat(<f32>lr);
+  const va = f32x4.splat(<f32>alpha);
+  const vb = f32x4.splat(<f32>(1 - alpha));
+  const veps = f32x4.splat(<f32>eps);
+  const vwd = f32x4.splat(<f32>wd);
   let i = 0;
   for (; i + 4 <= n; i += 4) adaptive_at(<usize>i << 2, p, g, s, vlr, va, vb, veps, vwd, true);
   for (; i < n; i++) adaptive_at(<usize>i << 2, p, g, s, vlr, va, vb, veps, vwd, false);
@@ -155,24 +161,24 @@ export function rmsprop_step(p: usize, g: usize, s: usize, n: i32, lr: f32, alph
 /**
  * torch.optim.Adam (decoupled = 0) / AdamW (decoupled = 1), m, v [n] the
  * first and second moments, bc1 = 1 - beta1^t, bc2 = 1 - beta2^t (t = step
- * number from 1; f64 so they lose nothing on the way in):
+ * number from 1):
  *   AdamW only: p *= 1 - lr*wd;   Adam only: d = g + wd*p (else d = g)
  *   m = m + (1-beta1)*(d - m);  v = beta2*v + (1-beta2)*d^2
  *   p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)
  */
 export function adam_step(
   p: usize, g: usize, m: usize, v: usize, n: i32,
-  lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, decoupled: i32, bc1: f64, bc2: f64,
+  lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64, decoupled: i32, bc1: f64, bc2: f64,
 ): void {
   const dec = decoupled != 0;
-  const vpf = f32x4.splat(dec ? <f32>(1 - <f64>lr * <f64>wd) : <f32>1);
-  const vgw = f32x4.splat(dec ? <f32>0 : wd);
-  const vw1 = f32x4.splat(<f32>1 - beta1);
-  const vb2 = f32x4.splat(beta2);
-  const vw2 = f32x4.splat(<f32>1 - beta2);
+  const vpf = f32x4.splat(dec ? <f32>(1 - lr * wd) : <f32>1);
+  const vgw = f32x4.splat(dec ? <f32>0 : <f32>wd);
+  const vw1 = f32x4.splat(<f32>(1 - beta1));
+  const vb2 = f32x4.splat(<f32>beta2);
+  const vw2 = f32x4.splat(<f32>(1 - beta2));
   const vrs2 = f32x4.splat(<f32>Math.sqrt(bc2));
-  const veps = f32x4.splat(eps);
-  const vss = f32x4.splat(<f32>(<f64>lr / bc1));
+  const veps = f32x4.splat(<f32>eps);
+  const vss = f32x4.splat(<f32>(lr / bc1));
   let i = 0;
   for (; i + 4 <= n; i += 4) adam_at(<usize>i << 2, p, g, m, v, vpf, vgw, vw1, vb2, vw2, vrs2, veps, vss, true);
   for (; i < n; i++) adam_at(<usize>i << 2, p, g, m, v, vpf, vgw, vw1, vb2, vw2, vrs2, veps, vss, false);

@@ -77,12 +77,12 @@ export interface Kernels {
   // ---- loss.ts ---------------------------------------------------------------
   /** C [M,N] += bias [N] broadcast over rows. */
   bias_add_rows(C: Ptr, M: number, N: number, bias: Ptr): void;
-  /** dst [N] = beta*dst + sum over rows of src [M,N] (bias gradients). */
+  /** dst [N] = beta*dst + sum over rows of src [M,N] (bias gradients); beta = 0 never reads dst. */
   sum_rows(dst: Ptr, src: Ptr, M: number, N: number, beta: number): void;
   /** dst [M,N] = row-wise softmax of src; dst may equal src. */
   softmax_rows(dst: Ptr, src: Ptr, M: number, N: number): void;
   /** Softmax cross-entropy. targets: i32 [M]; a target < 0 is ignored (padding).
-   * Returns the summed loss over valid rows; writes
+   * Targets >= N are not checked here (the caller must). Returns the summed loss over valid rows; writes
    * dlogits [M,N] = scale * (softmax - onehot) (zero rows where ignored).
    * dlogits may equal logits. */
   softmax_xent(logits: Ptr, targets: Ptr, M: number, N: number, dlogits: Ptr, scale: number): number;
@@ -90,6 +90,8 @@ export interface Kernels {
   mse(pred: Ptr, target: Ptr, n: number, dpred: Ptr, scale: number): number;
 
   // ---- optim.ts ----------------------------------------------------------------
+  // Hyperparameters are f64 in WASM: derived constants (1-beta, lr/bc1, sqrt(bc2))
+  // are formed in f64 and rounded to f32 once, as torch does.
   /** p -= lr * (g + wd*p) */
   sgd_step(p: Ptr, g: Ptr, n: number, lr: number, wd: number): void;
   /** PyTorch SGD with momentum: d = g + wd*p; v = mu*v + d;
@@ -119,7 +121,7 @@ export interface Kernels {
   /** dst [B,T,F] <-> src [T,B,F]: dst[b,t,:] = src[t,b,:]. Swaps the two
    * leading axes of a [P, Q, F] tensor into [Q, P, F]. */
   swap01_f32(dst: Ptr, src: Ptr, P: number, Q: number, F: number): void;
-  /** Embedding lookup: out [n, D] = table[ids[i], :]; ids i32 [n]. */
+  /** Embedding lookup: out [n, D] = table[ids[i], :]; ids i32 [n]; a negative id gives a zero row. */
   gather_rows(out: Ptr, table: Ptr, ids: Ptr, n: number, D: number): void;
   /** Embedding backward: dtable[ids[i], :] += dout[i, :] (adds). Negative ids skipped. */
   scatter_add_rows(dtable: Ptr, dout: Ptr, ids: Ptr, n: number, D: number): void;
