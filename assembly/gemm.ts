@@ -38,6 +38,7 @@
 /** Pack B [K, N] (row-major, leading dim ldb) into dst [ceil(N/8)][K][8], zero-padded. */
 export function gemm_pack_b_nn(B: usize, ldb: i32, K: i32, N: i32, dst: usize): void {
   if (K <= 0 || N <= 0) return;
+  assert(ldb >= N);
   const ldb4 = <usize>ldb << 2;
   const full = N >> 3; // panels with 8 valid columns
   let d = dst;
@@ -70,6 +71,7 @@ export function gemm_pack_b_nn(B: usize, ldb: i32, K: i32, N: i32, dst: usize): 
  */
 export function gemm_pack_b_nt(B: usize, ldb: i32, K: i32, N: i32, dst: usize): void {
   if (K <= 0 || N <= 0) return;
+  assert(ldb >= K);
   const ldb4 = <usize>ldb << 2;
   const full = N >> 3;
   const K4 = K & ~3;
@@ -377,6 +379,7 @@ export function gemm_packed_f32x4_4x8(
 ): void {
   if (M <= 0 || N <= 0) return;
   if (K < 0) K = 0;
+  assert(ldc >= N && aRs >= 0 && aCs >= 0);
   const aRs4 = <usize>aRs << 2, aCs4 = <usize>aCs << 2, ldc4 = <usize>ldc << 2;
   const panel = <usize>K << 5; // bytes of one packed panel [K][8]
   const M4 = M & ~3;
