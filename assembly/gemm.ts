@@ -15,8 +15,9 @@
 //   A rows i..i+3 (4 broadcasts)   acc[r][0] += a[r,k]*b0, acc[r][1] += a[r,k]*b1
 //
 // 8 accumulators + 2 B vectors + 1 broadcast + 1 product fit the 16 XMM
-// registers V8 uses on x64; 8x8, 4x16 and 6x8 tiles spill (measured). There is
-// no FMA in WASM SIMD128 on Node 20, so mul and add are separately rounded.
+// registers V8 uses on x64; 8x8, 4x16 and 6x8 tiles spill and were slower
+// (DESIGN.md). There is no FMA in WASM SIMD128 on Node 20, so mul and add
+// are separately rounded. ~40 GFLOP/s at 32x1024x320 (MxNxK) on Zen 3.
 //
 // Loops, outer to inner: 8-wide column panels (a panel, K*32 bytes, stays in
 // L1 while every 4-row tile of A streams past it), 4-row tiles, k. Measured
@@ -181,9 +182,10 @@ function storePartial(p: usize, v: v128, n: i32): void {
 // ---- micro-kernels ------------------------------------------------------------
 // a: A[i, 0]; b: panel [K][8]; c: C[i, j]; nc: valid columns of the panel (1..8).
 // aRs4 / aCs4: byte strides of A between rows / along k; ldc4: of C between rows.
-// The k loops run on the panel pointer (pb < pe); unrolling k by 2 or 4 was
-// measured slower (V8 then spills accumulators), and so was
-// `f32x4.splat(load<f32>(p))` instead of `v128.load32_splat(p)`.
+// The k loops run on the panel pointer (pb < pe) with one A pointer per row:
+// ~5% faster than a k counter and computed row addresses. Unrolling k by 2 or
+// 4 measured ~30% slower (more live v128 values than XMM registers), and
+// `f32x4.splat(load<f32>(p))` ~15% slower than `v128.load32_splat(p)`.
 
 /** 4x8 tile: C[i..i+3, j..j+7] = beta*C + A[i..i+3, :] * panel. */
 @inline function tile4x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {

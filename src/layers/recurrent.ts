@@ -285,6 +285,8 @@ export class Recurrent {
     if (this.acts && T <= this.capT && B <= this.capB) return;
     const capT = Math.max(T, this.capT);
     const capB = Math.max(B, this.capB);
+    // A carried state survives a re-plan for a longer sequence (same batch size).
+    const kept = this.acts && capB === this.capB ? { h0: this.a.h0.toArray(), c0: this.a.c0.toArray() } : null;
     this.acts?.dispose();
     const a = new Arena();
     const H = this.hiddenSize;
@@ -312,6 +314,8 @@ export class Recurrent {
       out: a.tensor("out", [capT, capB, D * H]), // the top layer's output (bidirectional or batch-first)
       h0: a.tensor("h0", [L * D, capB, H]),
       c0: a.tensor("c0", [L * D, capB, H]),
+      hN: a.tensor("hN", [L * D, capB, H]),
+      cN: a.tensor("cN", [L * D, capB, H]),
       dh0: a.tensor("dh0", [L * D, capB, H]),
       dc0: a.tensor("dc0", [L * D, capB, H]),
       gh: a.tensor("gh", [capB, G * H]), // GRU: h_{t-1} W_hh^T of one step
@@ -335,6 +339,10 @@ export class Recurrent {
     this.a = t;
     this.capT = capT;
     this.capB = capB;
+    if (kept) {
+      t.h0.set(kept.h0);
+      t.c0.set(kept.c0);
+    }
   }
 
   /** Byte offset of hidden state slot s (0..T) of a unit. */
@@ -393,7 +401,7 @@ export class Recurrent {
     else if (opts.c0) throw new Error(`unfold-rnn: c0 is only for LSTM; ${this.kind} has no cell state`);
 
     const training = !!opts.training;
-    this.forwardPtr(T, B, training);
+    this.run(T, B, training);
 
     const D = this.numDirections;
     const H = this.hiddenSize;
@@ -437,8 +445,114 @@ export class Recurrent {
     return out;
   }
 
+  // ---- engine-level API (time-major, WASM pointers), used by models -------------
+
+  /**
+   * Forward on an input already in WASM memory. Engine-level: x [T, B, I] is
+   * time-major regardless of batchFirst, and is not checked for NaN.
+   * @param state 'zeros' (default) starts from h0 = c0 = 0; 'keep' starts from
+   *   the state set by {@link carryState} or {@link setInitialStatePtr}.
+   * @returns byte offset of the output [T, B, D*H], valid until the next call.
+   */
+  forwardPtr(x: Ptr, T: number, B: number, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): Ptr {
+    checkInt("T", T, 1);
+    checkInt("batchSize", B, 1);
+    if (opts.state === "keep" && this.last && this.last.B !== B) {
+      throw new Error(`unfold-rnn: cannot keep the hidden state across a change of batch size (${this.last.B} -> ${B}); call resetState() first`);
+    }
+    this.ensureCapacity(T, B);
+    const k = kernels();
+    const a = this.a;
+    k.copy2d_f32(a.x.ptr, this.inputSize, x, this.inputSize, T * B, this.inputSize);
+    if (opts.state !== "keep") this.resetState();
+    this.run(T, B, !!opts.training);
+    return this.runOutput(T, B);
+  }
+
+  /** The top layer's output [T, B, D*H], time-major, of the last forward. */
+  private runOutput(T: number, B: number): Ptr {
+    return this.numDirections === 1 ? this.hAt(this.caches[this.units.length - 1], 1, B) : this.layerOut(this.numLayers - 1, B);
+  }
+
+  /** Zero the initial state used by the next `forwardPtr(..., { state: 'keep' })`. */
+  resetState(): void {
+    if (!this.acts) return;
+    const k = kernels();
+    k.fill_f32(this.a.h0.ptr, this.a.h0.size, 0);
+    k.fill_f32(this.a.c0.ptr, this.a.c0.size, 0);
+  }
+
+  /**
+   * Carry the state reached after `step` steps of the last forward (default:
+   * all T, the final state) into the initial state of the next forward — the
+   * hidden (and cell) state passed from one truncated-BPTT chunk to the next,
+   * detached: no gradient flows back across it. Unidirectional layers only.
+   */
+  carryState(step?: number): void {
+    if (!this.last) throw new Error("unfold-rnn: carryState() needs a forward() first");
+    if (this.numDirections !== 1) throw new Error("unfold-rnn: a bidirectional layer cannot carry its state forward in time");
+    const { T, B } = this.last;
+    const j = step ?? T;
+    checkInt("step", j, 0);
+    if (j > T) throw new RangeError(`unfold-rnn: carryState(${j}) is past the last forward's ${T} steps`);
+    const k = kernels();
+    const H = this.hiddenSize;
+    const BH4 = B * H * 4;
+    this.caches.forEach((c, ui) => {
+      k.copy2d_f32(this.a.h0.ptr + ui * BH4, H, this.hAt(c, j, B), H, B, H);
+      if (c.cs) k.copy2d_f32(this.a.c0.ptr + ui * BH4, H, c.cs.ptr + j * BH4, H, B, H);
+    });
+  }
+
+  /**
+   * Set the initial state from WASM memory: h0 (and c0) [L*D, B, H], e.g. an
+   * encoder's final state. Use with `forwardPtr(..., { state: 'keep' })`.
+   */
+  setInitialStatePtr(h0: Ptr, c0: Ptr | null, B: number): void {
+    this.ensureCapacity(Math.max(this.capT, 1), B);
+    const k = kernels();
+    const n = this.units.length * B * this.hiddenSize;
+    k.copy2d_f32(this.a.h0.ptr, n, h0, n, 1, n);
+    if (this.kind === "lstm") {
+      if (c0) k.copy2d_f32(this.a.c0.ptr, n, c0, n, 1, n);
+      else k.fill_f32(this.a.c0.ptr, n, 0);
+    }
+  }
+
+  /** Byte offsets of the last forward's final states hN, cN [L*D, B, H] (copied into scratch). */
+  finalStatePtr(): { hN: Ptr; cN: Ptr | null } {
+    if (!this.last) throw new Error("unfold-rnn: finalStatePtr() needs a forward() first");
+    const { T, B } = this.last;
+    const k = kernels();
+    const H = this.hiddenSize;
+    const BH4 = B * H * 4;
+    this.units.forEach((u, ui) => {
+      const c = this.caches[ui];
+      const slot = u.d === 0 ? T : 0;
+      k.copy2d_f32(this.a.hN.ptr + ui * BH4, H, this.hAt(c, slot, B), H, B, H);
+      if (c.cs) k.copy2d_f32(this.a.cN.ptr + ui * BH4, H, c.cs.ptr + slot * BH4, H, B, H);
+    });
+    return { hN: this.a.hN.ptr, cN: this.kind === "lstm" ? this.a.cN.ptr : null };
+  }
+
+  /**
+   * BPTT from gradients in WASM memory (time-major). dY [T, B, D*H] or null
+   * for zeros; dhN/dcN [L*D, B, H] or null. Writes the parameter gradients.
+   * @returns byte offsets of dX [T, B, I], dh0 and dc0 [L*D, B, H].
+   */
+  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
+    if (!this.last) throw new Error("unfold-rnn: backward() needs a forward() first");
+    const { T, B } = this.last;
+    const n = T * B * this.numDirections * this.hiddenSize;
+    const k = kernels();
+    if (dY === null) k.fill_f32(this.a.dA.ptr, n, 0);
+    else k.copy2d_f32(this.a.dA.ptr, n, dY, n, 1, n);
+    const dX = this.bptt(dhN, dcN, recordGradNorms);
+    return { dX, dh0: this.a.dh0.ptr, dc0: this.kind === "lstm" ? this.a.dc0.ptr : null };
+  }
+
   /** Forward on the input already in `x` (time-major) and states in h0/c0. */
-  private forwardPtr(T: number, B: number, training: boolean): void {
+  private run(T: number, B: number, training: boolean): void {
     const k = kernels();
     const H = this.hiddenSize;
     const D = this.numDirections;
@@ -521,17 +635,16 @@ export class Recurrent {
    */
   backward(grad: BackwardInput = {}): BackwardResult {
     if (!this.last) throw new Error("unfold-rnn: backward() needs a forward() first");
-    const { T, B, training } = this.last;
+    const { T, B } = this.last;
     const k = kernels();
     const hp = heap();
     const a = this.a;
     const H = this.hiddenSize;
     const D = this.numDirections;
-    const L = this.numLayers;
     const nOut = T * B * D * H;
-    const nState = L * D * B * H;
+    const nState = this.numLayers * D * B * H;
     // dY of the top layer, time-major, in dA.
-    let dY = a.dA.ptr;
+    const dY = a.dA.ptr;
     if (grad.dOutput !== undefined) {
       if (grad.dOutput.length !== nOut) {
         throw new RangeError(`unfold-rnn: dOutput should have ${nOut} values (shape [${this.batchFirst ? "B, T" : "T, B"}, ${D * H}]), got ${grad.dOutput.length}`);
@@ -544,30 +657,46 @@ export class Recurrent {
     const dhN = this.checkGradState(grad.dhN, "dhN", nState);
     const dcN = this.checkGradState(grad.dcN, "dcN", nState);
     if (dcN && this.kind !== "lstm") throw new Error(`unfold-rnn: dcN is only for LSTM`);
-    this.norms = grad.recordGradNorms ? new Float64Array(T) : null;
+    // dhN, dcN go in hN, cN (free after forward).
+    if (dhN) a.hN.f32().set(dhN);
+    if (dcN) a.cN.f32().set(dcN);
+    const dXp = this.bptt(dhN ? a.hN.ptr : null, dcN ? a.cN.ptr : null, !!grad.recordGradNorms);
+    const I = this.inputSize;
+    let dInput: Float32Array;
+    if (this.batchFirst) {
+      const other = dXp === a.dA.ptr ? a.dB.ptr : a.dA.ptr;
+      k.swap01_f32(other, dXp, T, B, I);
+      dInput = hp.f32(other, T * B * I).slice();
+    } else dInput = hp.f32(dXp, T * B * I).slice();
+    const res: BackwardResult = { dInput, dh0: hp.f32(a.dh0.ptr, nState).slice() };
+    if (this.kind === "lstm") res.dc0 = hp.f32(a.dc0.ptr, nState).slice();
+    return res;
+  }
 
+  /** BPTT through all layers; dA holds dL/d(output). Returns where dL/dx [T, B, I] is. */
+  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean): Ptr {
+    const { T, B, training } = this.last!;
+    const k = kernels();
+    const a = this.a;
+    const H = this.hiddenSize;
+    const D = this.numDirections;
+    const L = this.numLayers;
+    const BH4 = B * H * 4;
+    this.norms = recordGradNorms ? new Float64Array(T) : null;
+    let dY = a.dA.ptr;
     let dX = a.dB.ptr;
     for (let l = L - 1; l >= 0; l--) {
       const X = this.layerIn(l, B, training);
       for (let d = 0; d < D; d++) {
         const ui = l * D + d;
-        this.unitBackward(ui, X, dY, dX, dhN?.subarray(ui * B * H, (ui + 1) * B * H), dcN?.subarray(ui * B * H, (ui + 1) * B * H), T, B, grad.recordGradNorms && l === L - 1 && d === 0);
+        this.unitBackward(ui, X, dY, dX, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0);
       }
       if (l > 0 && training && this.dropout > 0) {
         k.mul_f32(dX, dX, a[`mask${l}`].ptr, T * B * D * H);
       }
       [dY, dX] = [dX, dY];
     }
-    // dY now holds dL/dx, time-major.
-    const I = this.inputSize;
-    let dInput: Float32Array;
-    if (this.batchFirst) {
-      k.swap01_f32(dX, dY, T, B, I);
-      dInput = hp.f32(dX, T * B * I).slice();
-    } else dInput = hp.f32(dY, T * B * I).slice();
-    const res: BackwardResult = { dInput, dh0: hp.f32(a.dh0.ptr, nState).slice() };
-    if (this.kind === "lstm") res.dc0 = hp.f32(a.dc0.ptr, nState).slice();
-    return res;
+    return dY;
   }
 
   private checkGradState(v: ArrayLike<number> | undefined, name: string, n: number): Float32Array | undefined {
@@ -583,8 +712,8 @@ export class Recurrent {
    */
   private unitBackward(
     ui: number, X: Ptr, dY: Ptr, dX: Ptr,
-    dhN: Float32Array | undefined, dcN: Float32Array | undefined,
-    T: number, B: number, record: boolean | undefined,
+    dhN: Ptr | null, dcN: Ptr | null,
+    T: number, B: number, record: boolean,
   ): void {
     const k = kernels();
     const hp = heap();
@@ -605,9 +734,9 @@ export class Recurrent {
 
     k.copy2d_f32(dHs, H, dY + u.d * H * 4, D * H, T * B, H);
     const tLast = rev ? 0 : T - 1; // the time step processed last in forward
-    if (dhN) k.axpy_f32(dHs + tLast * BH4, putTemp(hp, a.dhp.ptr, dhN), BH, 1);
+    if (dhN !== null) k.axpy_f32(dHs + tLast * BH4, dhN, BH, 1);
     if (this.kind === "lstm") {
-      if (dcN) hp.f32(a.dc.ptr, BH).set(dcN);
+      if (dcN !== null) k.copy2d_f32(a.dc.ptr, BH, dcN, BH, 1, BH);
       else k.fill_f32(a.dc.ptr, BH, 0);
     }
     // W_hh [GH, H] packed as the right operand of dG_t W_hh.
@@ -662,11 +791,6 @@ export class Recurrent {
     this.params.dispose();
     this.grads.dispose();
   }
-}
-
-function putTemp(hp: ReturnType<typeof heap>, ptr: Ptr, v: Float32Array): Ptr {
-  hp.f32(ptr, v.length).set(v);
-  return ptr;
 }
 
 function checkInt(name: string, v: number, min: number): void {

@@ -1,0 +1,108 @@
+// GEMM kernel benchmarks in GFLOP/s (2*M*N*K flops per call; higher is better).
+//
+// Shapes are written M x N x K: M = rows of A and C (the batch, or T*B),
+// N = output columns, K = the inner dimension.
+//   M=32   N=1024 K=320   an LSTM step, B=32, I+H=320, 4H=1024 (x W^T with x = [x_t, h_{t-1}])
+//   M=32   N=1024 K=256   the recurrent projection h_{t-1} W_hh^T, B=32, H=256
+//   M=2048 N=1024 K=64    the input projection of a whole chunk, T*B=2048, I=64, 4H=1024
+//   M=256  N=256  K=256   square
+// Implementations, all on one thread, measured in this process:
+//   gemm_nt       C = A W^T with W stored [N, K]: packs W, then the 4x8 kernel (what layers call)
+//   gemm_packed   gemm_packed_f32x4_4x8 on W packed once (what the recurrent loop calls)
+//   gemm_nn_ref   scalar WebAssembly, i-k-j loop (no SIMD)
+//   plain JS      Float32Array i-k-j triple loop (the fair plain-JS baseline)
+// `ratio` is to plain JS; `vsScalar` (printed when run directly) is to gemm_nn_ref.
+// Run: npx tsc -p tsconfig.build.json && node bench/kernels-gemm.js [--quick]
+//   (UNFOLD_WASM=path/to/unfold.wasm to time another build)
+import { heap, init, kernels } from "../dist/runtime/wasm.js";
+import { Rng } from "../dist/util/rng.js";
+import { time } from "./format.js";
+
+/** The cases: [M, N, K, what it is]. */
+const CASES = [
+  [32, 1024, 320, "LSTM step B=32 I+H=320 4H=1024"],
+  [32, 1024, 256, "recurrent h W_hh^T B=32 H=256"],
+  [2048, 1024, 64, "input projection T*B=2048 I=64 4H=1024"],
+  [256, 256, 256, "square"],
+];
+
+/** C [M,N] = A [M,K] * B [K,N] in plain JavaScript, i-k-j order (row of B streamed, row of C accumulated). */
+function gemmJs(M, N, K, A, B, C) {
+  for (let i = 0; i < M; i++) {
+    const ci = i * N;
+    for (let j = 0; j < N; j++) C[ci + j] = 0;
+    for (let k = 0; k < K; k++) {
+      const a = A[i * K + k];
+      const bk = k * N;
+      for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
+    }
+  }
+}
+
+export async function run({ quick = false } = {}) {
+  await init(process.env.UNFOLD_WASM || undefined);
+  const k = kernels();
+  const hp = heap();
+  const rng = new Rng(11);
+  const rows = [];
+  for (const [M, N, K, what] of CASES) {
+    const cse = `gemm ${M}x${N}x${K} (MxNxK, ${what})`;
+    const flop = 2 * M * N * K;
+    const A = rng.fillUniform(new Float32Array(M * K), -1, 1);
+    const W = rng.fillUniform(new Float32Array(N * K), -1, 1); // [N, K], for x W^T
+    const B = new Float32Array(K * N); // W^T [K, N], for the NN loops
+    for (let n = 0; n < N; n++) for (let kk = 0; kk < K; kk++) B[kk * N + n] = W[n * K + kk];
+    const C = new Float32Array(M * N);
+    const packedLen = Math.ceil(N / 8) * 8 * K;
+    const blocks = [];
+    const put = (data) => {
+      const p = hp.alloc(data.length * 4);
+      blocks.push(p);
+      hp.f32(p, data.length).set(data);
+      return p;
+    };
+    const pA = put(A), pW = put(W), pB = put(B), pC = put(C);
+    const pS = put(new Float32Array(packedLen)); // scratch of gemm_nt
+    const pP = put(new Float32Array(packedLen)); // W packed once
+    k.gemm_pack_b_nt(pW, K, K, N, pP);
+
+    const impls = [
+      ["plain JS Float32Array i-k-j", () => gemmJs(M, N, K, A, B, C)],
+      ["gemm_nn_ref (scalar wasm)", () => k.gemm_nn_ref(M, N, K, pA, K, pB, N, pC, N, 0)],
+      ["gemm_nt (packs W each call)", () => k.gemm_nt(M, N, K, pA, K, pW, K, pC, N, 0, pS)],
+      ["gemm_packed_f32x4_4x8 (W pre-packed)", () => k.gemm_packed_f32x4_4x8(M, N, K, pA, K, 1, pP, pC, N, 0)],
+    ];
+    // The slow baselines take 0.1-0.4 s per call at M=2048: few samples suffice.
+    const slow = flop > 5e7;
+    const rates = [];
+    for (const [impl, fn] of impls) {
+      for (let i = 0; i < (slow ? 2 : 20); i++) fn(); // tier up beyond the baseline compiler
+      const opt = impl.startsWith("gemm_n") && !impl.includes("ref")
+        ? { maxTime: quick ? 0.3 : 1.5, minSamples: quick ? 3 : 10 }
+        : { maxTime: quick ? 0.2 : 1, minSamples: slow ? 2 : 5 };
+      const r = await time(`${cse} ${impl}`, fn, opt);
+      rates.push(flop / r.mean / 1e9);
+    }
+    const [js, scalar] = rates;
+    impls.forEach(([impl], i) => {
+      rows.push({
+        case: cse,
+        impl,
+        rate: rates[i],
+        unit: "GFLOP/s",
+        ratio: rates[i] / js,
+        baseline: "plain JS",
+        vsScalar: i >= 2 ? rates[i] / scalar : undefined,
+      });
+    });
+    for (const p of blocks) hp.free(p);
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { printTable } = await import("./format.js");
+  const rows = await run({ quick: process.argv.includes("--quick") });
+  // The shared table, with the ratio to scalar wasm in the "vs" column.
+  printTable(rows.map((r) => ({ ...r, baseline: r.vsScalar === undefined ? "plain JS" : `plain JS; ${r.vsScalar.toFixed(1)}x scalar wasm` })));
+}

@@ -1,0 +1,448 @@
+/**
+ * The single-file model format (`.unfold`): one JSON header describing the
+ * model and a table of named f32 tensors, followed by the tensors' raw
+ * little-endian bytes and a CRC-32 of everything after the magic.
+ *
+ * Runtime-neutral: no Node imports, only `TextEncoder`/`TextDecoder`,
+ * `DataView` and typed arrays, so it works in Node, browsers and edge
+ * runtimes. The byte-by-byte layout is documented in `docs/FORMAT.md`.
+ *
+ * ```
+ * offset        size  field
+ * 0             8     magic "UNFOLDRN"
+ * 8             4     u32 LE format version (1)
+ * 12            4     u32 LE header byte length H
+ * 16            H     UTF-8 JSON header {"model": {...}, "tensors": [...]}
+ * 16+H          P     zero padding, P = (4 - (16+H) % 4) % 4
+ * D = 16+H+P    N     data section: f32 LE values of all tensors, table order
+ * D+N           4     u32 LE CRC-32 (IEEE) of bytes [8, D+N)
+ * ```
+ */
+
+/** A named f32 tensor as stored in a model file. `shape` `[]` is a scalar. */
+export interface ModelTensor {
+  /** Unique, non-empty name, e.g. `"lstm.0.weight_ih"`. */
+  name: string;
+  /** Dimensions; `data.length` equals their product (1 for `[]`). */
+  shape: number[];
+  /** The values, row-major (last dimension fastest). */
+  data: Float32Array;
+}
+
+/** What {@link encodeModel} writes and {@link decodeModel} returns. */
+export interface ModelFile {
+  /** The caller's JSON-serialisable description of the model (architecture, vocab, ...). */
+  header: Record<string, unknown>;
+  /** The parameters, in file order. */
+  tensors: ModelTensor[];
+}
+
+/** One entry of the header's tensor table. */
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  /** Byte offset of the first value from the start of the data section (multiple of 4). */
+  offset: number;
+  /** Number of f32 values (product of `shape`); the tensor occupies `4 * length` bytes. */
+  length: number;
+}
+
+/** Why a model file could not be encoded or decoded; `code` is stable for programs. */
+export type ModelFileErrorCode =
+  | "BAD_MAGIC"
+  | "UNSUPPORTED_VERSION"
+  | "TRUNCATED"
+  | "CHECKSUM"
+  | "BAD_HEADER"
+  | "BAD_TENSOR"
+  | "NON_FINITE"
+  | "BAD_INPUT";
+
+/** Thrown by {@link encodeModel} and {@link decodeModel}; the message says what is wrong and what to do. */
+export class ModelFileError extends Error {
+  /** Machine-readable reason. */
+  readonly code: ModelFileErrorCode;
+  /** @param code machine-readable reason @param message what is wrong and what to do */
+  constructor(code: ModelFileErrorCode, message: string) {
+    super(message);
+    this.name = "ModelFileError";
+    this.code = code;
+  }
+}
+
+/** The 8 bytes every model file starts with: ASCII "UNFOLDRN". */
+export const MAGIC: Uint8Array = new Uint8Array([0x55, 0x4e, 0x46, 0x4f, 0x4c, 0x44, 0x52, 0x4e]);
+
+/** The format version this library writes and the newest it reads. */
+export const FORMAT_VERSION = 1;
+
+const PREAMBLE = 16; // magic (8) + version (4) + header length (4)
+const CRC_BYTES = 4;
+
+// ---------------------------------------------------------------------------
+// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320): the one in zlib,
+// gzip, PNG. Byte-at-a-time table; ~1 GB/s is plenty for files written once.
+
+const CRC_TABLE: Uint32Array = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/**
+ * CRC-32 (IEEE, as zlib's `crc32`) of `bytes`.
+ *
+ * @param bytes the data.
+ * @param seed the CRC of the bytes before these, to checksum data in pieces:
+ *   `crc32(b, crc32(a))` equals `crc32(a ++ b)`. Default 0 (no prior data).
+ * @returns the CRC as an unsigned 32-bit integer; `crc32("123456789")` is `0xCBF43926`.
+ */
+export function crc32(bytes: Uint8Array, seed = 0): number {
+  let c = ~seed;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+// ---------------------------------------------------------------------------
+// f32 <-> little-endian bytes. On little-endian hosts (all mainstream ones) a
+// byte copy; elsewhere DataView, which is explicit about byte order.
+
+/** @internal Test hook: force the DataView (big-endian host) path by setting `hostLittleEndian` false. */
+export const _byteOrder = {
+  hostLittleEndian: new Uint8Array(new Uint32Array([1]).buffer)[0] === 1,
+};
+
+function writeF32LE(dst: Uint8Array, at: number, src: Float32Array): void {
+  if (_byteOrder.hostLittleEndian) {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), at);
+    return;
+  }
+  const view = new DataView(dst.buffer, dst.byteOffset + at, src.length * 4);
+  for (let i = 0; i < src.length; i++) view.setFloat32(i * 4, src[i], true);
+}
+
+function readF32LE(src: Uint8Array, at: number, length: number): Float32Array {
+  const out = new Float32Array(length); // fresh buffer: copied out, 4-byte aligned
+  if (_byteOrder.hostLittleEndian) {
+    new Uint8Array(out.buffer).set(src.subarray(at, at + length * 4));
+    return out;
+  }
+  const view = new DataView(src.buffer, src.byteOffset + at, length * 4);
+  for (let i = 0; i < length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function isFloat32Array(x: unknown): x is Float32Array {
+  return x instanceof Float32Array || Object.prototype.toString.call(x) === "[object Float32Array]";
+}
+
+/** Product of a shape, or -1 when a dimension is not a non-negative safe integer or the product overflows. */
+function shapeSize(shape: unknown): number {
+  if (!Array.isArray(shape)) return -1;
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) return -1;
+    n *= d;
+  }
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+/** Index of the first NaN or ±Infinity in `data`, or -1. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN
+  }
+  return -1;
+}
+
+/**
+ * Serialise a model to the single-file format (see `docs/FORMAT.md`).
+ *
+ * The caller's `header` is stored under the JSON key `"model"` beside the
+ * tensor table, so none of its fields can collide with the format's own.
+ * It must survive `JSON.stringify` (plain objects, arrays, strings, finite
+ * numbers, booleans, null); values JSON drops (`undefined`, functions) are
+ * dropped.
+ *
+ * @param model.header JSON-serialisable description of the model.
+ * @param model.tensors the parameters, written in this order.
+ * @returns the complete file as bytes.
+ * @throws ModelFileError (`BAD_INPUT`) for a header that is not a plain
+ *   object or cannot be serialised, a tensor with an empty or duplicate name,
+ *   a shape that is not a list of non-negative integers, data that is not a
+ *   Float32Array or whose length is not the product of the shape;
+ *   (`NON_FINITE`) for a NaN or ±Infinity value, naming the tensor.
+ */
+export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
+  if (!isPlainObject(header)) {
+    throw new ModelFileError("BAD_INPUT", "encodeModel: header must be a plain object (e.g. { arch: 'lstm', ... })");
+  }
+  if (!Array.isArray(tensors)) {
+    throw new ModelFileError("BAD_INPUT", "encodeModel: tensors must be an array of { name, shape, data }");
+  }
+  const table: TensorEntry[] = [];
+  const seen = new Set<string>();
+  let offset = 0;
+  for (const [i, t] of tensors.entries()) {
+    const name = t?.name;
+    if (typeof name !== "string" || name.length === 0) {
+      throw new ModelFileError("BAD_INPUT", `encodeModel: tensor #${i} needs a non-empty string name`);
+    }
+    if (seen.has(name)) {
+      throw new ModelFileError("BAD_INPUT", `encodeModel: tensor name "${name}" is used twice; names must be unique`);
+    }
+    seen.add(name);
+    const size = shapeSize(t.shape);
+    if (size < 0) {
+      throw new ModelFileError(
+        "BAD_INPUT",
+        `encodeModel: tensor "${name}" has shape ${JSON.stringify(t.shape)}; a shape is a list of non-negative integers ([] for a scalar)`,
+      );
+    }
+    if (!isFloat32Array(t.data)) {
+      throw new ModelFileError("BAD_INPUT", `encodeModel: tensor "${name}" data must be a Float32Array`);
+    }
+    if (t.data.length !== size) {
+      throw new ModelFileError(
+        "BAD_INPUT",
+        `encodeModel: tensor "${name}" has ${t.data.length} values but shape [${t.shape.join(", ")}] needs ${size}`,
+      );
+    }
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) {
+      throw new ModelFileError(
+        "NON_FINITE",
+        `encodeModel: tensor "${name}" has a non-finite value (${t.data[bad]}) at index ${bad}; ` +
+          "the model has diverged or is uninitialised — fix training (lower the learning rate, clip gradients) before saving",
+      );
+    }
+    table.push({ name, shape: t.shape.slice(), offset, length: size });
+    offset += size * 4;
+  }
+  const dataBytes = offset;
+
+  let json: string | undefined;
+  try {
+    json = JSON.stringify({ model: header, tensors: table });
+  } catch (e) {
+    throw new ModelFileError(
+      "BAD_INPUT",
+      `encodeModel: header cannot be serialised as JSON (${(e as Error).message}); keep it to plain data`,
+    );
+  }
+  const headerBytes = new TextEncoder().encode(json);
+  if (headerBytes.length > 0xffffffff) {
+    throw new ModelFileError("BAD_INPUT", "encodeModel: header is larger than 4 GiB");
+  }
+  const dataStart = align4(PREAMBLE + headerBytes.length);
+  const total = dataStart + dataBytes + CRC_BYTES;
+
+  const out = new Uint8Array(total); // zero-filled: the padding is zeros
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, PREAMBLE);
+  for (let i = 0; i < tensors.length; i++) writeF32LE(out, dataStart + table[i].offset, tensors[i].data);
+  view.setUint32(total - CRC_BYTES, crc32(out.subarray(8, total - CRC_BYTES)), true);
+  return out;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/**
+ * Parse and fully validate a model file made by {@link encodeModel}.
+ *
+ * Checks, in this order, each failing with a {@link ModelFileError} whose
+ * message says what is wrong and what to do: the magic (`BAD_MAGIC`), the
+ * version (`UNSUPPORTED_VERSION`), that the header and checksum fit in the
+ * file (`TRUNCATED`), the CRC-32 (`CHECKSUM`), the JSON header
+ * (`BAD_HEADER`), the tensor table — ranges, overlaps, gaps, shapes, lengths,
+ * names (`BAD_TENSOR`) — and that every weight is finite (`NON_FINITE`).
+ * Nothing is returned unless every check passes.
+ *
+ * @param bytes the whole file. Not modified and not retained.
+ * @returns the caller's header (as stored under `"model"`) and the tensors in
+ *   file order, each with its own freshly allocated (hence 4-byte-aligned)
+ *   Float32Array.
+ */
+export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
+  const buf = toBytes(bytes);
+  const n = buf.length;
+
+  // 1. Magic: is this our format at all?
+  if (n < MAGIC.length || MAGIC.some((b, i) => buf[i] !== b)) {
+    throw new ModelFileError(
+      "BAD_MAGIC",
+      `not an unfold-rnn model file: it does not start with "UNFOLDRN"` +
+        (n < MAGIC.length ? ` (only ${n} bytes long)` : "") +
+        "; check the path, or that the file was saved by unfold-rnn",
+    );
+  }
+  if (n < PREAMBLE + CRC_BYTES) {
+    throw new ModelFileError(
+      "TRUNCATED",
+      `corrupt or truncated unfold-rnn model file: ${n} bytes is shorter than the smallest possible file (${PREAMBLE + CRC_BYTES}); re-save or re-download it`,
+    );
+  }
+  const view = new DataView(buf.buffer, buf.byteOffset, n);
+
+  // 2. Version: a newer file may have a different layout, so stop before reading more.
+  const version = view.getUint32(8, true);
+  if (version !== FORMAT_VERSION) {
+    throw new ModelFileError(
+      "UNSUPPORTED_VERSION",
+      version > FORMAT_VERSION
+        ? `unsupported unfold-rnn model file version ${version}: this library reads version ${FORMAT_VERSION}; upgrade unfold-rnn to load it`
+        : `unsupported unfold-rnn model file version ${version}: this library reads version ${FORMAT_VERSION}; the file is corrupt`,
+    );
+  }
+
+  // 3. Does the header (and the checksum after it) fit?
+  const headerLen = view.getUint32(12, true);
+  const dataStart = align4(PREAMBLE + headerLen);
+  if (dataStart + CRC_BYTES > n) {
+    throw new ModelFileError(
+      "TRUNCATED",
+      `corrupt or truncated unfold-rnn model file: the header says it is ${headerLen} bytes but the file has only ${n} bytes; re-save or re-download it`,
+    );
+  }
+
+  // 4. Checksum over [version, end of data).
+  const crcAt = n - CRC_BYTES;
+  const stored = view.getUint32(crcAt, true);
+  const actual = crc32(buf.subarray(8, crcAt));
+  if (stored !== actual) {
+    throw new ModelFileError(
+      "CHECKSUM",
+      `corrupt or truncated: checksum mismatch (file says 0x${hex32(stored)}, contents give 0x${hex32(actual)}); ` +
+        "the file was damaged or only partly written — re-save or re-download it",
+    );
+  }
+
+  // 5. The JSON header. The checksum passed, so a failure here means a writer bug, not disk damage.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(PREAMBLE, PREAMBLE + headerLen)));
+  } catch (e) {
+    throw badHeader(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(parsed)) throw badHeader("the header is not a JSON object");
+  const model = parsed.model;
+  if (!isPlainObject(model)) throw badHeader('the header has no "model" object');
+  const rawTable = parsed.tensors;
+  if (!Array.isArray(rawTable)) throw badHeader('the header has no "tensors" list');
+  for (let i = PREAMBLE + headerLen; i < dataStart; i++) {
+    if (buf[i] !== 0) throw badHeader(`padding byte at offset ${i} is not zero`);
+  }
+
+  // 6. The tensor table: every entry well-formed and inside the data section,
+  //    no two overlapping, no bytes unaccounted for.
+  const dataBytes = crcAt - dataStart;
+  const table = validateTable(rawTable, dataBytes);
+
+  // 7. Copy out and check the values.
+  const tensors: ModelTensor[] = [];
+  for (const e of table) {
+    const data = readF32LE(buf, dataStart + e.offset, e.length);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      throw new ModelFileError(
+        "NON_FINITE",
+        `tensor "${e.name}" has a non-finite weight (${data[bad]}) at index ${bad}; ` +
+          "the model was saved after training diverged — retrain or load an earlier checkpoint",
+      );
+    }
+    tensors.push({ name: e.name, shape: e.shape, data });
+  }
+  return { header: model, tensors };
+}
+
+function validateTable(rawTable: unknown[], dataBytes: number): TensorEntry[] {
+  const table: TensorEntry[] = [];
+  const names = new Set<string>();
+  for (const [i, raw] of rawTable.entries()) {
+    if (!isPlainObject(raw)) throw badTensor(`tensor table entry #${i} is not an object`);
+    const { name, shape, offset, length } = raw;
+    if (typeof name !== "string" || name.length === 0) throw badTensor(`tensor table entry #${i} has no name`);
+    const what = `tensor "${name}"`;
+    if (names.has(name)) throw badTensor(`${what} appears twice in the tensor table`);
+    names.add(name);
+    const size = shapeSize(shape);
+    if (size < 0) {
+      throw badTensor(`${what} has shape ${JSON.stringify(shape)}; dimensions must be non-negative integers`);
+    }
+    if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
+      throw badTensor(`${what} has length ${JSON.stringify(length)}; it must be a non-negative integer`);
+    }
+    if (length !== size) {
+      throw badTensor(`${what} has length ${length} but its shape ${JSON.stringify(shape)} needs ${size} values`);
+    }
+    if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0 || offset % 4 !== 0) {
+      throw badTensor(`${what} has offset ${JSON.stringify(offset)}; it must be a non-negative multiple of 4`);
+    }
+    if (offset + length * 4 > dataBytes) {
+      throw badTensor(
+        `${what} spans bytes [${offset}, ${offset + length * 4}) but the data section has only ${dataBytes} bytes (out of range)`,
+      );
+    }
+    table.push({ name, shape: (shape as number[]).slice(), offset, length });
+  }
+  // Overlaps and gaps: sort the non-empty extents by offset and walk them.
+  const extents = table.filter((e) => e.length > 0).sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  let prev: TensorEntry | null = null;
+  for (const e of extents) {
+    if (e.offset < end) {
+      throw badTensor(`tensor "${e.name}" overlaps tensor "${prev!.name}" in the data section`);
+    }
+    if (e.offset > end) throw badTensor(`data section bytes [${end}, ${e.offset}) belong to no tensor`);
+    end = e.offset + e.length * 4;
+    prev = e;
+  }
+  if (end !== dataBytes) throw badTensor(`data section bytes [${end}, ${dataBytes}) belong to no tensor`);
+  return table;
+}
+
+function badHeader(what: string): ModelFileError {
+  return new ModelFileError(
+    "BAD_HEADER",
+    `invalid unfold-rnn model file: ${what}; the checksum is intact, so the writer made a bad file — re-save it with this library`,
+  );
+}
+
+function badTensor(what: string): ModelFileError {
+  return new ModelFileError(
+    "BAD_TENSOR",
+    `invalid unfold-rnn model file: ${what}; the checksum is intact, so the writer made a bad file — re-save it with this library`,
+  );
+}
+
+function hex32(x: number): string {
+  return x.toString(16).toUpperCase().padStart(8, "0");
+}
+
+function toBytes(bytes: Uint8Array | ArrayBuffer): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer || Object.prototype.toString.call(bytes) === "[object ArrayBuffer]") {
+    return new Uint8Array(bytes);
+  }
+  if (ArrayBuffer.isView(bytes)) {
+    const v = bytes as ArrayBufferView;
+    return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  }
+  throw new ModelFileError("BAD_INPUT", "decodeModel: expected a Uint8Array or ArrayBuffer with the file's bytes");
+}

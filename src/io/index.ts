@@ -1,0 +1,18 @@
+/**
+ * Model files, runtime-neutral part: encode / decode the single-file format
+ * (see `docs/FORMAT.md`). Node's crash-safe file writing lives in
+ * `./node.js` and is imported separately, so browser and edge bundles never
+ * pull in `node:fs`.
+ */
+export {
+  FORMAT_VERSION,
+  MAGIC,
+  ModelFileError,
+  crc32,
+  decodeModel,
+  encodeModel,
+  type ModelFile,
+  type ModelFileErrorCode,
+  type ModelTensor,
+  type TensorEntry,
+} from "./format.js";
