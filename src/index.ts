@@ -9,3 +9,9 @@ export { SimpleRNN, LSTM, GRU, Recurrent, type CellKind, type RecurrentOptions, 
 export { Dense, Embedding, type DenseOptions, type EmbeddingOptions } from "./layers/dense.js";
 export type { StateDict } from "./layers/params.js";
 export type { InitScheme } from "./layers/init.js";
+export { Sequential, type SequentialSpec, type RecurrentSpec, type InputSpec, type Batch } from "./model/sequential.js";
+export type { TrainData, StreamData, SequenceData, FitOptions, Evaluation, GenerateOptions } from "./model/fit.js";
+export { sampleToken, argmax, softmax, type SamplingOptions } from "./model/sampling.js";
+export { Optimizer, scheduleFactor, type OptimizerSpec, type ScheduleSpec, type OptimizerState } from "./train/optimizers.js";
+export { TrainingDivergedError, type TrainOptions, type StepInfo, type EpochInfo, type TrainHistory } from "./train/trainer.js";
+export * from "./data/index.js";

@@ -348,7 +348,8 @@ describe("gemm", () => {
     const rng = new Rng(8);
     const fails: string[] = [];
     let n = 0;
-    for (const [M, N, K] of [[1, 33, 17], [2, 40, 9], [3, 17, 64], [6, 24, 5], [13, 9, 33], [32, 64, 40]]) {
+    // K = 600: three k blocks of the strided-A path (tn, packed_nt).
+    for (const [M, N, K] of [[1, 33, 17], [2, 40, 9], [3, 17, 64], [6, 24, 5], [13, 9, 33], [32, 64, 40], [7, 20, 600]]) {
       for (const v of VARIANTS) {
         if (v === "nn_ref") continue;
         const c = caseAt(M, N, K, n++);

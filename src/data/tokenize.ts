@@ -30,15 +30,20 @@ export interface WordTokenOptions {
 //  1. a word: a letter, then letters / marks / digits / "_", with inner
 //     apostrophes kept ("don't", "l'homme" stay whole);
 //  2. a number: digits, with inner "." or "," groups ("3.14", "1,000");
-//  3. any other single non-space code point (punctuation, symbols, emoji).
-const WORD_RE = /\p{L}[\p{L}\p{M}\p{N}_]*(?:['\u2019][\p{L}\p{M}\p{N}_]+)*|\p{N}+(?:[.,]\p{N}+)*|[^\s\p{L}\p{N}]/gu;
+//  3. an emoji, with its modifiers / variation selectors and any
+//     zero-width-joiner sequence ("❤️", "👍🏽", "👨‍👩‍👧" stay whole);
+//  4. any other single non-space code point (punctuation, symbols), with
+//     the combining marks that follow it.
+const WORD_RE =
+  /\p{L}[\p{L}\p{M}\p{N}_]*(?:['\u2019][\p{L}\p{M}\p{N}_]+)*|\p{N}+(?:[.,]\p{N}+)*|\p{Extended_Pictographic}[\p{M}\p{Emoji_Modifier}]*(?:\u200d\p{Extended_Pictographic}[\p{M}\p{Emoji_Modifier}]*)*|[^\s\p{L}\p{N}]\p{M}*/gu;
 
 /**
  * Split `text` into words, numbers and punctuation; whitespace separates and
  * is dropped. `"Hello, world! It's 3.14."` gives
  * `["Hello", ",", "world", "!", "It's", "3.14", "."]`. Hyphens split words
  * ("well-known" is "well", "-", "known"). A word starting with a digit splits
- * into the number and the rest ("3rd" is "3", "rd").
+ * into the number and the rest ("3rd" is "3", "rd"). An emoji sequence
+ * ("👍🏽", "👨‍👩‍👧") is one token.
  *
  * @returns tokens [n]
  */

@@ -259,8 +259,9 @@ export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
   return out;
 }
 
+/** Round up to a multiple of 4. Plain arithmetic, not `& ~3`: lengths can exceed 2^31. */
 function align4(n: number): number {
-  return (n + 3) & ~3;
+  return n + ((4 - (n % 4)) % 4);
 }
 
 /**
@@ -283,12 +284,18 @@ export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
   const buf = toBytes(bytes);
   const n = buf.length;
 
-  // 1. Magic: is this our format at all?
+  // 1. Magic: is this our format at all? (An empty file or a prefix of the
+  //    magic is most likely a write that never finished: say truncated.)
+  if (n < MAGIC.length && buf.every((b, i) => b === MAGIC[i])) {
+    throw new ModelFileError(
+      "TRUNCATED",
+      `corrupt or truncated unfold-rnn model file: ${n === 0 ? "the file is empty" : `only ${n} bytes long`}; re-save or re-download it`,
+    );
+  }
   if (n < MAGIC.length || MAGIC.some((b, i) => buf[i] !== b)) {
     throw new ModelFileError(
       "BAD_MAGIC",
       `not an unfold-rnn model file: it does not start with "UNFOLDRN"` +
-        (n < MAGIC.length ? ` (only ${n} bytes long)` : "") +
         "; check the path, or that the file was saved by unfold-rnn",
     );
   }

@@ -57,6 +57,10 @@ export class Dense {
   parameters(): ReadonlyMap<string, Tensor> {
     return this.pByName;
   }
+  /** The parameter and gradient arenas (one block each, same layout). */
+  arenas(): { params: Arena; grads: Arena } {
+    return { params: this.params, grads: this.grads };
+  }
   /** Gradient tensors, same names. */
   gradients(): ReadonlyMap<string, Tensor> {
     return this.gByName;
@@ -182,6 +186,10 @@ export class Embedding {
   parameters(): ReadonlyMap<string, Tensor> {
     return new Map([["weight", this.w]]);
   }
+  /** The parameter and gradient arenas (one block each, same layout). */
+  arenas(): { params: Arena; grads: Arena } {
+    return { params: this.params, grads: this.grads };
+  }
   gradients(): ReadonlyMap<string, Tensor> {
     return new Map([["weight", this.gw]]);
   }
@@ -195,27 +203,52 @@ export class Embedding {
     return dumpTensors(this.gradients());
   }
 
-  /** y [N, E] = weight[ids]. Ids must be integers in [0, V). */
-  forward(ids: ArrayLike<number>): Float32Array {
-    const N = ids.length;
-    if (N === 0) throw new RangeError("unfold-rnn: Embedding input is empty");
-    for (let i = 0; i < N; i++) {
+  /** Throw unless every id is an integer in [0, V). */
+  checkIds(ids: ArrayLike<number>): void {
+    for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (!Number.isInteger(id) || id < 0 || id >= this.numEmbeddings) {
         throw new RangeError(`unfold-rnn: token id ${id} at position ${i} is outside the vocabulary [0, ${this.numEmbeddings})`);
       }
     }
-    if (!this.acts || N > this.cap) {
-      this.acts?.dispose();
-      const a = new Arena();
-      this.t = { ids: a.tensor("ids", [N], "i32"), y: a.tensor("y", [N, this.embeddingDim]) };
-      this.acts = a.commit();
-      this.cap = N;
-    }
+  }
+
+  private ensure(N: number): void {
+    if (this.acts && N <= this.cap) return;
+    this.acts?.dispose();
+    const a = new Arena();
+    this.t = { ids: a.tensor("ids", [N], "i32"), y: a.tensor("y", [N, this.embeddingDim]) };
+    this.acts = a.commit();
+    this.cap = N;
+  }
+
+  /**
+   * Engine-level lookup: ids i32 [N] already checked with {@link checkIds}.
+   * A negative id (padding) gives a zero row and no gradient.
+   * @returns byte offset of y [N, E], valid until the next call.
+   */
+  forwardIds(ids: ArrayLike<number>): Ptr {
+    const N = ids.length;
+    if (N === 0) throw new RangeError("unfold-rnn: Embedding input is empty");
+    this.ensure(N);
     heap().i32(this.t.ids.ptr, N).set(ids);
     kernels().gather_rows(this.t.y.ptr, this.w.ptr, this.t.ids.ptr, N, this.embeddingDim);
     this.lastN = N;
-    return heap().f32(this.t.y.ptr, N * this.embeddingDim).slice();
+    return this.t.y.ptr;
+  }
+
+  /** Engine-level backward: dweight = scatter-add of dy [N, E] rows to their ids. */
+  backwardPtr(dy: Ptr): void {
+    const k = kernels();
+    k.fill_f32(this.gw.ptr, this.gw.size, 0);
+    k.scatter_add_rows(this.gw.ptr, dy, this.t.ids.ptr, this.lastN, this.embeddingDim);
+  }
+
+  /** y [N, E] = weight[ids]. Ids must be integers in [0, V). */
+  forward(ids: ArrayLike<number>): Float32Array {
+    this.checkIds(ids);
+    const y = this.forwardIds(ids);
+    return heap().f32(y, ids.length * this.embeddingDim).slice();
   }
 
   /** Writes dweight = Σ over tokens of dy rows scattered to their ids. */
@@ -223,10 +256,8 @@ export class Embedding {
     const N = this.lastN;
     const E = this.embeddingDim;
     if (dy.length !== N * E) throw new RangeError(`unfold-rnn: Embedding dy should have ${N * E} values ([${N}, ${E}]), got ${dy.length}`);
-    const k = kernels();
     heap().f32(this.t.y.ptr, dy.length).set(dy);
-    k.fill_f32(this.gw.ptr, this.gw.size, 0);
-    k.scatter_add_rows(this.gw.ptr, this.t.y.ptr, this.t.ids.ptr, N, E);
+    this.backwardPtr(this.t.y.ptr);
   }
 
   dispose(): void {

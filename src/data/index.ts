@@ -1,0 +1,33 @@
+/**
+ * The sequence-data layer: tokenizers, vocabularies, padding / masks /
+ * bucketing, and the truncated-BPTT token stream. Pure TypeScript, no WASM.
+ * @module
+ */
+export { charTokens, wordTokens, type WordTokenOptions } from "./tokenize.js";
+export {
+  Vocab,
+  compareCodePoints,
+  SPECIAL_KINDS,
+  DEFAULT_SPECIALS,
+  type SpecialKind,
+  type VocabLevel,
+  type VocabSpecials,
+  type VocabOptions,
+  type WordVocabOptions,
+  type EncodeOptions,
+  type DecodeOptions,
+  type VocabJSON,
+} from "./vocab.js";
+export {
+  padBatch,
+  lastStepIndex,
+  lastStepRows,
+  bucketBatches,
+  shuffledBatches,
+  trainValSplit,
+  type PadBatchOptions,
+  type PaddedBatch,
+  type BucketOptions,
+  type ShuffleOptions,
+} from "./batch.js";
+export { TokenStream, type StreamWindow } from "./stream.js";

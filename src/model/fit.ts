@@ -1,0 +1,414 @@
+/**
+ * Training, evaluation, prediction and generation for {@link Sequential}.
+ *
+ * Data comes in one of two forms:
+ *  - a token stream `{ stream }` for a language model: cut into B parallel
+ *    streams and read in truncated-BPTT windows, the hidden state carried
+ *    from one window to the next;
+ *  - sequences `{ inputs, targets }`: batched by length, padded, masked.
+ */
+import { heap } from "../runtime/wasm.js";
+import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
+import { TokenStream } from "../data/stream.js";
+import { Rng } from "../util/rng.js";
+import { Optimizer, restoreParams, snapshotParams } from "../train/optimizers.js";
+import {
+  applyUpdate, currentLr, type EpochInfo, nextTick, resolveOptions, type ResolvedOptions, type TrainHistory,
+  type TrainOptions, TrainingDivergedError,
+} from "../train/trainer.js";
+import { argmax, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
+import type { Batch, Sequential } from "./sequential.js";
+
+/** A language-model corpus: token ids in reading order. */
+export interface StreamData {
+  stream: ArrayLike<number>;
+}
+
+/**
+ * Sequences and their targets. `inputs[i]`: token ids (tokens models) or
+ * T_i*F features (features models). `targets[i]`: many-to-one — a class id
+ * (xent) or O values (mse); many-to-many — T_i class ids or T_i*O values.
+ */
+export interface SequenceData {
+  inputs: ArrayLike<number>[];
+  targets: (number | ArrayLike<number>)[];
+}
+
+export type TrainData = StreamData | SequenceData;
+
+/** Options of {@link fit}: the training options plus validation data. */
+export interface FitOptions extends TrainOptions {
+  /** Held-out data, or a fraction of sequence data to hold out (seeded). */
+  validation?: TrainData | { fraction: number };
+}
+
+/** What a model keeps between fit() calls, and saves for resuming. */
+export interface TrainState {
+  optimizer: Optimizer | null;
+  history: TrainHistory;
+  /** Stream data: the window position inside the current epoch, to resume there. */
+  streamPosition: number;
+  /** Completed epochs. */
+  epoch: number;
+}
+
+export function newTrainState(): TrainState {
+  return { optimizer: null, history: { epochs: [], steps: 0 }, streamPosition: 0, epoch: 0 };
+}
+
+/** Mean loss and accuracy (xent) of a model on data. */
+export interface Evaluation {
+  loss: number;
+  /** Fraction of correct argmax predictions over all targets (xent only). */
+  accuracy?: number;
+  /** Number of targets averaged over. */
+  count: number;
+}
+
+const isStream = (d: TrainData): d is StreamData => (d as StreamData).stream !== undefined;
+
+/** Train `model` on `data`; returns the history of this call. */
+export function fit(model: Sequential, state: TrainState, data: TrainData, opts: FitOptions = {}): TrainHistory {
+  const run = trainLoop(model, state, data, opts);
+  for (let r = run.next(); !r.done; r = run.next());
+  return state.history;
+}
+
+/** {@link fit} that yields to the event loop after every update. */
+export async function fitAsync(model: Sequential, state: TrainState, data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
+  const run = trainLoop(model, state, data, opts);
+  for (let r = run.next(); !r.done; r = run.next()) await nextTick();
+  return state.history;
+}
+
+function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: FitOptions): Generator<void, void, void> {
+  const o = resolveOptions(opts, model.spec.seed ?? 0);
+  const regions = model.regions();
+  if (!st.optimizer || JSON.stringify(st.optimizer.spec) !== JSON.stringify(o.optimizer)) {
+    st.optimizer?.dispose();
+    st.optimizer = new Optimizer(o.optimizer, regions);
+  }
+  const opt = st.optimizer;
+  const rng = new Rng(o.seed + 7919 * st.epoch);
+  checkData(data);
+  const { train, val } = splitValidation(data, opts.validation, rng);
+  if (isStream(train) && model.spec.mode !== "many-to-many") throw new Error("unfold-rnn: stream data is for many-to-many (language) models");
+  const stepsAtStart = st.history.steps;
+  let best = Infinity;
+  let bestWeights: Float32Array[] | null = null;
+  let sinceBest = 0;
+
+  for (let e = 0; e < o.epochs && st.history.steps - stepsAtStart < o.steps; e++) {
+    const t0 = performance.now();
+    let lossSum = 0;
+    let countSum = 0;
+    let stop = false;
+    const step = (b: Batch, state: "zeros" | "keep"): void => {
+      const ts = performance.now();
+      model.checkBatch(b, true);
+      model.forwardPtr(b, { training: true, state });
+      const { loss, count } = model.lossAndGrad(b);
+      if (!Number.isFinite(loss)) {
+        throw new TrainingDivergedError(`unfold-rnn: the loss became ${loss} at update ${opt.step + 1}; weights and optimizer state are the last good ones. Lower the learning rate or check the data.`);
+      }
+      model.backwardPtr();
+      const lr = currentLr(opt, o);
+      const norm = applyUpdate(regions, opt, { clipNorm: o.clipNorm, clipValue: o.clipValue, lr });
+      lossSum += loss * count;
+      countSum += count;
+      st.history.steps++;
+      const r = o.onStep?.({ step: st.history.steps, epoch: st.epoch + 1, loss, gradNorm: norm, lr, tokensPerSecond: count / ((performance.now() - ts) / 1000) });
+      if (r === false || st.history.steps - stepsAtStart >= o.steps) stop = true;
+    };
+
+    if (isStream(train)) {
+      const ts = new TokenStream(train.stream, o.batchSize);
+      for (const w of streamWindows(ts, o.k1, o.k2, st.streamPosition)) {
+        step(w.batch, w.first ? "zeros" : "keep");
+        model.carryState(w.carry);
+        st.streamPosition = w.next;
+        yield;
+        if (stop) break;
+      }
+      if (!stop) st.streamPosition = 0;
+    } else {
+      const order = o.shuffle
+        ? bucketBatches(train.inputs.map((s) => seqLen(model, s)), o.batchSize, { rng })
+        : chunks(train.inputs.length, o.batchSize);
+      for (const idx of order) {
+        step(makeBatch(model, train, idx, true), "zeros");
+        yield;
+        if (stop) break;
+      }
+    }
+    if (stop && (!isStream(train) || st.streamPosition !== 0)) {
+      // Stopped inside an epoch: it is not complete.
+      if (countSum > 0) recordEpoch(st, { epoch: st.epoch + 1, step: st.history.steps, loss: lossSum / countSum, seconds: (performance.now() - t0) / 1000 }, false);
+      break;
+    }
+    st.epoch++;
+    const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: countSum ? lossSum / countSum : NaN, seconds: (performance.now() - t0) / 1000 };
+    if (val) info.valLoss = evaluate(model, val, { batchSize: o.batchSize, k1: o.k1 }).loss;
+    recordEpoch(st, info, true);
+    if (o.onEpoch?.(info) === false || stop) break;
+    if (o.earlyStopping && info.valLoss !== undefined) {
+      if (info.valLoss < best - (o.earlyStopping.minDelta ?? 0)) {
+        best = info.valLoss;
+        bestWeights = snapshotParams(regions);
+        sinceBest = 0;
+      } else if (++sinceBest >= o.earlyStopping.patience) {
+        break;
+      }
+    }
+  }
+  if (bestWeights) restoreParams(regions, bestWeights);
+  model.resetState();
+}
+
+function checkData(d: TrainData): void {
+  if (!d || typeof d !== "object") throw new TypeError("unfold-rnn: training data must be { stream } or { inputs, targets }");
+  if (isStream(d)) {
+    if (d.stream.length < 2) throw new Error("unfold-rnn: the token stream is empty (a language model needs at least 2 tokens)");
+    return;
+  }
+  if (!Array.isArray(d.inputs) || !Array.isArray(d.targets)) throw new TypeError("unfold-rnn: training data must be { stream } or { inputs, targets } with arrays");
+  if (d.inputs.length === 0) throw new Error("unfold-rnn: no training sequences (inputs is empty)");
+  if (d.inputs.length !== d.targets.length) throw new RangeError(`unfold-rnn: ${d.inputs.length} inputs but ${d.targets.length} targets`);
+}
+
+function recordEpoch(st: TrainState, info: EpochInfo, complete: boolean): void {
+  st.history.epochs.push(complete ? info : { ...info, epoch: info.epoch - 0.5 });
+}
+
+/**
+ * Truncated-BPTT windows (lecture p.20) over B parallel streams. Every k1
+ * steps an update; the window reaches back k2 steps, so gradients flow
+ * through k2 steps while the loss counts only the k1 new targets (the
+ * others were counted by the previous update). `carry` is the step of this
+ * window whose state starts the next window.
+ */
+export function* streamWindows(ts: TokenStream, k1: number, k2: number, from = 0): Generator<{ batch: Batch; first: boolean; carry: number; next: number }> {
+  const L = ts.L;
+  for (let p = from; p < L - 1; ) {
+    const s = Math.max(0, p - (k2 - k1));
+    const e = Math.min(p + k1, L - 1);
+    const w = ts.window(s, e - s);
+    const targets = w.y;
+    for (let i = 0; i < (p - s) * w.B; i++) targets[i] = -1; // already counted
+    const nextS = Math.max(0, e - (k2 - k1));
+    yield { batch: { T: w.T, B: w.B, ids: w.x, targets }, first: s === 0, carry: nextS - s, next: e };
+    p = e;
+  }
+}
+
+function splitValidation(data: TrainData, v: FitOptions["validation"], rng: Rng): { train: TrainData; val: TrainData | null } {
+  if (!v) return { train: data, val: null };
+  if ("fraction" in v) {
+    if (isStream(data)) {
+      // Hold out the end of the stream.
+      const n = data.stream.length;
+      const cut = Math.floor(n * (1 - v.fraction));
+      const arr = Array.from(data.stream);
+      return { train: { stream: arr.slice(0, cut) }, val: { stream: arr.slice(cut) } };
+    }
+    const { train, val } = trainValSplit(data.inputs.length, v.fraction, rng);
+    const pick = (ix: number[]): SequenceData => ({ inputs: ix.map((i) => data.inputs[i]), targets: ix.map((i) => data.targets[i]) });
+    return { train: pick(train), val: pick(val) };
+  }
+  return { train: data, val: v };
+}
+
+function chunks(n: number, size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < n; i += size) out.push(Array.from({ length: Math.min(size, n - i) }, (_, j) => i + j));
+  return out;
+}
+
+function seqLen(model: Sequential, s: ArrayLike<number>): number {
+  return model.embedding ? s.length : s.length / model.inputSize;
+}
+
+/** Pad and stack sequences `idx` of `data` into an engine batch. */
+export function makeBatch(model: Sequential, data: SequenceData, idx: number[], withTargets: boolean): Batch {
+  if (idx.length === 0) throw new Error("unfold-rnn: empty batch");
+  const F = model.inputSize;
+  const O = model.spec.output.size;
+  const seqs = idx.map((i) => data.inputs[i]);
+  const lens = seqs.map((s, j) => {
+    const L = seqLen(model, s);
+    if (!(Number.isInteger(L) && L >= 1)) {
+      throw new RangeError(`unfold-rnn: sequence ${idx[j]} has ${s.length} values, which is not a positive multiple of the ${model.embedding ? 1 : F} input features per step`);
+    }
+    return L;
+  });
+  const B = idx.length;
+  const T = Math.max(...lens);
+  const lengths = Int32Array.from(lens);
+  const b: Batch = { T, B, lengths };
+  if (model.embedding) b.ids = padBatch(seqs, { padId: -1 }).ids;
+  else {
+    const f = new Float32Array(T * B * F);
+    seqs.forEach((s, j) => {
+      for (let t = 0; t < lens[j]; t++) for (let i = 0; i < F; i++) f[(t * B + j) * F + i] = s[t * F + i];
+    });
+    b.features = f;
+  }
+  if (!withTargets) return b;
+  const tg = idx.map((i) => data.targets[i]);
+  const xent = model.spec.output.loss === "xent";
+  if (model.spec.mode === "many-to-one") {
+    if (xent) b.targets = Int32Array.from(tg.map((y, j) => (typeof y === "number" ? y : badTarget(idx[j], "a class id"))));
+    else {
+      const t = new Float32Array(B * O);
+      tg.forEach((y, j) => {
+        if (typeof y === "number" || y.length !== O) badTarget(idx[j], `${O} values`);
+        t.set(y as ArrayLike<number>, j * O);
+      });
+      b.targets = t;
+    }
+  } else if (xent) {
+    const t = new Int32Array(T * B).fill(-1);
+    tg.forEach((y, j) => {
+      if (typeof y === "number" || y.length !== lens[j]) badTarget(idx[j], `${lens[j]} class ids (one per step)`);
+      const yy = y as ArrayLike<number>;
+      for (let s = 0; s < lens[j]; s++) t[s * B + j] = yy[s];
+    });
+    b.targets = t;
+  } else {
+    const t = new Float32Array(T * B * O);
+    const mask = new Float32Array(T * B);
+    tg.forEach((y, j) => {
+      if (typeof y === "number" || y.length !== lens[j] * O) badTarget(idx[j], `${lens[j] * O} values (${O} per step)`);
+      const yy = y as ArrayLike<number>;
+      for (let s = 0; s < lens[j]; s++) {
+        mask[s * B + j] = 1;
+        for (let q = 0; q < O; q++) t[(s * B + j) * O + q] = yy[s * O + q];
+      }
+    });
+    b.targets = t;
+    b.mask = mask;
+  }
+  return b;
+}
+
+function badTarget(i: number, want: string): never {
+  throw new RangeError(`unfold-rnn: the target of sequence ${i} should be ${want}`);
+}
+
+/** Mean loss (and accuracy for xent) on data, without training. */
+export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: number; k1?: number } = {}): Evaluation {
+  const batchSize = o.batchSize ?? 32;
+  let lossSum = 0;
+  let count = 0;
+  let correct = 0;
+  let counted = 0;
+  const xent = model.spec.output.loss === "xent";
+  const O = model.spec.output.size;
+  const run = (b: Batch, state: "zeros" | "keep") => {
+    model.checkBatch(b, true);
+    const { out, rows } = model.forwardPtr(b, { state });
+    if (xent) {
+      const logits = heap().f32(out, rows * O);
+      for (let r = 0; r < rows; r++) {
+        const y = b.targets![r];
+        if (y < 0) continue;
+        counted++;
+        if (argmax(logits, r * O, O) === y) correct++;
+      }
+    }
+    const { loss, count: c } = model.lossAndGrad(b);
+    lossSum += loss * c;
+    count += c;
+  };
+  if (isStream(data)) {
+    const B = Math.max(1, Math.min(batchSize, Math.floor(data.stream.length / 2)));
+    const ts = new TokenStream(data.stream, B);
+    const k1 = o.k1 ?? 64;
+    for (const w of streamWindows(ts, k1, k1)) {
+      run(w.batch, w.first ? "zeros" : "keep");
+      model.carryState(w.carry);
+    }
+  } else {
+    for (const idx of chunks(data.inputs.length, batchSize)) run(makeBatch(model, data, idx, true), "zeros");
+  }
+  model.resetState();
+  if (count === 0) throw new Error("unfold-rnn: no targets to evaluate on (empty data?)");
+  const res: Evaluation = { loss: lossSum / count, count };
+  if (xent) res.accuracy = correct / counted;
+  return res;
+}
+
+/**
+ * Outputs for each input sequence: many-to-one — [O] (class probabilities
+ * for xent, values for mse); many-to-many — [T_i * O].
+ */
+export function predict(model: Sequential, inputs: ArrayLike<number>[], batchSize = 32): Float32Array[] {
+  const out: Float32Array[] = [];
+  const O = model.spec.output.size;
+  const xent = model.spec.output.loss === "xent";
+  const data: SequenceData = { inputs, targets: [] };
+  for (const idx of chunks(inputs.length, batchSize)) {
+    const b = makeBatch(model, data, idx, false);
+    model.checkBatch(b, false);
+    const { out: p } = model.forwardPtr(b);
+    const y = heap().f32(p, (model.spec.mode === "many-to-one" ? b.B : b.T * b.B) * O).slice();
+    idx.forEach((_, j) => {
+      if (model.spec.mode === "many-to-one") {
+        const row = y.subarray(j * O, (j + 1) * O);
+        out.push(xent ? Float32Array.from(softmax(row)) : row.slice());
+      } else {
+        const L = b.lengths![j];
+        const r = new Float32Array(L * O);
+        for (let t = 0; t < L; t++) {
+          const row = y.subarray((t * b.B + j) * O, (t * b.B + j + 1) * O);
+          r.set(xent ? Float32Array.from(softmax(row)) : row, t * O);
+        }
+        out.push(r);
+      }
+    });
+  }
+  model.resetState();
+  return out;
+}
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate after the prime. */
+  length: number;
+  /** Seed of the sampler. Default 0. */
+  seed?: number;
+  /** Stop early at this token id (e.g. an end token). */
+  stopAt?: number;
+}
+
+/**
+ * Free-running generation from a token language model: read `prime`, then
+ * repeatedly sample the next token and feed it back as the next input.
+ * @returns the generated ids (without the prime).
+ */
+export function generate(model: Sequential, prime: ArrayLike<number>, o: GenerateOptions): number[] {
+  if (!model.embedding || model.spec.mode !== "many-to-many" || model.spec.output.loss !== "xent") {
+    throw new Error("unfold-rnn: generate() needs a token language model (tokens input, many-to-many, xent output)");
+  }
+  if (prime.length === 0) throw new Error("unfold-rnn: generate() needs at least one prime token");
+  if (!(Number.isInteger(o.length) && o.length >= 0)) throw new RangeError(`unfold-rnn: length must be a non-negative integer, got ${o.length}`);
+  const O = model.spec.output.size;
+  const rng = new Rng(o.seed ?? 0);
+  const ids = Int32Array.from(prime);
+  const b: Batch = { T: ids.length, B: 1, ids };
+  model.checkBatch(b, false);
+  let { out, rows } = model.forwardPtr(b);
+  const res: number[] = [];
+  for (let i = 0; i < o.length; i++) {
+    const logits = heap().f32(out + (rows - 1) * O * 4, O).slice();
+    const next = sampleToken(logits, rng, o);
+    res.push(next);
+    if (next === o.stopAt) break;
+    model.carryState();
+    ({ out, rows } = model.forwardPtr({ T: 1, B: 1, ids: Int32Array.of(next) }, { state: "keep" }));
+  }
+  model.resetState();
+  return res;
+}
+
+export type { ResolvedOptions };

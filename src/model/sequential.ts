@@ -1,0 +1,418 @@
+/**
+ * Sequential: the lecture's RNN model as one object — an input (token ids
+ * through an Embedding, or feature vectors), recurrent layers (the unfolded
+ * hidden state), and a Dense output layer applied per step. Two shapes
+ * (p.11-13):
+ *
+ *  - many-to-many: an output at every step (tagging, the char-level LM);
+ *  - many-to-one: one output from the last real step of each sequence
+ *    (classification such as sentiment).
+ *
+ * One-to-many and encoder-decoder models are {@link Seq2Seq}.
+ *
+ * Legend: T = steps, B = batch, V = vocabulary, E = embedding size,
+ * F = input features, H = hidden size, D = directions, O = output size.
+ */
+import type { Ptr } from "../runtime/abi.js";
+import { Arena, type Tensor } from "../runtime/arena.js";
+import { heap, kernels } from "../runtime/wasm.js";
+import { Dense, Embedding } from "../layers/dense.js";
+import { GRU, LSTM, type Recurrent, SimpleRNN } from "../layers/recurrent.js";
+import type { StateDict } from "../layers/params.js";
+import type { ParamRegion } from "../train/optimizers.js";
+import type { TrainHistory } from "../train/trainer.js";
+import {
+  type Evaluation, evaluate, fit, fitAsync, type FitOptions, generate, type GenerateOptions, newTrainState, predict,
+  type TrainData, type TrainState,
+} from "./fit.js";
+
+/** One recurrent block of a model. */
+export interface RecurrentSpec {
+  cell: "lstm" | "gru" | "rnn" | "rnn_relu";
+  hiddenSize: number;
+  numLayers?: number;
+  bidirectional?: boolean;
+  dropout?: number;
+  /** LSTM: initial forget-gate bias. */
+  forgetBias?: number;
+}
+
+/** The input of a model: token ids (with an Embedding) or feature vectors. */
+export type InputSpec = { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "features"; size: number };
+
+/** A serialisable model definition. */
+export interface SequentialSpec {
+  input: InputSpec;
+  recurrent: RecurrentSpec[];
+  /** The Dense head: O outputs per step; loss 'xent' (softmax cross-entropy on class ids) or 'mse'. */
+  output: { size: number; loss: "xent" | "mse" };
+  mode: "many-to-many" | "many-to-one";
+  seed?: number;
+}
+
+/**
+ * A batch in the engine's layout (time-major). Build one with
+ * `padBatch` (src/data) or let {@link Sequential.fit} do it.
+ */
+export interface Batch {
+  T: number;
+  B: number;
+  /** Token ids [T, B] (tokens input); a negative id is padding. */
+  ids?: Int32Array;
+  /** Features [T, B, F] (features input). */
+  features?: Float32Array;
+  /** Real length of each sequence [B] (default: all T). Many-to-one reads step lengths[b]-1. */
+  lengths?: Int32Array;
+  /**
+   * xent: class ids, many-to-many [T, B] (negative = ignore, e.g. padding),
+   * many-to-one [B]. mse: values, many-to-many [T, B, O], many-to-one [B, O].
+   */
+  targets?: Int32Array | Float32Array;
+  /** mse many-to-many: 1 at real steps, 0 at padding [T, B] (default all 1). */
+  mask?: Float32Array;
+}
+
+/** Build the recurrent layer of a spec. */
+export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number): Recurrent {
+  const o = { inputSize, hiddenSize: r.hiddenSize, numLayers: r.numLayers ?? 1, bidirectional: r.bidirectional ?? false, dropout: r.dropout ?? 0, seed };
+  switch (r.cell) {
+    case "lstm":
+      return new LSTM({ ...o, forgetBias: r.forgetBias });
+    case "gru":
+      return new GRU(o);
+    case "rnn":
+      return new SimpleRNN(o);
+    case "rnn_relu":
+      return new SimpleRNN({ ...o, nonlinearity: "relu" });
+    default:
+      throw new Error(`unfold-rnn: unknown cell '${(r as RecurrentSpec).cell}' (use lstm, gru, rnn or rnn_relu)`);
+  }
+}
+
+/** An Embedding / recurrent stack / Dense head model. */
+export class Sequential {
+  readonly spec: SequentialSpec;
+  readonly embedding: Embedding | null;
+  readonly recurrent: Recurrent[];
+  readonly head: Dense;
+  /** Features per step entering the first recurrent layer (E or F). */
+  readonly inputSize: number;
+  /** Features per step leaving the last recurrent layer (D*H). */
+  readonly hiddenOut: number;
+
+  /** Optimizer and history, kept across fit() calls and saved with the model. */
+  trainState: TrainState = newTrainState();
+  private work: Arena | null = null;
+  private cap = { T: 0, B: 0 };
+  private w!: { targets: Tensor; rows: Tensor; dTop: Tensor; feat: Tensor; mask: Tensor };
+  private last: { T: number; B: number; rows: number; logits: Ptr } | null = null;
+
+  constructor(spec: SequentialSpec) {
+    validateSpec(spec);
+    this.spec = structuredClone(spec);
+    const seed = spec.seed ?? 0;
+    if (spec.input.type === "tokens") {
+      this.embedding = new Embedding({ numEmbeddings: spec.input.vocabSize, embeddingDim: spec.input.embeddingDim, seed });
+      this.inputSize = spec.input.embeddingDim;
+    } else {
+      this.embedding = null;
+      this.inputSize = spec.input.size;
+    }
+    let inSize = this.inputSize;
+    this.recurrent = spec.recurrent.map((r, i) => {
+      const layer = makeRecurrent(r, inSize, seed + 1 + i);
+      inSize = layer.numDirections * layer.hiddenSize;
+      return layer;
+    });
+    this.hiddenOut = inSize;
+    this.head = new Dense({ inFeatures: inSize, outFeatures: spec.output.size, seed: seed + 101 });
+  }
+
+  /** Parameter regions for an optimizer: one per layer. */
+  regions(): ParamRegion[] {
+    const r: ParamRegion[] = [];
+    if (this.embedding) r.push(this.embedding.arenas());
+    for (const l of this.recurrent) r.push(l.arenas());
+    r.push(this.head.arenas());
+    return r;
+  }
+
+  /** Named layers: "embedding", "rnn0", "rnn1", ..., "head". */
+  private named(): [string, { parameters(): ReadonlyMap<string, Tensor>; gradients(): ReadonlyMap<string, Tensor> }][] {
+    const out: [string, { parameters(): ReadonlyMap<string, Tensor>; gradients(): ReadonlyMap<string, Tensor> }][] = [];
+    if (this.embedding) out.push(["embedding", this.embedding]);
+    this.recurrent.forEach((l, i) => out.push([`rnn${i}`, l]));
+    out.push(["head", this.head]);
+    return out;
+  }
+
+  /** All parameter tensors by name: `embedding.weight`, `rnn0.weight_ih_l0`, `head.bias`, ... */
+  parameters(): Map<string, Tensor> {
+    const m = new Map<string, Tensor>();
+    for (const [p, l] of this.named()) for (const [n, t] of l.parameters()) m.set(`${p}.${n}`, t);
+    return m;
+  }
+
+  /** Gradient tensors, same names as {@link parameters}. */
+  gradients(): Map<string, Tensor> {
+    const m = new Map<string, Tensor>();
+    for (const [p, l] of this.named()) for (const [n, t] of l.gradients()) m.set(`${p}.${n}`, t);
+    return m;
+  }
+
+  /** Number of trainable parameters. */
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.parameters().values()) n += t.size;
+    return n;
+  }
+
+  /** Copies of all weights by name. */
+  stateDict(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const [n, t] of this.parameters()) out[n] = t.toArray();
+    return out;
+  }
+
+  /** Load weights by name; everything is checked before anything is written. */
+  loadStateDict(sd: StateDict): void {
+    // Validate against every layer first, then load, so a bad dict changes nothing.
+    const groups = this.named().map(([p, l]) => {
+      const sub: StateDict = {};
+      for (const n of l.parameters().keys()) {
+        if (!(`${p}.${n}` in sd)) throw new Error(`unfold-rnn: missing key in state dict: ${p}.${n}`);
+        sub[n] = sd[`${p}.${n}`];
+      }
+      return [l as unknown as { loadStateDict(s: StateDict): void; stateDict(): Record<string, Float32Array> }, sub] as const;
+    });
+    const known = new Set(this.parameters().keys());
+    const extra = Object.keys(sd).filter((k) => !known.has(k));
+    if (extra.length) throw new Error(`unfold-rnn: unexpected key(s) in state dict: ${extra.join(", ")}`);
+    const backups = groups.map(([l]) => l.stateDict());
+    try {
+      for (const [l, sub] of groups) l.loadStateDict(sub);
+    } catch (err) {
+      groups.forEach(([l], i) => l.loadStateDict(backups[i]));
+      throw err;
+    }
+  }
+
+  private ensure(T: number, B: number): void {
+    if (this.work && T <= this.cap.T && B <= this.cap.B) return;
+    const capT = Math.max(T, this.cap.T);
+    const capB = Math.max(B, this.cap.B);
+    this.work?.dispose();
+    const a = new Arena();
+    const O = this.spec.output.size;
+    this.w = {
+      targets: a.tensor("targets", [capT * capB * O]), // i32 ids or f32 values (same size in bytes)
+      rows: a.tensor("rows", [capB], "i32"), // many-to-one: row of each sequence's last step
+      dTop: a.tensor("dTop", [capT, capB, this.hiddenOut]), // many-to-one: dL/d(top output)
+      feat: a.tensor("feat", [capT, capB, this.inputSize]),
+      mask: a.tensor("mask", [capT * capB]),
+    };
+    this.work = a.commit();
+    this.cap = { T: capT, B: capB };
+  }
+
+  /** Check a batch's shapes and values; throws naming what is wrong. */
+  checkBatch(b: Batch, needTargets: boolean): void {
+    const { T, B } = b;
+    if (!Number.isInteger(T) || T < 1 || !Number.isInteger(B) || B < 1) throw new RangeError(`unfold-rnn: batch needs T >= 1 and B >= 1, got T=${T}, B=${B}`);
+    if (this.embedding) {
+      if (!b.ids) throw new Error("unfold-rnn: this model reads token ids: the batch needs `ids` [T, B]");
+      if (b.ids.length !== T * B) throw new RangeError(`unfold-rnn: ids should have T*B = ${T * B} values, got ${b.ids.length}`);
+      const V = this.embedding.numEmbeddings;
+      for (let i = 0; i < b.ids.length; i++) {
+        if (b.ids[i] >= V) throw new RangeError(`unfold-rnn: token id ${b.ids[i]} (step ${Math.floor(i / B)}, sequence ${i % B}) is outside the vocabulary [0, ${V})`);
+      }
+    } else {
+      const F = this.inputSize;
+      if (!b.features) throw new Error("unfold-rnn: this model reads feature vectors: the batch needs `features` [T, B, F]");
+      if (b.features.length !== T * B * F) throw new RangeError(`unfold-rnn: features should have T*B*F = ${T}*${B}*${F} = ${T * B * F} values, got ${b.features.length}`);
+      for (let i = 0; i < b.features.length; i++) {
+        if (!Number.isFinite(b.features[i])) throw new RangeError(`unfold-rnn: features contain a non-finite value (${b.features[i]}) at index ${i}; clean the data first`);
+      }
+    }
+    if (b.lengths) {
+      if (b.lengths.length !== B) throw new RangeError(`unfold-rnn: lengths should have B = ${B} values, got ${b.lengths.length}`);
+      for (let i = 0; i < B; i++) {
+        if (!(b.lengths[i] >= 1 && b.lengths[i] <= T)) throw new RangeError(`unfold-rnn: lengths[${i}] = ${b.lengths[i]} is not in [1, T=${T}]`);
+      }
+      if (this.spec.mode === "many-to-one" && this.recurrent.some((r) => r.numDirections === 2) && b.lengths.some((l) => l !== T)) {
+        throw new Error("unfold-rnn: a bidirectional many-to-one model needs sequences of equal length in a batch (its reverse direction would read the padding); bucket by length");
+      }
+    }
+    if (!needTargets) return;
+    if (!b.targets) throw new Error("unfold-rnn: the batch has no targets");
+    const O = this.spec.output.size;
+    const steps = this.spec.mode === "many-to-many" ? T * B : B;
+    if (this.spec.output.loss === "xent") {
+      if (b.targets.length !== steps) throw new RangeError(`unfold-rnn: targets should have ${this.spec.mode === "many-to-many" ? "T*B" : "B"} = ${steps} class ids, got ${b.targets.length}`);
+      for (let i = 0; i < steps; i++) {
+        const y = b.targets[i];
+        if (!Number.isInteger(y) || y >= O) throw new RangeError(`unfold-rnn: target ${y} at position ${i} is not a class id in [0, ${O}) (negative ids mean "ignore")`);
+      }
+    } else {
+      if (b.targets.length !== steps * O) throw new RangeError(`unfold-rnn: targets should have ${steps * O} values, got ${b.targets.length}`);
+      for (let i = 0; i < b.targets.length; i++) {
+        if (!Number.isFinite(b.targets[i])) throw new RangeError(`unfold-rnn: targets contain a non-finite value at index ${i}`);
+      }
+    }
+  }
+
+  /**
+   * Forward a batch. Returns the head's output (logits or predictions),
+   * [T*B, O] (many-to-many, time-major) or [B, O] (many-to-one), in WASM memory.
+   * @param state 'zeros' starts every sequence from h0 = 0; 'keep' continues
+   *   from the carried state (truncated BPTT, stateful generation).
+   */
+  forwardPtr(b: Batch, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): { out: Ptr; rows: number } {
+    const { T, B } = b;
+    this.ensure(T, B);
+    const k = kernels();
+    const hp = heap();
+    let x: Ptr;
+    if (this.embedding) x = this.embedding.forwardIds(b.ids!);
+    else {
+      hp.f32(this.w.feat.ptr, b.features!.length).set(b.features!);
+      x = this.w.feat.ptr;
+    }
+    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state });
+    let rows = T * B;
+    if (this.spec.mode === "many-to-one") {
+      // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H].
+      const idx = hp.i32(this.w.rows.ptr, B);
+      for (let i = 0; i < B; i++) idx[i] = ((b.lengths ? b.lengths[i] : T) - 1) * B + i;
+      k.gather_rows(this.w.dTop.ptr, x, this.w.rows.ptr, B, this.hiddenOut);
+      x = this.w.dTop.ptr;
+      rows = B;
+    }
+    const out = this.head.forwardPtr(x, rows);
+    this.last = { T, B, rows, logits: out };
+    return { out, rows };
+  }
+
+  /**
+   * The loss of the last forward against `b.targets`; replaces the head's
+   * output with dL/d(output) for {@link backwardPtr}. xent: mean over
+   * non-ignored targets; mse: mean over values (masked steps excluded).
+   * @returns the loss and the number of targets it averages over.
+   */
+  lossAndGrad(b: Batch): { loss: number; count: number } {
+    const last = this.last!;
+    const k = kernels();
+    const hp = heap();
+    const O = this.spec.output.size;
+    if (this.spec.output.loss === "xent") {
+      const t = hp.i32(this.w.targets.ptr, last.rows);
+      t.set(b.targets!);
+      let count = 0;
+      for (let i = 0; i < last.rows; i++) if (t[i] >= 0) count++;
+      if (count === 0) {
+        k.fill_f32(last.logits, last.rows * O, 0);
+        return { loss: 0, count: 0 };
+      }
+      const sum = k.softmax_xent(last.logits, this.w.targets.ptr, last.rows, O, last.logits, 1 / count);
+      return { loss: sum / count, count };
+    }
+    const n = last.rows * O;
+    hp.f32(this.w.targets.ptr, n).set(b.targets!);
+    let count = n;
+    if (b.mask && this.spec.mode === "many-to-many") {
+      // Masked steps: make prediction == target there, so they add nothing.
+      const m = b.mask;
+      const pred = hp.f32(last.logits, n);
+      const tgt = hp.f32(this.w.targets.ptr, n);
+      count = 0;
+      for (let r = 0; r < last.rows; r++) {
+        if (m[r] === 0) for (let o = 0; o < O; o++) tgt[r * O + o] = pred[r * O + o];
+        else count += O;
+      }
+    }
+    if (count === 0) {
+      k.fill_f32(last.logits, n, 0);
+      return { loss: 0, count: 0 };
+    }
+    const sum = k.mse(last.logits, this.w.targets.ptr, n, last.logits, 1 / count);
+    return { loss: sum / count, count };
+  }
+
+  /** Backward from the gradient {@link lossAndGrad} left in the head's output. Writes all parameter gradients. */
+  backwardPtr(): void {
+    const last = this.last;
+    if (!last) throw new Error("unfold-rnn: backward needs a forward first");
+    const k = kernels();
+    const { T, B } = last;
+    let d: Ptr | null = this.head.backwardPtr(last.logits); // [rows, D*H]
+    if (this.spec.mode === "many-to-one") {
+      // Scatter back to the last steps; every other step gets zero gradient.
+      // (dTop held the gathered rows in forward; the head copied them, so it is free.)
+      k.fill_f32(this.w.dTop.ptr, T * B * this.hiddenOut, 0);
+      k.scatter_add_rows(this.w.dTop.ptr, d, this.w.rows.ptr, B, this.hiddenOut);
+      d = this.w.dTop.ptr;
+    }
+    for (let i = this.recurrent.length - 1; i >= 0; i--) d = this.recurrent[i].backwardPtr(d).dX;
+    if (this.embedding) this.embedding.backwardPtr(d!);
+  }
+
+  /** Carry every recurrent layer's state after `step` steps of the last forward into the next one. */
+  carryState(step?: number): void {
+    for (const r of this.recurrent) r.carryState(step);
+  }
+
+  /** Forget the carried state (start of a new stream). */
+  resetState(): void {
+    for (const r of this.recurrent) r.resetState();
+  }
+
+  /**
+   * Train on a token stream `{ stream }` (truncated BPTT, state carried) or
+   * sequences `{ inputs, targets }` (full BPTT per batch). Calling again
+   * continues with the same optimizer state.
+   */
+  fit(data: TrainData, opts: FitOptions = {}): TrainHistory {
+    return fit(this, this.trainState, data, opts);
+  }
+
+  /** {@link fit} that yields to the event loop after every update (keeps a page responsive). */
+  fitAsync(data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
+    return fitAsync(this, this.trainState, data, opts);
+  }
+
+  /** Mean loss, and accuracy for classification, on data. */
+  evaluate(data: TrainData, opts: { batchSize?: number; k1?: number } = {}): Evaluation {
+    return evaluate(this, data, opts);
+  }
+
+  /** Per sequence: many-to-one [O], many-to-many [T_i * O] (probabilities for xent). */
+  predict(inputs: ArrayLike<number>[], batchSize?: number): Float32Array[] {
+    return predict(this, inputs, batchSize);
+  }
+
+  /** Sample `length` tokens after `prime`, feeding each back as the next input. */
+  generate(prime: ArrayLike<number>, opts: GenerateOptions): number[] {
+    return generate(this, prime, opts);
+  }
+
+  /** The definition, for saving: `new Sequential(model.toJSON())` rebuilds the architecture. */
+  toJSON(): SequentialSpec {
+    return structuredClone(this.spec);
+  }
+
+  dispose(): void {
+    this.embedding?.dispose();
+    for (const r of this.recurrent) r.dispose();
+    this.head.dispose();
+    this.work?.dispose();
+  }
+}
+
+function validateSpec(s: SequentialSpec): void {
+  if (!s || typeof s !== "object") throw new TypeError("unfold-rnn: a model spec object is required");
+  if (!s.input || (s.input.type !== "tokens" && s.input.type !== "features")) throw new Error("unfold-rnn: spec.input.type must be 'tokens' or 'features'");
+  if (!Array.isArray(s.recurrent) || s.recurrent.length === 0) throw new Error("unfold-rnn: spec.recurrent needs at least one recurrent layer, e.g. [{ cell: 'lstm', hiddenSize: 128 }]");
+  if (!s.output || !(Number.isInteger(s.output.size) && s.output.size >= 1)) throw new Error("unfold-rnn: spec.output.size must be a positive integer");
+  if (s.output.loss !== "xent" && s.output.loss !== "mse") throw new Error("unfold-rnn: spec.output.loss must be 'xent' or 'mse'");
+  if (s.mode !== "many-to-many" && s.mode !== "many-to-one") throw new Error("unfold-rnn: spec.mode must be 'many-to-many' or 'many-to-one'");
+}

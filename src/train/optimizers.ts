@@ -1,0 +1,192 @@
+/**
+ * Optimizers, learning-rate schedules and gradient clipping over flat
+ * regions of WASM memory. A model's parameters and gradients live in arenas
+ * with identical layouts, so every update is one kernel call per arena: no
+ * per-tensor work and no copies.
+ */
+import type { Ptr } from "../runtime/abi.js";
+import { Arena } from "../runtime/arena.js";
+import { heap, kernels } from "../runtime/wasm.js";
+
+/** One flat block of parameters and the gradient block of the same layout. */
+export interface ParamRegion {
+  params: Arena;
+  grads: Arena;
+}
+
+/** Which optimizer, with PyTorch's defaults for what is omitted. */
+export type OptimizerSpec =
+  | { type: "sgd"; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
+  | { type: "adagrad"; lr: number; eps?: number; weightDecay?: number }
+  | { type: "rmsprop"; lr: number; alpha?: number; eps?: number; weightDecay?: number }
+  | { type: "adam" | "adamw"; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+
+/** A learning-rate schedule: the factor applied to the base lr at a step. */
+export type ScheduleSpec =
+  | { type: "constant" }
+  | { type: "step"; stepSize: number; gamma?: number }
+  | { type: "cosine"; totalSteps: number; minFactor?: number }
+  | { type: "linear-warmup"; warmupSteps: number; then?: ScheduleSpec };
+
+/** The learning-rate factor of `schedule` at update number `step` (0-based). */
+export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number): number {
+  if (!schedule) return 1;
+  switch (schedule.type) {
+    case "constant":
+      return 1;
+    case "step":
+      return Math.pow(schedule.gamma ?? 0.1, Math.floor(step / schedule.stepSize));
+    case "cosine": {
+      const m = schedule.minFactor ?? 0;
+      const p = Math.min(step / schedule.totalSteps, 1);
+      return m + (1 - m) * 0.5 * (1 + Math.cos(Math.PI * p));
+    }
+    case "linear-warmup":
+      if (step < schedule.warmupSteps) return (step + 1) / schedule.warmupSteps;
+      return scheduleFactor(schedule.then, step - schedule.warmupSteps);
+  }
+}
+
+/** Everything needed to resume an optimizer exactly. */
+export interface OptimizerState {
+  spec: OptimizerSpec;
+  /** Number of updates taken. */
+  step: number;
+  /** Moment buffers, in region order (adam: m then v per region). */
+  buffers: Float32Array[];
+}
+
+/** Applies updates to a model's parameter regions. */
+export class Optimizer {
+  readonly spec: OptimizerSpec;
+  /** Number of updates taken (Adam's t). */
+  step = 0;
+  private readonly regions: ParamRegion[];
+  /** Per region: the optimizer's moment buffers (same layout as the params). */
+  private readonly moments: Arena[];
+  private readonly slots: number;
+
+  constructor(spec: OptimizerSpec, regions: ParamRegion[]) {
+    validateSpec(spec);
+    this.spec = spec;
+    this.regions = regions;
+    this.slots = spec.type === "adam" || spec.type === "adamw" ? 2 : spec.type === "sgd" && !(spec.momentum ?? 0) ? 0 : 1;
+    this.moments = regions.map((r) => {
+      const a = new Arena();
+      for (let s = 0; s < this.slots; s++) a.tensor(`m${s}`, [r.params.bytes / 4]);
+      return a.commit();
+    });
+  }
+
+  /** Apply one update with learning rate `lr` (the schedule's result). */
+  apply(lr: number): void {
+    this.step++;
+    const k = kernels();
+    const s = this.spec;
+    const wd = s.weightDecay ?? 0;
+    this.regions.forEach((r, i) => {
+      const p = r.params.ptr;
+      const g = r.grads.ptr;
+      const n = r.params.bytes / 4;
+      const m = this.moments[i];
+      switch (s.type) {
+        case "sgd":
+          if (this.slots === 0) k.sgd_step(p, g, n, lr, wd);
+          else k.momentum_step(p, g, m.get("m0").ptr, n, lr, s.momentum!, wd, s.nesterov ? 1 : 0);
+          break;
+        case "adagrad":
+          k.adagrad_step(p, g, m.get("m0").ptr, n, lr, s.eps ?? 1e-10, wd);
+          break;
+        case "rmsprop":
+          k.rmsprop_step(p, g, m.get("m0").ptr, n, lr, s.alpha ?? 0.99, s.eps ?? 1e-8, wd);
+          break;
+        case "adam":
+        case "adamw": {
+          const b1 = s.beta1 ?? 0.9;
+          const b2 = s.beta2 ?? 0.999;
+          const decoupled = s.type === "adamw";
+          k.adam_step(p, g, m.get("m0").ptr, m.get("m1").ptr, n, lr, b1, b2, s.eps ?? 1e-8, s.weightDecay ?? (decoupled ? 0.01 : 0), decoupled ? 1 : 0, 1 - b1 ** this.step, 1 - b2 ** this.step);
+          break;
+        }
+      }
+    });
+  }
+
+  /** A copy of the optimizer's state, for saving. */
+  state(): OptimizerState {
+    const buffers: Float32Array[] = [];
+    for (const m of this.moments) for (const t of m.all()) buffers.push(t.toArray());
+    return { spec: this.spec, step: this.step, buffers };
+  }
+
+  /** Restore a state from {@link state}; checks that it fits these regions. */
+  loadState(st: OptimizerState): void {
+    const ts = this.moments.flatMap((m) => m.all());
+    if (st.buffers.length !== ts.length || st.spec.type !== this.spec.type) {
+      throw new Error(`unfold-rnn: optimizer state does not match (${st.spec.type} with ${st.buffers.length} buffers vs ${this.spec.type} with ${ts.length})`);
+    }
+    ts.forEach((t, i) => {
+      if (st.buffers[i].length !== t.size) throw new Error(`unfold-rnn: optimizer buffer ${i} has ${st.buffers[i].length} values, expected ${t.size}`);
+    });
+    ts.forEach((t, i) => t.set(st.buffers[i]));
+    this.step = st.step;
+  }
+
+  dispose(): void {
+    for (const m of this.moments) m.dispose();
+  }
+}
+
+function validateSpec(s: OptimizerSpec): void {
+  const known = ["sgd", "adagrad", "rmsprop", "adam", "adamw"];
+  if (!known.includes(s.type)) throw new Error(`unfold-rnn: unknown optimizer '${s.type}' (use one of ${known.join(", ")})`);
+  if (!(s.lr > 0) || !Number.isFinite(s.lr)) throw new RangeError(`unfold-rnn: learning rate must be a positive number, got ${s.lr}`);
+  if (s.weightDecay !== undefined && !(s.weightDecay >= 0)) throw new RangeError(`unfold-rnn: weightDecay must be >= 0, got ${s.weightDecay}`);
+  if (s.type === "sgd" && s.nesterov && !(s.momentum! > 0)) throw new RangeError("unfold-rnn: Nesterov momentum needs momentum > 0");
+}
+
+/** Global L2 norm of all gradients, sqrt(Σ g²) over every region. */
+export function gradNorm(regions: ParamRegion[]): number {
+  const k = kernels();
+  let s = 0;
+  for (const r of regions) s += k.sum_squares(r.grads.ptr, r.grads.bytes / 4);
+  return Math.sqrt(s);
+}
+
+/** Scale all gradients by `factor`. */
+export function scaleGrads(regions: ParamRegion[], factor: number): void {
+  const k = kernels();
+  for (const r of regions) k.scale_f32(r.grads.ptr, r.grads.bytes / 4, factor);
+}
+
+/** Clip every gradient to [-c, c]. */
+export function clipGradValues(regions: ParamRegion[], c: number): void {
+  const k = kernels();
+  for (const r of regions) k.clip_f32(r.grads.ptr, r.grads.bytes / 4, c);
+}
+
+/** Zero all gradients. */
+export function zeroGrads(regions: ParamRegion[]): void {
+  const k = kernels();
+  for (const r of regions) k.fill_f32(r.grads.ptr, r.grads.bytes / 4, 0);
+}
+
+/** Number of non-finite parameter values (a diverged model has some). */
+export function countNonFiniteParams(regions: ParamRegion[]): number {
+  const k = kernels();
+  let n = 0;
+  for (const r of regions) n += k.count_nonfinite(r.params.ptr, r.params.bytes / 4);
+  return n;
+}
+
+/** Copy all parameters out (a snapshot to roll back to). */
+export function snapshotParams(regions: ParamRegion[]): Float32Array[] {
+  return regions.map((r) => heap().f32(r.params.ptr, r.params.bytes / 4).slice());
+}
+
+/** Restore parameters from {@link snapshotParams}. */
+export function restoreParams(regions: ParamRegion[], snap: Float32Array[]): void {
+  regions.forEach((r, i) => heap().f32(r.params.ptr, r.params.bytes / 4).set(snap[i]));
+}
+
+export type { Ptr };

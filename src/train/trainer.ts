@@ -1,0 +1,145 @@
+/**
+ * The training loop: BPTT on whole sequences, truncated BPTT on long streams
+ * (lecture p.19-20), gradient clipping, learning-rate schedules, callbacks,
+ * early stopping, and a guard that stops — keeping the last good weights and
+ * optimizer state — when the loss or the gradients stop being finite.
+ *
+ * min-char-rnn's loop, in this library's terms:
+ *   forward a window (state carried from the last one) -> loss -> backward
+ *   -> clip -> update -> carry the hidden state to the next window.
+ */
+import {
+  countNonFiniteParams, gradNorm, clipGradValues, Optimizer, type OptimizerSpec, type ParamRegion,
+  scaleGrads, scheduleFactor, type ScheduleSpec,
+} from "./optimizers.js";
+
+/** Settings of a training run. */
+export interface TrainOptions {
+  /** Passes over the data. Default 1 (unless `steps` is given). */
+  epochs?: number;
+  /** Stop after this many updates in all (overrides epochs as the limit). */
+  steps?: number;
+  /** Sequences per batch (streams, for a language model). Default 32. */
+  batchSize?: number;
+  /** Default { type: 'adam', lr: 1e-3 }. */
+  optimizer?: OptimizerSpec;
+  /** Learning-rate schedule over updates. Default constant. */
+  schedule?: ScheduleSpec;
+  /** Rescale gradients whose global L2 norm exceeds this. Default 5; null turns it off. */
+  clipNorm?: number | null;
+  /** Clip every gradient value to [-clipValue, clipValue]. Default off. */
+  clipValue?: number;
+  /** Truncated BPTT for streams: k1 steps per update, gradients through k2 >= k1 steps. Default k1 = k2 = 64. */
+  tbptt?: { k1: number; k2?: number };
+  /** Seed of shuffling (and anything else random in training). Default: the model's seed. */
+  seed?: number;
+  /** Shuffle batches each epoch. Default true. */
+  shuffle?: boolean;
+  /** Stop when the validation loss has not improved by minDelta for `patience` epochs; restores the best weights. */
+  earlyStopping?: { patience: number; minDelta?: number };
+  /** Called after every update. Return false to stop. */
+  onStep?: (s: StepInfo) => void | boolean;
+  /** Called after every epoch. Return false to stop. */
+  onEpoch?: (e: EpochInfo) => void | boolean;
+}
+
+/** Reported after each update. */
+export interface StepInfo {
+  /** Updates so far (1-based). */
+  step: number;
+  epoch: number;
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  lr: number;
+  /** Tokens (target positions) per second in this update. */
+  tokensPerSecond: number;
+}
+
+/** Reported after each epoch. */
+export interface EpochInfo {
+  epoch: number;
+  step: number;
+  /** Mean training loss over the epoch (weighted by targets). */
+  loss: number;
+  /** Validation loss, if validation data was given. */
+  valLoss?: number;
+  seconds: number;
+}
+
+/** The record of a run; also kept in saved models. */
+export interface TrainHistory {
+  epochs: EpochInfo[];
+  steps: number;
+}
+
+/** Thrown when training produces a non-finite loss or gradient; the model keeps its last good weights. */
+export class TrainingDivergedError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = "TrainingDivergedError";
+  }
+}
+
+/** Clip, check and apply one update; the gradients must already be computed. Returns the pre-clip norm. */
+export function applyUpdate(regions: ParamRegion[], opt: Optimizer, o: { clipNorm: number | null; clipValue?: number; lr: number }): number {
+  const norm = gradNorm(regions);
+  if (!Number.isFinite(norm)) {
+    throw new TrainingDivergedError(
+      `unfold-rnn: gradients became ${norm} at update ${opt.step + 1}; the update was not applied, weights and optimizer state are the last good ones. ` +
+        "Lower the learning rate, enable clipNorm, or check the data for extreme values.",
+    );
+  }
+  if (o.clipNorm !== null && norm > o.clipNorm) scaleGrads(regions, o.clipNorm / norm);
+  if (o.clipValue !== undefined) clipGradValues(regions, o.clipValue);
+  opt.apply(o.lr);
+  const bad = countNonFiniteParams(regions);
+  if (bad > 0) {
+    throw new TrainingDivergedError(
+      `unfold-rnn: update ${opt.step} made ${bad} weight(s) non-finite (the learning rate ${o.lr} is far too high for these gradients). ` +
+        "Reload the last checkpoint and lower the learning rate.",
+    );
+  }
+  return norm;
+}
+
+/** Fill in the defaults of {@link TrainOptions}. */
+export function resolveOptions(o: TrainOptions, seed: number) {
+  if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new RangeError(`unfold-rnn: epochs must be a positive integer, got ${o.epochs}`);
+  if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps >= 1)) throw new RangeError(`unfold-rnn: steps must be a positive integer, got ${o.steps}`);
+  const batchSize = o.batchSize ?? 32;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new RangeError(`unfold-rnn: batchSize must be a positive integer, got ${batchSize}`);
+  const k1 = o.tbptt?.k1 ?? 64;
+  const k2 = o.tbptt?.k2 ?? k1;
+  if (!(Number.isInteger(k1) && k1 >= 1 && Number.isInteger(k2) && k2 >= k1)) throw new RangeError(`unfold-rnn: tbptt needs integers k2 >= k1 >= 1, got k1=${k1}, k2=${k2}`);
+  const clipNorm = o.clipNorm === undefined ? 5 : o.clipNorm;
+  if (clipNorm !== null && !(clipNorm > 0)) throw new RangeError(`unfold-rnn: clipNorm must be > 0 or null, got ${clipNorm}`);
+  return {
+    epochs: o.epochs ?? (o.steps ? Infinity : 1),
+    steps: o.steps ?? Infinity,
+    batchSize,
+    optimizer: o.optimizer ?? ({ type: "adam", lr: 1e-3 } as OptimizerSpec),
+    schedule: o.schedule,
+    clipNorm,
+    clipValue: o.clipValue,
+    k1,
+    k2,
+    seed: o.seed ?? seed,
+    shuffle: o.shuffle ?? true,
+    earlyStopping: o.earlyStopping,
+    onStep: o.onStep,
+    onEpoch: o.onEpoch,
+  };
+}
+
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
+/** The learning rate of the next update. */
+export function currentLr(opt: Optimizer, r: ResolvedOptions): number {
+  return r.optimizer.lr * scheduleFactor(r.schedule, opt.step);
+}
+
+/** Yield to the event loop (so a browser page stays responsive during training). */
+export function nextTick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
