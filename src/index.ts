@@ -15,3 +15,4 @@ export { sampleToken, argmax, softmax, type SamplingOptions } from "./model/samp
 export { Optimizer, scheduleFactor, type OptimizerSpec, type ScheduleSpec, type OptimizerState } from "./train/optimizers.js";
 export { TrainingDivergedError, type TrainOptions, type StepInfo, type EpochInfo, type TrainHistory } from "./train/trainer.js";
 export * from "./data/index.js";
+export * from "./io/index.js";

@@ -124,7 +124,7 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
     if (isStream(train)) {
       const ts = new TokenStream(train.stream, o.batchSize);
       for (const w of streamWindows(ts, o.k1, o.k2, st.streamPosition)) {
-        step(w.batch, w.first ? "zeros" : "keep");
+        step(w.batch, w.first || !o.carry ? "zeros" : "keep");
         model.carryState(w.carry);
         st.streamPosition = w.next;
         yield;
@@ -133,7 +133,7 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
       if (!stop) st.streamPosition = 0;
     } else {
       const order = o.shuffle
-        ? bucketBatches(train.inputs.map((s) => seqLen(model, s)), o.batchSize, { rng })
+        ? bucketBatches(train.inputs.map((s, i) => seqLen(model, s, i)), o.batchSize, { rng })
         : chunks(train.inputs.length, o.batchSize);
       for (const idx of order) {
         step(makeBatch(model, train, idx, true), "zeros");
@@ -148,7 +148,7 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
     }
     st.epoch++;
     const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: countSum ? lossSum / countSum : NaN, seconds: (performance.now() - t0) / 1000 };
-    if (val) info.valLoss = evaluate(model, val, { batchSize: o.batchSize, k1: o.k1 }).loss;
+    if (val) info.valLoss = evaluate(model, val, { batchSize: o.batchSize, k1: o.k1, carry: o.carry }).loss;
     recordEpoch(st, info, true);
     if (o.onEpoch?.(info) === false || stop) break;
     if (o.earlyStopping && info.valLoss !== undefined) {
@@ -224,8 +224,13 @@ function chunks(n: number, size: number): number[][] {
   return out;
 }
 
-function seqLen(model: Sequential, s: ArrayLike<number>): number {
-  return model.embedding ? s.length : s.length / model.inputSize;
+/** Steps in sequence `s` (number `i` of the data), checked. */
+function seqLen(model: Sequential, s: ArrayLike<number>, i: number): number {
+  const L = model.embedding ? s.length : s.length / model.inputSize;
+  if (!(Number.isInteger(L) && L >= 1)) {
+    throw new RangeError(`unfold-rnn: sequence ${i} has ${s.length} values, which is not a positive multiple of the ${model.embedding ? 1 : model.inputSize} input features per step`);
+  }
+  return L;
 }
 
 /** Pad and stack sequences `idx` of `data` into an engine batch. */
@@ -234,13 +239,7 @@ export function makeBatch(model: Sequential, data: SequenceData, idx: number[], 
   const F = model.inputSize;
   const O = model.spec.output.size;
   const seqs = idx.map((i) => data.inputs[i]);
-  const lens = seqs.map((s, j) => {
-    const L = seqLen(model, s);
-    if (!(Number.isInteger(L) && L >= 1)) {
-      throw new RangeError(`unfold-rnn: sequence ${idx[j]} has ${s.length} values, which is not a positive multiple of the ${model.embedding ? 1 : F} input features per step`);
-    }
-    return L;
-  });
+  const lens = seqs.map((s, j) => seqLen(model, s, idx[j]));
   const B = idx.length;
   const T = Math.max(...lens);
   const lengths = Int32Array.from(lens);
@@ -296,7 +295,7 @@ function badTarget(i: number, want: string): never {
 }
 
 /** Mean loss (and accuracy for xent) on data, without training. */
-export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: number; k1?: number } = {}): Evaluation {
+export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: number; k1?: number; carry?: boolean } = {}): Evaluation {
   const batchSize = o.batchSize ?? 32;
   let lossSum = 0;
   let count = 0;
@@ -325,7 +324,7 @@ export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: nu
     const ts = new TokenStream(data.stream, B);
     const k1 = o.k1 ?? 64;
     for (const w of streamWindows(ts, k1, k1)) {
-      run(w.batch, w.first ? "zeros" : "keep");
+      run(w.batch, w.first || o.carry === false ? "zeros" : "keep");
       model.carryState(w.carry);
     }
   } else {

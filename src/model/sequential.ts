@@ -381,7 +381,7 @@ export class Sequential {
   }
 
   /** Mean loss, and accuracy for classification, on data. */
-  evaluate(data: TrainData, opts: { batchSize?: number; k1?: number } = {}): Evaluation {
+  evaluate(data: TrainData, opts: { batchSize?: number; k1?: number; carry?: boolean } = {}): Evaluation {
     return evaluate(this, data, opts);
   }
 

@@ -29,8 +29,12 @@ export interface TrainOptions {
   clipNorm?: number | null;
   /** Clip every gradient value to [-clipValue, clipValue]. Default off. */
   clipValue?: number;
-  /** Truncated BPTT for streams: k1 steps per update, gradients through k2 >= k1 steps. Default k1 = k2 = 64. */
-  tbptt?: { k1: number; k2?: number };
+  /**
+   * Truncated BPTT for streams: k1 steps per update, gradients through
+   * k2 >= k1 steps. Default k1 = k2 = 64. `carry: false` resets the hidden
+   * state at every window instead of carrying it (for comparison).
+   */
+  tbptt?: { k1: number; k2?: number; carry?: boolean };
   /** Seed of shuffling (and anything else random in training). Default: the model's seed. */
   seed?: number;
   /** Shuffle batches each epoch. Default true. */
@@ -124,6 +128,7 @@ export function resolveOptions(o: TrainOptions, seed: number) {
     clipValue: o.clipValue,
     k1,
     k2,
+    carry: o.tbptt?.carry ?? true,
     seed: o.seed ?? seed,
     shuffle: o.shuffle ?? true,
     earlyStopping: o.earlyStopping,
