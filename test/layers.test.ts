@@ -9,7 +9,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GRU, LSTM, Recurrent, SimpleRNN } from "../src/layers/recurrent.js";
 import { type CellKind, type RefConfig, refBackward, refForward } from "../src/reference/layers.js";
-import { loadKernels, randArray, Rng } from "./helpers.js";
+import { heap } from "../src/runtime/wasm.js";
+import { loadKernels, Mem, randArray, Rng } from "./helpers.js";
 
 beforeAll(async () => {
   await loadKernels();
@@ -258,5 +259,49 @@ describe("layer API", () => {
       }
     }
     expect(Array.from(o.bias_ih_l0).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe("variable-length sequences (lengths)", () => {
+  it("final state and BPTT with lengths equal running each sequence alone", () => {
+    for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
+      const I = 3, H = 4, L = 2, lens = [5, 2, 4];
+      const B = lens.length, T = Math.max(...lens);
+      const cfg = { inputSize: I, hiddenSize: H, numLayers: L, bidirectional: false };
+      const m = make(kind, { kind, ...cfg } as RefConfig, 5);
+      const solo = make(kind, { kind, ...cfg } as RefConfig, 5);
+      const rng = new Rng(3);
+      const seqs = lens.map((n) => randArray(rng, n * I));
+      const dhN = randArray(rng, L * B * H);
+      const dcN = randArray(rng, L * B * H);
+      // Batched, right-padded with garbage that must not matter.
+      const x = randArray(rng, T * B * I, -5, 5);
+      seqs.forEach((s, b) => { for (let t = 0; t < lens[b]; t++) for (let i = 0; i < I; i++) x[(t * B + b) * I + i] = s[t * I + i]; });
+      m.forward(x, { batchSize: B });
+      const fs = m.finalStatePtr(lens);
+      const view = (ptr: number, n: number) => heap().f32(ptr, n).slice();
+      const hN = view(fs.hN, L * B * H);
+      const cN = fs.cN === null ? null : view(fs.cN, L * B * H);
+      const mem = new Mem(); // dhN, dcN in WASM memory
+      const g = m.backwardPtr(null, mem.put(dhN), kind === "lstm" ? mem.put(dcN) : null, false, lens);
+      const dX = view(g.dX, T * B * I);
+      const grads = m.gradStateDict();
+      const sum: Record<string, Float64Array> = {};
+      seqs.forEach((s, b) => {
+        const pick = (v: Float32Array) => { const o = new Float32Array(L * H); for (let l = 0; l < L; l++) o.set(v.subarray((l * B + b) * H, (l * B + b + 1) * H), l * H); return o; };
+        const y = solo.forward(s, { batchSize: 1 });
+        expect(scaledErr(y.hN, pick(hN))).toBeLessThan(1e-6);
+        if (cN) expect(scaledErr(y.cN!, pick(cN))).toBeLessThan(1e-6);
+        const gs = solo.backward({ dhN: pick(dhN), dcN: kind === "lstm" ? pick(dcN) : undefined });
+        for (let t = 0; t < lens[b]; t++) for (let i = 0; i < I; i++) expect(Math.abs(dX[(t * B + b) * I + i] - gs.dInput[t * I + i])).toBeLessThan(1e-5);
+        for (let t = lens[b]; t < T; t++) for (let i = 0; i < I; i++) expect(dX[(t * B + b) * I + i]).toBe(0);
+        for (const [n, v] of Object.entries(solo.gradStateDict())) {
+          sum[n] ??= new Float64Array(v.length);
+          for (let i = 0; i < v.length; i++) sum[n][i] += v[i];
+        }
+      });
+      for (const [n, v] of Object.entries(sum)) expect(scaledErr(grads[n], v), `${kind} ${n}`).toBeLessThan(1e-5);
+      mem.release();
+    }
   });
 });

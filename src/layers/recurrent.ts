@@ -505,6 +505,24 @@ export class Recurrent {
   }
 
   /**
+   * Reorder the batch entries of the carried state: entry b of the next
+   * forward's initial state becomes entry `order[b]` of the current one
+   * (beam search keeps the states of the surviving beams).
+   */
+  permuteState(order: ArrayLike<number>): void {
+    if (!this.acts) return;
+    const B = order.length;
+    const H = this.hiddenSize;
+    for (const t of [this.a.h0, this.a.c0]) {
+      const v = t.f32();
+      const old = v.slice(0, this.units.length * B * H);
+      for (let u = 0; u < this.units.length; u++) {
+        for (let b = 0; b < B; b++) v.set(old.subarray((u * B + order[b]) * H, (u * B + order[b] + 1) * H), (u * B + b) * H);
+      }
+    }
+  }
+
+  /**
    * Set the initial state from WASM memory: h0 (and c0) [L*D, B, H], e.g. an
    * encoder's final state. Use with `forwardPtr(..., { state: 'keep' })`.
    */
@@ -519,20 +537,43 @@ export class Recurrent {
     }
   }
 
-  /** Byte offsets of the last forward's final states hN, cN [L*D, B, H] (copied into scratch). */
-  finalStatePtr(): { hN: Ptr; cN: Ptr | null } {
+  /**
+   * Byte offsets of the last forward's final states hN, cN [L*D, B, H]
+   * (copied into scratch). With `lengths` [B] (right-padded sequences,
+   * unidirectional only), sequence b's final state is the one after its
+   * lengths[b] real steps, as PyTorch's packed sequences give.
+   */
+  finalStatePtr(lengths?: ArrayLike<number>): { hN: Ptr; cN: Ptr | null } {
     if (!this.last) throw new Error("unfold-rnn: finalStatePtr() needs a forward() first");
     const { T, B } = this.last;
+    this.checkLengths(lengths, T, B);
     const k = kernels();
     const H = this.hiddenSize;
     const BH4 = B * H * 4;
     this.units.forEach((u, ui) => {
       const c = this.caches[ui];
       const slot = u.d === 0 ? T : 0;
+      if (lengths) {
+        for (let b = 0; b < B; b++) {
+          const at = lengths[b] * BH4 + b * H * 4;
+          k.copy2d_f32(this.a.hN.ptr + ui * BH4 + b * H * 4, H, c.hs.ptr + at, H, 1, H);
+          if (c.cs) k.copy2d_f32(this.a.cN.ptr + ui * BH4 + b * H * 4, H, c.cs.ptr + at, H, 1, H);
+        }
+        return;
+      }
       k.copy2d_f32(this.a.hN.ptr + ui * BH4, H, this.hAt(c, slot, B), H, B, H);
       if (c.cs) k.copy2d_f32(this.a.cN.ptr + ui * BH4, H, c.cs.ptr + slot * BH4, H, B, H);
     });
     return { hN: this.a.hN.ptr, cN: this.kind === "lstm" ? this.a.cN.ptr : null };
+  }
+
+  private checkLengths(lengths: ArrayLike<number> | undefined, T: number, B: number): void {
+    if (!lengths) return;
+    if (this.numDirections !== 1) throw new Error("unfold-rnn: per-sequence lengths need a unidirectional layer");
+    if (lengths.length !== B) throw new RangeError(`unfold-rnn: lengths should have B = ${B} values, got ${lengths.length}`);
+    for (let b = 0; b < B; b++) {
+      if (!(Number.isInteger(lengths[b]) && lengths[b] >= 1 && lengths[b] <= T)) throw new RangeError(`unfold-rnn: lengths[${b}] = ${lengths[b]} is not in [1, ${T}]`);
+    }
   }
 
   /**
@@ -540,14 +581,15 @@ export class Recurrent {
    * for zeros; dhN/dcN [L*D, B, H] or null. Writes the parameter gradients.
    * @returns byte offsets of dX [T, B, I], dh0 and dc0 [L*D, B, H].
    */
-  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
+  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
     if (!this.last) throw new Error("unfold-rnn: backward() needs a forward() first");
     const { T, B } = this.last;
     const n = T * B * this.numDirections * this.hiddenSize;
     const k = kernels();
     if (dY === null) k.fill_f32(this.a.dA.ptr, n, 0);
     else k.copy2d_f32(this.a.dA.ptr, n, dY, n, 1, n);
-    const dX = this.bptt(dhN, dcN, recordGradNorms);
+    this.checkLengths(lengths, T, B);
+    const dX = this.bptt(dhN, dcN, recordGradNorms, lengths);
     return { dX, dh0: this.a.dh0.ptr, dc0: this.kind === "lstm" ? this.a.dc0.ptr : null };
   }
 
@@ -674,7 +716,7 @@ export class Recurrent {
   }
 
   /** BPTT through all layers; dA holds dL/d(output). Returns where dL/dx [T, B, I] is. */
-  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean): Ptr {
+  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths?: ArrayLike<number>): Ptr {
     const { T, B, training } = this.last!;
     const k = kernels();
     const a = this.a;
@@ -689,7 +731,7 @@ export class Recurrent {
       const X = this.layerIn(l, B, training);
       for (let d = 0; d < D; d++) {
         const ui = l * D + d;
-        this.unitBackward(ui, X, dY, dX, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0);
+        this.unitBackward(ui, X, dY, dX, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0, lengths);
       }
       if (l > 0 && training && this.dropout > 0) {
         k.mul_f32(dX, dX, a[`mask${l}`].ptr, T * B * D * H);
@@ -713,7 +755,7 @@ export class Recurrent {
   private unitBackward(
     ui: number, X: Ptr, dY: Ptr, dX: Ptr,
     dhN: Ptr | null, dcN: Ptr | null,
-    T: number, B: number, record: boolean,
+    T: number, B: number, record: boolean, lengths?: ArrayLike<number>,
   ): void {
     const k = kernels();
     const hp = heap();
@@ -734,9 +776,12 @@ export class Recurrent {
 
     k.copy2d_f32(dHs, H, dY + u.d * H * 4, D * H, T * B, H);
     const tLast = rev ? 0 : T - 1; // the time step processed last in forward
-    if (dhN !== null) k.axpy_f32(dHs + tLast * BH4, dhN, BH, 1);
+    // dL/dhN enters at the last step — each sequence's own last step with lengths.
+    if (dhN !== null && lengths) {
+      for (let b = 0; b < B; b++) k.axpy_f32(dHs + (lengths[b] - 1) * BH4 + b * H * 4, dhN + b * H * 4, H, 1);
+    } else if (dhN !== null) k.axpy_f32(dHs + tLast * BH4, dhN, BH, 1);
     if (this.kind === "lstm") {
-      if (dcN !== null) k.copy2d_f32(a.dc.ptr, BH, dcN, BH, 1, BH);
+      if (dcN !== null && !lengths) k.copy2d_f32(a.dc.ptr, BH, dcN, BH, 1, BH);
       else k.fill_f32(a.dc.ptr, BH, 0);
     }
     // W_hh [GH, H] packed as the right operand of dG_t W_hh.
@@ -751,6 +796,10 @@ export class Recurrent {
       const first = s === T - 1;
       const dPrev = first ? dh0 : dHs + (rev ? t + 1 : t - 1) * BH4;
       if (record) this.norms![t] = Math.sqrt(k.sum_squares(dh, BH));
+      if (dcN !== null && lengths) {
+        // dL/dcN of the sequences whose last real step is t.
+        for (let b = 0; b < B; b++) if (lengths[b] - 1 === t) k.axpy_f32(a.dc.ptr + b * H * 4, dcN + b * H * 4, H, 1);
+      }
       const dGt = dG + t * B * GH * 4;
       switch (this.kind) {
         case "lstm":

@@ -338,8 +338,12 @@ export class Sequential {
     return { loss: sum / count, count };
   }
 
-  /** Backward from the gradient {@link lossAndGrad} left in the head's output. Writes all parameter gradients. */
-  backwardPtr(): void {
+  /**
+   * Backward from the gradient {@link lossAndGrad} left in the head's output.
+   * Writes all parameter gradients; returns where the gradients of the first
+   * recurrent layer's initial state are (for an encoder feeding this model).
+   */
+  backwardPtr(): { dh0: Ptr; dc0: Ptr | null } {
     const last = this.last;
     if (!last) throw new Error("unfold-rnn: backward needs a forward first");
     const k = kernels();
@@ -352,8 +356,13 @@ export class Sequential {
       k.scatter_add_rows(this.w.dTop.ptr, d, this.w.rows.ptr, B, this.hiddenOut);
       d = this.w.dTop.ptr;
     }
-    for (let i = this.recurrent.length - 1; i >= 0; i--) d = this.recurrent[i].backwardPtr(d).dX;
+    let g = { dX: 0, dh0: 0, dc0: null as Ptr | null };
+    for (let i = this.recurrent.length - 1; i >= 0; i--) {
+      g = this.recurrent[i].backwardPtr(d);
+      d = g.dX;
+    }
     if (this.embedding) this.embedding.backwardPtr(d!);
+    return { dh0: g.dh0, dc0: g.dc0 };
   }
 
   /** Carry every recurrent layer's state after `step` steps of the last forward into the next one. */

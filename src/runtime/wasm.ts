@@ -22,8 +22,6 @@ interface Runtime {
 }
 
 let runtime: Runtime | null = null;
-// TEMPORARY while the kernels are written in parallel: set to true when all exist.
-const STRICT_ABI = false;
 let loading: Promise<void> | null = null;
 
 /**
@@ -105,7 +103,7 @@ async function load(source?: WasmSource): Promise<Runtime> {
   }
   const exp = instance.exports as Record<string, unknown>;
   const missing = KERNEL_NAMES.filter((n) => typeof exp[n] !== "function");
-  if (!(exp.memory instanceof WebAssembly.Memory) || (STRICT_ABI && missing.length > 0)) {
+  if (!(exp.memory instanceof WebAssembly.Memory) || missing.length > 0) {
     throw new Error(
       `unfold-rnn: the WebAssembly module is not this version's unfold.wasm (missing exports: ${
         missing.join(", ") || "memory"
@@ -186,7 +184,6 @@ function toURL(s: string): URL {
 /** Run the hot kernels a few times so that V8 tiers them up before user code times them. */
 function warmUp(r: Runtime): void {
   const k = r.kernels;
-  if (!STRICT_ABI) return;
   const n = 32 * 64;
   const a = r.heap.alloc(4 * n * 4);
   const b = a + n * 4;

@@ -1,0 +1,495 @@
+/**
+ * Encoder-decoder (lecture p.14) and one-to-many (p.13, p.21) models.
+ *
+ * The encoder reads the source — a token sequence through an Embedding and a
+ * recurrent layer, or a single vector (an image, say) through Dense + tanh —
+ * and its final hidden (and cell) state initialises the decoder. The decoder
+ * is a token language model ({@link Sequential}, many-to-many) that writes the
+ * target one token at a time.
+ *
+ * Training uses teacher forcing (p.15): the decoder's input at step t is the
+ * true token t-1 (the begin token at t = 0), not its own guess. With
+ * `scheduledSampling: p`, a fraction p of those inputs is replaced by the
+ * model's own greedy predictions from a first, teacher-forced pass (the
+ * parallel form of scheduled sampling, Duckworth et al. 2019).
+ *
+ * Legend: S = source steps, T = target steps, B = batch, H = hidden size,
+ * L = recurrent layers, V = target vocabulary.
+ */
+import type { Ptr } from "../runtime/abi.js";
+import { Arena, type Tensor } from "../runtime/arena.js";
+import { heap, kernels } from "../runtime/wasm.js";
+import { Dense, Embedding } from "../layers/dense.js";
+import type { Recurrent } from "../layers/recurrent.js";
+import type { StateDict } from "../layers/params.js";
+import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
+import { Optimizer, type ParamRegion, restoreParams, snapshotParams } from "../train/optimizers.js";
+import {
+  applyUpdate, currentLr, type EpochInfo, nextTick, resolveOptions, type TrainHistory, TrainingDivergedError,
+} from "../train/trainer.js";
+import { Rng } from "../util/rng.js";
+import { newTrainState, type FitOptions, type TrainState } from "./fit.js";
+import { argmax, logSoftmax, sampleToken, type SamplingOptions } from "./sampling.js";
+import { type Batch, makeRecurrent, type RecurrentSpec, Sequential } from "./sequential.js";
+
+/** A serialisable encoder-decoder definition. */
+export interface Seq2SeqSpec {
+  /** Token source (encoder-decoder) or one vector per example (one-to-many). */
+  source: { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "vector"; size: number };
+  /** Target vocabulary; it must contain the begin and end tokens. */
+  target: { vocabSize: number; embeddingDim: number; bosId: number; eosId: number };
+  /** Both encoder and decoder use this cell, hidden size and layer count (unidirectional). */
+  recurrent: RecurrentSpec;
+  seed?: number;
+}
+
+/** Examples: a source (token ids, or a vector) and its target token ids (without begin/end tokens). */
+export interface Seq2SeqData {
+  sources: ArrayLike<number>[];
+  targets: ArrayLike<number>[];
+}
+
+/** Options of {@link Seq2Seq.fit}. */
+export interface Seq2SeqFitOptions extends Omit<FitOptions, "validation" | "tbptt"> {
+  /** Probability of feeding the model's own prediction instead of the truth. Default 0 (pure teacher forcing). */
+  scheduledSampling?: number;
+  validation?: Seq2SeqData | { fraction: number };
+}
+
+/** Options of {@link Seq2Seq.generate}. */
+export interface DecodeOptions extends SamplingOptions {
+  /** Longest output. Default 50. */
+  maxLength?: number;
+  /** Beam width; 1 (default) is greedy (or sampling, with a temperature > 0). */
+  beamWidth?: number;
+  /** Beam search: divide scores by length^alpha. Default 0.6 (0 = none). */
+  lengthPenalty?: number;
+  seed?: number;
+}
+
+export class Seq2Seq {
+  readonly spec: Seq2SeqSpec;
+  /** Encoder input: an Embedding (tokens) or Dense projecting the vector to L*H (vector). */
+  readonly encEmbedding: Embedding | null;
+  readonly encoder: Recurrent | null;
+  readonly bridge: Dense | null;
+  /** The decoder: a token LM whose initial state is the encoder's final state. */
+  readonly decoder: Sequential;
+  trainState: TrainState = newTrainState();
+  private work: Arena | null = null;
+  private cap = 0;
+  private w!: { src: Tensor; h0: Tensor; dpre: Tensor; dbridge: Tensor };
+  private lastB = 0;
+  private srcLengths: Int32Array = new Int32Array(0);
+
+  constructor(spec: Seq2SeqSpec) {
+    validate(spec);
+    this.spec = structuredClone(spec);
+    const seed = spec.seed ?? 0;
+    const r = spec.recurrent;
+    if (spec.source.type === "tokens") {
+      this.encEmbedding = new Embedding({ numEmbeddings: spec.source.vocabSize, embeddingDim: spec.source.embeddingDim, seed });
+      this.encoder = makeRecurrent({ ...r, bidirectional: false }, spec.source.embeddingDim, seed + 1);
+      this.bridge = null;
+    } else {
+      this.encEmbedding = null;
+      this.encoder = null;
+      // h0 = tanh(v W^T + b) for every layer; c0 = 0.
+      this.bridge = new Dense({ inFeatures: spec.source.size, outFeatures: (r.numLayers ?? 1) * r.hiddenSize, seed: seed + 1 });
+    }
+    this.decoder = new Sequential({
+      input: { type: "tokens", vocabSize: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim },
+      recurrent: [{ ...r, bidirectional: false }],
+      output: { size: spec.target.vocabSize, loss: "xent" },
+      mode: "many-to-many",
+      seed: seed + 1000,
+    });
+  }
+
+  private get L(): number {
+    return this.spec.recurrent.numLayers ?? 1;
+  }
+  private get H(): number {
+    return this.spec.recurrent.hiddenSize;
+  }
+
+  /** Parameter regions for an optimizer. */
+  regions(): ParamRegion[] {
+    const r: ParamRegion[] = [];
+    if (this.encEmbedding) r.push(this.encEmbedding.arenas());
+    if (this.encoder) r.push(this.encoder.arenas());
+    if (this.bridge) r.push(this.bridge.arenas());
+    return r.concat(this.decoder.regions());
+  }
+
+  /** All parameters: `encoder.embedding.weight`, `encoder.rnn.weight_ih_l0`, `bridge.weight`, `decoder.*`. */
+  parameters(): Map<string, Tensor> {
+    const m = new Map<string, Tensor>();
+    const add = (prefix: string, l: { parameters(): ReadonlyMap<string, Tensor> } | null) => {
+      if (l) for (const [n, t] of l.parameters()) m.set(`${prefix}.${n}`, t);
+    };
+    add("encoder.embedding", this.encEmbedding);
+    add("encoder.rnn", this.encoder);
+    add("bridge", this.bridge);
+    add("decoder", this.decoder);
+    return m;
+  }
+
+  stateDict(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const [n, t] of this.parameters()) out[n] = t.toArray();
+    return out;
+  }
+
+  /** Load weights by name; all are checked before any is written. */
+  loadStateDict(sd: StateDict): void {
+    const params = this.parameters();
+    const extra = Object.keys(sd).filter((k) => !params.has(k));
+    if (extra.length) throw new Error(`unfold-rnn: unexpected key(s) in state dict: ${extra.join(", ")}`);
+    const parts: [{ loadStateDict(s: StateDict): void; stateDict(): Record<string, Float32Array> } | null, string][] = [
+      [this.encEmbedding, "encoder.embedding."], [this.encoder, "encoder.rnn."], [this.bridge, "bridge."], [this.decoder, "decoder."],
+    ];
+    const subs = parts.filter(([l]) => l).map(([l, p]) => {
+      const sub: StateDict = {};
+      for (const k of Object.keys(sd)) if (k.startsWith(p)) sub[k.slice(p.length)] = sd[k];
+      return [l!, sub] as const;
+    });
+    const backups = subs.map(([l]) => l.stateDict());
+    try {
+      for (const [l, sub] of subs) l.loadStateDict(sub);
+    } catch (err) {
+      subs.forEach(([l], i) => l.loadStateDict(backups[i]));
+      throw err;
+    }
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.parameters().values()) n += t.size;
+    return n;
+  }
+
+  private ensure(B: number): void {
+    if (this.work && B <= this.cap) return;
+    this.work?.dispose();
+    const a = new Arena();
+    const n = this.L * B * this.H;
+    const F = this.spec.source.type === "vector" ? this.spec.source.size : 1;
+    this.w = {
+      src: a.tensor("src", [B, F]),
+      h0: a.tensor("h0", [n]), // [L, B, H]
+      dpre: a.tensor("dpre", [n]), // [B, L*H]
+      dbridge: a.tensor("dbridge", [n]),
+    };
+    this.work = a.commit();
+    this.cap = B;
+  }
+
+  /** Encode a batch of sources and set the decoder's initial state. */
+  private encode(sources: ArrayLike<number>[], training: boolean): void {
+    const B = sources.length;
+    this.ensure(B);
+    const k = kernels();
+    const dec = this.decoder.recurrent[0];
+    if (this.encoder) {
+      const emb = this.encEmbedding!;
+      // Right-padded; each source's final state is read at its own last step.
+      const p = padBatch(sources, { padId: -1 });
+      emb.checkIds(sources.flatMap((s) => Array.from(s)));
+      const x = emb.forwardIds(p.ids);
+      this.encoder.forwardPtr(x, p.T, B, { training });
+      this.srcLengths = p.lengths;
+      const { hN, cN } = this.encoder.finalStatePtr(p.lengths);
+      dec.setInitialStatePtr(hN, cN, B);
+    } else {
+      const F = (this.spec.source as { size: number }).size;
+      const src = heap().f32(this.w.src.ptr, B * F);
+      sources.forEach((s, b) => {
+        if (s.length !== F) throw new RangeError(`unfold-rnn: source ${b} should be a vector of ${F} values, got ${s.length}`);
+        for (let i = 0; i < F; i++) {
+          if (!Number.isFinite(s[i])) throw new RangeError(`unfold-rnn: source ${b} has a non-finite value at ${i}`);
+          src[b * F + i] = s[i];
+        }
+      });
+      const pre = this.bridge!.forwardPtr(this.w.src.ptr, B); // [B, L*H]
+      k.tanh_f32x4(this.w.dbridge.ptr, pre, B * this.L * this.H); // keep tanh output for backward
+      k.swap01_f32(this.w.h0.ptr, this.w.dbridge.ptr, B, this.L, this.H); // [L, B, H]
+      dec.setInitialStatePtr(this.w.h0.ptr, null, B);
+    }
+    this.lastB = B;
+  }
+
+  /** Backward through the encoder from the decoder's initial-state gradients. */
+  private encodeBackward(dh0: Ptr, dc0: Ptr | null): void {
+    const k = kernels();
+    if (this.encoder) {
+      const g = this.encoder.backwardPtr(null, dh0, dc0, false, this.srcLengths);
+      this.encEmbedding!.backwardPtr(g.dX);
+    } else {
+      const B = this.lastB;
+      // dh0 [L, B, H] -> [B, L*H], through tanh (y = tanh(pre): dpre = dy (1 - y^2)), into the bridge.
+      k.swap01_f32(this.w.dpre.ptr, dh0, this.L, B, this.H);
+      k.rnn_step_bwd(this.w.dbridge.ptr, this.w.dpre.ptr, this.w.dpre.ptr, B, this.L * this.H, 0);
+      this.bridge!.backwardPtr(this.w.dpre.ptr);
+    }
+  }
+
+  /** Decoder batch under teacher forcing: inputs [bos, y1..y(n)], targets [y1..y(n), eos]. */
+  private decoderBatch(targets: ArrayLike<number>[]): Batch {
+    const { bosId, eosId, vocabSize } = this.spec.target;
+    const ins = targets.map((t, i) => {
+      for (let j = 0; j < t.length; j++) {
+        if (!Number.isInteger(t[j]) || t[j] < 0 || t[j] >= vocabSize) throw new RangeError(`unfold-rnn: target ${i} has token id ${t[j]} outside the target vocabulary [0, ${vocabSize})`);
+      }
+      return [bosId, ...Array.from(t)];
+    });
+    const outs = targets.map((t) => [...Array.from(t), eosId]);
+    const pi = padBatch(ins, { padId: -1 });
+    const po = padBatch(outs, { padId: -1 });
+    return { T: pi.T, B: pi.B, ids: pi.ids, targets: po.ids, lengths: pi.lengths };
+  }
+
+  /**
+   * Loss of a batch (teacher forcing), leaving gradients in place when
+   * `train` is set. Returns the mean cross-entropy per target token.
+   */
+  private lossBatch(sources: ArrayLike<number>[], targets: ArrayLike<number>[], train: boolean, ss: number, rng: Rng): { loss: number; count: number } {
+    const b = this.decoderBatch(targets);
+    if (ss > 0 && train) {
+      // Pass 1: teacher-forced greedy predictions; replace a fraction ss of the inputs (not the begin token).
+      this.encode(sources, false);
+      const { out } = this.decoder.forwardPtr(b, { state: "keep" });
+      const V = this.spec.target.vocabSize;
+      const logits = heap().f32(out, b.T * b.B * V);
+      const ids = b.ids!.slice();
+      for (let t = 1; t < b.T; t++) {
+        for (let j = 0; j < b.B; j++) {
+          if (ids[t * b.B + j] >= 0 && rng.next() < ss) ids[t * b.B + j] = argmax(logits, ((t - 1) * b.B + j) * V, V);
+        }
+      }
+      b.ids = ids;
+    }
+    this.encode(sources, train);
+    this.decoder.checkBatch(b, true);
+    this.decoder.forwardPtr(b, { training: train, state: "keep" });
+    const r = this.decoder.lossAndGrad(b);
+    if (train) {
+      const { dh0, dc0 } = this.decoder.backwardPtr();
+      this.encodeBackward(dh0, dc0);
+    }
+    return r;
+  }
+
+  /** Train with teacher forcing (and optional scheduled sampling). */
+  fit(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): TrainHistory {
+    const run = this.trainLoop(data, opts);
+    for (let r = run.next(); !r.done; r = run.next());
+    return this.trainState.history;
+  }
+
+  /** {@link fit} that yields to the event loop after every update. */
+  async fitAsync(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): Promise<TrainHistory> {
+    const run = this.trainLoop(data, opts);
+    for (let r = run.next(); !r.done; r = run.next()) await nextTick();
+    return this.trainState.history;
+  }
+
+  private *trainLoop(data: Seq2SeqData, opts: Seq2SeqFitOptions): Generator<void, void, void> {
+    checkData(data);
+    const o = resolveOptions(opts, this.spec.seed ?? 0);
+    const st = this.trainState;
+    const regions = this.regions();
+    if (!st.optimizer || JSON.stringify(st.optimizer.spec) !== JSON.stringify(o.optimizer)) {
+      st.optimizer?.dispose();
+      st.optimizer = new Optimizer(o.optimizer, regions);
+    }
+    const opt = st.optimizer;
+    const ss = opts.scheduledSampling ?? 0;
+    if (!(ss >= 0 && ss <= 1)) throw new RangeError(`unfold-rnn: scheduledSampling must be in [0, 1], got ${ss}`);
+    const rng = new Rng(o.seed + 7919 * st.epoch);
+    let train = data;
+    let val: Seq2SeqData | null = null;
+    if (opts.validation && "fraction" in opts.validation) {
+      const sp = trainValSplit(data.sources.length, opts.validation.fraction, rng);
+      const pick = (ix: number[]) => ({ sources: ix.map((i) => data.sources[i]), targets: ix.map((i) => data.targets[i]) });
+      train = pick(sp.train);
+      val = pick(sp.val);
+    } else if (opts.validation) val = opts.validation as Seq2SeqData;
+    const start = st.history.steps;
+    let best = Infinity;
+    let bestWeights: Float32Array[] | null = null;
+    let sinceBest = 0;
+    for (let e = 0; e < o.epochs && st.history.steps - start < o.steps; e++) {
+      const t0 = performance.now();
+      let lossSum = 0;
+      let count = 0;
+      let stop = false;
+      const order = o.shuffle ? bucketBatches(train.targets.map((t) => t.length + 1), o.batchSize, { rng }) : chunks(train.sources.length, o.batchSize);
+      for (const idx of order) {
+        const ts = performance.now();
+        const r = this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng);
+        if (!Number.isFinite(r.loss)) throw new TrainingDivergedError(`unfold-rnn: the loss became ${r.loss} at update ${opt.step + 1}; weights are the last good ones. Lower the learning rate.`);
+        const lr = currentLr(opt, o);
+        const norm = applyUpdate(regions, opt, { clipNorm: o.clipNorm, clipValue: o.clipValue, lr });
+        lossSum += r.loss * r.count;
+        count += r.count;
+        st.history.steps++;
+        if (o.onStep?.({ step: st.history.steps, epoch: st.epoch + 1, loss: r.loss, gradNorm: norm, lr, tokensPerSecond: r.count / ((performance.now() - ts) / 1000) }) === false) stop = true;
+        if (st.history.steps - start >= o.steps) stop = true;
+        yield;
+        if (stop) break;
+      }
+      st.epoch++;
+      const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: lossSum / count, seconds: (performance.now() - t0) / 1000 };
+      if (val) info.valLoss = this.evaluate(val, o.batchSize).loss;
+      st.history.epochs.push(info);
+      if (o.onEpoch?.(info) === false || stop) break;
+      if (o.earlyStopping && info.valLoss !== undefined) {
+        if (info.valLoss < best - (o.earlyStopping.minDelta ?? 0)) {
+          best = info.valLoss;
+          bestWeights = snapshotParams(regions);
+          sinceBest = 0;
+        } else if (++sinceBest >= o.earlyStopping.patience) break;
+      }
+    }
+    if (bestWeights) restoreParams(regions, bestWeights);
+  }
+
+  /** Mean per-token cross-entropy (teacher forcing) on data. */
+  evaluate(data: Seq2SeqData, batchSize = 32): { loss: number; count: number } {
+    checkData(data);
+    let sum = 0;
+    let count = 0;
+    const rng = new Rng(0);
+    for (const idx of chunks(data.sources.length, batchSize)) {
+      const r = this.lossBatch(idx.map((i) => data.sources[i]), idx.map((i) => data.targets[i]), false, 0, rng);
+      sum += r.loss * r.count;
+      count += r.count;
+    }
+    return { loss: sum / count, count };
+  }
+
+  /**
+   * Free-running decoding: each output token is fed back as the next input,
+   * until the end token or maxLength. Greedy by default; sampling with a
+   * temperature > 0; beam search with beamWidth > 1.
+   * @returns the output token ids of each source (without begin/end tokens).
+   */
+  generate(sources: ArrayLike<number>[], o: DecodeOptions = {}): number[][] {
+    if (sources.length === 0) return [];
+    if ((o.beamWidth ?? 1) > 1) return sources.map((s) => this.beamSearch(s, o));
+    const maxLen = o.maxLength ?? 50;
+    const { bosId, eosId, vocabSize: V } = this.spec.target;
+    const rng = new Rng(o.seed ?? 0);
+    const B = sources.length;
+    this.encode(sources, false);
+    const outs: number[][] = sources.map(() => []);
+    const done = new Array<boolean>(B).fill(false);
+    let ids = new Int32Array(B).fill(bosId);
+    const greedy = (o.temperature ?? 0) === 0;
+    for (let t = 0; t < maxLen && done.includes(false); t++) {
+      const { out } = this.decoder.forwardPtr({ T: 1, B, ids }, { state: "keep" });
+      const logits = heap().f32(out, B * V).slice();
+      this.decoder.carryState();
+      ids = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        const row = logits.subarray(b * V, (b + 1) * V);
+        const next = greedy ? argmax(row) : sampleToken(row, rng, o);
+        ids[b] = next;
+        if (done[b]) continue;
+        if (next === eosId) done[b] = true;
+        else outs[b].push(next);
+      }
+    }
+    this.decoder.resetState();
+    return outs;
+  }
+
+  /** Beam search for one source: keeps the `beamWidth` best partial outputs by log-probability. */
+  private beamSearch(source: ArrayLike<number>, o: DecodeOptions): number[] {
+    const W = o.beamWidth!;
+    const maxLen = o.maxLength ?? 50;
+    const alpha = o.lengthPenalty ?? 0.6;
+    const { bosId, eosId, vocabSize: V } = this.spec.target;
+    // Encode once per beam slot (same source), so the decoder runs W rows.
+    this.encode(Array.from({ length: W }, () => source), false);
+    let beams = [{ tokens: [] as number[], score: 0 }];
+    const finished: { tokens: number[]; score: number }[] = [];
+    const norm = (b: { tokens: number[]; score: number }) => b.score / Math.pow(Math.max(1, b.tokens.length + 1), alpha);
+    let ids = new Int32Array(W).fill(bosId);
+    const dec = this.decoder.recurrent[0];
+    for (let t = 0; t < maxLen && beams.length > 0; t++) {
+      const { out } = this.decoder.forwardPtr({ T: 1, B: W, ids }, { state: "keep" });
+      const logits = heap().f32(out, W * V).slice();
+      this.decoder.carryState();
+      const cand: { parent: number; token: number; score: number }[] = [];
+      beams.forEach((b, i) => {
+        const lp = logSoftmax(logits.subarray(i * V, (i + 1) * V));
+        for (let v = 0; v < V; v++) cand.push({ parent: i, token: v, score: b.score + lp[v] });
+      });
+      cand.sort((a, b) => b.score - a.score);
+      const next: { tokens: number[]; score: number }[] = [];
+      const parents: number[] = [];
+      for (const c of cand) {
+        if (next.length >= W) break;
+        const tokens = [...beams[c.parent].tokens, c.token];
+        if (c.token === eosId) finished.push({ tokens: tokens.slice(0, -1), score: c.score });
+        else {
+          next.push({ tokens, score: c.score });
+          parents.push(c.parent);
+        }
+      }
+      // Stop when the best finished output beats every live beam.
+      const bestDone = finished.length ? Math.max(...finished.map(norm)) : -Infinity;
+      beams = next;
+      if (beams.length === 0 || (finished.length >= W && bestDone >= Math.max(...beams.map(norm)))) break;
+      // Reorder the carried states to follow the surviving beams (unused slots copy beam 0).
+      const order = Array.from({ length: W }, (_, i) => parents[i] ?? 0);
+      dec.permuteState(order);
+      ids = Int32Array.from(order.map((_, i) => (beams[i] ? beams[i].tokens[beams[i].tokens.length - 1] : bosId)));
+    }
+    this.decoder.resetState();
+    const all = finished.length ? finished : beams;
+    all.sort((a, b) => norm(b) - norm(a));
+    return all[0]?.tokens ?? [];
+  }
+
+  /** The definition, for saving. */
+  toJSON(): Seq2SeqSpec {
+    return structuredClone(this.spec);
+  }
+
+  dispose(): void {
+    this.encEmbedding?.dispose();
+    this.encoder?.dispose();
+    this.bridge?.dispose();
+    this.decoder.dispose();
+    this.work?.dispose();
+  }
+}
+
+function chunks(n: number, size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < n; i += size) out.push(Array.from({ length: Math.min(size, n - i) }, (_, j) => i + j));
+  return out;
+}
+
+function checkData(d: Seq2SeqData): void {
+  if (!d || !Array.isArray(d.sources) || !Array.isArray(d.targets)) throw new TypeError("unfold-rnn: seq2seq data must be { sources, targets } arrays");
+  if (d.sources.length === 0) throw new Error("unfold-rnn: no training examples (sources is empty)");
+  if (d.sources.length !== d.targets.length) throw new RangeError(`unfold-rnn: ${d.sources.length} sources but ${d.targets.length} targets`);
+  d.sources.forEach((s, i) => {
+    if (s.length === 0) throw new RangeError(`unfold-rnn: source ${i} is empty`);
+  });
+}
+
+function validate(s: Seq2SeqSpec): void {
+  if (!s?.source || (s.source.type !== "tokens" && s.source.type !== "vector")) throw new Error("unfold-rnn: seq2seq source.type must be 'tokens' or 'vector'");
+  if (!s.target || !(s.target.vocabSize >= 2)) throw new Error("unfold-rnn: seq2seq target.vocabSize must be >= 2");
+  for (const k of ["bosId", "eosId"] as const) {
+    const v = s.target[k];
+    if (!Number.isInteger(v) || v < 0 || v >= s.target.vocabSize) throw new RangeError(`unfold-rnn: target.${k} must be a token id in [0, ${s.target.vocabSize}), got ${v}`);
+  }
+  if (!s.recurrent || !(s.recurrent.hiddenSize >= 1)) throw new Error("unfold-rnn: seq2seq needs recurrent: { cell, hiddenSize }");
+  if (s.recurrent.bidirectional) throw new Error("unfold-rnn: seq2seq encoder and decoder are unidirectional (the decoder writes left to right)");
+}
