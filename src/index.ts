@@ -16,3 +16,5 @@ export { Optimizer, scheduleFactor, type OptimizerSpec, type ScheduleSpec, type 
 export { TrainingDivergedError, type TrainOptions, type StepInfo, type EpochInfo, type TrainHistory } from "./train/trainer.js";
 export * from "./data/index.js";
 export * from "./io/index.js";
+export { Seq2Seq, type Seq2SeqSpec, type Seq2SeqData, type Seq2SeqFitOptions, type DecodeOptions } from "./model/seq2seq.js";
+export { saveModel, loadModel, type SaveOptions, type LoadedModel, type AnyModel } from "./model/save.js";

@@ -146,6 +146,8 @@ export class Recurrent {
   /** Shape of the last forward, which backward differentiates. */
   private last: { T: number; B: number; training: boolean } | null = null;
   private norms: Float64Array | null = null;
+  /** Batch size of the state held for the next 'keep' forward; null = zeros (fits any). */
+  private stateB: number | null = null;
 
   constructor(kind: CellKind, opts: RecurrentOptions) {
     checkInt("inputSize", opts.inputSize, 1);
@@ -457,8 +459,8 @@ export class Recurrent {
   forwardPtr(x: Ptr, T: number, B: number, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): Ptr {
     checkInt("T", T, 1);
     checkInt("batchSize", B, 1);
-    if (opts.state === "keep" && this.last && this.last.B !== B) {
-      throw new Error(`unfold-rnn: cannot keep the hidden state across a change of batch size (${this.last.B} -> ${B}); call resetState() first`);
+    if (opts.state === "keep" && this.stateB !== null && this.stateB !== B) {
+      throw new Error(`unfold-rnn: cannot keep the hidden state across a change of batch size (${this.stateB} -> ${B}); call resetState() first`);
     }
     this.ensureCapacity(T, B);
     const k = kernels();
@@ -476,6 +478,7 @@ export class Recurrent {
 
   /** Zero the initial state used by the next `forwardPtr(..., { state: 'keep' })`. */
   resetState(): void {
+    this.stateB = null;
     if (!this.acts) return;
     const k = kernels();
     k.fill_f32(this.a.h0.ptr, this.a.h0.size, 0);
@@ -498,10 +501,36 @@ export class Recurrent {
     const k = kernels();
     const H = this.hiddenSize;
     const BH4 = B * H * 4;
+    this.stateB = B;
     this.caches.forEach((c, ui) => {
       k.copy2d_f32(this.a.h0.ptr + ui * BH4, H, this.hAt(c, j, B), H, B, H);
       if (c.cs) k.copy2d_f32(this.a.c0.ptr + ui * BH4, H, c.cs.ptr + j * BH4, H, B, H);
     });
+  }
+
+  /** A copy of the state held for the next 'keep' forward (null if it is zeros), for saving. */
+  carriedState(): { B: number; h: Float32Array; c: Float32Array } | null {
+    if (this.stateB === null || !this.acts) return null;
+    const n = this.units.length * this.stateB * this.hiddenSize;
+    return { B: this.stateB, h: heap().f32(this.a.h0.ptr, n).slice(), c: heap().f32(this.a.c0.ptr, n).slice() };
+  }
+
+  /** Restore a state from {@link carriedState}. */
+  restoreCarriedState(st: { B: number; h: Float32Array; c: Float32Array }): void {
+    const n = this.units.length * st.B * this.hiddenSize;
+    if (st.h.length !== n || st.c.length !== n) throw new Error(`unfold-rnn: carried state has ${st.h.length} values, expected ${n}`);
+    this.ensureCapacity(Math.max(this.capT, 1), st.B);
+    heap().f32(this.a.h0.ptr, n).set(st.h);
+    heap().f32(this.a.c0.ptr, n).set(st.c);
+    this.stateB = st.B;
+  }
+
+  /** State of the dropout RNG (saved with a model so resumed training is exact). */
+  get rngState(): number[] {
+    return this.rng.getState();
+  }
+  set rngState(s: number[]) {
+    this.rng.setState(s);
   }
 
   /**
@@ -528,6 +557,7 @@ export class Recurrent {
    */
   setInitialStatePtr(h0: Ptr, c0: Ptr | null, B: number): void {
     this.ensureCapacity(Math.max(this.capT, 1), B);
+    this.stateB = B;
     const k = kernels();
     const n = this.units.length * B * this.hiddenSize;
     k.copy2d_f32(this.a.h0.ptr, n, h0, n, 1, n);

@@ -50,6 +50,8 @@ export interface TrainState {
   streamPosition: number;
   /** Completed epochs. */
   epoch: number;
+  /** Stream data stopped mid-epoch: each recurrent layer's carried state, to resume with. */
+  carried?: ({ B: number; h: Float32Array; c: Float32Array } | null)[];
 }
 
 export function newTrainState(): TrainState {
@@ -123,6 +125,11 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
 
     if (isStream(train)) {
       const ts = new TokenStream(train.stream, o.batchSize);
+      if (st.streamPosition > 0 && st.carried) {
+        // Resuming inside an epoch: continue from the state the run stopped with.
+        st.carried.forEach((c, i) => (c ? model.recurrent[i].restoreCarriedState(c) : model.recurrent[i].resetState()));
+      }
+      st.carried = undefined;
       for (const w of streamWindows(ts, o.k1, o.k2, st.streamPosition)) {
         step(w.batch, w.first || !o.carry ? "zeros" : "keep");
         model.carryState(w.carry);
@@ -142,7 +149,8 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
       }
     }
     if (stop && (!isStream(train) || st.streamPosition !== 0)) {
-      // Stopped inside an epoch: it is not complete.
+      // Stopped inside an epoch: it is not complete. Keep the carried state to resume with.
+      if (isStream(train)) st.carried = model.recurrent.map((r) => r.carriedState());
       if (countSum > 0) recordEpoch(st, { epoch: st.epoch + 1, step: st.history.steps, loss: lossSum / countSum, seconds: (performance.now() - t0) / 1000 }, false);
       break;
     }

@@ -8,6 +8,7 @@ import { decodeModel, encodeModel, type ModelTensor } from "../io/format.js";
 import { Vocab, type VocabJSON } from "../data/vocab.js";
 import { Optimizer, type OptimizerSpec } from "../train/optimizers.js";
 import type { TrainHistory } from "../train/trainer.js";
+import type { Recurrent } from "../layers/recurrent.js";
 import { Sequential, type SequentialSpec } from "./sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "./seq2seq.js";
 
@@ -20,7 +21,16 @@ interface SavedHeader {
   spec: SequentialSpec | Seq2SeqSpec;
   vocab?: VocabJSON;
   targetVocab?: VocabJSON;
-  train?: { history: TrainHistory; epoch: number; streamPosition: number; optimizer?: { spec: OptimizerSpec; step: number; buffers: number } };
+  train?: {
+    history: TrainHistory;
+    epoch: number;
+    streamPosition: number;
+    optimizer?: { spec: OptimizerSpec; step: number; buffers: number };
+    /** Per recurrent layer: batch size of the carried state (tensors state/<i>/h, /c), or null. */
+    carried?: (number | null)[];
+    /** Per recurrent layer: dropout RNG state. */
+    rng?: number[][];
+  };
   /** Anything the caller wants to keep (e.g. CLI settings). */
   meta?: Record<string, unknown>;
 }
@@ -43,6 +53,12 @@ export interface SaveOptions {
   meta?: Record<string, unknown>;
 }
 
+/** The recurrent layers of a model, in a fixed order. */
+function recurrentLayers(model: AnyModel): Recurrent[] {
+  if (model instanceof Seq2Seq) return [...(model.encoder ? [model.encoder] : []), ...model.decoder.recurrent];
+  return model.recurrent;
+}
+
 /** Encode a model (and optionally its vocabulary and training state) as bytes. */
 export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
   const ts = model.trainState;
@@ -58,6 +74,15 @@ export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
     const st = ts.optimizer.state();
     header.train!.optimizer = { spec: st.spec, step: st.step, buffers: st.buffers.length };
     st.buffers.forEach((b, i) => tensors.push({ name: `optim/${i}`, shape: [b.length], data: b }));
+  }
+  const rec = recurrentLayers(model);
+  header.train!.rng = rec.map((r) => r.rngState);
+  if (ts.carried) {
+    header.train!.carried = ts.carried.map((c, i) => {
+      if (!c) return null;
+      tensors.push({ name: `state/${i}/h`, shape: [c.h.length], data: c.h }, { name: `state/${i}/c`, shape: [c.c.length], data: c.c });
+      return c.B;
+    });
   }
   if (opts.vocab) header.vocab = opts.vocab.toJSON();
   if (opts.targetVocab) header.targetVocab = opts.targetVocab.toJSON();
@@ -87,9 +112,11 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
   try {
     const sd: Record<string, Float32Array> = {};
     const optim: Float32Array[] = [];
+    const states = new Map<string, Float32Array>();
     for (const t of tensors) {
       if (t.name.startsWith("param/")) sd[t.name.slice(6)] = t.data;
       else if (t.name.startsWith("optim/")) optim[Number(t.name.slice(6))] = t.data;
+      else if (t.name.startsWith("state/")) states.set(t.name, t.data);
       else throw new Error(`unexpected tensor '${t.name}'`);
     }
     model.loadStateDict(sd);
@@ -98,6 +125,19 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
       model.trainState.history = tr.history;
       model.trainState.epoch = tr.epoch;
       model.trainState.streamPosition = tr.streamPosition;
+      const rec = recurrentLayers(model);
+      tr.rng?.forEach((s, i) => {
+        if (rec[i]) rec[i].rngState = s;
+      });
+      if (tr.carried) {
+        model.trainState.carried = tr.carried.map((B, i) => {
+          if (B === null) return null;
+          const h = states.get(`state/${i}/h`);
+          const c = states.get(`state/${i}/c`);
+          if (!h || !c) throw new Error(`carried state of recurrent layer ${i} is missing`);
+          return { B, h, c };
+        });
+      }
       if (tr.optimizer) {
         if (optim.length !== tr.optimizer.buffers) throw new Error(`optimizer state has ${optim.length} of ${tr.optimizer.buffers} buffers`);
         const opt = new Optimizer(tr.optimizer.spec, model.regions());

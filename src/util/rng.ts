@@ -27,6 +27,18 @@ export class Rng {
     this.s3 = next();
   }
 
+  /** The generator's state, to save and {@link setState} later. */
+  getState(): number[] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0, this.spare ?? NaN];
+  }
+
+  /** Restore a state from {@link getState}. */
+  setState(st: number[]): void {
+    if (!Array.isArray(st) || st.length !== 5) throw new Error("unfold-rnn: invalid RNG state");
+    [this.s0, this.s1, this.s2, this.s3] = st.map((v) => v | 0);
+    this.spare = Number.isNaN(st[4]) ? null : st[4];
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextU32(): number {
     const r = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
