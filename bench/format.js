@@ -7,10 +7,12 @@ import Benchmark from "benchmark";
  */
 export function time(name, fn, { maxTime = 1, minSamples = 5 } = {}) {
   return new Promise((resolve, reject) => {
-    const b = new Benchmark(name, fn, { maxTime, minSamples, initCount: 1 });
+    const opts = { maxTime, minSamples, initCount: 1 };
+    // Deferred (async) cases: pass { defer: true, fn(deferred) }.
+    const b = typeof fn === "function" ? new Benchmark(name, fn, opts) : new Benchmark(name, { ...opts, ...fn });
     b.on("complete", () => (b.error ? reject(b.error) : resolve({ mean: b.stats.mean, rme: b.stats.rme, samples: b.stats.sample.length })));
     b.on("error", () => reject(b.error));
-    b.run({ async: false });
+    b.run({ async: typeof fn !== "function" });
   });
 }
 

@@ -1,0 +1,368 @@
+// The library in real runtimes other than Node: headless Chromium (Debian's
+// chromium driven by playwright-core), Deno, Bun and Cloudflare's workerd (all
+// three from npm). Each runs the same workload (test/runtimes/compute.ts: an
+// LSTM and a 2-layer bidirectional GRU, fixed seeds and inputs, forward and
+// backward) after loading unfold.wasm the way a user of that runtime would, and
+// must return bit-identical numbers to Node: same WASM, same seeds, and the
+// kernels use only deterministic SIMD128 instructions.
+//
+// A runtime whose binary cannot be found is skipped with the reason in the test
+// name, except under CI=true, where that is a failure (.ci/run installs chromium).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as lib from "../src/index.js";
+import { compute, fromBits, type LayerResult, type RuntimeResult } from "./runtimes/compute.js";
+import {
+  type Binary,
+  bundle,
+  deadline,
+  distFileUrl,
+  findBun,
+  findChromium,
+  findDeno,
+  findWorkerd,
+  killAll,
+  ROOT,
+  run,
+  type StaticServer,
+  serve,
+  start,
+  WASM,
+  workerdConfig,
+} from "./runtimes/harness.js";
+
+const IN_CI = process.env.CI === "true" || process.env.CI === "1";
+const SIMD_ERROR = /does not support WebAssembly SIMD/;
+
+const bins = { chromium: findChromium(), deno: findDeno(), bun: findBun(), workerd: findWorkerd() };
+
+/** A test that needs `bin`: skipped with a visible reason if it is missing (a failure in CI). */
+function runtimeIt(name: string, bin: Binary | null, hint: string, fn: () => Promise<void>, timeout = 30_000): void {
+  if (bin) {
+    it(name, fn, timeout);
+    return;
+  }
+  const why = `binary not found (${hint})`;
+  if (IN_CI) {
+    it(name, () => {
+      throw new Error(`${name}: ${why}; CI must run every runtime test`);
+    });
+    return;
+  }
+  console.warn(`[runtimes] skipping "${name}": ${why}`);
+  it.skip(`${name} [skipped: ${why}]`, fn);
+}
+
+let tmp = "";
+let ref: RuntimeResult;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "unfold-runtimes-"));
+  const here = join(ROOT, "test", "runtimes");
+  await Promise.all([
+    bundle({ entry: join(here, "browser-entry.ts"), outfile: join(tmp, "browser-src.js"), lib: "src" }),
+    bundle({ entry: join(here, "browser-entry.ts"), outfile: join(tmp, "browser-dist.js"), lib: "/dist/index.js" }),
+    bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-src.js"), lib: "src" }),
+    bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-dist.js"), lib: distFileUrl() }),
+    bundle({ entry: join(here, "worker-entry.ts"), outfile: join(tmp, "workerd", "worker.js"), lib: "src" }),
+  ]);
+  for (const which of ["src", "dist"]) {
+    writeFileSync(join(tmp, `${which}.html`), `<!doctype html><meta charset="utf-8"><title>unfold-rnn</title><script type="module" src="/browser-${which}.js"></script>\n`);
+  }
+  ref = await compute(lib, await readFile(WASM), `Node ${process.version}`);
+});
+
+afterAll(() => {
+  killAll();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Every tensor of a layer result, by name. */
+function tensors(r: LayerResult): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const k of ["output", "hN", "cN", "dInput", "dh0", "dc0"] as const) if (r[k]) m.set(k, r[k]!);
+  for (const [k, v] of Object.entries(r.grads)) m.set(`grad ${k}`, v);
+  return m;
+}
+
+/** Assert bit-identical results; on failure, say which tensors differ and by how much. */
+function expectSameAsNode(got: RuntimeResult): void {
+  expect(got.simd, `${got.runtime}: hasWasmSimd()`).toBe(true);
+  const diffs: string[] = [];
+  for (const layer of ["lstm", "gru"] as const) {
+    const a = tensors(got[layer]);
+    const b = tensors(ref[layer]);
+    expect([...a.keys()].sort(), `${layer} tensor names`).toEqual([...b.keys()].sort());
+    for (const [name, want] of b) {
+      const have = a.get(name)!;
+      if (have.length !== want.length) {
+        diffs.push(`${layer} ${name}: length ${have.length}, Node ${want.length}`);
+        continue;
+      }
+      let n = 0;
+      let max = 0;
+      const fh = fromBits(have);
+      const fw = fromBits(want);
+      for (let i = 0; i < want.length; i++) {
+        if (have[i] !== want[i]) {
+          n++;
+          max = Math.max(max, Math.abs(fh[i] - fw[i]));
+        }
+      }
+      if (n) diffs.push(`${layer} ${name}: ${n}/${want.length} values differ, max |diff| ${max}`);
+    }
+  }
+  expect(diffs, `${got.runtime} vs ${ref.runtime}`).toEqual([]);
+}
+
+function parseJsonLine(r: { code: number | null; stdout: string; stderr: string; timedOut: boolean }, what: string): RuntimeResult {
+  if (r.timedOut) throw new Error(`${what}: timed out; stderr: ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}; stderr: ${r.stderr}`);
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  return JSON.parse(line) as RuntimeResult;
+}
+
+describe("Node (the reference)", () => {
+  it("the workload produces finite, non-trivial numbers", () => {
+    for (const layer of [ref.lstm, ref.gru]) {
+      for (const [name, b] of tensors(layer)) {
+        const f = fromBits(b);
+        expect(f.length, name).toBeGreaterThan(0);
+        expect(f.every(Number.isFinite), `${name} finite`).toBe(true);
+        expect(f.some((v) => v !== 0), `${name} not all zero`).toBe(true);
+      }
+    }
+  });
+});
+
+// ---- headless Chromium ---------------------------------------------------------------------
+
+describe("headless Chromium", () => {
+  const CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ];
+  const browsers: Browser[] = [];
+  let browser: Browser;
+  let server: StaticServer;
+
+  /** playwright-core never downloads a browser: it drives the given executable, in a new empty profile. */
+  async function launch(extraArgs: string[] = []): Promise<Browser> {
+    const b = await chromium.launch({ executablePath: bins.chromium!.path, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 30_000 });
+    browsers.push(b);
+    return b;
+  }
+
+  /** Open a fresh page at `path` and return what its script left in globalThis.__unfold. */
+  async function inPage(b: Browser, path: string, initScript?: () => void): Promise<any> {
+    const ctx = await b.newContext();
+    const errors: string[] = [];
+    try {
+      if (initScript) await ctx.addInitScript(initScript);
+      const page = await ctx.newPage();
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.goto(server.url + path, { timeout: 15_000 });
+      return await deadline(
+        page.evaluate(() => (globalThis as unknown as { __unfold: Promise<unknown> }).__unfold),
+        20_000,
+        path,
+      );
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}${errors.length ? `; page errors: ${errors.join("; ")}` : ""}`);
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  beforeAll(async () => {
+    if (!bins.chromium) return;
+    server = await serve(
+      {
+        "/src.html": join(tmp, "src.html"),
+        "/dist.html": join(tmp, "dist.html"),
+        "/browser-src.js": join(tmp, "browser-src.js"),
+        "/browser-dist.js": join(tmp, "browser-dist.js"),
+        "/unfold.wasm": WASM,
+        "/build/unfold.wasm": WASM,
+      },
+      { "/dist/": join(ROOT, "dist") },
+    );
+    browser = await launch();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const b of browsers) {
+      await deadline(b.close(), 10_000, "browser.close()").catch(() => {});
+    }
+    await server?.close();
+  });
+
+  const chromiumVersion = bins.chromium?.version ?? "Chromium";
+  const modes: [string, string][] = [
+    ["url", "init(new URL('/unfold.wasm', location.href)): fetched from the server"],
+    ["response", "init(fetch('/unfold.wasm')): a Response promise"],
+    ["inline", "init(bytes) inlined by esbuild's binary loader"],
+    ["module", "init(await WebAssembly.compileStreaming(fetch(url)))"],
+  ];
+  for (const [mode, how] of modes) {
+    runtimeIt(`${chromiumVersion}: ${how} matches Node bit for bit`, bins.chromium, "apt-get install -y chromium, or set CHROMIUM_PATH", async () => {
+      expectSameAsNode(await inPage(browser, `/src.html?mode=${mode}`));
+    });
+  }
+
+  runtimeIt(
+    `${chromiumVersion}: dist/ as plain ES modules (no bundler), init() with no argument fetches build/unfold.wasm beside it`,
+    bins.chromium,
+    "apt-get install -y chromium, or set CHROMIUM_PATH",
+    async () => {
+      const before = server.requests.length;
+      const got = await inPage(browser, "/dist.html?mode=default");
+      expectSameAsNode(got);
+      expect(server.requests.slice(before)).toContain("/build/unfold.wasm");
+    },
+  );
+
+  runtimeIt(
+    `${chromiumVersion}: a browser without WebAssembly SIMD (validate() stubbed to reject the SIMD probe) gets the clear error`,
+    bins.chromium,
+    "apt-get install -y chromium, or set CHROMIUM_PATH",
+    async () => {
+      // V8 has no flag left to turn SIMD off (it shipped in 9.1), so stub the feature test.
+      const got = await inPage(browser, "/src.html?mode=error", () => {
+        WebAssembly.validate = () => false;
+      });
+      expect(got.error).toMatch(SIMD_ERROR);
+    },
+  );
+
+  runtimeIt(
+    `${chromiumVersion} --js-flags=--jitless (no WebAssembly at all, as in some locked-down browsers) gets the clear error`,
+    bins.chromium,
+    "apt-get install -y chromium, or set CHROMIUM_PATH",
+    async () => {
+      const jitless = await launch(["--js-flags=--jitless"]);
+      const got = await inPage(jitless, "/src.html?mode=error");
+      expect(got.error).toMatch(SIMD_ERROR);
+    },
+  );
+});
+
+// ---- Deno and Bun ----------------------------------------------------------------------------
+
+describe("Deno", () => {
+  const deno = bins.deno;
+  const denoRun = (bundleFile: string, mode: string) =>
+    run(
+      deno!.path,
+      ["run", "--quiet", "--no-prompt", "--no-config", `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
+      { cwd: tmp, env: { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(tmp, "deno-dir"), NO_COLOR: "1" }, timeoutMs: 20_000 },
+    );
+  const name = deno?.version ?? "Deno";
+  const hint = "npm install (devDependency deno: node_modules/deno/deno or node_modules/@deno/<platform>/deno)";
+
+  runtimeIt(`${name}: init(await Deno.readFile(path)) matches Node bit for bit`, deno, hint, async () => {
+    expectSameAsNode(parseJsonLine(await denoRun("cli-src.js", "bytes"), "deno bytes"));
+  });
+  runtimeIt(`${name}: init(new URL('file:///…/unfold.wasm')) matches Node`, deno, hint, async () => {
+    expectSameAsNode(parseJsonLine(await denoRun("cli-src.js", "url"), "deno url"));
+  });
+  runtimeIt(`${name}: dist/ imported unbundled, init() with no argument matches Node`, deno, hint, async () => {
+    expectSameAsNode(parseJsonLine(await denoRun("cli-dist.js", "default"), "deno default"));
+  });
+});
+
+describe("Bun", () => {
+  const bun = bins.bun;
+  const bunRun = (bundleFile: string, mode: string) =>
+    run(bun!.path, [join(tmp, bundleFile), mode, WASM], {
+      cwd: tmp,
+      env: { DO_NOT_TRACK: "1", NO_COLOR: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
+      timeoutMs: 20_000,
+    });
+  const name = bun?.version ?? "Bun";
+  const hint = "npm install (devDependency bun: node_modules/@oven/bun-<platform>/bin/bun or node_modules/bun/bin/bun.exe)";
+
+  runtimeIt(`${name}: init(bytes of Bun.file(path)) matches Node bit for bit`, bun, hint, async () => {
+    expectSameAsNode(parseJsonLine(await bunRun("cli-src.js", "bytes"), "bun bytes"));
+  });
+  runtimeIt(`${name}: init(new URL('file:///…/unfold.wasm')) matches Node`, bun, hint, async () => {
+    expectSameAsNode(parseJsonLine(await bunRun("cli-src.js", "url"), "bun url"));
+  });
+  runtimeIt(`${name}: dist/ imported unbundled, init() with no argument matches Node`, bun, hint, async () => {
+    expectSameAsNode(parseJsonLine(await bunRun("cli-dist.js", "default"), "bun default"));
+  });
+});
+
+// ---- Cloudflare workerd -------------------------------------------------------------------------
+
+describe("Cloudflare workerd", () => {
+  const workerd = bins.workerd;
+  const name = workerd?.version ?? "workerd";
+  const hint = "npm install (devDependency workerd: node_modules/@cloudflare/workerd-<platform>/bin/workerd)";
+  let url = "";
+
+  beforeAll(async () => {
+    if (!workerd) return;
+    const dir = join(tmp, "workerd");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(WASM, join(dir, "unfold.wasm"));
+    writeFileSync(join(dir, "config.capnp"), workerdConfig());
+    // workerd picks the port (127.0.0.1:0) and reports it as JSON lines on the control fd (fd 3).
+    const child = start(workerd.path, ["serve", "config.capnp", "--control-fd=3"], { cwd: dir, extraFds: 1 });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const port = await deadline(
+      new Promise<number>((resolve, reject) => {
+        let buf = "";
+        const control = child.stdio[3] as NodeJS.ReadableStream;
+        control.setEncoding("utf8");
+        control.on("data", (d: string) => {
+          buf += d;
+          for (const line of buf.split("\n")) {
+            try {
+              const msg = JSON.parse(line);
+              if (msg.event === "listen" && msg.socket === "http") resolve(msg.port);
+            } catch {
+              // a partial line
+            }
+          }
+        });
+        child.on("close", (code) => reject(new Error(`workerd exited (${code}): ${stderr}`)));
+      }),
+      20_000,
+      "workerd start",
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; stderr: ${stderr}`);
+    });
+    url = `http://127.0.0.1:${port}`;
+  }, 30_000);
+
+  const get = async (path: string) => {
+    const res = await fetch(url + path, { signal: AbortSignal.timeout(20_000) });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`workerd ${path}: HTTP ${res.status}: ${JSON.stringify(body)}`);
+    return body;
+  };
+
+  // First, before any successful init() in the isolate.
+  runtimeIt(`${name}: init(bytes) fails, since workerd forbids compiling WebAssembly at run time`, workerd, hint, async () => {
+    const { error } = await get("/bytes");
+    expect(error).toMatch(/^unfold-rnn: /);
+    expect(error).toMatch(/disallowed by embedder/);
+  });
+
+  runtimeIt(`${name}: init(wasm module binding, a WebAssembly.Module) matches Node bit for bit`, workerd, hint, async () => {
+    expectSameAsNode(await get("/run"));
+  });
+});

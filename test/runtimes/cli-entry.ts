@@ -1,0 +1,33 @@
+// Deno and Bun: `<runtime> bundle.js MODE /path/to/unfold.wasm` prints the
+// workload's result as JSON on stdout.
+import * as lib from "../../src/index.js";
+import { compute } from "./compute.js";
+
+declare const Deno: { args: string[]; readFile(p: string): Promise<Uint8Array>; version: { deno: string; v8: string } } | undefined;
+declare const Bun: { version: string; file(p: string): { arrayBuffer(): Promise<ArrayBuffer> } } | undefined;
+
+const args = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
+const [mode, wasmPath] = args;
+const runtime =
+  typeof Deno !== "undefined" ? `Deno ${Deno.version.deno} (V8 ${Deno.version.v8})` : typeof Bun !== "undefined" ? `Bun ${Bun.version} (JavaScriptCore)` : "unknown";
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  if (typeof Deno !== "undefined") return Deno.readFile(path);
+  if (typeof Bun !== "undefined") return new Uint8Array(await Bun.file(path).arrayBuffer());
+  throw new Error("neither Deno nor Bun");
+}
+
+async function main(): Promise<unknown> {
+  switch (mode) {
+    case "bytes": // the runtime's own file API, bytes to init()
+      return compute(lib, await readBytes(wasmPath), runtime);
+    case "url": // a file: URL; init() reads it
+      return compute(lib, new URL(`file://${wasmPath}`), runtime);
+    case "default": // init() with no argument: the file next to the package's JS
+      return compute(lib, undefined, runtime);
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+console.log(JSON.stringify(await main()));
