@@ -268,3 +268,74 @@ describe("training safety and determinism", () => {
     expect(() => f.fit({ inputs: [[1, NaN]], targets: [[1]] })).toThrow(/non-finite value \(NaN\)/);
   });
 });
+
+describe("training options", () => {
+  const data = () => {
+    const rng = new Rng(31);
+    const inputs: number[][] = [];
+    const targets: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      const s = Array.from({ length: 4 }, () => rng.int(3));
+      inputs.push(s);
+      targets.push(s[0]);
+    }
+    return { inputs, targets };
+  };
+  const spec: SequentialSpec = { input: { type: "tokens", vocabSize: 3, embeddingDim: 4 }, recurrent: [{ cell: "gru", hiddenSize: 8 }], output: { size: 3, loss: "xent" }, mode: "many-to-one", seed: 5 };
+
+  it("fitAsync yields to the event loop and gives the same weights as fit", async () => {
+    const a = new Sequential(spec);
+    const b = new Sequential(spec);
+    const d = data();
+    a.fit(d, { epochs: 2, batchSize: 16 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    await b.fitAsync(d, { epochs: 2, batchSize: 16 });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+    expect(b.stateDict()).toEqual(a.stateDict());
+  });
+
+  it("callbacks report every step and epoch, and returning false stops", () => {
+    const m = new Sequential(spec);
+    const steps: number[] = [];
+    const epochs: number[] = [];
+    m.fit(data(), { epochs: 5, batchSize: 16, onStep: (s) => void steps.push(s.step), onEpoch: (e) => { epochs.push(e.epoch); return e.epoch < 2; } });
+    expect(epochs).toEqual([1, 2]);
+    expect(steps).toEqual(Array.from({ length: 16 }, (_, i) => i + 1)); // 120/16 -> 8 batches per epoch
+    const info: number[] = [];
+    m.fit(data(), { steps: 3, batchSize: 16, onStep: (s) => void info.push(s.gradNorm, s.tokensPerSecond, s.lr) });
+    expect(info.length).toBe(9);
+    expect(info.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+  });
+
+  it("early stopping restores the best validation weights", () => {
+    const m = new Sequential(spec);
+    const vals: number[] = [];
+    let best: Record<string, Float32Array> | null = null;
+    let bestVal = Infinity;
+    m.fit(data(), {
+      epochs: 40, batchSize: 16, optimizer: { type: "sgd", lr: 2 }, // deliberately unstable
+      validation: { fraction: 0.25 }, earlyStopping: { patience: 2 },
+      onEpoch: (e) => {
+        vals.push(e.valLoss!);
+        if (e.valLoss! < bestVal) {
+          bestVal = e.valLoss!;
+          best = m.stateDict();
+        }
+      },
+    });
+    expect(vals.length).toBeLessThan(40);
+    expect(m.stateDict()).toEqual(best);
+  });
+
+  it("learning-rate schedules and value clipping", () => {
+    const lrs: number[] = [];
+    const m = new Sequential(spec);
+    m.fit(data(), { steps: 6, batchSize: 16, optimizer: { type: "adam", lr: 0.1 }, schedule: { type: "step", stepSize: 2, gamma: 0.5 }, clipValue: 0.01, onStep: (s) => void lrs.push(s.lr) });
+    expect(lrs).toEqual([0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
+    // clipValue bounds every gradient value that the update saw.
+    const g = [...m.gradients().values()].flatMap((t) => Array.from(t.toArray()));
+    expect(Math.max(...g.map(Math.abs))).toBeLessThanOrEqual(0.01);
+  });
+});

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { describe, expect, it, vi } from "vitest";
 import { hasWasmSimd, init, isInitialized } from "../src/runtime/wasm.js";
 import { Arena } from "../src/runtime/arena.js";
 import { heap } from "../src/runtime/wasm.js";
@@ -47,8 +48,61 @@ describe("runtime", () => {
     a.dispose();
   });
 
-  it("init() with wrong bytes says so", async () => {
-    // A fresh module graph is not needed: init() is already done, so test the error path of compile directly.
-    await expect(WebAssembly.compile(new Uint8Array([1, 2, 3]))).rejects.toThrow();
+  // A fresh copy of the runtime module per case, so init() really runs again.
+  async function freshRuntime() {
+    vi.resetModules();
+    return (await import("../src/runtime/wasm.js")) as typeof import("../src/runtime/wasm.js");
+  }
+
+  it("init() with bytes that are not WebAssembly says so, and can be retried", async () => {
+    const rt = await freshRuntime();
+    await expect(rt.init(new Uint8Array([1, 2, 3]))).rejects.toThrow(/not a valid WebAssembly module.*unfold\.wasm/);
+    expect(rt.isInitialized()).toBe(false);
+    await rt.init(readFileSync(new URL("../build/unfold.wasm", import.meta.url)));
+    expect(rt.isInitialized()).toBe(true);
+  });
+
+  it("init() with another module names the missing exports", async () => {
+    const rt = await freshRuntime();
+    // A valid module that exports nothing.
+    await expect(rt.init(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).rejects.toThrow(/not this version's unfold\.wasm \(missing exports: heap_base, gemm_pack_b_nn/);
+  });
+
+  it("init() with a missing file says which file", async () => {
+    const rt = await freshRuntime();
+    await expect(rt.init("/nonexistent/unfold.wasm")).rejects.toThrow(/cannot read the WebAssembly module at \/nonexistent\/unfold\.wasm \(ENOENT\)/);
+  });
+
+  it("init() accepts a precompiled WebAssembly.Module (edge runtimes)", async () => {
+    const rt = await freshRuntime();
+    const mod = await WebAssembly.compile(readFileSync(new URL("../build/unfold.wasm", import.meta.url)));
+    await rt.init(mod);
+    expect(rt.isInitialized()).toBe(true);
+  });
+
+  it("a runtime without WASM SIMD gets an error naming the feature", async () => {
+    const rt = await freshRuntime();
+    const validate = WebAssembly.validate;
+    WebAssembly.validate = () => false;
+    try {
+      expect(rt.hasWasmSimd()).toBe(false);
+      await expect(rt.init()).rejects.toThrow(/does not support WebAssembly SIMD \(the fixed-width 128-bit 'simd128' feature\)/);
+    } finally {
+      WebAssembly.validate = validate;
+    }
+  });
+
+  it("the SIMD probe is a real SIMD module: it fails validation once its SIMD opcode is removed", () => {
+    // i8x16.popcnt (0xfd 0x62) replaced by a plain 'drop' makes a type error; a byte flip makes it invalid.
+    const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+    expect(WebAssembly.validate(probe)).toBe(true);
+    const broken = probe.slice();
+    broken[27] = 0xff;
+    expect(WebAssembly.validate(broken)).toBe(false);
+  });
+
+  it("layers before init() get a clear error", async () => {
+    const rt = await freshRuntime();
+    expect(() => rt.kernels()).toThrow(/Call `await init\(\)` once before using layers or models/);
   });
 });

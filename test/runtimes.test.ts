@@ -208,7 +208,7 @@ describe("headless Chromium", () => {
     await server?.close();
   });
 
-  const chromiumVersion = bins.chromium?.version ?? "Chromium";
+  const chromiumVersion = bins.chromium?.version.replace(/ built on .*/, "") ?? "Chromium";
   const modes: [string, string][] = [
     ["url", "init(new URL('/unfold.wasm', location.href)): fetched from the server"],
     ["response", "init(fetch('/unfold.wasm')): a Response promise"],
