@@ -357,7 +357,7 @@ describe("Cloudflare workerd", () => {
 
   // First, before any successful init() in the isolate.
   runtimeIt(`${name}: init(bytes) fails, since workerd forbids compiling WebAssembly at run time`, workerd, hint, async () => {
-    const { error } = await get("/bytes"); console.log("WORKERD-BYTES:", error);
+    const { error } = await get("/bytes");
     expect(error).toMatch(/^unfold-rnn: /);
     expect(error).toMatch(/disallowed by embedder/);
   });

@@ -138,6 +138,12 @@ async function toModule(source?: WasmSource): Promise<WebAssembly.Module> {
   try {
     return await WebAssembly.compile(bytes);
   } catch (err) {
+    if (/disallowed|not allowed|CompileError: .*code generation/i.test(String((err as Error).message))) {
+      throw new Error(
+        `unfold-rnn: this runtime forbids compiling WebAssembly from bytes (${(err as Error).message}). ` +
+          "Import unfold.wasm as a WebAssembly.Module (e.g. a wasm module binding in workerd / Cloudflare Workers) and pass it to init().",
+      );
+    }
     throw new Error(
       `unfold-rnn: the bytes given to init() are not a valid WebAssembly module (${(err as Error).message}). ` +
         "Pass the contents of unfold-rnn/unfold.wasm.",
