@@ -80,6 +80,7 @@ model.fit(train, {
   optimizer: { type: "adam", lr: cfg.lr },
   schedule: { type: "cosine", totalSteps: steps, minFactor: 0.05 },
   validation: val,
+  earlyStopping: { patience: 3 }, // keeps the weights of the best held-out epoch
   onEpoch: (e) => console.log(`  epoch ${String(e.epoch).padStart(3)}  train loss ${e.loss.toFixed(4)}  held-out loss ${e.valLoss.toFixed(4)}  (${e.seconds.toFixed(1)} s)`),
 });
 const trainLoss = model.evaluate(train, { batchSize: 256 }).loss;

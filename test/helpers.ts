@@ -82,3 +82,21 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e
   }
   return { err, at };
 }
+
+/**
+ * max |a - b| / max |b| over a tensor. float32 rounding errors scale with the
+ * magnitudes that were summed, not with each result, so this is the fair
+ * measure for whole tensors (a per-element relative error is dominated by
+ * values that cancel to near zero).
+ */
+export function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  if (Number.isNaN(num)) return Infinity;
+  return den === 0 ? num : num / den;
+}

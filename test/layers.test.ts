@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GRU, LSTM, Recurrent, SimpleRNN } from "../src/layers/recurrent.js";
 import { type CellKind, type RefConfig, refBackward, refForward } from "../src/reference/layers.js";
 import { heap } from "../src/runtime/wasm.js";
-import { loadKernels, Mem, randArray, Rng } from "./helpers.js";
+import { loadKernels, Mem, randArray, Rng, scaledErr } from "./helpers.js";
 
 beforeAll(async () => {
   await loadKernels();
@@ -18,17 +18,6 @@ beforeAll(async () => {
 
 const TOL = 1e-4;
 
-function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  if (Number.isNaN(num)) return Infinity;
-  return den === 0 ? num : num / den;
-}
 
 function make(kind: CellKind, cfg: Omit<RefConfig, "kind">, seed: number): Recurrent {
   const o = { ...cfg, seed };

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GRU, LSTM, type Recurrent, SimpleRNN } from "../src/layers/recurrent.js";
-import { loadKernels } from "./helpers.js";
+import { loadKernels, scaledErr } from "./helpers.js";
 
 const dir = new URL("./fixtures/torch/", import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
@@ -18,16 +18,6 @@ beforeAll(async () => {
   await loadKernels();
 });
 
-function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return Number.isNaN(num) ? Infinity : num / (den || 1);
-}
 
 describe("PyTorch parity", () => {
   it("has fixtures for every cell kind", () => {

@@ -11,10 +11,10 @@ import { heap } from "../runtime/wasm.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import { TokenStream } from "../data/stream.js";
 import { Rng } from "../util/rng.js";
-import { Optimizer, restoreParams, snapshotParams } from "../train/optimizers.js";
+import type { Optimizer } from "../train/optimizers.js";
 import {
-  applyUpdate, currentLr, type EpochInfo, nextTick, resolveOptions, type ResolvedOptions, type TrainHistory,
-  type TrainOptions, TrainingDivergedError,
+  EarlyStopper, ensureOptimizer, type EpochInfo, nextTick, resolveOptions, type ResolvedOptions, sequentialBatches,
+  type TrainHistory, type TrainOptions, trainStep,
 } from "../train/trainer.js";
 import { argmax, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
 import type { Batch, Sequential } from "./sequential.js";
@@ -86,19 +86,13 @@ export async function fitAsync(model: Sequential, state: TrainState, data: Train
 function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: FitOptions): Generator<void, void, void> {
   const o = resolveOptions(opts, model.spec.seed ?? 0);
   const regions = model.regions();
-  if (!st.optimizer || JSON.stringify(st.optimizer.spec) !== JSON.stringify(o.optimizer)) {
-    st.optimizer?.dispose();
-    st.optimizer = new Optimizer(o.optimizer, regions);
-  }
-  const opt = st.optimizer;
+  const opt = ensureOptimizer(st, o.optimizer, regions);
   const rng = new Rng(o.seed + 7919 * st.epoch);
   checkData(data);
   const { train, val } = splitValidation(data, opts.validation, rng);
   if (isStream(train) && model.spec.mode !== "many-to-many") throw new Error("unfold-rnn: stream data is for many-to-many (language) models");
   const stepsAtStart = st.history.steps;
-  let best = Infinity;
-  let bestWeights: Float32Array[] | null = null;
-  let sinceBest = 0;
+  const early = new EarlyStopper(o.earlyStopping, regions);
 
   for (let e = 0; e < o.epochs && st.history.steps - stepsAtStart < o.steps; e++) {
     const t0 = performance.now();
@@ -106,21 +100,16 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
     let countSum = 0;
     let stop = false;
     const step = (b: Batch, state: "zeros" | "keep"): void => {
-      const ts = performance.now();
-      model.checkBatch(b, true);
-      model.forwardPtr(b, { training: true, state });
-      const { loss, count } = model.lossAndGrad(b);
-      if (!Number.isFinite(loss)) {
-        throw new TrainingDivergedError(`unfold-rnn: the loss became ${loss} at update ${opt.step + 1}; weights and optimizer state are the last good ones. Lower the learning rate or check the data.`);
-      }
-      model.backwardPtr();
-      const lr = currentLr(opt, o);
-      const norm = applyUpdate(regions, opt, { clipNorm: o.clipNorm, clipValue: o.clipValue, lr });
-      lossSum += loss * count;
-      countSum += count;
-      st.history.steps++;
-      const r = o.onStep?.({ step: st.history.steps, epoch: st.epoch + 1, loss, gradNorm: norm, lr, tokensPerSecond: count / ((performance.now() - ts) / 1000) });
-      if (r === false || st.history.steps - stepsAtStart >= o.steps) stop = true;
+      const r = trainStep(() => {
+        model.checkBatch(b, true);
+        model.forwardPtr(b, { training: true, state });
+        const lc = model.lossAndGrad(b);
+        if (Number.isFinite(lc.loss)) model.backwardPtr();
+        return lc;
+      }, regions, opt, o, st.history, st.epoch + 1);
+      lossSum += r.loss * r.count;
+      countSum += r.count;
+      if (r.stop || st.history.steps - stepsAtStart >= o.steps) stop = true;
     };
 
     if (isStream(train)) {
@@ -141,7 +130,7 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
     } else {
       const order = o.shuffle
         ? bucketBatches(train.inputs.map((s, i) => seqLen(model, s, i)), o.batchSize, { rng })
-        : chunks(train.inputs.length, o.batchSize);
+        : sequentialBatches(train.inputs.length, o.batchSize);
       for (const idx of order) {
         step(makeBatch(model, train, idx, true), "zeros");
         yield;
@@ -158,18 +147,9 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
     const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: countSum ? lossSum / countSum : NaN, seconds: (performance.now() - t0) / 1000 };
     if (val) info.valLoss = evaluate(model, val, { batchSize: o.batchSize, k1: o.k1, carry: o.carry }).loss;
     recordEpoch(st, info, true);
-    if (o.onEpoch?.(info) === false || stop) break;
-    if (o.earlyStopping && info.valLoss !== undefined) {
-      if (info.valLoss < best - (o.earlyStopping.minDelta ?? 0)) {
-        best = info.valLoss;
-        bestWeights = snapshotParams(regions);
-        sinceBest = 0;
-      } else if (++sinceBest >= o.earlyStopping.patience) {
-        break;
-      }
-    }
+    if (o.onEpoch?.(info) === false || stop || early.update(info.valLoss)) break;
   }
-  if (bestWeights) restoreParams(regions, bestWeights);
+  early.restoreBest();
   model.resetState();
 }
 
@@ -224,12 +204,6 @@ function splitValidation(data: TrainData, v: FitOptions["validation"], rng: Rng)
     return { train: pick(train), val: pick(val) };
   }
   return { train: data, val: v };
-}
-
-function chunks(n: number, size: number): number[][] {
-  const out: number[][] = [];
-  for (let i = 0; i < n; i += size) out.push(Array.from({ length: Math.min(size, n - i) }, (_, j) => i + j));
-  return out;
 }
 
 /** Steps in sequence `s` (number `i` of the data), checked. */
@@ -336,7 +310,7 @@ export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: nu
       model.carryState(w.carry);
     }
   } else {
-    for (const idx of chunks(data.inputs.length, batchSize)) run(makeBatch(model, data, idx, true), "zeros");
+    for (const idx of sequentialBatches(data.inputs.length, batchSize)) run(makeBatch(model, data, idx, true), "zeros");
   }
   model.resetState();
   if (count === 0) throw new Error("unfold-rnn: no targets to evaluate on (empty data?)");
@@ -354,7 +328,7 @@ export function predict(model: Sequential, inputs: ArrayLike<number>[], batchSiz
   const O = model.spec.output.size;
   const xent = model.spec.output.loss === "xent";
   const data: SequenceData = { inputs, targets: [] };
-  for (const idx of chunks(inputs.length, batchSize)) {
+  for (const idx of sequentialBatches(inputs.length, batchSize)) {
     const b = makeBatch(model, data, idx, false);
     model.checkBatch(b, false);
     const { out: p } = model.forwardPtr(b);

@@ -23,9 +23,9 @@ import { Dense, Embedding } from "../layers/dense.js";
 import type { Recurrent } from "../layers/recurrent.js";
 import type { StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
-import { Optimizer, type ParamRegion, restoreParams, snapshotParams } from "../train/optimizers.js";
+import type { ParamRegion } from "../train/optimizers.js";
 import {
-  applyUpdate, currentLr, type EpochInfo, nextTick, resolveOptions, type TrainHistory, TrainingDivergedError,
+  EarlyStopper, ensureOptimizer, type EpochInfo, nextTick, resolveOptions, sequentialBatches, type TrainHistory, trainStep,
 } from "../train/trainer.js";
 import { Rng } from "../util/rng.js";
 import { newTrainState, type FitOptions, type TrainState } from "./fit.js";
@@ -299,11 +299,7 @@ export class Seq2Seq {
     const o = resolveOptions(opts, this.spec.seed ?? 0);
     const st = this.trainState;
     const regions = this.regions();
-    if (!st.optimizer || JSON.stringify(st.optimizer.spec) !== JSON.stringify(o.optimizer)) {
-      st.optimizer?.dispose();
-      st.optimizer = new Optimizer(o.optimizer, regions);
-    }
-    const opt = st.optimizer;
+    const opt = ensureOptimizer(st, o.optimizer, regions);
     const ss = opts.scheduledSampling ?? 0;
     if (!(ss >= 0 && ss <= 1)) throw new RangeError(`unfold-rnn: scheduledSampling must be in [0, 1], got ${ss}`);
     const rng = new Rng(o.seed + 7919 * st.epoch);
@@ -316,26 +312,21 @@ export class Seq2Seq {
       val = pick(sp.val);
     } else if (opts.validation) val = opts.validation as Seq2SeqData;
     const start = st.history.steps;
-    let best = Infinity;
-    let bestWeights: Float32Array[] | null = null;
-    let sinceBest = 0;
+    const early = new EarlyStopper(o.earlyStopping, regions);
     for (let e = 0; e < o.epochs && st.history.steps - start < o.steps; e++) {
       const t0 = performance.now();
       let lossSum = 0;
       let count = 0;
       let stop = false;
-      const order = o.shuffle ? bucketBatches(train.targets.map((t) => t.length + 1), o.batchSize, { rng }) : chunks(train.sources.length, o.batchSize);
+      const order = o.shuffle ? bucketBatches(train.targets.map((t) => t.length + 1), o.batchSize, { rng }) : sequentialBatches(train.sources.length, o.batchSize);
       for (const idx of order) {
-        const ts = performance.now();
-        const r = this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng);
-        if (!Number.isFinite(r.loss)) throw new TrainingDivergedError(`unfold-rnn: the loss became ${r.loss} at update ${opt.step + 1}; weights are the last good ones. Lower the learning rate.`);
-        const lr = currentLr(opt, o);
-        const norm = applyUpdate(regions, opt, { clipNorm: o.clipNorm, clipValue: o.clipValue, lr });
+        const r = trainStep(
+          () => this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng),
+          regions, opt, o, st.history, st.epoch + 1,
+        );
         lossSum += r.loss * r.count;
         count += r.count;
-        st.history.steps++;
-        if (o.onStep?.({ step: st.history.steps, epoch: st.epoch + 1, loss: r.loss, gradNorm: norm, lr, tokensPerSecond: r.count / ((performance.now() - ts) / 1000) }) === false) stop = true;
-        if (st.history.steps - start >= o.steps) stop = true;
+        if (r.stop || st.history.steps - start >= o.steps) stop = true;
         yield;
         if (stop) break;
       }
@@ -343,16 +334,9 @@ export class Seq2Seq {
       const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: lossSum / count, seconds: (performance.now() - t0) / 1000 };
       if (val) info.valLoss = this.evaluate(val, o.batchSize).loss;
       st.history.epochs.push(info);
-      if (o.onEpoch?.(info) === false || stop) break;
-      if (o.earlyStopping && info.valLoss !== undefined) {
-        if (info.valLoss < best - (o.earlyStopping.minDelta ?? 0)) {
-          best = info.valLoss;
-          bestWeights = snapshotParams(regions);
-          sinceBest = 0;
-        } else if (++sinceBest >= o.earlyStopping.patience) break;
-      }
+      if (o.onEpoch?.(info) === false || stop || early.update(info.valLoss)) break;
     }
-    if (bestWeights) restoreParams(regions, bestWeights);
+    early.restoreBest();
   }
 
   /** Mean per-token cross-entropy (teacher forcing) on data. */
@@ -361,7 +345,7 @@ export class Seq2Seq {
     let sum = 0;
     let count = 0;
     const rng = new Rng(0);
-    for (const idx of chunks(data.sources.length, batchSize)) {
+    for (const idx of sequentialBatches(data.sources.length, batchSize)) {
       const r = this.lossBatch(idx.map((i) => data.sources[i]), idx.map((i) => data.targets[i]), false, 0, rng);
       sum += r.loss * r.count;
       count += r.count;
@@ -466,12 +450,6 @@ export class Seq2Seq {
     this.decoder.dispose();
     this.work?.dispose();
   }
-}
-
-function chunks(n: number, size: number): number[][] {
-  const out: number[][] = [];
-  for (let i = 0; i < n; i += size) out.push(Array.from({ length: Math.min(size, n - i) }, (_, j) => i + j));
-  return out;
 }
 
 function checkData(d: Seq2SeqData): void {

@@ -10,7 +10,7 @@
  */
 import {
   countNonFiniteParams, gradNorm, clipGradValues, Optimizer, type OptimizerSpec, type ParamRegion,
-  scaleGrads, scheduleFactor, type ScheduleSpec,
+  restoreParams, scaleGrads, scheduleFactor, type ScheduleSpec, snapshotParams,
 } from "./optimizers.js";
 
 /** Settings of a training run. */
@@ -147,4 +147,69 @@ export function currentLr(opt: Optimizer, r: ResolvedOptions): number {
 /** Yield to the event loop (so a browser page stays responsive during training). */
 export function nextTick(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** The optimizer of a run: reused across fit() calls while its settings are unchanged. */
+export function ensureOptimizer(st: { optimizer: Optimizer | null }, spec: OptimizerSpec, regions: ParamRegion[]): Optimizer {
+  if (!st.optimizer || JSON.stringify(st.optimizer.spec) !== JSON.stringify(spec)) {
+    st.optimizer?.dispose();
+    st.optimizer = new Optimizer(spec, regions);
+  }
+  return st.optimizer;
+}
+
+/**
+ * One update, the same for every model: `lossAndBackward` runs forward, the
+ * loss and backward (gradients left in the grad arenas) and returns the mean
+ * loss and how many targets it averages; then the non-finite guard, clipping
+ * and the optimizer step.
+ */
+export function trainStep(
+  lossAndBackward: () => { loss: number; count: number },
+  regions: ParamRegion[], opt: Optimizer, o: ResolvedOptions,
+  history: TrainHistory, epoch: number,
+): { loss: number; count: number; stop: boolean } {
+  const t0 = performance.now();
+  const { loss, count } = lossAndBackward();
+  if (!Number.isFinite(loss)) {
+    throw new TrainingDivergedError(`unfold-rnn: the loss became ${loss} at update ${opt.step + 1}; weights and optimizer state are the last good ones. Lower the learning rate or check the data.`);
+  }
+  const lr = currentLr(opt, o);
+  const norm = applyUpdate(regions, opt, { clipNorm: o.clipNorm, clipValue: o.clipValue, lr });
+  history.steps++;
+  const r = o.onStep?.({ step: history.steps, epoch, loss, gradNorm: norm, lr, tokensPerSecond: count / ((performance.now() - t0) / 1000) });
+  return { loss, count, stop: r === false };
+}
+
+/** Early stopping on the validation loss: keeps the best weights and restores them at the end. */
+export class EarlyStopper {
+  private best = Infinity;
+  private bestWeights: Float32Array[] | null = null;
+  private since = 0;
+
+  constructor(private readonly cfg: { patience: number; minDelta?: number } | undefined, private readonly regions: ParamRegion[]) {}
+
+  /** Record an epoch's validation loss; true when training should stop. */
+  update(valLoss: number | undefined): boolean {
+    if (!this.cfg || valLoss === undefined) return false;
+    if (valLoss < this.best - (this.cfg.minDelta ?? 0)) {
+      this.best = valLoss;
+      this.bestWeights = snapshotParams(this.regions);
+      this.since = 0;
+      return false;
+    }
+    return ++this.since >= this.cfg.patience;
+  }
+
+  /** Put the best weights back (if early stopping was on). */
+  restoreBest(): void {
+    if (this.bestWeights) restoreParams(this.regions, this.bestWeights);
+  }
+}
+
+/** Indices 0..n-1 in consecutive batches of `size` (no shuffling). */
+export function sequentialBatches(n: number, size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < n; i += size) out.push(Array.from({ length: Math.min(size, n - i) }, (_, j) => i + j));
+  return out;
 }

@@ -1,0 +1,145 @@
+/**
+ * Shared pieces of the `unfold` command: the user-facing error type, where the
+ * package lives, option parsers and number / time formatting.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InvalidArgumentError } from "commander";
+
+/**
+ * An error the user can fix (bad file, bad flag, conflicting resume): printed
+ * as one line on stderr without a stack trace, exit code 1.
+ */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/**
+ * The package root: two levels above this file both in the source tree
+ * (src/cli/common.ts) and in the build (dist/cli/common.js), found by looking
+ * for package.json so a different layout still works.
+ */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    dir = dirname(dir);
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+}
+
+/** The version in package.json ("0.0.0" if it cannot be read). */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/** The default corpus shipped with the package. */
+export function defaultCorpusPath(): string {
+  return join(packageRoot(), "corpus", "sotu.txt");
+}
+
+// ---- option parsers (commander calls them with the raw string) ----
+
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer.");
+  return n;
+}
+
+export function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("must be a non-negative integer.");
+  return n;
+}
+
+export function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number.");
+  return n;
+}
+
+export function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("must be a number >= 0.");
+  return n;
+}
+
+/** A fraction in [0, 1). */
+export function fraction(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !(n >= 0 && n < 1)) throw new InvalidArgumentError("must be a number in [0, 1).");
+  return n;
+}
+
+/** A probability in (0, 1]. */
+export function probability(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !(n > 0 && n <= 1)) throw new InvalidArgumentError("must be a number in (0, 1].");
+  return n;
+}
+
+/** "90", "90s", "1.5m", "2h", "500ms" -> seconds. */
+export function duration(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/.exec(v);
+  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError("must be a duration such as 90s, 2m or 1h.");
+  const unit = m[2] ?? "s";
+  const mul = unit === "ms" ? 1e-3 : unit === "s" ? 1 : unit === "h" ? 3600 : 60;
+  return Number(m[1]) * mul;
+}
+
+export function oneOf<T extends string>(values: readonly T[]): (v: string) => T {
+  return (v: string) => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`must be one of ${values.join(", ")}.`);
+    return v as T;
+  };
+}
+
+// ---- formatting ----
+
+/** 12345 -> "12,345". */
+export function int(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** 5300 -> "5.3k", 1.2e6 -> "1.2M". */
+export function compact(n: number): string {
+  if (!Number.isFinite(n)) return "-";
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
+  return n.toFixed(0);
+}
+
+/** Seconds -> "45s", "3m05s", "1h02m". */
+export function hms(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "-";
+  s = Math.round(s);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** Bytes -> "1.5 MB". */
+export function bytes(n: number): string {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+/** A character as the user should see it in a message: "é" (U+00E9), "\n" (U+000A). */
+export function showChar(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  return `${JSON.stringify(ch)} (U+${cp.toString(16).toUpperCase().padStart(4, "0")})`;
+}
+
+/** Seconds elapsed since `t0` (performance.now() ms). */
+export function since(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
