@@ -40,3 +40,29 @@ export function mul_f32(dst: usize, a: usize, b: usize, n: i32): void {
     store<f32>(dst + o, load<f32>(a + o) * load<f32>(b + o));
   }
 }
+
+/**
+ * Dropout mask: dst[i] = (u_i < p ? 0 : scale), u_i uniform in [0, 1) from
+ * xoshiro128** whose 4 x u32 state lives at `state` and is advanced in place
+ * (integer arithmetic only: the same seed gives the same mask in every runtime).
+ */
+export function dropout_mask(dst: usize, n: i32, p: f32, scale: f32, state: usize): void {
+  let s0 = load<u32>(state), s1 = load<u32>(state, 4), s2 = load<u32>(state, 8), s3 = load<u32>(state, 12);
+  for (let i = 0; i < n; i++) {
+    const r = rotl<u32>(s1 * 5, 7) * 9;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl<u32>(s3, 11);
+    // 24 high bits -> a float in [0, 1) exactly.
+    const u = <f32>(r >>> 8) * (1.0 / 16777216.0);
+    store<f32>(dst + (<usize>i << 2), u < p ? 0 : scale);
+  }
+  store<u32>(state, s0);
+  store<u32>(state, s1, 4);
+  store<u32>(state, s2, 8);
+  store<u32>(state, s3, 12);
+}

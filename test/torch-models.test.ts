@@ -31,7 +31,7 @@ import { Optimizer, type OptimizerSpec, type ParamRegion, scheduleFactor, type S
 import { applyUpdate, currentLr, resolveOptions } from "../src/train/trainer.js";
 import { type Batch, Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "../src/model/seq2seq.js";
-import { loadKernels } from "./helpers.js";
+import { loadKernels, scaledErr } from "./helpers.js";
 
 const dir = new URL("./fixtures/torch-models/", import.meta.url);
 const load = (name: string): any => JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8"));
@@ -39,17 +39,6 @@ const load = (name: string): any => JSON.parse(readFileSync(new URL(`${name}.jso
 beforeAll(async () => {
   await loadKernels();
 });
-
-function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return Number.isNaN(num) ? Infinity : num / (den || 1);
-}
 
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 

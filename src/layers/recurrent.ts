@@ -146,6 +146,8 @@ export class Recurrent {
   /** Shape of the last forward, which backward differentiates. */
   private last: { T: number; B: number; training: boolean } | null = null;
   private norms: Float64Array | null = null;
+  /** State of the dropout mask generator (4 x u32 in WASM memory), made on first use. */
+  private dropoutState: Arena | null = null;
   /** Batch size of the state held for the next 'keep' forward; null = zeros (fits any). */
   private stateB: number | null = null;
 
@@ -525,12 +527,21 @@ export class Recurrent {
     this.stateB = st.B;
   }
 
-  /** State of the dropout RNG (saved with a model so resumed training is exact). */
+  /** State of the dropout random streams (saved with a model so resumed training is exact). */
   get rngState(): number[] {
-    return this.rng.getState();
+    const g = this.dropoutState ? Array.from(this.dropoutState.get("s").i32()) : [];
+    return [...this.rng.getState(), ...g];
   }
   set rngState(s: number[]) {
-    this.rng.setState(s);
+    this.rng.setState(s.slice(0, 5));
+    if (s.length === 9) {
+      if (!this.dropoutState) {
+        this.dropoutState = new Arena();
+        this.dropoutState.tensor("s", [4], "i32");
+        this.dropoutState.commit();
+      }
+      this.dropoutState.get("s").i32().set(s.slice(5));
+    }
   }
 
   /**
@@ -646,12 +657,20 @@ export class Recurrent {
   }
 
   private dropoutForward(l: number, T: number, B: number): void {
+    const k = kernels();
     const n = T * B * this.numDirections * this.hiddenSize;
     const mask = this.a[`mask${l}`];
-    const m = heap().f32(mask.ptr, n);
-    const keep = 1 / (1 - this.dropout);
-    for (let i = 0; i < n; i++) m[i] = this.rng.next() < this.dropout ? 0 : keep;
-    kernels().mul_f32(this.a[`xin${l}`].ptr, this.layerOut(l - 1, B), mask.ptr, n);
+    // The mask comes from a generator inside WASM, seeded once from this layer's Rng.
+    if (!this.dropoutState) {
+      this.dropoutState = new Arena();
+      this.dropoutState.tensor("s", [4], "i32");
+      this.dropoutState.commit();
+      const st = this.dropoutState.get("s").i32();
+      for (let i = 0; i < 4; i++) st[i] = this.rng.nextU32() | 0;
+      if ((st[0] | st[1] | st[2] | st[3]) === 0) st[0] = 1;
+    }
+    k.dropout_mask(mask.ptr, n, this.dropout, 1 / (1 - this.dropout), this.dropoutState.ptr);
+    k.mul_f32(this.a[`xin${l}`].ptr, this.layerOut(l - 1, B), mask.ptr, n);
   }
 
   /** One layer-direction over all T steps. X: [T, B, in]. */
@@ -867,6 +886,7 @@ export class Recurrent {
   dispose(): void {
     this.acts?.dispose();
     this.acts = null;
+    this.dropoutState?.dispose();
     this.params.dispose();
     this.grads.dispose();
   }

@@ -1,0 +1,51 @@
+/** `unfold info`: what is in a model file. */
+import { statSync } from "node:fs";
+import { init } from "../index.js";
+import { bytes, int } from "./common.js";
+import { describeModel, loadLm } from "./model-file.js";
+
+/** A token as shown in the vocabulary preview: visible escapes for whitespace. */
+function showToken(t: string): string {
+  if (t === " ") return "␣";
+  if (t === "\n") return "\\n";
+  if (t === "\t") return "\\t";
+  return t;
+}
+
+export async function info(path: string): Promise<number> {
+  await init();
+  const { model, vocab, meta } = await loadLm(path);
+  const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)}${v}\n`);
+  try {
+    const st = model.trainState;
+    process.stdout.write(`${path} (${bytes(statSync(path).size)})\n`);
+    out("model", describeModel(model));
+    out("parameters", int(model.parameterCount));
+    const preview = vocab.tokens.slice(0, 60).map(showToken).join(" ");
+    out("vocabulary", `${vocab.size} characters, most frequent first: ${preview}${vocab.size > 60 ? " …" : ""}`);
+    if (meta) {
+      out("corpus", `${meta.corpus.name}, ${int(meta.corpus.chars)} characters`);
+      const c = meta.cli;
+      out("settings", `--model ${c.model} --hidden ${c.hidden} --layers ${c.layers} --embedding ${c.embedding} --dropout ${c.dropout} --seq ${c.seq} --batch ${c.batch} --lr ${c.lr} --seed ${c.seed} --val-fraction ${c.valFraction}`);
+    }
+    const h = st.history;
+    const complete = h.epochs.filter((e) => Number.isInteger(e.epoch)).length;
+    const opt = st.optimizer ? `; optimizer ${st.optimizer.spec.type} lr ${st.optimizer.spec.lr}, ${st.optimizer.step} updates` : "";
+    out("training", `${int(h.steps)} steps, ${complete} complete epoch${complete === 1 ? "" : "s"}${st.streamPosition > 0 ? ` (stopped inside epoch ${st.epoch + 1}, resumable)` : ""}${opt}`);
+    for (const e of h.epochs.slice(-5)) {
+      const partial = Number.isInteger(e.epoch) ? "" : " (partial)";
+      out("", `epoch ${Math.ceil(e.epoch)}${partial}: to step ${e.step}, mean loss ${e.loss.toFixed(3)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(3)}` : ""}, ${e.seconds.toFixed(0)} s`);
+    }
+    const curve = meta?.curve;
+    if (curve && curve.train.length) {
+      const tail = curve.train.slice(-Math.max(1, Math.ceil(20 / curve.trainEvery)));
+      const tr = tail.reduce((s, x) => s + x, 0) / tail.length;
+      const v = curve.val.at(-1);
+      const base = meta.baseline ? `; unigram baseline ${meta.baseline.loss.toFixed(3)} (ppl ${Math.exp(meta.baseline.loss).toFixed(2)})` : "";
+      out("last loss", `train ${tr.toFixed(3)} (mean of the last steps)${v ? `, validation ${v[1].toFixed(3)} (ppl ${Math.exp(v[1]).toFixed(2)}) at step ${v[0]}` : ""}${base}`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

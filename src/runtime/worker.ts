@@ -1,0 +1,124 @@
+/**
+ * The worker side of the thread pool (src/runtime/threads.ts).
+ *
+ * A worker instantiates the shared-memory build (`unfold-mt.wasm`) on the
+ * memory the main thread created, then loops forever on its control block in
+ * that memory: wait for a new job number, run the job's kernel calls, publish
+ * the job number as done. No messages are exchanged after start-up, so a job
+ * costs an `Atomics.store` + (if the worker sleeps) `Atomics.notify` each way.
+ *
+ * The code runs as a string (`new Worker(src, { eval: true })` in Node, a
+ * Blob URL elsewhere), so it ships inside the library bundle with no second
+ * file to locate, and must not reference anything outside {@link workerMain}.
+ */
+
+/** Control block of one worker: Int32 slots, then the job's calls as f64. */
+export const CTL = {
+  /** Job number; the main thread bumps it to post a job, -1 = quit. */
+  SEQ: 0,
+  /** Last job number finished by the worker. */
+  DONE: 1,
+  /** 1 while the worker is (about to be) blocked in Atomics.wait on SEQ. */
+  SLEEP: 2,
+  /** 1 while the main thread is (about to be) blocked in Atomics.wait on DONE. */
+  MAIN_SLEEP: 3,
+  /** Number of kernel calls in the job. */
+  NCALLS: 4,
+  /** 0, or 1 when a call threw (the message goes to ERR_TEXT via postMessage). */
+  ERR: 5,
+  /** Byte offset of the calls: per call, CALL_F64 f64s: [kernel index, args...]. */
+  CALLS_BYTE: 32,
+  /** f64 slots per call: kernel index + up to 13 arguments. */
+  CALL_F64: 14,
+  /** Calls per job. */
+  MAX_CALLS: 3,
+  /** Bytes per worker's block (a multiple of the 64-byte cache line). */
+  BYTES: 384,
+} as const;
+
+/** Sent once to a new worker. */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Byte offset of this worker's control block. */
+  ctl: number;
+  /** Kernel names by index (abi.ts KERNEL_NAMES). */
+  names: readonly string[];
+  layout: typeof CTL;
+  /** Empty polls of SEQ before the worker blocks in Atomics.wait. */
+  spin: number;
+}
+
+/**
+ * The worker's whole program. Stringified: keep it self-contained (no
+ * imports, no outer names) and plain JavaScript after type erasure.
+ */
+export function workerMain(): void {
+  type Port = { postMessage(m: unknown): void; once?: (ev: string, f: (m: unknown) => void) => void };
+  const req = typeof require === "function" ? require : null;
+  // Node: worker_threads' parentPort; browsers / Deno: the worker global scope.
+  const port: Port = req ? req("node:worker_threads").parentPort : (globalThis as unknown as Port);
+  const start = (msg: WorkerInit): void => {
+    const L = msg.layout;
+    let inst: WebAssembly.Instance;
+    try {
+      inst = new WebAssembly.Instance(msg.module, {
+        env: {
+          memory: msg.memory,
+          abort: () => {
+            throw new Error("kernel assertion failed");
+          },
+        },
+      });
+    } catch (err) {
+      port.postMessage({ error: `could not instantiate the module in a worker: ${(err as Error).message}` });
+      return;
+    }
+    const ex = inst.exports as Record<string, (...a: number[]) => unknown>;
+    const fns = msg.names.map((n) => ex[n]);
+    const ctl = new Int32Array(msg.memory.buffer, msg.ctl, L.CALLS_BYTE / 4);
+    // Views over shared memory stay valid when it grows (they just do not see
+    // the new pages); the control block lies in pages that existed at start.
+    const args = new Float64Array(msg.memory.buffer, msg.ctl + L.CALLS_BYTE, L.MAX_CALLS * L.CALL_F64);
+    port.postMessage({ ready: true });
+    let seq = 0;
+    for (;;) {
+      let polls = 0;
+      let next = Atomics.load(ctl, L.SEQ);
+      while (next === seq) {
+        if (++polls > msg.spin) {
+          Atomics.store(ctl, L.SLEEP, 1);
+          Atomics.wait(ctl, L.SEQ, seq);
+          Atomics.store(ctl, L.SLEEP, 0);
+          polls = 0;
+        }
+        next = Atomics.load(ctl, L.SEQ);
+      }
+      if (next < 0) return; // quit
+      seq = next;
+      const n = ctl[L.NCALLS];
+      try {
+        for (let c = 0; c < n; c++) {
+          const o = c * L.CALL_F64;
+          fns[args[o]](
+            args[o + 1], args[o + 2], args[o + 3], args[o + 4], args[o + 5], args[o + 6], args[o + 7],
+            args[o + 8], args[o + 9], args[o + 10], args[o + 11], args[o + 12], args[o + 13],
+          );
+        }
+      } catch (err) {
+        ctl[L.ERR] = 1;
+        port.postMessage({ error: (err as Error).message });
+      }
+      Atomics.store(ctl, L.DONE, seq);
+      if (Atomics.load(ctl, L.MAIN_SLEEP) !== 0) Atomics.notify(ctl, L.DONE);
+    }
+  };
+  if (req) (port as { once: (ev: string, f: (m: WorkerInit) => void) => void }).once("message", start);
+  else (globalThis as unknown as { onmessage: ((e: { data: WorkerInit }) => void) | null }).onmessage = (e) => {
+    (globalThis as unknown as { onmessage: null }).onmessage = null;
+    start(e.data);
+  };
+}
+
+/** {@link workerMain} as a script. */
+export const WORKER_SOURCE = `(${workerMain.toString()})();`;
