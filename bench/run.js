@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training
 import { printTable } from "./format.js";
 
 const args = process.argv.slice(2);
@@ -8,6 +8,7 @@ const wanted = args.filter((a) => !a.startsWith("--"));
 const suites = {
   kernels: () => import("./kernels.js"),
   layers: () => import("./layers.js"),
+  training: () => import("./training.js"),
 };
 
 console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);

@@ -294,3 +294,23 @@ describe("variable-length sequences (lengths)", () => {
     }
   });
 });
+
+describe("last step only", () => {
+  it("returns output[T-1] and backpropagates from it alone", () => {
+    const T = 6, B = 2, I = 3, H = 4;
+    const m = new LSTM({ inputSize: I, hiddenSize: H, seed: 2, bidirectional: true });
+    const x = randArray(new Rng(8), T * B * I);
+    const full = m.forward(x, { batchSize: B }).output;
+    const dLast = randArray(new Rng(9), B * 2 * H);
+    const dFull = new Float32Array(T * B * 2 * H);
+    dFull.set(dLast, (T - 1) * B * 2 * H);
+    const gFull = m.backward({ dOutput: dFull });
+    const gradsFull = m.gradStateDict();
+    const last = m.forward(x, { batchSize: B, lastStepOnly: true }).output;
+    expect(Array.from(last)).toEqual(Array.from(full.subarray((T - 1) * B * 2 * H)));
+    const g = m.backward({ dOutput: dLast });
+    expect(Array.from(g.dInput)).toEqual(Array.from(gFull.dInput));
+    expect(m.gradStateDict()).toEqual(gradsFull);
+    expect(() => m.backward({ dOutput: dFull })).toThrow(/forward returned the last step only/);
+  });
+});

@@ -58,6 +58,11 @@ export interface ForwardOptions {
   h0?: ArrayLike<number>;
   /** Initial cell state [L*D, B, H] (LSTM only); zeros if omitted. */
   c0?: ArrayLike<number>;
+  /**
+   * Return only the last step's output, [B, D*H] (PyTorch's `output[-1]`),
+   * instead of the whole sequence; backward then takes dOutput [B, D*H].
+   */
+  lastStepOnly?: boolean;
   /** Apply dropout (if configured). Default false. */
   training?: boolean;
 }
@@ -146,6 +151,8 @@ export class Recurrent {
   /** Shape of the last forward, which backward differentiates. */
   private last: { T: number; B: number; training: boolean } | null = null;
   private norms: Float64Array | null = null;
+  /** The last public forward returned only the last step. */
+  private lastStepOnly = false;
   /** State of the dropout mask generator (4 x u32 in WASM memory), made on first use. */
   private dropoutState: Arena | null = null;
   /** Batch size of the state held for the next 'keep' forward; null = zeros (fits any). */
@@ -411,7 +418,9 @@ export class Recurrent {
     const H = this.hiddenSize;
     const out = this.layerOut(this.numLayers - 1, B);
     let output: Float32Array;
-    if (this.batchFirst) {
+    this.lastStepOnly = !!opts.lastStepOnly;
+    if (this.lastStepOnly) output = hp.f32(out + (T - 1) * B * D * H * 4, B * D * H).slice();
+    else if (this.batchFirst) {
       k.swap01_f32(a.dA.ptr, out, T, B, D * H);
       output = hp.f32(a.dA.ptr, T * B * D * H).slice();
     } else output = hp.f32(out, T * B * D * H).slice();
@@ -736,7 +745,12 @@ export class Recurrent {
     const nState = this.numLayers * D * B * H;
     // dY of the top layer, time-major, in dA.
     const dY = a.dA.ptr;
-    if (grad.dOutput !== undefined) {
+    if (grad.dOutput !== undefined && this.lastStepOnly) {
+      // dOutput [B, D*H] of the last step; every other step gets zero.
+      if (grad.dOutput.length !== B * D * H) throw new RangeError(`unfold-rnn: dOutput should have ${B * D * H} values (shape [B, ${D * H}]: the forward returned the last step only), got ${grad.dOutput.length}`);
+      k.fill_f32(dY, nOut, 0);
+      hp.f32(dY + (T - 1) * B * D * H * 4, B * D * H).set(grad.dOutput);
+    } else if (grad.dOutput !== undefined) {
       if (grad.dOutput.length !== nOut) {
         throw new RangeError(`unfold-rnn: dOutput should have ${nOut} values (shape [${this.batchFirst ? "B, T" : "T, B"}, ${D * H}]), got ${grad.dOutput.length}`);
       }
