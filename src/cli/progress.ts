@@ -69,10 +69,8 @@ export function createProgress(stream: NodeJS.WriteStream, plainEverySeconds = 5
     };
   }
   let last = -Infinity;
-  let lastState: ProgressState | null = null;
   return {
     update: (s) => {
-      lastState = s;
       const now = performance.now();
       if (now - last >= plainEverySeconds * 1000) {
         last = now;
@@ -80,8 +78,6 @@ export function createProgress(stream: NodeJS.WriteStream, plainEverySeconds = 5
       }
     },
     log: (text) => void stream.write(text.endsWith("\n") ? text : `${text}\n`),
-    stop: () => {
-      if (lastState && performance.now() - last > 0) stream.write(`${describe(lastState)}\n`);
-    },
+    stop: () => {},
   };
 }

@@ -244,7 +244,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
       const segEnd = Math.min(target, next(sampleEvery), next(ckEvery));
       const ts = performance.now();
       await model.fitAsync({ stream: trainIds }, {
-        steps: segEnd - cur,
+        steps: Number.isFinite(segEnd) ? segEnd - cur : 2 ** 31, // a --time run without checkpoints: one segment
         batchSize: B,
         tbptt: { k1: seq },
         optimizer: { type: "adam", lr: settings.lr },
@@ -294,6 +294,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     return 130;
   }
   await checkpoint("final checkpoint");
+  prog.update(state());
   prog.stop();
   process.off("SIGINT", onSigint);
 

@@ -6,6 +6,7 @@
  */
 import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
+import * as threads from "../runtime/threads.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
 import { uniformInit } from "./init.js";
@@ -98,7 +99,7 @@ export class Dense {
     const I = this.inFeatures;
     const O = this.outFeatures;
     if (x !== this.t.x.ptr) k.copy2d_f32(this.t.x.ptr, I, x, I, N, I);
-    k.gemm_nt(N, O, I, this.t.x.ptr, I, this.pByName.get("weight")!.ptr, I, this.t.y.ptr, O, 0, this.t.scratch.ptr);
+    threads.gemmNT(N, O, I, this.t.x.ptr, I, this.pByName.get("weight")!.ptr, I, this.t.y.ptr, O, 0, this.t.scratch.ptr);
     const b = this.pByName.get("bias");
     if (b) k.bias_add_rows(this.t.y.ptr, N, O, b.ptr);
     this.lastN = N;
@@ -112,10 +113,10 @@ export class Dense {
     const k = kernels();
     const I = this.inFeatures;
     const O = this.outFeatures;
-    k.gemm_tn(O, I, N, dy, O, this.t.x.ptr, I, this.gByName.get("weight")!.ptr, I, 0, this.t.scratch.ptr);
+    threads.gemmTN(O, I, N, dy, O, this.t.x.ptr, I, this.gByName.get("weight")!.ptr, I, 0, this.t.scratch.ptr);
     const gb = this.gByName.get("bias");
     if (gb) k.sum_rows(gb.ptr, dy, N, O, 0);
-    k.gemm_nn(N, I, O, dy, O, this.pByName.get("weight")!.ptr, I, this.t.dx.ptr, I, 0, this.t.scratch.ptr);
+    threads.gemmNN(N, I, O, dy, O, this.pByName.get("weight")!.ptr, I, this.t.dx.ptr, I, 0, this.t.scratch.ptr);
     return this.t.dx.ptr;
   }
 

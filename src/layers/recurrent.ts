@@ -16,6 +16,7 @@
  */
 import type { Kernels, Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
+import * as threads from "../runtime/threads.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
 import { type InitScheme, orthogonalInit, uniformInit, xavierInit } from "./init.js";
@@ -693,7 +694,7 @@ export class Recurrent {
     const rev = u.d === 1;
     const packed = this.a.packed.ptr;
     // 1. Input projection of all steps at once: gates [T*B, GH] = X W_ih^T.
-    k.gemm_nt(T * B, GH, u.inSize, X, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr, GH, 0, this.a.scratch.ptr);
+    threads.gemmNT(T * B, GH, u.inSize, X, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr, GH, 0, this.a.scratch.ptr);
     // 2. W_hh^T packed once for the whole loop.
     k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
     // Initial state into slot 0 (forward) or slot T (reverse): hs[s] holds
@@ -711,17 +712,15 @@ export class Recurrent {
       const hCur = this.hAt(c, cur, B);
       const Gt = c.gates.ptr + t * B * GH * 4;
       switch (this.kind) {
+        // Each is gemm_packed_f32x4_4x8 (h_{t-1} W_hh^T) then the fused cell kernel.
         case "lstm":
-          k.gemm_packed_f32x4_4x8(B, GH, H, hPrev, H, 1, packed, Gt, GH, 1);
-          k.lstm_step_fwd(Gt, u.bIh.ptr, u.bHh.ptr, c.cs!.ptr + prev * BH4, c.cs!.ptr + cur * BH4, hCur, c.tc!.ptr + t * BH4, B, H);
+          threads.lstmStepFwd(B, H, hPrev, packed, Gt, u.bIh.ptr, u.bHh.ptr, c.cs!.ptr + prev * BH4, c.cs!.ptr + cur * BH4, hCur, c.tc!.ptr + t * BH4);
           break;
         case "gru":
-          k.gemm_packed_f32x4_4x8(B, GH, H, hPrev, H, 1, packed, this.a.gh.ptr, GH, 0);
-          k.gru_step_fwd(Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hPrev, hCur, c.gru!.ptr + t * 4 * BH4, B, H);
+          threads.gruStepFwd(B, H, hPrev, packed, Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hCur, c.gru!.ptr + t * 4 * BH4);
           break;
         default:
-          k.gemm_packed_f32x4_4x8(B, GH, H, hPrev, H, 1, packed, Gt, GH, 1);
-          k.rnn_step_fwd(Gt, u.bIh.ptr, u.bHh.ptr, hCur, B, H, this.kind === "rnn_relu" ? 1 : 0);
+          threads.rnnStepFwd(B, H, hPrev, packed, Gt, u.bIh.ptr, u.bHh.ptr, hCur, this.kind === "rnn_relu" ? 1 : 0);
       }
     }
   }
@@ -865,21 +864,19 @@ export class Recurrent {
       }
       const dGt = dG + t * B * GH * 4;
       switch (this.kind) {
+        // Each is the fused cell kernel then gemm_packed_f32x4_4x8 (dG_t W_hh).
         case "lstm":
-          k.lstm_step_bwd(c.gates.ptr + t * B * GH * 4, c.cs!.ptr + prev * BH4, c.tc!.ptr + t * BH4, dh, a.dc.ptr, dGt, B, H);
-          k.gemm_packed_f32x4_4x8(B, H, GH, dGt, GH, 1, packed, dPrev, H, first ? 0 : 1);
+          threads.lstmStepBwd(B, H, c.gates.ptr + t * B * GH * 4, c.cs!.ptr + prev * BH4, c.tc!.ptr + t * BH4, dh, a.dc.ptr, dGt, packed, dPrev, first ? 0 : 1);
           break;
         case "gru": {
           const dGht = dGh + t * B * GH * 4;
-          k.gru_step_bwd(c.gru!.ptr + t * 4 * BH4, this.hAt(c, prev, B), dh, dGt, dGht, a.dhp.ptr, B, H);
-          k.gemm_packed_f32x4_4x8(B, H, GH, dGht, GH, 1, packed, a.dhp.ptr, H, 1);
+          threads.gruStepBwd(B, H, c.gru!.ptr + t * 4 * BH4, this.hAt(c, prev, B), dh, dGt, dGht, a.dhp.ptr, packed);
           if (first) k.copy2d_f32(dPrev, H, a.dhp.ptr, H, B, H);
           else k.axpy_f32(dPrev, a.dhp.ptr, BH, 1);
           break;
         }
         default:
-          k.rnn_step_bwd(this.hAt(c, cur, B), dh, dGt, B, H, this.kind === "rnn_relu" ? 1 : 0);
-          k.gemm_packed_f32x4_4x8(B, H, GH, dGt, GH, 1, packed, dPrev, H, first ? 0 : 1);
+          threads.rnnStepBwd(B, H, this.hAt(c, cur, B), dh, dGt, packed, dPrev, first ? 0 : 1, this.kind === "rnn_relu" ? 1 : 0);
       }
     }
     if (this.kind === "lstm") k.copy2d_f32(a.dc0.ptr + ui * BH4, H, a.dc.ptr, H, B, H);
@@ -888,12 +885,12 @@ export class Recurrent {
     const TB = T * B;
     const scratch = a.scratch.ptr;
     const hPrevAll = this.hAt(c, rev ? 1 : 0, B); // [T, B, H]: h_{t-1} of every step
-    k.gemm_tn(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch); // dW_ih = dG^T X
-    k.gemm_tn(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch); // dW_hh = dGh^T H_prev
+    threads.gemmTN(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch); // dW_ih = dG^T X
+    threads.gemmTN(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch); // dW_hh = dGh^T H_prev
     k.sum_rows(u.gBIh.ptr, dG, TB, GH, 0);
     k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
     // dX (+)= dG W_ih: the reverse direction adds to the forward direction's.
-    k.gemm_nn(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
+    threads.gemmNN(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
   }
 
   /** Free the WASM memory now instead of at garbage collection. */

@@ -20,7 +20,14 @@ export class Heap {
   /** Free blocks sorted by start, coalesced. */
   private freeList: { start: Ptr; size: number }[] = [];
 
-  constructor(k: Kernels) {
+  /**
+   * @param maxBytes the memory's maximum size: 4 GiB for the default build;
+   *   the shared memory of `init({ threads })` is created with a maximum too.
+   */
+  constructor(
+    k: Kernels,
+    private readonly maxBytes = 2 ** 32,
+  ) {
     this.memory = k.memory;
     this.top = align16(k.heap_base());
   }
@@ -46,10 +53,12 @@ export class Heap {
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       try {
+        if (end > this.maxBytes) throw new RangeError("beyond the maximum");
+        // Shared memory (threads) grows in place: old views keep their length, so views are still made fresh.
         this.memory.grow(pages);
       } catch {
         throw new RangeError(
-          `unfold-rnn: out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(1)} MiB in all (max 4 GiB). ` +
+          `unfold-rnn: out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(1)} MiB in all (max ${(this.maxBytes / 2 ** 30).toFixed(this.maxBytes % 2 ** 30 ? 2 : 0)} GiB). ` +
             "Use a smaller batch, sequence chunk (truncated BPTT) or model.",
         );
       }

@@ -5,6 +5,8 @@
  */
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
+import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, ThreadPool, threadsUnavailable } from "./threads.js";
+import { CTL } from "./worker.js";
 
 /** Anything {@link init} can load the kernels from. */
 export type WasmSource =
@@ -16,9 +18,26 @@ export type WasmSource =
   | Response
   | PromiseLike<Response>;
 
+/** Options of {@link init}. */
+export interface InitOptions {
+  /**
+   * Threads for the big kernels (the GEMMs and the recurrent steps). Default
+   * 1: today's single module, no workers, runs everywhere. n > 1 loads the
+   * shared-memory build `unfold-mt.wasm` and starts n-1 workers (Node's
+   * worker_threads, or Web Workers on a cross-origin isolated page); results
+   * are bit-identical to 1 thread. Where workers or SharedArrayBuffer are
+   * missing (edge runtimes, a page without COOP/COEP) it warns and runs on 1
+   * thread.
+   */
+  threads?: number;
+}
+
 interface Runtime {
   kernels: Kernels;
   heap: Heap;
+  pool: ThreadPool | null;
+  /** init({ threads }) asked for workers but this runtime has none. */
+  fellBack: boolean;
 }
 
 let runtime: Runtime | null = null;
@@ -54,12 +73,27 @@ export function hasWasmSimd(): boolean {
  * @throws Error naming what is missing when the runtime has no WebAssembly
  *   SIMD, the file cannot be read, or the bytes are not this module.
  */
-export function init(source?: WasmSource): Promise<void> {
-  if (runtime) return Promise.resolve();
+export function init(source?: WasmSource | InitOptions, options: InitOptions = {}): Promise<void> {
+  if (isInitOptions(source)) {
+    options = source;
+    source = undefined;
+  }
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    return Promise.reject(new RangeError(`unfold-rnn: init({ threads }) must be an integer from 1 to 64, got ${threads}`));
+  }
+  if (runtime) {
+    const have = runtime.pool ? runtime.pool.threads : 1;
+    if (options.threads !== undefined && threads !== have && !(have === 1 && runtime.fellBack)) {
+      return Promise.reject(new Error(`unfold-rnn: init() already ran with ${have} thread${have > 1 ? "s" : ""}; call dispose() before init({ threads: ${threads} })`));
+    }
+    return Promise.resolve();
+  }
   if (!loading) {
-    loading = load(source).then(
+    loading = load(source as WasmSource | undefined, threads).then(
       (r) => {
         runtime = r;
+        bindThreads(r.kernels, r.pool);
       },
       (err) => {
         loading = null; // a failed init may be retried, e.g. with another source
@@ -68,6 +102,23 @@ export function init(source?: WasmSource): Promise<void> {
     );
   }
   return loading;
+}
+
+/**
+ * Stop the worker threads and forget the loaded module, so that {@link init}
+ * can run again (e.g. with another thread count). Layers and models made
+ * before are unusable afterwards. Not needed for a Node process to exit:
+ * workers never keep it alive.
+ */
+export function dispose(): void {
+  runtime?.pool?.terminate();
+  runtime = null;
+  loading = null;
+  bindThreads(null, null);
+}
+
+function isInitOptions(x: unknown): x is InitOptions {
+  return typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype && typeof (x as { then?: unknown }).then !== "function";
 }
 
 /** True once {@link init} has finished. */
@@ -87,21 +138,45 @@ export function heap(): Heap {
   return runtime.heap;
 }
 
-async function load(source?: WasmSource): Promise<Runtime> {
+async function load(source: WasmSource | undefined, threads: number): Promise<Runtime> {
   if (!hasWasmSimd()) {
     throw new Error(
       "unfold-rnn: this JavaScript runtime does not support WebAssembly SIMD (the fixed-width 128-bit 'simd128' feature). " +
         "Use Node >= 16.4, Deno, Bun, Chrome/Edge >= 91, Firefox >= 89 or Safari >= 16.4.",
     );
   }
-  const module = await toModule(source);
+  let fellBack = false;
+  if (threads > 1) {
+    const why = threadsUnavailable();
+    if (why) {
+      console.warn(`unfold-rnn: init({ threads: ${threads} }) runs on 1 thread: ${why}.`);
+      threads = 1;
+      fellBack = true;
+    }
+  }
+  const module = await toModule(source, threads > 1 ? MT_FILE : ST_FILE);
+  // The shared-memory build imports its memory; the default build owns it.
+  const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
+  if (threads > 1 && !importsMemory) {
+    throw new Error(
+      `unfold-rnn: init({ threads: ${threads} }) needs the shared-memory build ${MT_FILE} (npm run asbuild:mt); the module given to init() is the single-threaded one.`,
+    );
+  }
+  let memory: WebAssembly.Memory | undefined;
+  if (importsMemory) {
+    try {
+      memory = sharedMemory();
+    } catch (err) {
+      throw new Error(`unfold-rnn: ${MT_FILE} needs shared WebAssembly memory, which this runtime refused (${(err as Error).message}). Use ${ST_FILE} here.`);
+    }
+  }
   let instance: WebAssembly.Instance;
   try {
-    instance = await WebAssembly.instantiate(module, { env: { abort: onAbort } });
+    instance = await WebAssembly.instantiate(module, { env: { abort: onAbort, ...(memory ? { memory } : {}) } });
   } catch (err) {
     throw new Error(`unfold-rnn: could not instantiate the WebAssembly module: ${(err as Error).message}`);
   }
-  const exp = instance.exports as Record<string, unknown>;
+  const exp = (memory ? { ...instance.exports, memory } : instance.exports) as Record<string, unknown>;
   const missing = KERNEL_NAMES.filter((n) => typeof exp[n] !== "function");
   if (!(exp.memory instanceof WebAssembly.Memory) || missing.length > 0) {
     throw new Error(
@@ -111,20 +186,44 @@ async function load(source?: WasmSource): Promise<Runtime> {
     );
   }
   const k = exp as unknown as Kernels;
-  const r = { kernels: k, heap: new Heap(k) };
-  warmUp(r);
+  const heap = new Heap(k, memory ? MT_MAX_PAGES * PAGE : undefined);
+  let pool: ThreadPool | null = null;
+  if (threads > 1) {
+    // The control blocks: one 64-byte-aligned block per worker, never freed.
+    const ctl = (heap.alloc((threads - 1) * CTL.BYTES + 64) + 63) & ~63;
+    pool = await ThreadPool.start(module, memory!, ctl, threads - 1);
+  }
+  const r: Runtime = { kernels: k, heap, pool, fellBack };
+  bindThreads(k, pool);
+  try {
+    warmUp(r);
+  } finally {
+    bindThreads(null, null);
+  }
   return r;
+}
+
+const ST_FILE = "unfold.wasm";
+const MT_FILE = "unfold-mt.wasm";
+const PAGE = 65536;
+/** Pages of the shared memory: its initial size (as asconfig.json's initialMemory) and maximum (4 GiB, as the default build). */
+const MT_INITIAL_PAGES = 16;
+const MT_MAX_PAGES = 65536;
+
+/** The shared memory of the threads build; its maximum is reserved up front. */
+function sharedMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: MT_INITIAL_PAGES, maximum: MT_MAX_PAGES, shared: true });
 }
 
 function onAbort(msg: number, file: number, line: number, col: number): never {
   throw new Error(`unfold-rnn: kernel assertion failed at ${line}:${col} (debug build)`);
 }
 
-async function toModule(source?: WasmSource): Promise<WebAssembly.Module> {
+async function toModule(source: WasmSource | undefined, file: string): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   let bytes: BufferSource;
   if (source === undefined) {
-    const url = new URL("../../build/unfold.wasm", import.meta.url);
+    const url = file === MT_FILE ? new URL("../../build/unfold-mt.wasm", import.meta.url) : new URL("../../build/unfold.wasm", import.meta.url);
     bytes = await readBytes(url);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     bytes = source as BufferSource;
@@ -187,7 +286,7 @@ function toURL(s: string): URL {
   }
 }
 
-/** Run the hot kernels a few times so that V8 tiers them up before user code times them. */
+/** Run the hot kernels a few times so that V8 tiers them up before user code times them (and the workers' loops, when there are workers). */
 function warmUp(r: Runtime): void {
   const k = r.kernels;
   const n = 32 * 64;
@@ -205,4 +304,18 @@ function warmUp(r: Runtime): void {
     k.tanh_f32x4(c, a, n);
   }
   r.heap.free(a);
+  if (r.pool) {
+    // The split paths, big enough to be split: A [64,64], B [256,64], C [64,256], scratch [256*64].
+    const m = 16384;
+    const p = r.heap.alloc(4 * m * 4);
+    const q = p + m * 4, o = q + m * 4, w = o + m * 4;
+    new Float32Array(k.memory.buffer, p, 4 * m).fill(0.25);
+    for (let i = 0; i < 20; i++) {
+      gemmNT(64, 256, 64, p, 64, q, 64, o, 256, 0, w);
+      gemmNN(64, 256, 64, p, 64, q, 256, o, 256, 1, w);
+      gemmTN(64, 256, 64, p, 64, q, 256, o, 256, 1, w);
+      lstmStepFwd(16, 64, p, w, o, q, q, p + 4096, p + 8192, p + 12288, p + 16384);
+    }
+    r.heap.free(p);
+  }
 }

@@ -9,7 +9,7 @@
  *
  * The code runs as a string (`new Worker(src, { eval: true })` in Node, a
  * Blob URL elsewhere), so it ships inside the library bundle with no second
- * file to locate, and must not reference anything outside {@link workerMain}.
+ * file for a bundler or a server to locate.
  */
 
 /** Control block of one worker: Int32 slots, then the job's calls as f64. */
@@ -45,80 +45,77 @@ export interface WorkerInit {
   /** Kernel names by index (abi.ts KERNEL_NAMES). */
   names: readonly string[];
   layout: typeof CTL;
-  /** Empty polls of SEQ before the worker blocks in Atomics.wait. */
-  spin: number;
+  /** Milliseconds the worker polls SEQ before it blocks in Atomics.wait. */
+  spinMs: number;
 }
 
 /**
- * The worker's whole program. Stringified: keep it self-contained (no
- * imports, no outer names) and plain JavaScript after type erasure.
+ * The worker's whole program, as source text: a string survives bundlers,
+ * minifiers and coverage instrumenters, which rewrite functions (esbuild
+ * turns `require` into its own shim; istanbul inserts counters) and would
+ * break a stringified function. `PORT` is replaced by the expression that
+ * gives the message port: Node's `parentPort`, or the worker global scope.
+ *
+ * The loop: poll SEQ for a while (a layer's next job comes within µs), then
+ * sleep in Atomics.wait; on a new job number run its calls (kernel index +
+ * arguments as f64), then publish DONE and wake the main thread if it sleeps.
  */
-export function workerMain(): void {
-  type Port = { postMessage(m: unknown): void; once?: (ev: string, f: (m: unknown) => void) => void };
-  const req = typeof require === "function" ? require : null;
-  // Node: worker_threads' parentPort; browsers / Deno: the worker global scope.
-  const port: Port = req ? req("node:worker_threads").parentPort : (globalThis as unknown as Port);
-  const start = (msg: WorkerInit): void => {
-    const L = msg.layout;
-    let inst: WebAssembly.Instance;
-    try {
-      inst = new WebAssembly.Instance(msg.module, {
-        env: {
-          memory: msg.memory,
-          abort: () => {
-            throw new Error("kernel assertion failed");
-          },
-        },
-      });
-    } catch (err) {
-      port.postMessage({ error: `could not instantiate the module in a worker: ${(err as Error).message}` });
-      return;
-    }
-    const ex = inst.exports as Record<string, (...a: number[]) => unknown>;
-    const fns = msg.names.map((n) => ex[n]);
-    const ctl = new Int32Array(msg.memory.buffer, msg.ctl, L.CALLS_BYTE / 4);
-    // Views over shared memory stay valid when it grows (they just do not see
-    // the new pages); the control block lies in pages that existed at start.
-    const args = new Float64Array(msg.memory.buffer, msg.ctl + L.CALLS_BYTE, L.MAX_CALLS * L.CALL_F64);
-    port.postMessage({ ready: true });
-    let seq = 0;
-    for (;;) {
+const WORKER_TEMPLATE = `"use strict";
+const port = PORT;
+const start = (msg) => {
+  const L = msg.layout;
+  let inst;
+  try {
+    inst = new WebAssembly.Instance(msg.module, {
+      env: { memory: msg.memory, abort: () => { throw new Error("kernel assertion failed"); } },
+    });
+  } catch (err) {
+    port.postMessage({ error: "could not instantiate the module in a worker: " + err.message });
+    return;
+  }
+  const fns = msg.names.map((n) => inst.exports[n]);
+  // Views over shared memory stay valid when it grows (they only miss the
+  // new pages); the control block lies in pages that existed at start.
+  const ctl = new Int32Array(msg.memory.buffer, msg.ctl, L.CALLS_BYTE / 4);
+  const args = new Float64Array(msg.memory.buffer, msg.ctl + L.CALLS_BYTE, L.MAX_CALLS * L.CALL_F64);
+  port.postMessage({ ready: true });
+  let seq = 0;
+  for (;;) {
+    let next = Atomics.load(ctl, L.SEQ);
+    if (next === seq) {
       let polls = 0;
-      let next = Atomics.load(ctl, L.SEQ);
-      while (next === seq) {
-        if (++polls > msg.spin) {
+      let t0 = performance.now();
+      while ((next = Atomics.load(ctl, L.SEQ)) === seq) {
+        if ((++polls & 255) === 0 && performance.now() - t0 > msg.spinMs) {
           Atomics.store(ctl, L.SLEEP, 1);
           Atomics.wait(ctl, L.SEQ, seq);
           Atomics.store(ctl, L.SLEEP, 0);
-          polls = 0;
+          t0 = performance.now();
         }
-        next = Atomics.load(ctl, L.SEQ);
       }
-      if (next < 0) return; // quit
-      seq = next;
-      const n = ctl[L.NCALLS];
-      try {
-        for (let c = 0; c < n; c++) {
-          const o = c * L.CALL_F64;
-          fns[args[o]](
-            args[o + 1], args[o + 2], args[o + 3], args[o + 4], args[o + 5], args[o + 6], args[o + 7],
-            args[o + 8], args[o + 9], args[o + 10], args[o + 11], args[o + 12], args[o + 13],
-          );
-        }
-      } catch (err) {
-        ctl[L.ERR] = 1;
-        port.postMessage({ error: (err as Error).message });
-      }
-      Atomics.store(ctl, L.DONE, seq);
-      if (Atomics.load(ctl, L.MAIN_SLEEP) !== 0) Atomics.notify(ctl, L.DONE);
     }
-  };
-  if (req) (port as { once: (ev: string, f: (m: WorkerInit) => void) => void }).once("message", start);
-  else (globalThis as unknown as { onmessage: ((e: { data: WorkerInit }) => void) | null }).onmessage = (e) => {
-    (globalThis as unknown as { onmessage: null }).onmessage = null;
-    start(e.data);
-  };
-}
+    if (next < 0) return; // quit
+    seq = next;
+    const n = ctl[L.NCALLS];
+    try {
+      for (let c = 0; c < n; c++) {
+        const o = c * L.CALL_F64;
+        fns[args[o]](args[o + 1], args[o + 2], args[o + 3], args[o + 4], args[o + 5], args[o + 6], args[o + 7],
+          args[o + 8], args[o + 9], args[o + 10], args[o + 11], args[o + 12], args[o + 13]);
+      }
+    } catch (err) {
+      ctl[L.ERR] = 1;
+      port.postMessage({ error: String(err && err.message || err) });
+    }
+    Atomics.store(ctl, L.DONE, seq);
+    if (Atomics.load(ctl, L.MAIN_SLEEP) !== 0) Atomics.notify(ctl, L.DONE);
+  }
+};
+if (typeof port.once === "function") port.once("message", start);
+else port.onmessage = (e) => { port.onmessage = null; start(e.data); };
+`;
 
-/** {@link workerMain} as a script. */
-export const WORKER_SOURCE = `(${workerMain.toString()})();`;
+/** The worker script for Node's worker_threads (`eval: true`). */
+export const WORKER_SOURCE_NODE = WORKER_TEMPLATE.replace("PORT", 'require("node:worker_threads").parentPort');
+/** The worker script for Web Workers (browsers, Deno): the global scope is the port. */
+export const WORKER_SOURCE_WEB = WORKER_TEMPLATE.replace("PORT", "self");

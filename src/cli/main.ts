@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * The `unfold` command: train, sample from and inspect character-level
+ * language models, and benchmark the kernels.
+ *
+ *   unfold train [corpus.txt] [--model lstm|gru|rnn] [--hidden 256] ... [--steps N | --epochs N | --time 2m]
+ *   unfold sample model.unfold [--prime "ROMEO:"] [--length 500] [--temperature 0.8]
+ *   unfold info model.unfold
+ *   unfold bench [--quick]
+ *
+ * Errors a user can fix print one line on stderr and exit 1 (see CliError);
+ * anything else is a bug and shows its stack.
+ */
+import { Command, Option } from "commander";
+import { bench } from "./bench.js";
+import {
+  CliError, defaultCorpusPath, duration, fraction, nonNegativeInt, nonNegativeNumber, oneOf, packageVersion, positiveInt, positiveNumber, probability,
+} from "./common.js";
+import { info } from "./info.js";
+import { sample } from "./sample.js";
+import { train, type TrainFlags } from "./train.js";
+
+/** Run a command's body; a CliError becomes one line on stderr and exit code 1. */
+async function run(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`unfold: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+}
+
+export function program(): Command {
+  const p = new Command("unfold")
+    .description("Character-level language models with recurrent networks (LSTM, GRU, RNN) — train, sample, inspect.")
+    .version(packageVersion(), "-v, --version")
+    .configureOutput({ outputError: (s, write) => write(`unfold: ${s.replace(/^error: /, "")}`) })
+    .showSuggestionAfterError(true);
+
+  p.command("train")
+    .description("train a character-level language model on a text file")
+    .argument("[corpus]", `UTF-8 text to learn from (default: the bundled State of the Union corpus, ${"corpus/sotu.txt"})`)
+    .addOption(new Option("--model <cell>", "recurrent cell").choices(["lstm", "gru", "rnn"]).default("lstm"))
+    .option("--hidden <n>", "hidden size", positiveInt, 256)
+    .option("--layers <n>", "stacked recurrent layers", positiveInt, 2)
+    .option("--embedding <n>", "character embedding size", positiveInt, 64)
+    .option("--seq <n>", "steps per truncated-BPTT window (k1)", positiveInt, 64)
+    .option("--batch <n>", "parallel streams per update", positiveInt, 32)
+    .option("--steps <n>", "train this many updates", positiveInt)
+    .option("--epochs <n>", "train this many passes over the corpus (default 1 if no --steps/--time)", positiveInt)
+    .option("--time <duration>", "train for this long, e.g. 90s, 2m, 1h", duration)
+    .option("--lr <rate>", "Adam learning rate", positiveNumber, 0.002)
+    .option("--dropout <p>", "dropout between stacked layers", fraction, 0)
+    .option("--seed <n>", "random seed (initial weights)", nonNegativeInt, 1)
+    .option("--out <file>", "where to save the model (default model.unfold, or the --resume file)")
+    .option("--sample-every <n>", "print a sample every n steps (0: never)", nonNegativeInt, 200)
+    .option("--checkpoint-every <n>", "validate and save every n steps (0: only at the end)", nonNegativeInt, 200)
+    .option("--resume <file>", "continue training a saved model (its optimizer, stream position and state)")
+    .option("--val-fraction <f>", "hold out this last fraction of the corpus for validation", fraction, 0.05)
+    .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
+    .action(async (corpus: string | undefined, flags: TrainFlags, cmd: Command) => {
+      const explicit = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === "cli"));
+      await run(() => train(corpus, flags, explicit));
+    });
+
+  p.command("sample")
+    .description("generate text from a trained model")
+    .argument("<model>", "model file from `unfold train`")
+    .option("--prime <text>", "text to start from (default \"The \")")
+    .option("--length <n>", "characters to generate", nonNegativeInt, 500)
+    .option("--temperature <t>", "sampling temperature (0: always the most likely)", nonNegativeNumber, 0.8)
+    .option("--top-k <k>", "sample only among the k most likely characters", positiveInt)
+    .option("--top-p <p>", "sample only among the most likely characters whose probability reaches p", probability)
+    .option("--seed <n>", "random seed of the sampler (default: random)", nonNegativeInt)
+    .action(async (model: string, flags) => run(() => sample(model, flags)));
+
+  p.command("info")
+    .description("show a model's architecture, vocabulary and training history")
+    .argument("<model>", "model file")
+    .action(async (model: string) => run(() => info(model)));
+
+  p.command("bench")
+    .description("benchmark the kernels (the full suite in a source checkout, else a built-in one)")
+    .option("--quick", "shorter runs")
+    .option("--builtin", "run the small built-in benchmark even in a source checkout")
+    .action(async (flags) => run(() => bench(flags)));
+
+  p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2`);
+  return p;
+}
+
+await program().parseAsync(process.argv);

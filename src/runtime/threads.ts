@@ -1,0 +1,500 @@
+/**
+ * Threads: the one place where kernels are split across workers.
+ *
+ * With `init({ threads: n })`, n > 1, the kernels run from the shared-memory
+ * build (`unfold-mt.wasm`) on one `WebAssembly.Memory({ shared: true })`,
+ * instantiated on the main thread and in n-1 workers. Each worker spins (then
+ * sleeps in `Atomics.wait`) on its control block in that memory; the
+ * dispatchers below post a job (kernel index + arguments, at most
+ * {@link CTL.MAX_CALLS} calls) with `Atomics.store`, run their own share on
+ * the main thread, then wait for every worker's done flag. No messages, no
+ * copies: a job costs a few atomics each way (~1-2 µs when the worker spins).
+ *
+ * Splits are chosen so the result is bit-identical to one thread:
+ *  - GEMM columns: 8-wide panels of C are independent, and a column's
+ *    summation order (gemm.ts: c = beta*C, then k = 0..K-1) does not depend
+ *    on the panel range. gemm_nt / nn / tn parts pack their own panels into
+ *    their own slice of the scratch, so no barrier sits between pack and use.
+ *  - GEMM rows (when N has too few panels): rows of C are independent too.
+ *  - Recurrent steps: rows of the batch. A step's GEMM row b (h_{t-1}[b] W^T)
+ *    and the cell kernel's row b need only row b, so one job per time step
+ *    runs both: one barrier per step instead of two.
+ *
+ * With one thread (the default) every dispatcher calls its kernel directly,
+ * exactly as the layers did before.
+ *
+ * Dimension letters: M, N, K = GEMM sizes; B = batch; H = hidden size;
+ * P = 8-wide column panels, ceil(N/8).
+ */
+import { KERNEL_NAMES, type Kernels, type Ptr } from "./abi.js";
+import { CTL, WORKER_SOURCE_NODE, WORKER_SOURCE_WEB, type WorkerInit } from "./worker.js";
+
+/** Kernel index in the worker's table (abi.ts order). */
+const F = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<(typeof KERNEL_NAMES)[number], number>;
+
+/**
+ * Less work than this (flops) per extra thread is not split: a job costs a
+ * few µs of synchronisation, ~40 GFLOP/s makes 2^18 flops ≈ 7 µs.
+ */
+let minFlopsPerThread = 1 << 18;
+/**
+ * Milliseconds a worker polls for the next job before it sleeps in
+ * Atomics.wait: covers the gaps between a layer's kernels (µs) and between
+ * training steps, without burning a core for long when the library is idle
+ * (or when the machine is busy: a poller steals time from the main thread).
+ */
+const WORKER_SPIN_MS = 0.5;
+/**
+ * Milliseconds the main thread polls for a worker's done flag before it
+ * blocks in Atomics.wait (where it may: not on a browser's main thread).
+ * Parts are balanced, so a worker is normally done within µs of the main thread.
+ */
+const MAIN_SPIN_MS = 0.05;
+
+type AnyWorker = {
+  postMessage(m: unknown): void;
+  terminate(): unknown;
+  unref?: () => void;
+};
+
+/** The n-1 workers of `init({ threads: n })` and their control blocks. */
+export class ThreadPool {
+  private seq = 0;
+  /** Jobs dispatched so far (tests check that work really went to the workers). */
+  jobs = 0;
+  private constructor(
+    private readonly workers: AnyWorker[],
+    /** All control blocks; cached because shared-memory views never detach. */
+    private readonly i32: Int32Array,
+    private readonly f64: Float64Array,
+    private readonly canBlock: boolean,
+    private readonly errors: string[],
+  ) {}
+
+  /** Threads including the main one. */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * Start `workers` workers on the module and shared memory; the control
+   * blocks are `workers * CTL.BYTES` bytes at `ctl` (64-byte aligned).
+   */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, ctl: Ptr, workers: number): Promise<ThreadPool> {
+    const isNode = typeof process === "object" && !!process.versions?.node;
+    const made: AnyWorker[] = [];
+    const errors: string[] = [];
+    const i32 = new Int32Array(memory.buffer, ctl, (workers * CTL.BYTES) / 4);
+    const f64 = new Float64Array(memory.buffer, ctl, (workers * CTL.BYTES) / 8);
+    i32.fill(0);
+    const pool = new ThreadPool(made, i32, f64, isNode, errors);
+    try {
+      const ready: Promise<void>[] = [];
+      for (let w = 0; w < workers; w++) {
+        const worker = await spawn(isNode);
+        made.push(worker);
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            const onMessage = (m: { ready?: boolean; error?: string }) => {
+              if (m.ready) resolve();
+              else if (m.error) {
+                errors.push(m.error);
+                reject(new Error(`unfold-rnn: worker ${w + 1}: ${m.error}`));
+              }
+            };
+            const onError = (e: unknown) => reject(new Error(`unfold-rnn: worker ${w + 1} failed to start: ${(e as Error).message ?? e}`));
+            listen(worker, onMessage, onError);
+          }),
+        );
+        const msg: WorkerInit = { module, memory, ctl: ctl + w * CTL.BYTES, names: KERNEL_NAMES, layout: CTL, spinMs: WORKER_SPIN_MS };
+        worker.postMessage(msg);
+      }
+      await Promise.all(ready);
+    } catch (err) {
+      pool.terminate();
+      throw err;
+    }
+    // Workers must not keep a Node process alive.
+    for (const w of made) w.unref?.();
+    return pool;
+  }
+
+  /** Stop the workers (they leave their loop, then are terminated). */
+  terminate(): void {
+    for (let w = 0; w < this.workers.length; w++) {
+      const b = (w * CTL.BYTES) / 4;
+      Atomics.store(this.i32, b + CTL.SEQ, -1);
+      Atomics.notify(this.i32, b + CTL.SEQ);
+    }
+    for (const w of this.workers) void w.terminate();
+    this.workers.length = 0;
+  }
+
+  /**
+   * Write call `c` of worker `w`'s next job: kernel `fn` with `args`.
+   * @internal
+   */
+  setCall(w: number, c: number, fn: number, args: ArrayLike<number>): void {
+    const o = (w * CTL.BYTES + CTL.CALLS_BYTE) / 8 + c * CTL.CALL_F64;
+    const f = this.f64;
+    f[o] = fn;
+    for (let i = 0; i < args.length; i++) f[o + 1 + i] = args[i];
+  }
+
+  /** Post the calls written with {@link setCall} to worker `w`. @internal */
+  post(w: number, ncalls: number): void {
+    const b = (w * CTL.BYTES) / 4;
+    const i32 = this.i32;
+    i32[b + CTL.NCALLS] = ncalls;
+    // The job number is the same for every worker of one dispatch.
+    Atomics.store(i32, b + CTL.SEQ, this.seq + 1);
+    if (Atomics.load(i32, b + CTL.SLEEP) !== 0) Atomics.notify(i32, b + CTL.SEQ);
+  }
+
+  /** Wait until workers 0..count-1 finished the current job. @internal */
+  wait(count: number): void {
+    const seq = ++this.seq;
+    this.jobs++;
+    const i32 = this.i32;
+    let failed = false;
+    for (let w = 0; w < count; w++) {
+      const b = (w * CTL.BYTES) / 4;
+      if (Atomics.load(i32, b + CTL.DONE) === seq) continue;
+      let polls = 0;
+      const t0 = performance.now();
+      while (Atomics.load(i32, b + CTL.DONE) !== seq) {
+        if ((++polls & 255) === 0 && this.canBlock && performance.now() - t0 > MAIN_SPIN_MS) {
+          Atomics.store(i32, b + CTL.MAIN_SLEEP, 1);
+          Atomics.wait(i32, b + CTL.DONE, seq - 1, 50);
+          Atomics.store(i32, b + CTL.MAIN_SLEEP, 0);
+        }
+      }
+      if (i32[b + CTL.ERR] !== 0) {
+        i32[b + CTL.ERR] = 0;
+        failed = true;
+      }
+    }
+    if (failed) throw new Error(`unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
+  }
+}
+
+async function spawn(isNode: boolean): Promise<AnyWorker> {
+  if (isNode) {
+    const { Worker } = await import("node:worker_threads");
+    return new Worker(WORKER_SOURCE_NODE, { eval: true }) as unknown as AnyWorker;
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE_WEB], { type: "text/javascript" }));
+  try {
+    return new Worker(url, { type: "module" }) as unknown as AnyWorker;
+  } finally {
+    // The worker has its own reference once created.
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+}
+
+function listen(w: AnyWorker, onMessage: (m: { ready?: boolean; error?: string }) => void, onError: (e: unknown) => void): void {
+  const node = w as unknown as { on?: (ev: string, f: (x: unknown) => void) => void };
+  if (typeof node.on === "function") {
+    node.on("message", (m) => onMessage(m as { ready?: boolean; error?: string }));
+    node.on("error", onError);
+    node.on("exit", (code) => onError(new Error(`exited with code ${code}`)));
+  } else {
+    const web = w as unknown as Worker;
+    web.addEventListener("message", (e) => onMessage(e.data));
+    web.addEventListener("error", (e) => onError(new Error(e.message)));
+  }
+}
+
+/**
+ * Why `init({ threads })` cannot use workers here, or null when it can.
+ * Needs SharedArrayBuffer (browsers: a cross-origin isolated page, COOP +
+ * COEP headers), Atomics and workers (Node's worker_threads, or Web Workers).
+ */
+export function threadsUnavailable(): string | null {
+  const g = globalThis as { SharedArrayBuffer?: unknown; Atomics?: unknown; Worker?: unknown; crossOriginIsolated?: boolean };
+  const isNode = typeof process === "object" && !!process.versions?.node;
+  if (typeof g.SharedArrayBuffer !== "function" || typeof g.Atomics !== "object") {
+    return g.crossOriginIsolated === false
+      ? "SharedArrayBuffer needs a cross-origin isolated page (serve it with 'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp')"
+      : "this runtime has no SharedArrayBuffer/Atomics";
+  }
+  if (g.crossOriginIsolated === false) {
+    return "the page is not cross-origin isolated (serve it with 'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp')";
+  }
+  if (!isNode && typeof g.Worker !== "function") return "this runtime has no workers (Web Workers or node:worker_threads)";
+  return null;
+}
+
+// ---- the dispatchers ------------------------------------------------------------
+
+let K: Kernels | null = null;
+let pool: ThreadPool | null = null;
+
+/** Bind the loaded kernels and the pool (null: one thread). Called by wasm.ts. @internal */
+export function bindThreads(k: Kernels | null, p: ThreadPool | null): void {
+  K = k;
+  pool = p;
+}
+
+/** Threads the kernels run on: 1 unless `init({ threads })` started workers. */
+export function threadCount(): number {
+  return pool ? pool.threads : 1;
+}
+
+/** Jobs posted to the workers since init. @internal */
+export function jobCount(): number {
+  return pool ? pool.jobs : 0;
+}
+
+function kern(): Kernels {
+  if (!K) throw new Error("unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
+  return K;
+}
+
+/**
+ * Set the least work (flops) per thread worth a split; 0 splits everything
+ * that can be split (the tests use it to reach every path with small sizes).
+ * @internal
+ */
+export function setMinFlopsPerThread(flops: number): void {
+  minFlopsPerThread = flops;
+}
+
+/** Parts worth making for `flops` of work (1 = do not split). */
+function partsFor(flops: number): number {
+  if (!pool || !(flops > 0)) return 1;
+  if (minFlopsPerThread <= 0) return pool.threads;
+  return Math.max(1, Math.min(pool.threads, Math.floor(flops / minFlopsPerThread)));
+}
+
+/** Start of part i of n over `total` units, rounded to a multiple of `q`. */
+function cut(i: number, n: number, total: number, q: number): number {
+  if (i >= n) return total;
+  return Math.min(total, q * Math.round((i * total) / n / q));
+}
+
+/**
+ * C [M, N] = beta*C + A * Bp (gemm_packed_f32x4_4x8): columns split by
+ * panels, or rows when N has too few panels.
+ */
+export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number, aCs: number, Bp: Ptr, C: Ptr, ldc: number, beta: number): void {
+  const k = kern();
+  const n = partsFor(2 * M * N * K_);
+  if (n === 1 || M <= 0 || N <= 0) return k.gemm_packed_f32x4_4x8(M, N, K_, A, aRs, aCs, Bp, C, ldc, beta);
+  const P = (N + 7) >> 3;
+  const p = pool!;
+  const panel = Math.max(K_, 0) * 32;
+  if (P >= 2 * n || M < 8 * n) {
+    if (P < n) return k.gemm_packed_f32x4_4x8(M, N, K_, A, aRs, aCs, Bp, C, ldc, beta);
+    const q = P >= 4 * n ? 2 : 1; // even panel counts keep 2x16 tiles whole
+    for (let w = 1; w < n; w++) {
+      const p0 = cut(w, n, P, q), p1 = cut(w + 1, n, P, q);
+      p.setCall(w - 1, 0, F.gemm_packed_f32x4_4x8, [M, Math.min(N, p1 * 8) - p0 * 8, K_, A, aRs, aCs, Bp + p0 * panel, C + p0 * 32, ldc, beta]);
+      p.post(w - 1, 1);
+    }
+    const e = cut(1, n, P, q);
+    k.gemm_packed_f32x4_4x8(M, Math.min(N, e * 8), K_, A, aRs, aCs, Bp, C, ldc, beta);
+  } else {
+    for (let w = 1; w < n; w++) {
+      const m0 = cut(w, n, M, 4), m1 = cut(w + 1, n, M, 4);
+      p.setCall(w - 1, 0, F.gemm_packed_f32x4_4x8, [m1 - m0, N, K_, A + m0 * aRs * 4, aRs, aCs, Bp, C + m0 * ldc * 4, ldc, beta]);
+      p.post(w - 1, 1);
+    }
+    k.gemm_packed_f32x4_4x8(cut(1, n, M, 4), N, K_, A, aRs, aCs, Bp, C, ldc, beta);
+  }
+  p.wait(n - 1);
+}
+
+type GemmName = "gemm_nn" | "gemm_nt" | "gemm_tn";
+
+/**
+ * gemm_nn / gemm_nt / gemm_tn split by column panels: every part packs its
+ * own panels of B into its own slice of `scratch` and multiplies them. With
+ * fewer panels than threads, B is packed once here and the rows are split.
+ */
+function gemmSplit(name: GemmName, M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void {
+  const k = kern();
+  const n = partsFor(2 * M * N * K_);
+  if (n === 1 || M <= 0 || N <= 0 || K_ <= 0) return k[name](M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
+  const P = (N + 7) >> 3;
+  if (P < n) {
+    // Too few panels to share: pack once, split rows.
+    if (name === "gemm_nt") k.gemm_pack_b_nt(B, ldb, K_, N, scratch);
+    else k.gemm_pack_b_nn(B, ldb, K_, N, scratch);
+    if (name === "gemm_tn") gemmPacked(M, N, K_, A, 1, lda, scratch, C, ldc, beta);
+    else gemmPacked(M, N, K_, A, lda, 1, scratch, C, ldc, beta);
+    return;
+  }
+  const p = pool!;
+  const panel = K_ * 32;
+  // Panel p0 starts at column 8*p0: of B [K, N] (nn, tn) or at row 8*p0 of B [N, K] (nt).
+  const bStep = name === "gemm_nt" ? 8 * ldb * 4 : 32;
+  const q = P >= 4 * n ? 2 : 1;
+  for (let w = 1; w < n; w++) {
+    const p0 = cut(w, n, P, q), p1 = cut(w + 1, n, P, q);
+    p.setCall(w - 1, 0, F[name], [M, Math.min(N, p1 * 8) - p0 * 8, K_, A, lda, B + p0 * bStep, ldb, C + p0 * 32, ldc, beta, scratch + p0 * panel]);
+    p.post(w - 1, 1);
+  }
+  k[name](M, Math.min(N, cut(1, n, P, q) * 8), K_, A, lda, B, ldb, C, ldc, beta, scratch);
+  p.wait(n - 1);
+}
+
+/** C [M,N] = beta*C + A [M,K] * B [K,N]; scratch: ceil(N/8)*8*K floats (as gemm_nn). */
+export function gemmNN(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void {
+  gemmSplit("gemm_nn", M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
+}
+
+/** C [M,N] = beta*C + A [M,K] * B^T, B stored [N,K]; scratch as gemm_nt. */
+export function gemmNT(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void {
+  gemmSplit("gemm_nt", M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
+}
+
+/** C [M,N] = beta*C + A^T * B, A stored [K,M], B [K,N]; scratch as gemm_tn. */
+export function gemmTN(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void {
+  gemmSplit("gemm_tn", M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
+}
+
+// ---- one recurrent time step: GEMM + fused cell, split by batch rows ---------------
+
+/**
+ * One call of a row-split job: kernel `fn`, its arguments for all B rows,
+ * the bytes each argument moves per row (0: not a row pointer), and which
+ * argument is the row count.
+ */
+type RowCall = [fn: number, args: number[], rowBytes: readonly number[], rowsArg: number];
+
+/**
+ * Run `calls` in order on rows [b0, b1) of the batch in every thread; each
+ * part's rows depend only on the same rows. Returns false (nothing done)
+ * when the batch is too small to split; then the caller runs them whole.
+ */
+function rowSplit(B: number, flops: number, calls: RowCall[]): boolean {
+  const n = Math.min(partsFor(flops), B >> 2);
+  if (n < 2) return false;
+  const p = pool!;
+  const k = kern() as unknown as Record<string, (...a: number[]) => void>;
+  for (let w = 1; w < n; w++) {
+    const b0 = cut(w, n, B, 4), b1 = cut(w + 1, n, B, 4);
+    for (let c = 0; c < calls.length; c++) p.setCall(w - 1, c, calls[c][0], partArgs(calls[c], b0, b1));
+    p.post(w - 1, calls.length);
+  }
+  const e = cut(1, n, B, 4);
+  for (const call of calls) k[KERNEL_NAMES[call[0]]](...partArgs(call, 0, e));
+  p.wait(n - 1);
+  return true;
+}
+
+function partArgs([, args, rowBytes, rowsArg]: RowCall, b0: number, b1: number): number[] {
+  const out = args.slice();
+  for (let i = 0; i < rowBytes.length; i++) if (rowBytes[i] !== 0) out[i] += b0 * rowBytes[i];
+  out[rowsArg] = b1 - b0;
+  return out;
+}
+
+/**
+ * LSTM step forward: G [B,4H] += h_{t-1} [B,H] W_hh^T (Wp packed), then
+ * lstm_step_fwd (see abi.ts) writes c, h, tc and the activated gates.
+ */
+export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr): void {
+  const k = kern();
+  const GH = 4 * H, r = 4 * H, g = 4 * GH;
+  if (
+    !pool ||
+    !rowSplit(B, 2 * B * GH * H, [
+      [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, G, GH, 1], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
+      [F.lstm_step_fwd, [G, bIh, bHh, cPrev, c, h, tc, B, H], [g, 0, 0, r, r, r, r, 0, 0], 7],
+    ])
+  ) {
+    gemmPacked(B, GH, H, hPrev, H, 1, Wp, G, GH, 1);
+    k.lstm_step_fwd(G, bIh, bHh, cPrev, c, h, tc, B, H);
+  }
+}
+
+/**
+ * LSTM step backward: lstm_step_bwd writes dG [B,4H] (dc updated in place),
+ * then dPrev [B,H] = beta*dPrev + dG W_hh (Wp packed).
+ */
+export function lstmStepBwd(B: number, H: number, G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, beta: number): void {
+  const k = kern();
+  const GH = 4 * H, r = 4 * H, g = 4 * GH;
+  if (
+    !pool ||
+    !rowSplit(B, 2 * B * GH * H, [
+      [F.lstm_step_bwd, [G, cPrev, tc, dh, dc, dG, B, H], [g, r, r, r, r, g, 0, 0], 6],
+      [F.gemm_packed_f32x4_4x8, [B, H, GH, dG, GH, 1, Wp, dPrev, H, beta], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
+    ])
+  ) {
+    k.lstm_step_bwd(G, cPrev, tc, dh, dc, dG, B, H);
+    gemmPacked(B, H, GH, dG, GH, 1, Wp, dPrev, H, beta);
+  }
+}
+
+/**
+ * GRU step forward: Gh [B,3H] = h_{t-1} W_hh^T (Wp packed), then
+ * gru_step_fwd (see abi.ts) with Gi [B,3H] = x W_ih^T writes h and the cache [B,4H].
+ */
+export function gruStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, cache: Ptr): void {
+  const k = kern();
+  const GH = 3 * H, r = 4 * H, g = 4 * GH;
+  if (
+    !pool ||
+    !rowSplit(B, 2 * B * GH * H, [
+      [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
+      [F.gru_step_fwd, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H], [g, g, 0, 0, r, r, 4 * r, 0, 0], 7],
+    ])
+  ) {
+    gemmPacked(B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0);
+    k.gru_step_fwd(Gi, Gh, bIh, bHh, hPrev, h, cache, B, H);
+  }
+}
+
+/**
+ * GRU step backward: gru_step_bwd writes dGi, dGh [B,3H] and dhPrev [B,H]
+ * (the direct path), then dhPrev += dGh W_hh (Wp packed).
+ */
+export function gruStepBwd(B: number, H: number, cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, Wp: Ptr): void {
+  const k = kern();
+  const GH = 3 * H, r = 4 * H, g = 4 * GH;
+  if (
+    !pool ||
+    !rowSplit(B, 2 * B * GH * H, [
+      [F.gru_step_bwd, [cache, hPrev, dh, dGi, dGh, dhPrev, B, H], [4 * r, r, r, g, g, r, 0, 0], 6],
+      [F.gemm_packed_f32x4_4x8, [B, H, GH, dGh, GH, 1, Wp, dhPrev, H, 1], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
+    ])
+  ) {
+    k.gru_step_bwd(cache, hPrev, dh, dGi, dGh, dhPrev, B, H);
+    gemmPacked(B, H, GH, dGh, GH, 1, Wp, dhPrev, H, 1);
+  }
+}
+
+/** SimpleRNN step forward: G [B,H] += h_{t-1} W_hh^T (Wp packed), then rnn_step_fwd writes h. */
+export function rnnStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, act: number): void {
+  const k = kern();
+  const r = 4 * H;
+  if (
+    !pool ||
+    !rowSplit(B, 2 * B * H * H, [
+      [F.gemm_packed_f32x4_4x8, [B, H, H, hPrev, H, 1, Wp, G, H, 1], [0, 0, 0, r, 0, 0, 0, r, 0, 0], 0],
+      [F.rnn_step_fwd, [G, bIh, bHh, h, B, H, act], [r, 0, 0, r, 0, 0, 0], 4],
+    ])
+  ) {
+    gemmPacked(B, H, H, hPrev, H, 1, Wp, G, H, 1);
+    k.rnn_step_fwd(G, bIh, bHh, h, B, H, act);
+  }
+}
+
+/** SimpleRNN step backward: rnn_step_bwd writes dG [B,H], then dPrev = beta*dPrev + dG W_hh. */
+export function rnnStepBwd(B: number, H: number, h: Ptr, dh: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, beta: number, act: number): void {
+  const k = kern();
+  const r = 4 * H;
+  if (
+    !pool ||
+    !rowSplit(B, 2 * B * H * H, [
+      [F.rnn_step_bwd, [h, dh, dG, B, H, act], [r, r, r, 0, 0, 0], 3],
+      [F.gemm_packed_f32x4_4x8, [B, H, H, dG, H, 1, Wp, dPrev, H, beta], [0, 0, 0, r, 0, 0, 0, r, 0, 0], 0],
+    ])
+  ) {
+    k.rnn_step_bwd(h, dh, dG, B, H, act);
+    gemmPacked(B, H, H, dG, H, 1, Wp, dPrev, H, beta);
+  }
+}

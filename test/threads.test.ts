@@ -1,0 +1,261 @@
+// Threads: init({ threads: n }) must give results bit-identical to one
+// thread. Every case runs the same workload on a fresh runtime with 1 thread
+// (the default module) and on one with 2 (or 3) threads (the shared-memory
+// module and workers), then compares the bytes. The split threshold is set
+// to 0, so even these small sizes take every split path (column panels, rows,
+// the row-split recurrent steps; B = 1 and 3; N not a multiple of 8 or 16).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { Rng } from "../src/util/rng.js";
+
+const MT = fileURLToPath(new URL("../build/unfold-mt.wasm", import.meta.url));
+const ST = fileURLToPath(new URL("../build/unfold.wasm", import.meta.url));
+
+type Lib = {
+  rt: typeof import("../src/runtime/wasm.js");
+  th: typeof import("../src/runtime/threads.js");
+  rec: typeof import("../src/layers/recurrent.js");
+  dense: typeof import("../src/layers/dense.js");
+  seq: typeof import("../src/model/sequential.js");
+};
+
+/** A fresh copy of the library (its own module instance and memory), initialised with `threads`. */
+async function fresh(threads: number): Promise<Lib> {
+  vi.resetModules();
+  const lib: Lib = {
+    rt: await import("../src/runtime/wasm.js"),
+    th: await import("../src/runtime/threads.js"),
+    rec: await import("../src/layers/recurrent.js"),
+    dense: await import("../src/layers/dense.js"),
+    seq: await import("../src/model/sequential.js"),
+  };
+  await lib.rt.init({ threads });
+  lib.th.setMinFlopsPerThread(0);
+  return lib;
+}
+
+const opened: Lib[] = [];
+let one: Lib, two: Lib, three: Lib;
+async function libs(): Promise<[Lib, Lib, Lib]> {
+  if (!one) {
+    if (!existsSync(MT)) throw new Error(`${MT} is missing: build it with \`npx asc assembly/index.ts --target release-mt\` (npm run asbuild:mt)`);
+    one = await fresh(1);
+    two = await fresh(2);
+    three = await fresh(3);
+    opened.push(one, two, three);
+  }
+  return [one, two, three];
+}
+afterAll(() => {
+  for (const l of opened) l.rt.dispose();
+});
+
+/** Named arrays must be equal bit for bit (NaN payloads and -0 included). */
+function expectSameBits(a: Record<string, ArrayLike<number>>, b: Record<string, ArrayLike<number>>, what: string): void {
+  expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+  for (const name of Object.keys(a)) {
+    const x = new Uint32Array(Float32Array.from(a[name]).buffer);
+    const y = new Uint32Array(Float32Array.from(b[name]).buffer);
+    expect(y.length, `${what}: ${name}`).toBe(x.length);
+    let bad = -1;
+    for (let i = 0; i < x.length && bad < 0; i++) if (x[i] !== y[i]) bad = i;
+    expect(bad, `${what}: ${name} differs first at ${bad}`).toBe(-1);
+  }
+}
+
+type Cell = "lstm" | "gru" | "rnn_tanh" | "rnn_relu";
+
+/** Forward + backward of a recurrent layer; everything it returns and every gradient. */
+function recurrentRun(lib: Lib, cell: Cell, o: { T: number; B: number; I: number; H: number; L?: number; bi?: boolean; batchFirst?: boolean }): Record<string, ArrayLike<number>> {
+  const { T, B, I, H } = o;
+  const opts = { inputSize: I, hiddenSize: H, numLayers: o.L ?? 1, bidirectional: o.bi ?? false, batchFirst: o.batchFirst ?? false, seed: 7 };
+  const m =
+    cell === "lstm" ? new lib.rec.LSTM(opts) : cell === "gru" ? new lib.rec.GRU(opts) : new lib.rec.SimpleRNN({ ...opts, nonlinearity: cell === "rnn_relu" ? "relu" : "tanh" });
+  const rng = new Rng(3);
+  const x = rng.fillUniform(new Float32Array(T * B * I), -1, 1);
+  const D = o.bi ? 2 : 1;
+  const f = m.forward(x, { batchSize: B });
+  const dOutput = rng.fillUniform(new Float32Array(T * B * D * H), -1, 1);
+  const dhN = rng.fillUniform(new Float32Array((o.L ?? 1) * D * B * H), -1, 1);
+  const b = m.backward({ dOutput, dhN });
+  const out: Record<string, ArrayLike<number>> = { output: f.output, hN: f.hN, dInput: b.dInput, dh0: b.dh0 };
+  if (f.cN) out.cN = f.cN;
+  if (b.dc0) out.dc0 = b.dc0;
+  for (const [name, g] of Object.entries(m.gradStateDict())) out[`grad.${name}`] = g;
+  m.dispose();
+  return out;
+}
+
+describe("threads: bit-identical to one thread", () => {
+  const shapes = [
+    { name: "B=32 (row-split steps)", T: 6, B: 32, I: 24, H: 40 },
+    { name: "B=3 (column-split GEMMs, odd rows)", T: 5, B: 3, I: 7, H: 37 },
+    { name: "B=1", T: 7, B: 1, I: 5, H: 20 },
+    { name: "B=13, 2 layers, bidirectional, batch-first", T: 4, B: 13, I: 9, H: 12, L: 2, bi: true, batchFirst: true },
+  ];
+  for (const cell of ["lstm", "gru", "rnn_tanh", "rnn_relu"] as Cell[]) {
+    for (const s of shapes) {
+      it(`${cell} forward + backward, ${s.name}`, async () => {
+        const [a, b, c] = await libs();
+        const ref = recurrentRun(a, cell, s);
+        const jobs = b.th.jobCount();
+        expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
+        expect(b.th.jobCount() - jobs, "jobs that went to the worker").toBeGreaterThanOrEqual(2 * s.T);
+        if (s.B === 32 || s.B === 3) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
+      });
+    }
+  }
+
+  it("Dense forward + backward (O = 13, 5 and 40 columns: partial panels, rows split when a panel is all there is)", async () => {
+    const libsAll = await libs();
+    for (const [N, I, O] of [[50, 7, 13], [33, 9, 5], [6, 16, 40], [1, 3, 17]]) {
+      const run = (lib: Lib) => {
+        const d = new lib.dense.Dense({ inFeatures: I, outFeatures: O, seed: 2 });
+        const rng = new Rng(N);
+        const y = d.forward(rng.fillUniform(new Float32Array(N * I), -1, 1));
+        const dx = d.backward(rng.fillUniform(new Float32Array(N * O), -1, 1));
+        const r: Record<string, ArrayLike<number>> = { y, dx, ...d.gradStateDict() };
+        d.dispose();
+        return r;
+      };
+      const ref = run(libsAll[0]);
+      expectSameBits(ref, run(libsAll[1]), `Dense ${N}x${I}->${O}, 2 threads`);
+      expectSameBits(ref, run(libsAll[2]), `Dense ${N}x${I}->${O}, 3 threads`);
+    }
+  });
+
+  it("the GEMM dispatchers equal the kernels at tile edges (M 1..9, N 1..41, K 0..5, beta 0 and 1)", async () => {
+    const [, lib] = await libs();
+    const k = lib.rt.kernels();
+    const h = lib.rt.heap();
+    const rng = new Rng(9);
+    const cap = 64 * 64;
+    const [A, Bm, C1, C2, S] = [0, 1, 2, 3, 4].map(() => h.alloc(cap * 4));
+    let cases = 0;
+    for (const M of [1, 2, 3, 4, 5, 8, 9]) {
+      for (const N of [1, 7, 8, 9, 16, 17, 24, 41]) {
+        for (const K of [0, 1, 5]) {
+          for (const beta of [0, 1]) {
+            for (const name of ["gemm_nn", "gemm_nt", "gemm_tn"] as const) {
+              rng.fillUniform(h.f32(A, cap), -1, 1);
+              rng.fillUniform(h.f32(Bm, cap), -1, 1);
+              rng.fillUniform(h.f32(C1, cap), -1, 1);
+              h.f32(C2, cap).set(h.f32(C1, cap));
+              const lda = name === "gemm_tn" ? M + 1 : K + 1; // leading dims past the used width
+              const ldb = name === "gemm_nt" ? K + 2 : N + 2;
+              const ldc = N + 3;
+              k[name](M, N, K, A, lda, Bm, ldb, C1, ldc, beta, S);
+              const th = name === "gemm_nn" ? lib.th.gemmNN : name === "gemm_nt" ? lib.th.gemmNT : lib.th.gemmTN;
+              th(M, N, K, A, lda, Bm, ldb, C2, ldc, beta, S);
+              expectSameBits({ C: h.f32(C1, cap) }, { C: h.f32(C2, cap) }, `${name} M=${M} N=${N} K=${K} beta=${beta}`);
+              cases++;
+            }
+          }
+        }
+      }
+    }
+    for (const p of [A, Bm, C1, C2, S]) h.free(p);
+    expect(cases).toBe(7 * 8 * 3 * 2 * 3);
+  });
+
+  it("a few Sequential training steps (embedding, 2-layer LSTM with dropout, GRU, Adam) end in the same weights", async () => {
+    const libsAll = await libs();
+    const train = (lib: Lib) => {
+      const m = new lib.seq.Sequential({
+        input: { type: "tokens", vocabSize: 11, embeddingDim: 8 },
+        recurrent: [{ cell: "lstm", hiddenSize: 24, numLayers: 2, dropout: 0.2 }, { cell: "gru", hiddenSize: 16 }],
+        output: { size: 11, loss: "xent" },
+        mode: "many-to-many",
+        seed: 5,
+      });
+      const rng = new Rng(4);
+      const ids = Int32Array.from({ length: 400 }, () => rng.int(11));
+      const hist = m.fit({ stream: ids }, { epochs: 2, batchSize: 8, tbptt: { k1: 10 }, shuffle: false, optimizer: { type: "adam", lr: 0.01 } });
+      const r: Record<string, ArrayLike<number>> = { ...m.stateDict(), loss: Float64Array.from(hist.epochs, (e) => e.loss) };
+      m.dispose();
+      return r;
+    };
+    const ref = train(libsAll[0]);
+    expectSameBits(ref, train(libsAll[1]), "2 threads");
+  });
+});
+
+describe("threads: runtime", () => {
+  it("reports the thread count; a different count needs dispose() first", async () => {
+    const [a, b] = await libs();
+    expect(a.th.threadCount()).toBe(1);
+    expect(b.th.threadCount()).toBe(2);
+    expect((await libs())[2].th.threadCount()).toBe(3);
+    await expect(b.rt.init({ threads: 3 })).rejects.toThrow(/already ran with 2 threads; call dispose\(\) before init\(\{ threads: 3 \}\)/);
+    await b.rt.init(); // no options: fine
+    await b.rt.init(undefined, { threads: 2 }); // the same count: fine
+  });
+
+  it("rejects a bad thread count and the single-threaded module", async () => {
+    vi.resetModules();
+    const rt = (await import("../src/runtime/wasm.js")) as typeof import("../src/runtime/wasm.js");
+    await expect(rt.init({ threads: 0 })).rejects.toThrow(/integer from 1 to 64, got 0/);
+    await expect(rt.init({ threads: 1.5 })).rejects.toThrow(/integer from 1 to 64, got 1.5/);
+    await expect(rt.init(readFileSync(ST), { threads: 2 })).rejects.toThrow(/needs the shared-memory build unfold-mt\.wasm/);
+    await rt.init(readFileSync(MT), { threads: 2 }); // retry after a failure, with the right bytes
+    expect(rt.isInitialized()).toBe(true);
+    rt.dispose();
+    expect(rt.isInitialized()).toBe(false);
+  });
+
+  it("without SharedArrayBuffer (edge runtimes, pages that are not cross-origin isolated) falls back to 1 thread and says why", async () => {
+    vi.resetModules();
+    const rt = (await import("../src/runtime/wasm.js")) as typeof import("../src/runtime/wasm.js");
+    const th = (await import("../src/runtime/threads.js")) as typeof import("../src/runtime/threads.js");
+    const { LSTM } = (await import("../src/layers/recurrent.js")) as typeof import("../src/layers/recurrent.js");
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    vi.stubGlobal("SharedArrayBuffer", undefined);
+    let warned: unknown[][];
+    try {
+      await rt.init({ threads: 2 });
+    } finally {
+      vi.unstubAllGlobals();
+      warned = warn.mock.calls.slice();
+      warn.mockRestore();
+    }
+    expect(warned).toEqual([[expect.stringMatching(/init\(\{ threads: 2 \}\) runs on 1 thread: this runtime has no SharedArrayBuffer\/Atomics/)]]);
+    expect(th.threadCount()).toBe(1);
+    const m = new LSTM({ inputSize: 3, hiddenSize: 4 });
+    expect(m.forward(new Float32Array(6), { batchSize: 2 }).output.length).toBe(8);
+    rt.dispose();
+  });
+
+  it("a Node process with running workers exits by itself (workers are unref'd)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "unfold-threads-"));
+    try {
+      const entry = join(dir, "entry.ts");
+      const src = (p: string) => JSON.stringify(fileURLToPath(new URL(`../src/${p}`, import.meta.url)));
+      writeFileSync(
+        entry,
+        `import { init } from ${src("runtime/wasm.ts")};
+         import { threadCount } from ${src("runtime/threads.ts")};
+         import { LSTM } from ${src("layers/recurrent.ts")};
+         await init(${JSON.stringify(MT)}, { threads: 2 });
+         const m = new LSTM({ inputSize: 8, hiddenSize: 64 });
+         const y = m.forward(new Float32Array(4 * 16 * 8).fill(0.5), { batchSize: 16 });
+         console.log("ok", threadCount(), y.output.length);`,
+      );
+      const out = join(dir, "entry.mjs");
+      await build({ entryPoints: [entry], outfile: out, bundle: true, format: "esm", platform: "node", target: "node20", logLevel: "silent" });
+      const t0 = Date.now();
+      const r = spawnSync(process.execPath, [out], { encoding: "utf8", timeout: 20_000 });
+      expect(r.error, "the process did not exit within 20 s").toBeUndefined();
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe(`ok 2 ${4 * 16 * 64}`);
+      expect(r.status).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
