@@ -1,0 +1,31 @@
+// "Small enough for an edge worker": an LSTM inference bundle (esbuild,
+// minified, what a Worker would ship) plus the WASM module, gzipped.
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+import { describe, expect, it } from "vitest";
+
+const root = new URL("../", import.meta.url);
+
+describe("bundle size", () => {
+  it("an LSTM inference bundle plus unfold.wasm stays under 64 KB gzipped", async () => {
+    const r = await build({
+      stdin: {
+        contents: 'import { init, LSTM } from "./src/index.ts"; export async function run(m) { await init(m); return new LSTM({ inputSize: 4, hiddenSize: 8 }).forward(new Float32Array(8)).hN; }',
+        resolveDir: root.pathname,
+        loader: "ts",
+      },
+      bundle: true,
+      minify: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      external: ["node:*"],
+      write: false,
+    });
+    const js = gzipSync(r.outputFiles[0].contents).length;
+    const wasm = gzipSync(readFileSync(new URL("build/unfold.wasm", root))).length;
+    console.log(`LSTM inference bundle: JS ${(js / 1024).toFixed(1)} KB + WASM ${(wasm / 1024).toFixed(1)} KB gzipped`);
+    expect(js + wasm).toBeLessThan(64 * 1024);
+  });
+});
