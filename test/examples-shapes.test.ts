@@ -21,11 +21,16 @@ function run(script: string): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-/** The RESULT line's key=value fields. */
+/** The RESULT line's key=value fields ("required>=92%" is key "required", value "92%"). */
 function result(stdout: string, name: string): Record<string, string> {
   const line = stdout.split("\n").find((l) => l.startsWith(`RESULT ${name} `));
   expect(line, `no RESULT line in:\n${stdout}`).toBeDefined();
-  return Object.fromEntries(line!.split(" ").filter((w) => w.includes("=")).map((w) => w.split("=") as [string, string]));
+  const fields: Record<string, string> = {};
+  for (const w of line!.split(" ")) {
+    const i = w.indexOf("=");
+    if (i > 0) fields[w.slice(0, i).replace(/[<>]$/, "")] = w.slice(i + 1);
+  }
+  return fields;
 }
 
 const pct = (s: string) => parseFloat(s.replace(/[%<>=]/g, ""));
@@ -47,6 +52,7 @@ describe.skipIf(!built)("examples: the lecture's shapes on real data (--budget c
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^mnist-caption \(one-to-many\), budget ci:/m);
     const f = result(r.stdout, "mnist-caption");
+    expect(f.budget).toBe("ci");
     expect(pct(f.exact_greedy)).toBeGreaterThanOrEqual(pct(f.required));
     expect(r.stdout).toMatch(/7->"seven"/);
     expect(r.stdout.trimEnd().endsWith("PASS")).toBe(true);
@@ -57,8 +63,10 @@ describe.skipIf(!built)("examples: the lecture's shapes on real data (--budget c
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^baseline \(letter -> most frequent phoneme by position\): PER/m);
     const f = result(r.stdout, "cmudict");
+    expect(f.budget).toBe("ci");
     expect(pct(f.per_greedy)).toBeLessThan(pct(f.baseline_per));
     expect(pct(f.per_beam4)).toBeLessThan(pct(f.baseline_per));
+    expect(pct(f.per_greedy)).toBeLessThanOrEqual(pct(f.required));
     expect(r.stdout.trimEnd().endsWith("PASS")).toBe(true);
   });
 });

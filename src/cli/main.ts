@@ -38,12 +38,13 @@ export function program(): Command {
   const p = new Command("unfold")
     .description("Character-level language models with recurrent networks (LSTM, GRU, RNN) — train, sample, inspect.")
     .version(packageVersion(), "-v, --version")
-    .configureOutput({ outputError: (s, write) => write(`unfold: ${s.replace(/^error: /, "")}`) })
+    // One line per error: commander puts "(Did you mean ...?)" on a line of its own.
+    .configureOutput({ outputError: (s, write) => write(`unfold: ${s.replace(/^error: /, "").trimEnd().replace(/\s*\n\s*/g, " ")}\n`) })
     .showSuggestionAfterError(true);
 
   p.command("train")
     .description("train a character-level language model on a text file")
-    .argument("[corpus]", `UTF-8 text to learn from (default: the bundled State of the Union corpus, ${"corpus/sotu.txt"})`)
+    .argument("[corpus]", "UTF-8 text to learn from (default: the bundled State of the Union addresses 1981-2021, corpus/sotu.txt)")
     .addOption(new Option("--model <cell>", "recurrent cell").choices(["lstm", "gru", "rnn"]).default("lstm"))
     .option("--hidden <n>", "hidden size", positiveInt, 256)
     .option("--layers <n>", "stacked recurrent layers", positiveInt, 2)
@@ -91,6 +92,14 @@ export function program(): Command {
 
   p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2`);
   return p;
+}
+
+// `unfold sample m.unfold | head`: a closed pipe is not an error.
+for (const s of [process.stdout, process.stderr]) {
+  s.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
 }
 
 await program().parseAsync(process.argv);

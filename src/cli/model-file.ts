@@ -45,7 +45,7 @@ export async function loadLm(path: string): Promise<LoadedLm> {
   try {
     loaded = await loadModelFile(path);
   } catch (err) {
-    const msg = (err as Error).message.replace(/^unfold-rnn: /, "").replace(/\s*\n\s*/g, " ");
+    const msg = (err as Error).message.replace(/^unfold-rnn: /, "").replace(/ \(file: [^)]*\)$/, "").replace(/\s*\n\s*/g, " ");
     throw new CliError(msg.startsWith("no such model file") ? msg : `cannot load model ${path}: ${msg}`);
   }
   const { model, vocab, meta } = loaded;

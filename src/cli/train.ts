@@ -168,7 +168,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
 
   out(`corpus     ${corpusName}: ${int(n)} characters, vocabulary ${vocab.size}; training on ${int(trainIds.length)}, validating on ${valIds ? int(valIds.length) : "none"}`);
   out(`model      ${describeModel(model)}; ${int(model.parameterCount)} parameters`);
-  out(`training   ${B} streams x ${seq} steps (truncated BPTT), Adam lr ${settings.lr}; ${windowsPerEpoch} steps per epoch; ${planText(flags, target - startStep)}`);
+  out(`training   ${B} parallel stream${B === 1 ? "" : "s"} x ${seq} steps (truncated BPTT), Adam lr ${settings.lr}; ${windowsPerEpoch} steps per epoch; ${planText(flags, target - startStep)}`);
   if (flags.resume) out(`resuming   ${flags.resume} at step ${startStep}, epoch ${(st.epoch + (pos > 0 ? pos / (L - 1) : 0)).toFixed(2)}`);
   out(`baseline   unigram (character frequencies): loss ${baselineLoss.toFixed(3)} nats/char, perplexity ${Math.exp(baselineLoss).toFixed(2)}`);
   out(`saving to  ${outPath} (report ${svgPath})`);

@@ -60,8 +60,9 @@ type AnyWorker = {
 /** The n-1 workers of `init({ threads: n })` and their control blocks. */
 export class ThreadPool {
   private seq = 0;
-  /** Jobs dispatched so far (tests check that work really went to the workers). */
+  /** Parts posted to workers, and those of them the workers ran (not the main thread). */
   jobs = 0;
+  ranByWorkers = 0;
   private constructor(
     private readonly workers: AnyWorker[],
     /** All control blocks; cached because shared-memory views never detach. */
@@ -69,6 +70,7 @@ export class ThreadPool {
     private readonly f64: Float64Array,
     private readonly canBlock: boolean,
     private readonly errors: string[],
+    private readonly k: Kernels,
   ) {}
 
   /** Threads including the main one. */
@@ -80,18 +82,19 @@ export class ThreadPool {
    * Start `workers` workers on the module and shared memory; the control
    * blocks are `workers * CTL.BYTES` bytes at `ctl` (64-byte aligned).
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, ctl: Ptr, workers: number): Promise<ThreadPool> {
+  static async start(k: Kernels, module: WebAssembly.Module, memory: WebAssembly.Memory, ctl: Ptr, workers: number): Promise<ThreadPool> {
     const isNode = typeof process === "object" && !!process.versions?.node;
     const made: AnyWorker[] = [];
     const errors: string[] = [];
     const i32 = new Int32Array(memory.buffer, ctl, (workers * CTL.BYTES) / 4);
     const f64 = new Float64Array(memory.buffer, ctl, (workers * CTL.BYTES) / 8);
     i32.fill(0);
-    const pool = new ThreadPool(made, i32, f64, isNode, errors);
+    const pool = new ThreadPool(made, i32, f64, isNode, errors, k);
+    const urls: string[] = [];
     try {
       const ready: Promise<void>[] = [];
       for (let w = 0; w < workers; w++) {
-        const worker = await spawn(isNode);
+        const worker = await spawn(isNode, urls);
         made.push(worker);
         ready.push(
           new Promise<void>((resolve, reject) => {
@@ -113,6 +116,8 @@ export class ThreadPool {
     } catch (err) {
       pool.terminate();
       throw err;
+    } finally {
+      for (const u of urls) URL.revokeObjectURL(u);
     }
     // Workers must not keep a Node process alive.
     for (const w of made) w.unref?.();
@@ -151,14 +156,23 @@ export class ThreadPool {
     if (Atomics.load(i32, b + CTL.SLEEP) !== 0) Atomics.notify(i32, b + CTL.SEQ);
   }
 
-  /** Wait until workers 0..count-1 finished the current job. @internal */
+  /**
+   * Finish the current job of workers 0..count-1: a part no worker has
+   * claimed yet runs here; a claimed one is waited for. @internal
+   */
   wait(count: number): void {
     const seq = ++this.seq;
-    this.jobs++;
+    this.jobs += count;
     const i32 = this.i32;
     let failed = false;
     for (let w = 0; w < count; w++) {
       const b = (w * CTL.BYTES) / 4;
+      const claimed = Atomics.load(i32, b + CTL.CLAIM);
+      if (claimed !== seq && Atomics.compareExchange(i32, b + CTL.CLAIM, claimed, seq) === claimed) {
+        this.runHere(w, i32[b + CTL.NCALLS]);
+        continue;
+      }
+      this.ranByWorkers++;
       if (Atomics.load(i32, b + CTL.DONE) === seq) continue;
       let polls = 0;
       const t0 = performance.now();
@@ -176,19 +190,33 @@ export class ThreadPool {
     }
     if (failed) throw new Error(`unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
   }
+
+  /** Run worker w's posted calls on this thread (the same kernels and arguments: the same bits). */
+  private runHere(w: number, ncalls: number): void {
+    const f = this.f64;
+    const k = this.k as unknown as Record<string, (...a: number[]) => void>;
+    for (let c = 0; c < ncalls; c++) {
+      const o = (w * CTL.BYTES + CTL.CALLS_BYTE) / 8 + c * CTL.CALL_F64;
+      k[KERNEL_NAMES[f[o]]](f[o + 1], f[o + 2], f[o + 3], f[o + 4], f[o + 5], f[o + 6], f[o + 7], f[o + 8], f[o + 9], f[o + 10], f[o + 11], f[o + 12], f[o + 13]);
+    }
+  }
 }
 
-async function spawn(isNode: boolean): Promise<AnyWorker> {
-  if (isNode) {
-    const { Worker } = await import("node:worker_threads");
-    return new Worker(WORKER_SOURCE_NODE, { eval: true }) as unknown as AnyWorker;
-  }
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE_WEB], { type: "text/javascript" }));
+/** Thrown by {@link ThreadPool.start} when this runtime cannot create a worker at all. */
+export class NoWorkersError extends Error {}
+
+/** A worker running the loop; Web Workers load it from a Blob URL, pushed to `urls` to be revoked once started. */
+async function spawn(isNode: boolean, urls: string[]): Promise<AnyWorker> {
   try {
+    if (isNode) {
+      const { Worker } = await import("node:worker_threads");
+      return new Worker(WORKER_SOURCE_NODE, { eval: true }) as unknown as AnyWorker;
+    }
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE_WEB], { type: "text/javascript" }));
+    urls.push(url);
     return new Worker(url, { type: "module" }) as unknown as AnyWorker;
-  } finally {
-    // The worker has its own reference once created.
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    throw new NoWorkersError(`cannot create a worker here (${(err as Error).message})`);
   }
 }
 
@@ -241,9 +269,9 @@ export function threadCount(): number {
   return pool ? pool.threads : 1;
 }
 
-/** Jobs posted to the workers since init. @internal */
-export function jobCount(): number {
-  return pool ? pool.jobs : 0;
+/** Parts posted to workers since init, and how many of them the workers ran (the rest ran on the main thread). @internal */
+export function jobCount(): { posted: number; ranByWorkers: number } {
+  return pool ? { posted: pool.jobs, ranByWorkers: pool.ranByWorkers } : { posted: 0, ranByWorkers: 0 };
 }
 
 function kern(): Kernels {

@@ -5,7 +5,7 @@
  */
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
-import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, ThreadPool, threadsUnavailable } from "./threads.js";
+import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, ThreadPool, threadsUnavailable } from "./threads.js";
 import { CTL } from "./worker.js";
 
 /** Anything {@link init} can load the kernels from. */
@@ -191,12 +191,22 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
   if (threads > 1) {
     // The control blocks: one 64-byte-aligned block per worker, never freed.
     const ctl = (heap.alloc((threads - 1) * CTL.BYTES + 64) + 63) & ~63;
-    pool = await ThreadPool.start(module, memory!, ctl, threads - 1);
+    try {
+      pool = await ThreadPool.start(k, module, memory!, ctl, threads - 1);
+    } catch (err) {
+      if (!(err instanceof NoWorkersError)) throw err;
+      // E.g. an edge runtime with Node compatibility but no worker_threads: the module runs fine on one thread.
+      console.warn(`unfold-rnn: init({ threads: ${threads} }) runs on 1 thread: ${err.message}.`);
+      fellBack = true;
+    }
   }
   const r: Runtime = { kernels: k, heap, pool, fellBack };
   bindThreads(k, pool);
   try {
     warmUp(r);
+  } catch (err) {
+    pool?.terminate();
+    throw err;
   } finally {
     bindThreads(null, null);
   }

@@ -24,8 +24,15 @@ export const CTL = {
   MAIN_SLEEP: 3,
   /** Number of kernel calls in the job. */
   NCALLS: 4,
-  /** 0, or 1 when a call threw (the message goes to ERR_TEXT via postMessage). */
+  /** 0, or 1 when a call threw (the message is posted to the main thread). */
   ERR: 5,
+  /**
+   * Job number of the last claimed job. The worker and the main thread both
+   * try to claim a posted job (compare-exchange); the main thread runs an
+   * unclaimed part itself once its own part is done, so a worker that is
+   * asleep or descheduled (a busy machine) never stalls it.
+   */
+  CLAIM: 6,
   /** Byte offset of the calls: per call, CALL_F64 f64s: [kernel index, args...]. */
   CALLS_BYTE: 32,
   /** f64 slots per call: kernel index + up to 13 arguments. */
@@ -57,8 +64,9 @@ export interface WorkerInit {
  * gives the message port: Node's `parentPort`, or the worker global scope.
  *
  * The loop: poll SEQ for a while (a layer's next job comes within µs), then
- * sleep in Atomics.wait; on a new job number run its calls (kernel index +
- * arguments as f64), then publish DONE and wake the main thread if it sleeps.
+ * sleep in Atomics.wait; on a new job number claim it (unless the main
+ * thread already did), run its calls (kernel index + arguments as f64), then
+ * publish DONE and wake the main thread if it sleeps.
  */
 const WORKER_TEMPLATE = `"use strict";
 const port = PORT;
@@ -96,6 +104,8 @@ const start = (msg) => {
     }
     if (next < 0) return; // quit
     seq = next;
+    const claimed = Atomics.load(ctl, L.CLAIM);
+    if (claimed === seq || Atomics.compareExchange(ctl, L.CLAIM, claimed, seq) !== claimed) continue; // the main thread took it
     const n = ctl[L.NCALLS];
     try {
       for (let c = 0; c < n; c++) {
