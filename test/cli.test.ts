@@ -126,6 +126,19 @@ describe("unfold train / info / sample", () => {
     b.model.dispose();
   });
 
+  it("--threads 2 trains bit-identically to one thread (or falls back to one thread with a note)", async () => {
+    const one = await run(["train", corpus, ...SMALL, "--hidden", "64", "--steps", "4", "--sample-every", "0", "--out", "th1.unfold"]);
+    const two = await run(["train", corpus, ...SMALL, "--hidden", "64", "--steps", "4", "--sample-every", "0", "--threads", "2", "--out", "th2.unfold"]);
+    expect(one.code).toBe(0);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stderr).toMatch(/^(|unfold: note: running on 1 thread .*\n)$/);
+    const a = await loadModelFile(join(dir, "th1.unfold"));
+    const b = await loadModelFile(join(dir, "th2.unfold"));
+    expect((b.model as Sequential).stateDict()).toEqual((a.model as Sequential).stateDict());
+    a.model.dispose();
+    b.model.dispose();
+  });
+
   it("--epochs and --time stop training; with no corpus the bundled one is used", async () => {
     const ep = await run(["train", corpus, ...SMALL, "--epochs", "1", "--sample-every", "0", "--out", "ep.unfold"]);
     expect(ep.code).toBe(0);

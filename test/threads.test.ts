@@ -202,6 +202,31 @@ describe("threads: runtime", () => {
     await b.rt.init(undefined, { threads: 2 }); // the same count: fine
   });
 
+  it("after the shared memory grows, workers compute on the new pages", async () => {
+    const [, b] = await libs();
+    const k = b.rt.kernels();
+    const h = b.rt.heap();
+    const before = k.memory.buffer.byteLength;
+    // 16 MiB blocks: larger than any free hole, so the memory grows for them;
+    // the operands are placed past the old end.
+    const blocks = [0, 1, 2, 3, 4].map(() => h.alloc(16 << 20));
+    expect(k.memory.buffer.byteLength).toBeGreaterThan(before);
+    const [A, W, C1, C2, S] = blocks.map((p) => {
+      const q = Math.max(p, before);
+      expect(q + (1 << 20)).toBeLessThanOrEqual(p + (16 << 20));
+      return q;
+    });
+    const M = 512, N = 256, K = 64;
+    new Rng(2).fillUniform(h.f32(A, M * K), -1, 1);
+    new Rng(3).fillUniform(h.f32(W, N * K), -1, 1);
+    k.gemm_nt(M, N, K, A, K, W, K, C1, N, 0, S);
+    const jobs = b.th.jobCount().posted;
+    b.th.gemmNT(M, N, K, A, K, W, K, C2, N, 0, S);
+    expect(b.th.jobCount().posted).toBeGreaterThan(jobs);
+    expectSameBits({ C: h.f32(C1, M * N) }, { C: h.f32(C2, M * N) }, "gemm_nt on grown memory");
+    for (const p of blocks) h.free(p);
+  });
+
   it("rejects a bad thread count and the single-threaded module", async () => {
     vi.resetModules();
     const rt = (await import("../src/runtime/wasm.js")) as typeof import("../src/runtime/wasm.js");

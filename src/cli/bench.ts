@@ -8,25 +8,26 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { init, LSTM, Rng, Sequential } from "../index.js";
-import { packageRoot } from "./common.js";
+import { LSTM, Rng, Sequential } from "../index.js";
+import { initKernels, packageRoot } from "./common.js";
 
 export interface BenchFlags {
   quick?: boolean;
   builtin?: boolean;
+  threads: number;
 }
 
 export async function bench(f: BenchFlags): Promise<number> {
   const suite = join(packageRoot(), "bench", "run.js");
-  if (!f.builtin) {
+  if (!f.builtin && f.threads === 1) {
     if (existsSync(suite)) {
-      process.stdout.write(`running the benchmark suite ${suite} (use --builtin for the small built-in one)\n`);
+      process.stdout.write(`running the benchmark suite ${suite} (use --builtin for the small built-in one, --threads n to run it on n threads)\n`);
       const r = spawnSync(process.execPath, ["--expose-gc", suite, ...(f.quick ? ["--quick"] : [])], { stdio: "inherit", cwd: packageRoot() });
       return r.status ?? 1;
     }
     process.stdout.write("the full benchmark suite (bench/run.js) is only in a source checkout of unfold-rnn; running the built-in benchmark\n");
   }
-  await builtin(!!f.quick);
+  await builtin(!!f.quick, f.threads);
   return 0;
 }
 
@@ -42,8 +43,8 @@ function time(fn: () => void, maxSeconds: number, minRuns = 3): { mean: number; 
   return { mean: (performance.now() - t0) / 1000 / runs, runs };
 }
 
-async function builtin(quick: boolean): Promise<void> {
-  await init();
+async function builtin(quick: boolean, threadsWanted: number): Promise<void> {
+  const threads = await initKernels(threadsWanted);
   const maxT = quick ? 0.5 : 2;
   const B = 32, T = 64, I = 64, H = 256;
   const flopF = 2 * B * T * 4 * H * (I + H); // the gate GEMMs: [T*B, I+H] x [I+H, 4H]
@@ -71,6 +72,6 @@ async function builtin(quick: boolean): Promise<void> {
 
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
-  process.stdout.write(`unfold-rnn built-in benchmark — node ${process.version}, one thread${quick ? " (quick)" : ""}\n\n`);
+  process.stdout.write(`unfold-rnn built-in benchmark — node ${process.version}, ${threads} thread${threads > 1 ? "s" : ""}${quick ? " (quick)" : ""}\n\n`);
   for (const r of rows) process.stdout.write(`${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}\n`);
 }

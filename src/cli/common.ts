@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
+import { init } from "../runtime/wasm.js";
 
 /**
  * An error the user can fix (bad file, bad flag, conflicting resume): printed
@@ -142,4 +143,23 @@ export function showChar(ch: string): string {
 /** Seconds elapsed since `t0` (performance.now() ms). */
 export function since(t0: number): number {
   return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Load the kernels, on `threads` threads if asked (the shared-memory build and
+ * worker threads; results are bit-identical to one thread). If that build is
+ * not available, say so on stderr and run on one thread.
+ * @returns the threads in use
+ */
+export async function initKernels(threads = 1): Promise<number> {
+  if (threads > 1) {
+    try {
+      await init({ threads });
+      return threads;
+    } catch (err) {
+      process.stderr.write(`unfold: note: running on 1 thread (${(err as Error).message.replace(/^unfold-rnn: /, "")})\n`);
+    }
+  }
+  await init();
+  return 1;
 }

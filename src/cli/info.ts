@@ -1,7 +1,6 @@
 /** `unfold info`: what is in a model file. */
 import { statSync } from "node:fs";
-import { init } from "../index.js";
-import { bytes, int } from "./common.js";
+import { bytes, initKernels, int } from "./common.js";
 import { describeModel, loadLm } from "./model-file.js";
 
 /** A token as shown in the vocabulary preview: visible escapes for whitespace. */
@@ -13,7 +12,7 @@ function showToken(t: string): string {
 }
 
 export async function info(path: string): Promise<number> {
-  await init();
+  await initKernels();
   const { model, vocab, meta } = await loadLm(path);
   const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)}${v}\n`);
   try {

@@ -51,7 +51,7 @@ export function program(): Command {
     .option("--embedding <n>", "character embedding size", positiveInt, 64)
     .option("--seq <n>", "steps per truncated-BPTT window (k1)", positiveInt, 64)
     .option("--batch <n>", "parallel streams per update", positiveInt, 32)
-    .option("--steps <n>", "train this many updates", positiveInt)
+    .option("--steps <n>", "train this many updates (this many more with --resume)", positiveInt)
     .option("--epochs <n>", "train this many passes over the corpus (default 1 if no --steps/--time)", positiveInt)
     .option("--time <duration>", "train for this long, e.g. 90s, 2m, 1h", duration)
     .option("--lr <rate>", "Adam learning rate", positiveNumber, 0.002)
@@ -62,6 +62,7 @@ export function program(): Command {
     .option("--checkpoint-every <n>", "validate and save every n steps (0: only at the end)", nonNegativeInt, 200)
     .option("--resume <file>", "continue training a saved model (its optimizer, stream position and state)")
     .option("--val-fraction <f>", "hold out this last fraction of the corpus for validation", fraction, 0.05)
+    .option("--threads <n>", "threads for the kernels (results are identical for any count)", positiveInt, 1)
     .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
     .action(async (corpus: string | undefined, flags: TrainFlags, cmd: Command) => {
       const explicit = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === "cli"));
@@ -88,6 +89,7 @@ export function program(): Command {
     .description("benchmark the kernels (the full suite in a source checkout, else a built-in one)")
     .option("--quick", "shorter runs")
     .option("--builtin", "run the small built-in benchmark even in a source checkout")
+    .option("--threads <n>", "threads for the built-in benchmark", positiveInt, 1)
     .action(async (flags) => run(() => bench(flags)));
 
   p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2`);

@@ -1,6 +1,5 @@
 /** `unfold sample`: generate text from a trained character-level model. */
-import { init } from "../index.js";
-import { CliError } from "./common.js";
+import { CliError, initKernels } from "./common.js";
 import { firstUnknownChar, unknownCharMessage } from "./corpus.js";
 import { loadLm } from "./model-file.js";
 
@@ -14,7 +13,7 @@ export interface SampleFlags {
 }
 
 export async function sample(path: string, f: SampleFlags): Promise<number> {
-  await init();
+  await initKernels();
   const { model, vocab } = await loadLm(path);
   try {
     let prime = f.prime;

@@ -12,9 +12,9 @@
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { init, Sequential, TrainingDivergedError, Vocab, type EpochInfo } from "../index.js";
+import { Sequential, TrainingDivergedError, Vocab, type EpochInfo } from "../index.js";
 import { saveModelFile, saveModelFileSync } from "../node.js";
-import { CliError, defaultCorpusPath, hms, int, packageVersion, since } from "./common.js";
+import { CliError, defaultCorpusPath, hms, initKernels, int, packageVersion, since } from "./common.js";
 import { firstUnknownChar, pickPrime, readCorpus, unigramLoss, unknownCharMessage } from "./corpus.js";
 import { archOf, type CliMeta, type CliSettings, describeModel, loadLm } from "./model-file.js";
 import { createProgress, type Progress } from "./progress.js";
@@ -32,6 +32,8 @@ export interface TrainFlags extends CliSettings {
   resume?: string;
   /** Plain progress lines every this many seconds when stdout is not a terminal. */
   logEvery: number;
+  /** Threads for the kernels. */
+  threads: number;
 }
 
 /** Flags that fix the architecture: a resumed model keeps its own. */
@@ -48,7 +50,7 @@ const MIN_VAL_CHARS = 16;
  * @returns the exit code (0, or 130 after Ctrl-C)
  */
 export async function train(corpusArg: string | undefined, flags: TrainFlags, explicit: Set<string>): Promise<number> {
-  await init();
+  const threads = await initKernels(flags.threads);
   const out = (s = "") => process.stdout.write(`${s}\n`);
 
   // ---- the model (new or resumed) and its settings ----
@@ -75,6 +77,10 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
       if (!explicit.has(k) && meta?.cli[k] !== undefined) (settings as unknown as Record<string, number>)[k] = meta.cli[k];
     }
     const carried = model.trainState.carried?.find((c) => c !== null);
+    // A model saved by the library (no CLI settings): continue with its own optimizer and batch.
+    const opt = model.trainState.optimizer?.spec;
+    if (!meta && !explicit.has("lr") && opt?.type === "adam" && opt.lr !== undefined) settings.lr = opt.lr;
+    if (!explicit.has("batch") && carried && model.trainState.streamPosition > 0) settings.batch = carried.B;
     if (carried && model.trainState.streamPosition > 0 && carried.B !== settings.batch) {
       throw new CliError(`--batch ${settings.batch} conflicts with the model being resumed: it stopped mid-epoch with ${carried.B} parallel streams; drop --batch (or use --batch ${carried.B})`);
     }
@@ -168,7 +174,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
 
   out(`corpus     ${corpusName}: ${int(n)} characters, vocabulary ${vocab.size}; training on ${int(trainIds.length)}, validating on ${valIds ? int(valIds.length) : "none"}`);
   out(`model      ${describeModel(model)}; ${int(model.parameterCount)} parameters`);
-  out(`training   ${B} parallel stream${B === 1 ? "" : "s"} x ${seq} steps (truncated BPTT), Adam lr ${settings.lr}; ${windowsPerEpoch} steps per epoch; ${planText(flags, target - startStep)}`);
+  out(`training   ${B} parallel stream${B === 1 ? "" : "s"} x ${seq} steps (truncated BPTT), Adam lr ${settings.lr}; ${windowsPerEpoch} steps per epoch; ${planText(flags, target - startStep)}${threads > 1 ? `; ${threads} threads` : ""}`);
   if (flags.resume) out(`resuming   ${flags.resume} at step ${startStep}, epoch ${(st.epoch + (pos > 0 ? pos / (L - 1) : 0)).toFixed(2)}`);
   out(`baseline   unigram (character frequencies): loss ${baselineLoss.toFixed(3)} nats/char, perplexity ${Math.exp(baselineLoss).toFixed(2)}`);
   out(`saving to  ${outPath} (report ${svgPath})`);
@@ -221,9 +227,11 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     lastVal = ev.loss;
     curve.val.push([step, Math.round(ev.loss * 1e4) / 1e4]);
   };
+  let saved = flags.resume !== undefined && resolve(flags.resume) === resolve(outPath);
   const checkpoint = async (why: string) => {
     validate();
     await saveModelFile(outPath, model, saveMeta());
+    saved = true;
     writeReport();
     const v = lastVal !== undefined && curve.val.at(-1)?.[0] === st.history.steps ? `, val loss ${lastVal.toFixed(3)} (ppl ${Math.exp(lastVal).toFixed(2)}, baseline ${baselineLoss.toFixed(3)})` : "";
     prog.log(`${why}: step ${st.history.steps}${v} -> ${outPath}`);
@@ -277,7 +285,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     prog.stop();
     process.off("SIGINT", onSigint);
     if (err instanceof TrainingDivergedError) {
-      const good = existsSync(outPath) && flags.out !== undefined ? ` The last checkpoint in ${outPath} is intact.` : "";
+      const good = saved ? ` The last checkpoint in ${outPath} is intact.` : "";
       throw new CliError(`training diverged at step ${st.history.steps + 1}: ${err.message.replace(/^unfold-rnn: /, "")}${good} Try a lower --lr.`);
     }
     throw err;
@@ -297,6 +305,11 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
   prog.update(state());
   prog.stop();
   process.off("SIGINT", onSigint);
+  if (interrupted) {
+    out(`interrupted while saving; the final checkpoint is complete in ${outPath}`);
+    model.dispose();
+    return 130;
+  }
 
   // ---- summary ----
   const done = st.history.steps - startStep;

@@ -7,8 +7,12 @@
  * sleeps in `Atomics.wait`) on its control block in that memory; the
  * dispatchers below post a job (kernel index + arguments, at most
  * {@link CTL.MAX_CALLS} calls) with `Atomics.store`, run their own share on
- * the main thread, then wait for every worker's done flag. No messages, no
- * copies: a job costs a few atomics each way (~1-2 µs when the worker spins).
+ * the main thread, then finish the job: a worker's part is claimed by a
+ * compare-exchange, by the worker or, once its own share is done, by the
+ * main thread, which then runs it itself (so a worker that is asleep or
+ * descheduled on a busy machine never stalls it); a part the worker claimed
+ * is waited for. No messages, no copies: a job costs a few atomics each way
+ * (~1-2 µs while the worker polls).
  *
  * Splits are chosen so the result is bit-identical to one thread:
  *  - GEMM columns: 8-wide panels of C are independent, and a column's
@@ -40,16 +44,19 @@ let minFlopsPerThread = 1 << 18;
 /**
  * Milliseconds a worker polls for the next job before it sleeps in
  * Atomics.wait: covers the gaps between a layer's kernels (µs) and between
- * training steps, without burning a core for long when the library is idle
- * (or when the machine is busy: a poller steals time from the main thread).
+ * calls, without burning a core for long when the library is idle. Waking a
+ * sleeping thread measured ~0.5 ms on the 2-vCPU VM of DESIGN.md (an idle
+ * vCPU is parked by the hypervisor), longer than a recurrent step's GEMM.
  */
-const WORKER_SPIN_MS = 0.5;
+const WORKER_SPIN_MS = 2;
 /**
  * Milliseconds the main thread polls for a worker's done flag before it
  * blocks in Atomics.wait (where it may: not on a browser's main thread).
- * Parts are balanced, so a worker is normally done within µs of the main thread.
+ * Parts are balanced, so a worker is normally done within µs of the main
+ * thread; blocking early (50 µs was tried) paid the ~0.5 ms wake-up on
+ * almost every job: 2 threads ran a 32x1024x256 GEMM slower than 1.
  */
-const MAIN_SPIN_MS = 0.05;
+const MAIN_SPIN_MS = 5;
 
 type AnyWorker = {
   postMessage(m: unknown): void;
@@ -179,7 +186,8 @@ export class ThreadPool {
       while (Atomics.load(i32, b + CTL.DONE) !== seq) {
         if ((++polls & 255) === 0 && this.canBlock && performance.now() - t0 > MAIN_SPIN_MS) {
           Atomics.store(i32, b + CTL.MAIN_SLEEP, 1);
-          Atomics.wait(i32, b + CTL.DONE, seq - 1, 50);
+          const done = Atomics.load(i32, b + CTL.DONE);
+          if (done !== seq) Atomics.wait(i32, b + CTL.DONE, done, 50);
           Atomics.store(i32, b + CTL.MAIN_SLEEP, 0);
         }
       }
