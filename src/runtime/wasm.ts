@@ -69,9 +69,13 @@ export function hasWasmSimd(): boolean {
  *   `build/unfold.wasm` file of this package; elsewhere, fetched from the URL
  *   of that file relative to this module. A `WebAssembly.Module` (edge
  *   runtimes that forbid compiling bytes), the bytes, a URL/path string or a
- *   `fetch` Response are accepted too.
+ *   `fetch` Response are accepted too. With `threads` > 1 it must be the
+ *   shared-memory build `unfold-mt.wasm` (the default file then).
+ * @param options `{ threads }`, see {@link InitOptions}; may also be passed
+ *   alone: `init({ threads: 2 })`.
  * @throws Error naming what is missing when the runtime has no WebAssembly
- *   SIMD, the file cannot be read, or the bytes are not this module.
+ *   SIMD, the file cannot be read, or the bytes are not this module; when
+ *   init() already ran with another thread count (call {@link dispose} first).
  */
 export function init(source?: WasmSource | InitOptions, options: InitOptions = {}): Promise<void> {
   if (isInitOptions(source)) {
