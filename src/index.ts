@@ -2,7 +2,8 @@
  * unfold-rnn: recurrent neural networks for JavaScript runtimes.
  * @packageDocumentation
  */
-export { init, isInitialized, hasWasmSimd, type WasmSource } from "./runtime/wasm.js";
+export { init, dispose, isInitialized, hasWasmSimd, type WasmSource, type InitOptions } from "./runtime/wasm.js";
+export { threadCount } from "./runtime/threads.js";
 export { Arena, Tensor } from "./runtime/arena.js";
 export { Rng } from "./util/rng.js";
 export { SimpleRNN, LSTM, GRU, Recurrent, type CellKind, type RecurrentOptions, type ForwardOptions, type ForwardResult, type BackwardInput, type BackwardResult } from "./layers/recurrent.js";

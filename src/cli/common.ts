@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
+import { threadCount } from "../runtime/threads.js";
 import { init } from "../runtime/wasm.js";
 
 /**
@@ -155,7 +156,7 @@ export async function initKernels(threads = 1): Promise<number> {
   if (threads > 1) {
     try {
       await init({ threads });
-      return threads;
+      return threadCount();
     } catch (err) {
       process.stderr.write(`unfold: note: running on 1 thread (${(err as Error).message.replace(/^unfold-rnn: /, "")})\n`);
     }

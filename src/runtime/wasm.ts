@@ -303,17 +303,18 @@ function toURL(s: string): URL {
 /** Run the hot kernels a few times so that V8 tiers them up before user code times them (and the workers' loops, when there are workers). */
 function warmUp(r: Runtime): void {
   const k = r.kernels;
-  const n = 32 * 64;
-  const a = r.heap.alloc(4 * n * 4);
+  const n = 32 * 64; // A, C: [32, 64]; B: [64, 64]
+  const scratch = 64 * 64; // packed B: ceil(64/8)*8 * 64 floats
+  const a = r.heap.alloc((n + 64 * 64 + n + scratch) * 4);
   const b = a + n * 4;
-  const c = b + n * 4;
+  const c = b + 64 * 64 * 4;
   const s = c + n * 4;
-  new Float32Array(k.memory.buffer, a, 4 * n).fill(0.5);
+  new Float32Array(k.memory.buffer, a, n + 64 * 64 + n).fill(0.5);
   for (let i = 0; i < 20; i++) {
     k.gemm_nt(32, 64, 64, a, 64, b, 64, c, 64, 0, s);
     k.gemm_nn(32, 64, 64, a, 64, b, 64, c, 64, 1, s);
-    k.gemm_tn(32, 64, 32, a, 32, b, 64, c, 64, 1, s);
-    k.lstm_step_fwd(a, b, b, c, c, c, c, 4, 64);
+    k.gemm_tn(32, 64, 32, a, 32, b, 64, c, 64, 1, s); // A^T: a as [32, 32]; B [32, 64]
+    k.lstm_step_fwd(a, b, b, c, c, c, c, 4, 64); // G: a as [4, 256]
     k.sigmoid_f32x4(c, a, n);
     k.tanh_f32x4(c, a, n);
   }
