@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads
 import { printTable } from "./format.js";
 
 const args = process.argv.slice(2);
@@ -9,6 +9,7 @@ const suites = {
   kernels: () => import("./kernels.js"),
   layers: () => import("./layers.js"),
   training: () => import("./training.js"),
+  threads: () => import("./threads.js"),
 };
 
 console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);
