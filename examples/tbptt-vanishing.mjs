@@ -24,6 +24,7 @@
 // 10^6 times (relative to its value at the last step) below the LSTM's, and
 // carrying the state beats resetting it on a held-out stream by at least
 // 0.1 nats/char (ci) or 0.2 (full).
+import { parseArgs } from "node:util";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -137,23 +138,18 @@ function fmtK(n) {
 
 /** `--budget ci|full` (default full). */
 function parseBudget(args) {
-  let b = "full";
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--budget") b = args[++i];
-    else if (args[i].startsWith("--budget=")) b = args[i].slice(9);
-    else if (args[i] === "--help" || args[i] === "-h") {
-      console.log("usage: node examples/tbptt-vanishing.mjs [--budget ci|full]");
-      process.exit(0);
-    } else {
-      console.error(`unknown argument ${args[i]}; usage: node examples/tbptt-vanishing.mjs [--budget ci|full]`);
-      process.exit(2);
-    }
-  }
-  if (!(b in BUDGETS)) {
-    console.error(`--budget must be ci or full, got ${b}`);
+  let budget;
+  try {
+    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
+  } catch (err) {
+    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
     process.exit(2);
   }
-  return b;
+  if (budget !== "ci" && budget !== "full") {
+    console.error(`--budget must be ci or full, got ${budget}`);
+    process.exit(2);
+  }
+  return budget;
 }
 
 /** A table of the curves at every 10th step, with a log-scale bar per value (one # per decade above 1e-20). */
