@@ -14,7 +14,7 @@
 import { Command, Option } from "commander";
 import { bench } from "./bench.js";
 import {
-  CliError, defaultCorpusPath, duration, fraction, nonNegativeInt, nonNegativeNumber, oneOf, packageVersion, positiveInt, positiveNumber, probability,
+  CliError, defaultCorpusPath, duration, fraction, nonNegativeInt, nonNegativeNumber, packageVersion, positiveInt, positiveNumber, probability,
 } from "./common.js";
 import { info } from "./info.js";
 import { sample } from "./sample.js";

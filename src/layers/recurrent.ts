@@ -14,7 +14,7 @@
  *  3. backward stores every step's gate gradients dG [T, B, G*H], so dW_ih,
  *     dW_hh and dX are one GEMM each after the time loop.
  */
-import type { Kernels, Ptr } from "../runtime/abi.js";
+import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import * as threads from "../runtime/threads.js";
 import { heap, kernels } from "../runtime/wasm.js";
@@ -480,11 +480,11 @@ export class Recurrent {
     k.copy2d_f32(a.x.ptr, this.inputSize, x, this.inputSize, T * B, this.inputSize);
     if (opts.state !== "keep") this.resetState();
     this.run(T, B, !!opts.training);
-    return this.runOutput(T, B);
+    return this.runOutput(B);
   }
 
-  /** The top layer's output [T, B, D*H], time-major, of the last forward. */
-  private runOutput(T: number, B: number): Ptr {
+  /** The top layer's output [T, B, D*H], time-major (whatever batchFirst says), of the last forward. */
+  private runOutput(B: number): Ptr {
     return this.numDirections === 1 ? this.hAt(this.caches[this.units.length - 1], 1, B) : this.layerOut(this.numLayers - 1, B);
   }
 
@@ -820,7 +820,6 @@ export class Recurrent {
     T: number, B: number, record: boolean, lengths?: ArrayLike<number>,
   ): void {
     const k = kernels();
-    const hp = heap();
     const u = this.units[ui];
     const c = this.caches[ui];
     const a = this.a;

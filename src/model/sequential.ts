@@ -104,7 +104,7 @@ export class Sequential {
   trainState: TrainState = newTrainState();
   private work: Arena | null = null;
   private cap = { T: 0, B: 0 };
-  private w!: { targets: Tensor; rows: Tensor; dTop: Tensor; feat: Tensor; mask: Tensor };
+  private w!: { targets: Tensor; rows: Tensor; dTop: Tensor; feat: Tensor };
   private last: { T: number; B: number; rows: number; logits: Ptr } | null = null;
 
   constructor(spec: SequentialSpec) {
@@ -209,7 +209,6 @@ export class Sequential {
       rows: a.tensor("rows", [capB], "i32"), // many-to-one: row of each sequence's last step
       dTop: a.tensor("dTop", [capT, capB, this.hiddenOut]), // many-to-one: dL/d(top output)
       feat: a.tensor("feat", [capT, capB, this.inputSize]),
-      mask: a.tensor("mask", [capT * capB]),
     };
     this.work = a.commit();
     this.cap = { T: capT, B: capB };

@@ -229,7 +229,7 @@ function sharedMemory(): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: MT_INITIAL_PAGES, maximum: MT_MAX_PAGES, shared: true });
 }
 
-function onAbort(msg: number, file: number, line: number, col: number): never {
+function onAbort(_msg: number, _file: number, line: number, col: number): never {
   throw new Error(`unfold-rnn: kernel assertion failed at ${line}:${col} (debug build)`);
 }
 
