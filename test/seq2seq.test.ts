@@ -94,12 +94,12 @@ describe("one-to-many: a vector in, a sequence out", () => {
 });
 
 describe("seq2seq gradients", () => {
-  for (const source of ["tokens", "vector"] as const) {
-    it(`${source} source: every parameter tensor matches finite differences`, () => {
+  for (const [source, cell] of [["tokens", "lstm"], ["vector", "lstm"], ["tokens", "gru"], ["vector", "rnn"]] as const) {
+    it(`${source} source, ${cell}: every parameter tensor matches finite differences`, () => {
       const m = new Seq2Seq({
         source: source === "tokens" ? { type: "tokens", vocabSize: 5, embeddingDim: 3 } : { type: "vector", size: 3 },
         target: { vocabSize: 6, embeddingDim: 3, bosId: 4, eosId: 5 },
-        recurrent: { cell: "lstm", hiddenSize: 4, numLayers: 2 },
+        recurrent: { cell, hiddenSize: 4, numLayers: 2 },
         seed: 9,
       });
       const data = {
@@ -130,7 +130,7 @@ describe("seq2seq gradients", () => {
           expect(err, `${name}[${i}] fd ${fd} vs ${g}`).toBeLessThan(2e-2);
         }
       }
-      console.log(`seq2seq ${source}: worst FD relative error ${worst.toExponential(2)}`);
+      console.log(`seq2seq ${source} ${cell}: worst FD relative error ${worst.toExponential(2)}`);
     });
   }
 });

@@ -90,7 +90,7 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
   const rng = new Rng(o.seed + 7919 * st.epoch);
   checkData(data);
   const { train, val } = splitValidation(data, opts.validation, rng);
-  if (isStream(train) && model.spec.mode !== "many-to-many") throw new Error("unfold-rnn: stream data is for many-to-many (language) models");
+  if (isStream(train)) checkStreamModel(model);
   const stepsAtStart = st.history.steps;
   const early = new EarlyStopper(o.earlyStopping, regions);
 
@@ -151,6 +151,14 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
   }
   early.restoreBest();
   model.resetState();
+}
+
+/** A token stream trains a left-to-right language model: many-to-many, unidirectional (the state is carried forward). */
+function checkStreamModel(model: Sequential): void {
+  if (model.spec.mode !== "many-to-many") throw new Error("unfold-rnn: stream data is for many-to-many (language) models");
+  if (model.recurrent.some((r) => r.numDirections !== 1)) {
+    throw new Error("unfold-rnn: stream data (truncated BPTT with a carried state) needs unidirectional recurrent layers; a bidirectional layer would read the future");
+  }
 }
 
 function checkData(d: TrainData): void {
@@ -302,6 +310,7 @@ export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: nu
     count += c;
   };
   if (isStream(data)) {
+    checkStreamModel(model);
     const B = Math.max(1, Math.min(batchSize, Math.floor(data.stream.length / 2)));
     const ts = new TokenStream(data.stream, B);
     const k1 = o.k1 ?? 64;
@@ -368,8 +377,8 @@ export interface GenerateOptions extends SamplingOptions {
  * @returns the generated ids (without the prime).
  */
 export function generate(model: Sequential, prime: ArrayLike<number>, o: GenerateOptions): number[] {
-  if (!model.embedding || model.spec.mode !== "many-to-many" || model.spec.output.loss !== "xent") {
-    throw new Error("unfold-rnn: generate() needs a token language model (tokens input, many-to-many, xent output)");
+  if (!model.embedding || model.spec.mode !== "many-to-many" || model.spec.output.loss !== "xent" || model.recurrent.some((r) => r.numDirections !== 1)) {
+    throw new Error("unfold-rnn: generate() needs a token language model (tokens input, unidirectional layers, many-to-many, xent output)");
   }
   if (prime.length === 0) throw new Error("unfold-rnn: generate() needs at least one prime token");
   if (!(Number.isInteger(o.length) && o.length >= 0)) throw new RangeError(`unfold-rnn: length must be a non-negative integer, got ${o.length}`);
