@@ -435,7 +435,113 @@ export function gemm_nt(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ld
 export function gemm_tn(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, scratch: usize): void {
   if (M <= 0 || N <= 0) return;
   gemm_pack_b_nn(B, ldb, K, N, scratch);
-  gemm_packed_f32x4_4x8(M, N, K, A, 1, lda, scratch, C, ldc, beta);
+  if (TN_MODE == 0) {
+    gemm_packed_f32x4_4x8(M, N, K, A, 1, lda, scratch, C, ldc, beta);
+    return;
+  }
+  const panel = <usize>K << 5;
+  const Ap = scratch + <usize>((N + 7) >> 3) * panel;
+  tnBlocked(M, N, K, A, <usize>lda << 2, scratch, panel, C, <usize>ldc << 2, beta, Ap);
+}
+
+let TN_MODE: i32 = 1;
+let TN_MC: i32 = 128;
+let TN_KC: i32 = 256;
+export function tn_set(mode: i32, mc: i32, kc: i32): void { TN_MODE = mode; TN_MC = mc; TN_KC = kc; }
+
+/** dst [mb/4][kb][4] = A^T rows: dst[p][k][r] = A[k, 4p + r]; A at (k0, i0); mb a multiple of 4. */
+function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void {
+  const pstride = <usize>kb << 4;
+  const mb4 = <usize>mb << 2;
+  let k = 0;
+  for (; k + 4 <= kb; k += 4) {
+    const r0 = A + <usize>k * lda4, r1 = r0 + lda4, r2 = r1 + lda4, r3 = r2 + lda4;
+    let d = dst + (<usize>k << 4);
+    for (let o: usize = 0; o < mb4; o += 16) {
+      v128.store(d, v128.load(r0 + o));
+      v128.store(d, v128.load(r1 + o), 16);
+      v128.store(d, v128.load(r2 + o), 32);
+      v128.store(d, v128.load(r3 + o), 48);
+      d += pstride;
+    }
+  }
+  for (; k < kb; k++) {
+    const r0 = A + <usize>k * lda4;
+    let d = dst + (<usize>k << 4);
+    for (let o: usize = 0; o < mb4; o += 16) {
+      v128.store(d, v128.load(r0 + o));
+      d += pstride;
+    }
+  }
+}
+
+/** 4x8 tile with A packed [K][4]. */
+@inline function tile4x8p(K: i32, a: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
+  const c1 = c + ldc4, c2 = c1 + ldc4, c3 = c2 + ldc4;
+  let x00: v128, x01: v128, x10: v128, x11: v128, x20: v128, x21: v128, x30: v128, x31: v128;
+  if (beta == 0) {
+    x00 = f32x4.splat(0); x01 = x00; x10 = x00; x11 = x00;
+    x20 = x00; x21 = x00; x30 = x00; x31 = x00;
+  } else {
+    const vb = f32x4.splat(beta);
+    x00 = betaLo(c, nc, vb); x01 = betaHi(c, nc, vb);
+    x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
+    x20 = betaLo(c2, nc, vb); x21 = betaHi(c2, nc, vb);
+    x30 = betaLo(c3, nc, vb); x31 = betaHi(c3, nc, vb);
+  }
+  let pa = a, pb = b;
+  const pe = b + (<usize>K << 5);
+  while (pb < pe) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let s = v128.load32_splat(pa);
+    x00 = f32x4.add(x00, f32x4.mul(s, b0));
+    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa, 4);
+    x10 = f32x4.add(x10, f32x4.mul(s, b0));
+    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa, 8);
+    x20 = f32x4.add(x20, f32x4.mul(s, b0));
+    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    s = v128.load32_splat(pa, 12);
+    x30 = f32x4.add(x30, f32x4.mul(s, b0));
+    x31 = f32x4.add(x31, f32x4.mul(s, b1));
+    pa += 16;
+    pb += 32;
+  }
+  storeRow(c, x00, x01, nc);
+  storeRow(c1, x10, x11, nc);
+  storeRow(c2, x20, x21, nc);
+  storeRow(c3, x30, x31, nc);
+}
+
+function tnBlocked(M: i32, N: i32, K: i32, A: usize, lda4: usize, Bp: usize, panel: usize, C: usize, ldc4: usize, beta: f32, Ap: usize): void {
+  const M4 = M & ~3;
+  const MC = TN_MC, KC = TN_KC;
+  let k0 = 0;
+  do {
+    const kb = min(KC, K - k0);
+    const bk = k0 == 0 ? beta : 1;
+    const Ak = A + <usize>k0 * lda4;
+    const Bk = Bp + (<usize>k0 << 5);
+    const tstride = <usize>kb << 4;
+    for (let i0 = 0; i0 < M4; i0 += MC) {
+      const mb = min(MC, M4 - i0);
+      packATBlock(Ak + (<usize>i0 << 2), lda4, mb, kb, Ap);
+      const Ci = C + <usize>i0 * ldc4;
+      for (let j = 0; j < N; j += 8) {
+        const nc = min(N - j, 8);
+        const b = Bk + <usize>(j >> 3) * panel;
+        const cj = Ci + (<usize>j << 2);
+        let a = Ap;
+        for (let i = 0; i < mb; i += 4) {
+          tile4x8p(kb, a, b, cj + <usize>i * ldc4, ldc4, nc, bk);
+          a += tstride;
+        }
+      }
+    }
+    if (M4 < M) remainderRows(M - M4, N, kb, Ak + (<usize>M4 << 2), 4, lda4, Bk, panel, C + <usize>M4 * ldc4, ldc4, bk);
+    k0 += kb;
+  } while (k0 < K);
 }
 
 /**

@@ -181,6 +181,8 @@ export function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T>
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".svg": "image/svg+xml",
   ".wasm": "application/wasm",
   ".map": "application/json",
 };
