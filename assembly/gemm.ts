@@ -26,10 +26,12 @@
 // prefetchers keep up), so the loops stay simple. Rows left over (M mod 4 =
 // 1..3) take 1x8 / 2x16 (+2x8) / 3x8 tiles across all panels; columns left
 // over use the zero-padded last panel and store only the valid columns.
-// When A is strided along k (gemm_tn: A stored [K, M]), k runs in blocks of
-// 256 around all that, which doubles gemm_tn at the weight-gradient shapes
-// (M=1024 N=64 K=2048: 15 -> 30 GFLOP/s). M, N <= 0 touch nothing; K <= 0
-// gives C = beta*C.
+// When A is strided along k (A stored [K, M]: gemm_packed_f32x4_4x8 with
+// aCs != 1, and gemm_tn below K = 32), k runs in blocks of 256 around all
+// that, which doubled gemm_tn at the weight-gradient shapes (M=1024 N=64
+// K=2048: 15 -> 30 GFLOP/s). From K = 32 on, gemm_tn packs A^T as well, into
+// 4-row panels [M/4][kc][4] per k block, and reaches 39-43 GFLOP/s there
+// (see gemm_tn). M, N <= 0 touch nothing; K <= 0 gives C = beta*C.
 //
 // Summation order. Every path (every tile shape, and gemm_nn_ref) computes
 //   c = beta*C (or 0 when beta == 0); for k = 0..K-1: c = c + a[i,k]*b[k,j]
@@ -431,27 +433,57 @@ export function gemm_nt(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ld
   gemm_packed_f32x4_4x8(M, N, K, A, lda, 1, scratch, C, ldc, beta);
 }
 
-/** C [M,N] = beta*C + A^T * B, A stored [K,M], B stored [K,N] (`dG^T X`). scratch: ceil(N/8)*8*K floats. */
+/**
+ * C [M,N] = beta*C + A^T * B, A stored [K,M], B stored [K,N] (`dG^T X`, the
+ * weight gradients). scratch: ceil(N/8)*8*K floats.
+ *
+ * Read in place, A^T is strided along k (lda floats per step; 4 KiB at the
+ * LSTM shape lda = 4H = 1024, so a 4-row tile's k steps all fall in one
+ * cache set), so from K >= TN_MIN_K on, A is packed as well: k runs in
+ * blocks of kc = min(TN_KC, K/2) steps; each block packs its B panels
+ * [ceil(N/8)][kc][8] into the first half of the scratch and, row block by
+ * row block (mc = min(8*ceil(N/8), TN_MC) rows), A^T into 4-row panels
+ * [mc/4][kc][4] (contiguous per k) in the second half, which tile4x8p reads
+ * with four broadcasts at constant offsets. 2*kc <= K keeps both within the
+ * scratch of the unpacked path, so callers and the threaded column split
+ * (every part packs into its own slice) see no change. Measured on Zen 3:
+ * 1024x256x2048 30 -> 43 GFLOP/s, 1024x64x2048 30 -> 39. Rows left below
+ * the 4-row tiles (M mod 4) take the remainder tiles on A in place. Later
+ * blocks add to C (beta = 1, exact): the k order, and the bits, are those of
+ * every other path.
+ */
 export function gemm_tn(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, scratch: usize): void {
   if (M <= 0 || N <= 0) return;
-  gemm_pack_b_nn(B, ldb, K, N, scratch);
-  if (TN_MODE == 0) {
+  if (K < TN_MIN_K) {
+    gemm_pack_b_nn(B, ldb, K, N, scratch);
     gemm_packed_f32x4_4x8(M, N, K, A, 1, lda, scratch, C, ldc, beta);
     return;
   }
-  const panel = <usize>K << 5;
-  const Ap = scratch + <usize>((N + 7) >> 3) * panel;
-  tnBlocked(M, N, K, A, <usize>lda << 2, scratch, panel, C, <usize>ldc << 2, beta, Ap);
+  assert(lda >= M && ldb >= N && ldc >= N);
+  const P = (N + 7) >> 3;
+  const kc = min(TN_KC, K >> 1);
+  const mc = min(P << 3, TN_MC);
+  const Ap = scratch + ((<usize>P * kc) << 5);
+  // Both halves within ceil(N/8)*8*K floats.
+  assert(mc % 4 == 0 && mc <= P << 3 && 2 * kc <= K);
+  tnBlocked(M, N, K, A, <usize>lda << 2, B, ldb, C, <usize>ldc << 2, beta, scratch, Ap, kc, mc);
 }
 
-let TN_MODE: i32 = 1;
-let TN_MC: i32 = 128;
-let TN_KC: i32 = 256;
-export function tn_set(mode: i32, mc: i32, kc: i32): void { TN_MODE = mode; TN_MC = mc; TN_KC = kc; }
+/** Least K for which gemm_tn packs A (below it: A read in place; equal speed at K = 32, 1.2x at 64). */
+const TN_MIN_K: i32 = 32;
+/** k steps per block of gemm_tn: a B panel block (8 KiB) stays in L1 while the 4-row tiles sweep it. */
+const TN_KC: i32 = 256;
+/** Most rows of A^T packed per block of gemm_tn (128 x 256 floats = 128 KiB, in L2); 8..1024 measured alike. */
+const TN_MC: i32 = 128;
 
-/** dst [mb/4][kb][4] = A^T rows: dst[p][k][r] = A[k, 4p + r]; A at (k0, i0); mb a multiple of 4. */
+/**
+ * Pack rows i..i+mb-1 of A^T, k = 0..kb-1 (A at element (k0, i0) of the
+ * [K, M] storage, byte stride lda4 per k; mb a multiple of 4) into
+ * dst [mb/4][kb][4]: dst[p][k][r] = A[k, 4p + r]. Four k steps at a time,
+ * so every panel gets whole 64-byte lines.
+ */
 function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void {
-  const pstride = <usize>kb << 4;
+  const pstride = <usize>kb << 4; // bytes of one panel [kb][4]
   const mb4 = <usize>mb << 2;
   let k = 0;
   for (; k + 4 <= kb; k += 4) {
@@ -475,7 +507,7 @@ function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void 
   }
 }
 
-/** 4x8 tile with A packed [K][4]. */
+/** 4x8 tile as tile4x8, with A packed [K][4]: a = the tile's panel, one 16-byte step per k. */
 @inline function tile4x8p(K: i32, a: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
   const c1 = c + ldc4, c2 = c1 + ldc4, c3 = c2 + ldc4;
   let x00: v128, x01: v128, x10: v128, x11: v128, x20: v128, x21: v128, x30: v128, x31: v128;
@@ -514,16 +546,22 @@ function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void 
   storeRow(c3, x30, x31, nc);
 }
 
-function tnBlocked(M: i32, N: i32, K: i32, A: usize, lda4: usize, Bp: usize, panel: usize, C: usize, ldc4: usize, beta: f32, Ap: usize): void {
+/**
+ * The packed-A path of gemm_tn: Bk, Ap = the two halves of the scratch
+ * (B panels of one k block, A^T panels of one row block); KC, MC = block sizes.
+ * Loops, outer to inner: k blocks, row blocks, 8-wide panels, 4-row tiles.
+ */
+function tnBlocked(M: i32, N: i32, K: i32, A: usize, lda4: usize, B: usize, ldb: i32, C: usize, ldc4: usize, beta: f32, Bk: usize, Ap: usize, KC: i32, MC: i32): void {
   const M4 = M & ~3;
-  const MC = TN_MC, KC = TN_KC;
+  const ldb4 = <usize>ldb << 2;
   let k0 = 0;
   do {
     const kb = min(KC, K - k0);
     const bk = k0 == 0 ? beta : 1;
     const Ak = A + <usize>k0 * lda4;
-    const Bk = Bp + (<usize>k0 << 5);
-    const tstride = <usize>kb << 4;
+    gemm_pack_b_nn(B + <usize>k0 * ldb4, ldb, kb, N, Bk);
+    const panel = <usize>kb << 5; // bytes of one B panel [kb][8]
+    const tstride = <usize>kb << 4; // bytes of one A^T panel [kb][4]
     for (let i0 = 0; i0 < M4; i0 += MC) {
       const mb = min(MC, M4 - i0);
       packATBlock(Ak + (<usize>i0 << 2), lda4, mb, kb, Ap);

@@ -6,9 +6,12 @@
 //   M=32   N=1024 K=256   the recurrent projection h_{t-1} W_hh^T, B=32, H=256
 //   M=2048 N=1024 K=64    the input projection of a whole chunk, T*B=2048, I=64, 4H=1024
 //   M=256  N=256  K=256   square
+//   M=1024 N=256  K=2048  tn: dW_hh = dG^T H_prev of W1 (LSTM B=32 T=64 H=256: 4H=1024, T*B=2048)
+//   M=1024 N=64   K=2048  tn: dW_ih = dG^T X of W1 (I=64)
 // Implementations, all on one thread, measured in this process:
 //   gemm_nt       C = A W^T with W stored [N, K]: packs W, then the 4x8 kernel (what layers call)
 //   gemm_packed   gemm_packed_f32x4_4x8 on W packed once (what the recurrent loop calls)
+//   gemm_tn       (tn cases) C = A^T B with A stored [K, M]: packs B and A^T, then the 4x8 kernel
 //   gemm_nn_ref   scalar WebAssembly, i-k-j loop (no SIMD)
 //   plain JS      Float32Array i-k-j triple loop (the fair plain-JS baseline)
 // `ratio` is to plain JS; `vsScalar` (printed when run directly) is to gemm_nn_ref.
@@ -18,12 +21,14 @@ import { heap, init, kernels } from "../dist/runtime/wasm.js";
 import { Rng } from "../dist/util/rng.js";
 import { time } from "./format.js";
 
-/** The cases: [M, N, K, what it is]. */
+/** The cases: [M, N, K, what it is, tn (A^T B, A stored [K, M])]. */
 const CASES = [
   [32, 1024, 320, "LSTM step B=32 I+H=320 4H=1024"],
   [32, 1024, 256, "recurrent h W_hh^T B=32 H=256"],
   [2048, 1024, 64, "input projection T*B=2048 I=64 4H=1024"],
   [256, 256, 256, "square"],
+  [1024, 256, 2048, "tn: W1 dW_hh = dG^T H_prev, 4H=1024 H=256 T*B=2048", true],
+  [1024, 64, 2048, "tn: W1 dW_ih = dG^T X, 4H=1024 I=64 T*B=2048", true],
 ];
 
 /** C [M,N] = A [M,K] * B [K,N] in plain JavaScript, i-k-j order (row of B streamed, row of C accumulated). */
@@ -45,7 +50,7 @@ export async function run({ quick = false } = {}) {
   const hp = heap();
   const rng = new Rng(11);
   const rows = [];
-  for (const [M, N, K, what] of CASES) {
+  for (const [M, N, K, what, tn = false] of CASES) {
     const cse = `gemm ${M}x${N}x${K} (MxNxK, ${what})`;
     const flop = 2 * M * N * K;
     const A = rng.fillUniform(new Float32Array(M * K), -1, 1);
@@ -62,6 +67,13 @@ export async function run({ quick = false } = {}) {
       return p;
     };
     const pA = put(A), pW = put(W), pB = put(B), pC = put(C);
+    // tn: the same A^T [M, K] stored [K, M], as the weight gradients read dG [T*B, 4H].
+    let pAt = 0;
+    if (tn) {
+      const At = new Float32Array(K * M);
+      for (let i = 0; i < M; i++) for (let kk = 0; kk < K; kk++) At[kk * M + i] = A[i * K + kk];
+      pAt = put(At);
+    }
     const pS = put(new Float32Array(packedLen)); // scratch of gemm_nt
     const pP = put(new Float32Array(packedLen)); // W packed once
     k.gemm_pack_b_nt(pW, K, K, N, pP);
@@ -69,15 +81,19 @@ export async function run({ quick = false } = {}) {
     const impls = [
       ["plain JS Float32Array i-k-j", () => gemmJs(M, N, K, A, B, C)],
       ["gemm_nn_ref (scalar wasm)", () => k.gemm_nn_ref(M, N, K, pA, K, pB, N, pC, N, 0)],
-      ["gemm_nt (packs W each call)", () => k.gemm_nt(M, N, K, pA, K, pW, K, pC, N, 0, pS)],
-      ["gemm_packed_f32x4_4x8 (W pre-packed)", () => k.gemm_packed_f32x4_4x8(M, N, K, pA, K, 1, pP, pC, N, 0)],
+      ...(tn
+        ? [["gemm_tn (packs B and A^T each call)", () => k.gemm_tn(M, N, K, pAt, M, pB, N, pC, N, 0, pS)]]
+        : [
+            ["gemm_nt (packs W each call)", () => k.gemm_nt(M, N, K, pA, K, pW, K, pC, N, 0, pS)],
+            ["gemm_packed_f32x4_4x8 (W pre-packed)", () => k.gemm_packed_f32x4_4x8(M, N, K, pA, K, 1, pP, pC, N, 0)],
+          ]),
     ];
     // The slow baselines take 0.1-0.4 s per call at M=2048: few samples suffice.
     const slow = flop > 5e7;
     const rates = [];
     for (const [impl, fn] of impls) {
       for (let i = 0; i < (slow ? 2 : 20); i++) fn(); // tier up beyond the baseline compiler
-      const opt = impl.startsWith("gemm_n") && !impl.includes("ref")
+      const opt = (impl.startsWith("gemm_n") || impl.startsWith("gemm_tn")) && !impl.includes("ref")
         ? { maxTime: quick ? 0.3 : 1.5, minSamples: quick ? 3 : 10 }
         : { maxTime: quick ? 0.2 : 1, minSamples: slow ? 2 : 5 };
       const r = await time(`${cse} ${impl}`, fn, opt);

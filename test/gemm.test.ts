@@ -67,7 +67,13 @@ interface Outcome {
   /** op(A), op(B) as stored, for re-running on other variants. */
   A: Float32Array;
   B: Float32Array;
+  /** The scratch past its documented ceil(N/8)*8*K floats was left alone. */
+  scratchKept: boolean;
 }
+
+/** Floats after the scratch that must stay untouched, and their value. */
+const GUARD = 16;
+const GUARD_VALUE = 7777;
 
 let k: Kernels;
 const mem = new Mem();
@@ -94,7 +100,9 @@ function run(v: Variant, c: Case, A: Float32Array, B: Float32Array, C0: Float32A
   const pA = mem.put(A, c.mis[0]);
   const pB = mem.put(B, c.mis[1]);
   const pC = mem.put(C0, c.mis[2]);
-  const pS: Ptr = mem.alloc(Math.ceil(N / 8) * 8 * K, c.mis[3]);
+  const sLen = Math.ceil(N / 8) * 8 * Math.max(K, 0);
+  // NaN in the scratch (what a kernel reads back it must have written), a guard after it.
+  const pS: Ptr = mem.put(new Float32Array(sLen + GUARD).fill(NaN).fill(GUARD_VALUE, sLen), c.mis[3]);
   switch (v) {
     case "nn": k.gemm_nn(M, N, K, pA, lda, pB, ldb, pC, ldc, beta, pS); break;
     case "nt": k.gemm_nt(M, N, K, pA, lda, pB, ldb, pC, ldc, beta, pS); break;
@@ -110,12 +118,13 @@ function run(v: Variant, c: Case, A: Float32Array, B: Float32Array, C0: Float32A
     case "nn_ref": k.gemm_nn_ref(M, N, K, pA, lda, pB, ldb, pC, ldc, beta); break;
   }
   const got = mem.get(pC, C0.length);
+  const scratchKept = mem.get(pS + sLen * 4, GUARD).every((x) => x === GUARD_VALUE);
   const want = new Float64Array(Math.max(0, M * N));
   for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) want[i * N + j] = C0[i * ldc + j];
   gemmRef(transA, transB, M, N, K, A, lda, B, ldb, want, N, beta);
   const scale = gemmErrorScale(transA, transB, M, N, K, A, lda, B, ldb, C0, ldc, beta);
   mem.release();
-  return { got, before: C0, want, scale, ldc, A, B };
+  return { got, before: C0, want, scale, ldc, A, B, scratchKept };
 }
 
 /** Random inputs for variant v and case c; C0 is NaN when beta = 0 (it must not be read), and 777 in the padding and the guard after it. */
@@ -171,6 +180,7 @@ function worstError(o: Outcome, c: Case, tol = tolerance(c.K)): { worst: number;
  * after it) is untouched. Returns "" when it passes, else what is wrong.
  */
 function verify(o: Outcome, c: Case, tol = tolerance(c.K)): string {
+  if (!o.scratchKept) return "wrote past the scratch (ceil(N/8)*8*K floats)";
   const { worst, where } = worstError(o, c, tol);
   if (worst > 1) return where;
   const { M, N } = c;
@@ -190,6 +200,27 @@ function check(rng: Rng, v: Variant, c: Case): string {
   const { A, B, C0 } = inputs(rng, v, c);
   const e = verify(run(v, c, A, B, C0), c);
   return e && `${label(v, c)}: ${e}`;
+}
+
+/**
+ * Run variant v on case c, then the same op(A), op(B) (dense and
+ * untransposed) through gemm_nn_ref: "" when the results agree bit for bit
+ * and v also passes {@link verify}, else what is wrong.
+ */
+function sameBitsAsRef(rng: Rng, v: Variant, c: Case): string {
+  const { M, N, K } = c;
+  const { A, B, C0 } = inputs(rng, v, c);
+  const o = run(v, c, A, B, C0);
+  const e = verify(o, c);
+  if (e) return `${label(v, c)}: ${e}`;
+  const { transA, transB } = LAYOUT[v];
+  const lda = (transA ? M : K) + c.pad[0];
+  const ldb = (transB ? K : N) + c.pad[1];
+  const a = new Float32Array(M * K), b = new Float32Array(K * N);
+  for (let i = 0; i < M; i++) for (let kk = 0; kk < K; kk++) a[i * K + kk] = transA ? A[kk * lda + i] : A[i * lda + kk];
+  for (let kk = 0; kk < K; kk++) for (let j = 0; j < N; j++) b[kk * N + j] = transB ? B[j * ldb + kk] : B[kk * ldb + j];
+  const r = run("nn_ref", { ...c, pad: [0, 0, c.pad[2]] }, a, b, C0);
+  return o.got.every((x, i) => Object.is(x, r.got[i])) ? "" : `${label(v, c)}: not bit-identical to gemm_nn_ref`;
 }
 
 const BETAS = [0, 1, 0.5];
@@ -348,25 +379,38 @@ describe("gemm", () => {
     const rng = new Rng(8);
     const fails: string[] = [];
     let n = 0;
-    // K = 600: three k blocks of the strided-A path (tn, packed_nt).
+    // K = 600: three k blocks of the strided-A path (packed_nt) and of tn's packed A.
     for (const [M, N, K] of [[1, 33, 17], [2, 40, 9], [3, 17, 64], [6, 24, 5], [13, 9, 33], [32, 64, 40], [7, 20, 600]]) {
       for (const v of VARIANTS) {
         if (v === "nn_ref") continue;
-        const c = caseAt(M, N, K, n++);
-        const { A, B, C0 } = inputs(rng, v, c);
-        const o = run(v, c, A, B, C0);
-        // The same op(A), op(B) dense and untransposed, through gemm_nn_ref.
-        const { transA, transB } = LAYOUT[v];
-        const lda = (transA ? M : K) + c.pad[0];
-        const ldb = (transB ? K : N) + c.pad[1];
-        const a = new Float32Array(M * K), b = new Float32Array(K * N);
-        for (let i = 0; i < M; i++) for (let kk = 0; kk < K; kk++) a[i * K + kk] = transA ? A[kk * lda + i] : A[i * lda + kk];
-        for (let kk = 0; kk < K; kk++) for (let j = 0; j < N; j++) b[kk * N + j] = transB ? B[j * ldb + kk] : B[kk * ldb + j];
-        const r = run("nn_ref", { ...c, pad: [0, 0, c.pad[2]] }, a, b, C0);
-        if (!o.got.every((x, i) => Object.is(x, r.got[i]))) fails.push(label(v, c));
+        const e = sameBitsAsRef(rng, v, caseAt(M, N, K, n++));
+        if (e) fails.push(e);
       }
     }
     expect(fails.join("\n")).toBe("");
+  });
+
+  it("gemm_tn with A packed (K >= 32): edges of tiles, row blocks, panels and k blocks, bit-identical to gemm_nn_ref", () => {
+    // gemm_tn packs A^T from K = 32 on (assembly/gemm.ts): k blocks of
+    // min(256, K/2) steps, row blocks of min(8*ceil(N/8), 128) rows in 4-row
+    // panels, M mod 4 rows on A in place. Sizes below, at and above each edge;
+    // run() also checks that nothing past ceil(N/8)*8*K floats of scratch is written.
+    const rng = new Rng(10);
+    const fails: string[] = [];
+    const shapes: number[][] = [];
+    // Rows and panels: row blocks of 8 (N <= 8), 16, 24 and 72 rows, remainders 1..3.
+    for (const M of [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 25, 74, 75]) for (const N of [1, 7, 8, 9, 16, 17, 24, 65]) shapes.push([M, N, 40]);
+    // Row blocks of 128 rows (N > 120), partial last block, remainder rows.
+    for (const M of [127, 128, 129, 131, 256, 259]) for (const N of [121, 136]) shapes.push([M, N, 34]);
+    // k: in place below 32; K/2-step blocks (one short) below 512; 256-step blocks, a short last one, above.
+    for (const K of [31, 32, 33, 34, 35, 63, 64, 65, 127, 255, 257, 511, 512, 513, 515, 1029]) for (const [M, N] of [[9, 12], [20, 8], [6, 33]]) shapes.push([M, N, K]);
+    shapes.push([130, 72, 2051]);
+    shapes.forEach(([M, N, K], n) => {
+      const e = sameBitsAsRef(rng, "tn", caseAt(M, N, K, n));
+      if (e) fails.push(e);
+    });
+    expect(shapes.length).toBe(15 * 8 + 6 * 2 + 16 * 3 + 1);
+    expect(fails.slice(0, 10).join("\n")).toBe("");
   });
 
   it("the tolerance catches a one-element error, a dropped product and a wrong beta", () => {

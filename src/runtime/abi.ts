@@ -37,7 +37,8 @@ export interface Kernels {
   gemm_nn(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void;
   /** C [M,N] = beta*C + A [M,K] * B^T, B stored [N,K]. scratch: ceil(N/8)*8*K floats. */
   gemm_nt(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void;
-  /** C [M,N] = beta*C + A^T * B, A stored [K,M], B stored [K,N]. scratch: ceil(N/8)*8*K floats. */
+  /** C [M,N] = beta*C + A^T * B, A stored [K,M], B stored [K,N]. scratch: ceil(N/8)*8*K floats
+   * (from K = 32 on it holds B panels and packed A^T panels of one k block, each within half). */
   gemm_tn(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void;
   /** Scalar (no SIMD) C = beta*C + A*B, the in-WASM baseline for benchmarks. */
   gemm_nn_ref(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number): void;

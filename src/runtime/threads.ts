@@ -18,7 +18,8 @@
  *  - GEMM columns: 8-wide panels of C are independent, and a column's
  *    summation order (gemm.ts: c = beta*C, then k = 0..K-1) does not depend
  *    on the panel range. gemm_nt / nn / tn parts pack their own panels into
- *    their own slice of the scratch, so no barrier sits between pack and use.
+ *    their own slice of the scratch (gemm_tn also its blocks of packed A^T,
+ *    within the same slice), so no barrier sits between pack and use.
  *  - GEMM rows (when N has too few panels): rows of C are independent too.
  *  - Recurrent steps: rows of the batch. A step's GEMM row b (h_{t-1}[b] W^T)
  *    and the cell kernel's row b need only row b, so one job per time step
@@ -385,7 +386,12 @@ export function gemmNT(M: number, N: number, K_: number, A: Ptr, lda: number, B:
   gemmSplit("gemm_nt", M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
 }
 
-/** C [M,N] = beta*C + A^T * B, A stored [K,M], B [K,N]; scratch as gemm_tn. */
+/**
+ * C [M,N] = beta*C + A^T * B, A stored [K,M], B [K,N]; scratch as gemm_tn
+ * (ceil(N/8)*8*K floats). Split by column panels like the others: every part
+ * packs all of A^T (gemm_tn's k and row blocks) into its own slice, so the
+ * packing (~1 ms at 1024x2048) is repeated per part, in parallel.
+ */
 export function gemmTN(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void {
   gemmSplit("gemm_tn", M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
 }
