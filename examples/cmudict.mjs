@@ -19,7 +19,7 @@
 // letter, repeats of the same phoneme collapsed (LL -> L). Exits 1 unless
 // the model beats the baseline (greedy and beam) and its greedy PER is at
 // most the budget's bound (ci 40%, full 14%).
-import { parseArgs } from "node:util";
+import { parseBudget } from "./lib/budget.mjs";
 import { createRequire } from "node:module";
 import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 
@@ -33,20 +33,6 @@ const CFG = {
 const N_TEST = 2000;
 const SEED = 11;
 
-function parseBudget(args) {
-  let budget;
-  try {
-    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
-  } catch (err) {
-    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
-    process.exit(2);
-  }
-  if (budget !== "ci" && budget !== "full") {
-    console.error(`--budget must be ci or full, got ${budget}`);
-    process.exit(2);
-  }
-  return budget;
-}
 
 /** Levenshtein distance between two arrays. */
 function editDistance(a, b) {

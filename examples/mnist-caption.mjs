@@ -15,7 +15,7 @@
 // first images are for training and the last TEST_PER_DIGIT (never trained
 // on) are the held-out test set, identical for both budgets. Exits 1 if the
 // exact-word accuracy asserted for the budget is not reached.
-import { parseArgs } from "node:util";
+import { parseBudget } from "./lib/budget.mjs";
 import { createRequire } from "node:module";
 import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 
@@ -30,20 +30,6 @@ const TEST_PER_DIGIT = 150;
 const SEED = 7;
 const NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
-function parseBudget(args) {
-  let budget;
-  try {
-    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
-  } catch (err) {
-    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
-    process.exit(2);
-  }
-  if (budget !== "ci" && budget !== "full") {
-    console.error(`--budget must be ci or full, got ${budget}`);
-    process.exit(2);
-  }
-  return budget;
-}
 
 // ---- data ------------------------------------------------------------------
 const t0 = performance.now();

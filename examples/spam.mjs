@@ -11,7 +11,7 @@
 // split; the validation set only shows progress per epoch, the reported
 // figures are on the held-out test 20%. Exits 1 if the accuracy asserted
 // for the budget is not reached.
-import { parseArgs } from "node:util";
+import { parseBudget } from "./lib/budget.mjs";
 import { createRequire } from "node:module";
 import { init, Rng, Sequential, Vocab, wordTokens } from "unfold-rnn";
 
@@ -28,20 +28,6 @@ const SEED = 42;
 // Messages whose first 120 words agree are duplicates (same split for both budgets).
 const DEDUP_LEN = 120;
 
-function parseBudget(args) {
-  let budget;
-  try {
-    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
-  } catch (err) {
-    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
-    process.exit(2);
-  }
-  if (budget !== "ci" && budget !== "full") {
-    console.error(`--budget must be ci or full, got ${budget}`);
-    process.exit(2);
-  }
-  return budget;
-}
 
 // ---- e-mail to text --------------------------------------------------------
 /** Split a raw message (or MIME part) into its header map and body. */

@@ -24,7 +24,7 @@
 // 10^6 times (relative to its value at the last step) below the LSTM's, and
 // carrying the state beats resetting it on a held-out stream by at least
 // 0.1 nats/char (ci) or 0.2 (full).
-import { parseArgs } from "node:util";
+import { parseBudget } from "./lib/budget.mjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -136,21 +136,6 @@ function fmtK(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : String(n);
 }
 
-/** `--budget ci|full` (default full). */
-function parseBudget(args) {
-  let budget;
-  try {
-    ({ values: { budget } } = parseArgs({ args, options: { budget: { type: "string", default: "full" } } }));
-  } catch (err) {
-    console.error(`${err.message}; usage: node ${process.argv[1]} [--budget ci|full]`);
-    process.exit(2);
-  }
-  if (budget !== "ci" && budget !== "full") {
-    console.error(`--budget must be ci or full, got ${budget}`);
-    process.exit(2);
-  }
-  return budget;
-}
 
 /** A table of the curves at every 10th step, with a log-scale bar per value (one # per decade above 1e-20). */
 function printTable(cs) {
