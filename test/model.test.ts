@@ -342,3 +342,22 @@ describe("training options", () => {
     expect(Math.max(...g.map(Math.abs))).toBeLessThanOrEqual(0.01);
   });
 });
+
+describe("model state dicts", () => {
+  it("a bad state dict is refused whole, naming the tensor, and changes nothing", () => {
+    const m = new Sequential(tokenLM(5, "lstm", 4, 2, 2));
+    const sd = m.stateDict();
+    const before = m.stateDict();
+    const bad = { ...sd, "embedding.weight": sd["embedding.weight"].map((v) => v + 1), "head.bias": new Float32Array(3) };
+    expect(() => m.loadStateDict(bad)).toThrow(/'head\.bias' should have shape \[5\] \(5 values\), got 3 values/);
+    expect(m.stateDict()).toEqual(before);
+    const missing: Record<string, Float32Array> = { ...sd };
+    delete missing["rnn0.weight_hh_l1"];
+    expect(() => m.loadStateDict(missing)).toThrow(/missing key\(s\) in state dict: rnn0\.weight_hh_l1/);
+    expect(() => m.loadStateDict({ ...sd, "rnn1.weight_ih_l0": new Float32Array(1) })).toThrow(/unexpected key\(s\) in state dict: rnn1\.weight_ih_l0/);
+    // A valid one loads.
+    const other = new Sequential(tokenLM(5, "lstm", 4, 3, 2)).stateDict();
+    m.loadStateDict(other);
+    expect(m.stateDict()).toEqual(other);
+  });
+});

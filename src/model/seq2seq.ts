@@ -21,7 +21,7 @@ import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
 import type { Recurrent } from "../layers/recurrent.js";
-import type { StateDict } from "../layers/params.js";
+import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import type { ParamRegion } from "../train/optimizers.js";
 import {
@@ -135,32 +135,14 @@ export class Seq2Seq {
     return m;
   }
 
+  /** Copies of all weights by name. */
   stateDict(): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = {};
-    for (const [n, t] of this.parameters()) out[n] = t.toArray();
-    return out;
+    return dumpTensors(this.parameters());
   }
 
-  /** Load weights by name; all are checked before any is written. */
+  /** Load weights by name; everything is checked (missing, extra, shape, finite) before anything is written. */
   loadStateDict(sd: StateDict): void {
-    const params = this.parameters();
-    const extra = Object.keys(sd).filter((k) => !params.has(k));
-    if (extra.length) throw new Error(`unfold-rnn: unexpected key(s) in state dict: ${extra.join(", ")}`);
-    const parts: [{ loadStateDict(s: StateDict): void; stateDict(): Record<string, Float32Array> } | null, string][] = [
-      [this.encEmbedding, "encoder.embedding."], [this.encoder, "encoder.rnn."], [this.bridge, "bridge."], [this.decoder, "decoder."],
-    ];
-    const subs = parts.filter(([l]) => l).map(([l, p]) => {
-      const sub: StateDict = {};
-      for (const k of Object.keys(sd)) if (k.startsWith(p)) sub[k.slice(p.length)] = sd[k];
-      return [l!, sub] as const;
-    });
-    const backups = subs.map(([l]) => l.stateDict());
-    try {
-      for (const [l, sub] of subs) l.loadStateDict(sub);
-    } catch (err) {
-      subs.forEach(([l], i) => l.loadStateDict(backups[i]));
-      throw err;
-    }
+    loadChecked(this.parameters(), sd);
   }
 
   get parameterCount(): number {

@@ -18,7 +18,7 @@ import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
 import { GRU, LSTM, type Recurrent, SimpleRNN } from "../layers/recurrent.js";
-import type { StateDict } from "../layers/params.js";
+import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import type { ParamRegion } from "../train/optimizers.js";
 import type { TrainHistory } from "../train/trainer.js";
 import {
@@ -169,32 +169,12 @@ export class Sequential {
 
   /** Copies of all weights by name. */
   stateDict(): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = {};
-    for (const [n, t] of this.parameters()) out[n] = t.toArray();
-    return out;
+    return dumpTensors(this.parameters());
   }
 
-  /** Load weights by name; everything is checked before anything is written. */
+  /** Load weights by name; everything is checked (missing, extra, shape, finite) before anything is written. */
   loadStateDict(sd: StateDict): void {
-    // Validate against every layer first, then load, so a bad dict changes nothing.
-    const groups = this.named().map(([p, l]) => {
-      const sub: StateDict = {};
-      for (const n of l.parameters().keys()) {
-        if (!(`${p}.${n}` in sd)) throw new Error(`unfold-rnn: missing key in state dict: ${p}.${n}`);
-        sub[n] = sd[`${p}.${n}`];
-      }
-      return [l as unknown as { loadStateDict(s: StateDict): void; stateDict(): Record<string, Float32Array> }, sub] as const;
-    });
-    const known = new Set(this.parameters().keys());
-    const extra = Object.keys(sd).filter((k) => !known.has(k));
-    if (extra.length) throw new Error(`unfold-rnn: unexpected key(s) in state dict: ${extra.join(", ")}`);
-    const backups = groups.map(([l]) => l.stateDict());
-    try {
-      for (const [l, sub] of groups) l.loadStateDict(sub);
-    } catch (err) {
-      groups.forEach(([l], i) => l.loadStateDict(backups[i]));
-      throw err;
-    }
+    loadChecked(this.parameters(), sd);
   }
 
   private ensure(T: number, B: number): void {
