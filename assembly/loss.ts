@@ -12,6 +12,8 @@
 
 // Cephes expf constants, loaded with v128.load32_splat before the loops
 // (a v128.const inside a loop is rebuilt by V8 on every iteration).
+import { add_row_f32 } from "./rows";
+
 const EXP_K = memory.data<f32>([
   1.44269504088896341, // 0  log2(e)
   0.693359375,         // 4  ln2 high part (exact, few bits: n*C1 is exact)
@@ -131,16 +133,7 @@ function exp_shift_sum(dst: usize, src: usize, N: i32, mx: f32): f64 {
 export function bias_add_rows(C: usize, M: i32, N: i32, bias: usize): void {
   const rowBytes = <usize>N << 2;
   for (let i = 0; i < M; i++) {
-    const c = C + <usize>i * rowBytes;
-    let j = 0;
-    for (; j + 4 <= N; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(c + o, f32x4.add(v128.load(c + o), v128.load(bias + o)));
-    }
-    for (; j < N; j++) {
-      const o = <usize>j << 2;
-      store<f32>(c + o, load<f32>(c + o) + load<f32>(bias + o));
-    }
+    add_row_f32(C + <usize>i * rowBytes, bias, N);
   }
 }
 

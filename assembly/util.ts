@@ -8,6 +8,8 @@
 // 16-byte alignment). Kernels trust their callers: shapes are checked in
 // TypeScript.
 
+import { add_row_f32 } from "./rows";
+
 /** x [n]: x[i] = s * x[i]. */
 export function scale_f32(x: usize, n: i32, s: f32): void {
   const vs = f32x4.splat(s);
@@ -123,16 +125,6 @@ export function scatter_add_rows(dtable: usize, dout: usize, ids: usize, n: i32,
   for (let i = 0; i < n; i++) {
     const id = load<i32>(ids + (<usize>i << 2));
     if (id < 0) continue;
-    const d = dtable + <usize>id * rowBytes;
-    const s = dout + <usize>i * rowBytes;
-    let j = 0;
-    for (; j + 4 <= D; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
-    }
-    for (; j < D; j++) {
-      const o = <usize>j << 2;
-      store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
-    }
+    add_row_f32(dtable + <usize>id * rowBytes, dout + <usize>i * rowBytes, D);
   }
 }

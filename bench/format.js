@@ -38,3 +38,22 @@ function fmt(x) {
   if (x >= 10) return x.toFixed(1);
   return x.toPrecision(3);
 }
+
+/**
+ * Arrays copied into WASM memory for a benchmark: `put(data)` returns the
+ * byte offset of a fresh copy; `release()` frees them all.
+ */
+export function wasmArrays(hp) {
+  const blocks = [];
+  return {
+    put(data) {
+      const p = hp.alloc(data.length * 4);
+      blocks.push(p);
+      hp.f32(p, data.length).set(data);
+      return p;
+    },
+    release() {
+      for (const p of blocks.splice(0)) hp.free(p);
+    },
+  };
+}

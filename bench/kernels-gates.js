@@ -8,7 +8,7 @@
 import { heap, init, kernels } from "../dist/runtime/wasm.js";
 import * as ref from "../dist/reference/cells.js";
 import { Rng } from "../dist/util/rng.js";
-import { time } from "./format.js";
+import { time, wasmArrays } from "./format.js";
 
 export async function run({ quick = false } = {}) {
   await init(process.env.UNFOLD_WASM || undefined);
@@ -17,13 +17,7 @@ export async function run({ quick = false } = {}) {
   const rng = new Rng(5);
   const opt = { maxTime: quick ? 0.25 : 1, minSamples: quick ? 3 : 5 };
   const rows = [];
-  const blocks = [];
-  const put = (data) => {
-    const p = hp.alloc(data.length * 4);
-    blocks.push(p);
-    hp.f32(p, data.length).set(data);
-    return p;
-  };
+  const { put, release } = wasmArrays(hp);
   const uniform = (n, lo = -1, hi = 1) => rng.fillUniform(new Float32Array(n), lo, hi);
   // Time both, then add a baseline row (ratio 1) and our row (ratio = baseline / ours).
   const pair = async (cse, perCall, baseName, baseFn, ourFn) => {
@@ -90,7 +84,7 @@ export async function run({ quick = false } = {}) {
       () => k.rnn_step_fwd(pG, pb1, pb2, ph, B, H, 0));
   }
 
-  for (const p of blocks) hp.free(p);
+  release();
   return rows;
 }
 

@@ -19,7 +19,7 @@
 //   (UNFOLD_WASM=path/to/unfold.wasm to time another build)
 import { heap, init, kernels } from "../dist/runtime/wasm.js";
 import { Rng } from "../dist/util/rng.js";
-import { time } from "./format.js";
+import { time, wasmArrays } from "./format.js";
 
 /** The cases: [M, N, K, what it is, tn (A^T B, A stored [K, M])]. */
 const CASES = [
@@ -59,13 +59,7 @@ export async function run({ quick = false } = {}) {
     for (let n = 0; n < N; n++) for (let kk = 0; kk < K; kk++) B[kk * N + n] = W[n * K + kk];
     const C = new Float32Array(M * N);
     const packedLen = Math.ceil(N / 8) * 8 * K;
-    const blocks = [];
-    const put = (data) => {
-      const p = hp.alloc(data.length * 4);
-      blocks.push(p);
-      hp.f32(p, data.length).set(data);
-      return p;
-    };
+    const { put, release } = wasmArrays(hp);
     const pA = put(A), pW = put(W), pB = put(B), pC = put(C);
     // tn: the same A^T [M, K] stored [K, M], as the weight gradients read dG [T*B, 4H].
     let pAt = 0;
@@ -111,7 +105,7 @@ export async function run({ quick = false } = {}) {
         vsScalar: i >= 2 ? rates[i] / scalar : undefined,
       });
     });
-    for (const p of blocks) hp.free(p);
+    release();
   }
   return rows;
 }

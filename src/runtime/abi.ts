@@ -130,8 +130,6 @@ export interface Kernels {
   // ---- layout.ts -------------------------------------------------------------------
   /** dst [rows, cols] (leading dim ldd) = src [rows, cols] (leading dim lds). */
   copy2d_f32(dst: Ptr, ldd: number, src: Ptr, lds: number, rows: number, cols: number): void;
-  /** dst [rows, cols] (leading dim ldd) += src [rows, cols] (leading dim lds). */
-  add2d_f32(dst: Ptr, ldd: number, src: Ptr, lds: number, rows: number, cols: number): void;
   /** dst[i] = a[i] * b[i]. */
   mul_f32(dst: Ptr, a: Ptr, b: Ptr, n: number): void;
   /** Dropout mask dst[i] = (u < p ? 0 : scale), u from xoshiro128** with its 4 x u32 state at `state` (advanced). */
@@ -148,5 +146,5 @@ export const KERNEL_NAMES = [
   "bias_add_rows", "sum_rows", "softmax_rows", "softmax_xent", "mse",
   "sgd_step", "momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "sum_squares", "count_nonfinite",
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",
-  "copy2d_f32", "add2d_f32", "mul_f32", "dropout_mask",
+  "copy2d_f32", "mul_f32", "dropout_mask",
 ] as const;
