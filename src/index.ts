@@ -2,6 +2,7 @@
  * unfold-rnn: recurrent neural networks for JavaScript runtimes.
  * @packageDocumentation
  */
+export { UnfoldError, type UnfoldErrorCode, type UnfoldErrorDetails } from "./errors.js";
 export { init, dispose, isInitialized, hasWasmSimd, type WasmSource, type InitOptions } from "./runtime/wasm.js";
 export { threadCount } from "./runtime/threads.js";
 export { Arena, Tensor } from "./runtime/arena.js";
