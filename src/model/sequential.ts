@@ -14,6 +14,7 @@
  * F = input features, H = hidden size, D = directions, O = output size.
  */
 import type { Ptr } from "../runtime/abi.js";
+import { InferenceSession, type SessionOptions } from "./session.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
@@ -381,6 +382,15 @@ export class Sequential {
   /** Sample `length` tokens after `prime`, feeding each back as the next input. */
   generate(prime: ArrayLike<number>, opts: GenerateOptions): number[] {
     return generate(this, prime, opts);
+  }
+
+  /**
+   * A streaming inference session: `s.feed(ids)` returns the next-token
+   * probabilities, then `s.step(id)`, `s.sample()`, `s.fork()`, `s.reset()`.
+   * It has its own state; the model is not changed. Unidirectional layers only.
+   */
+  session(opts: SessionOptions = {}): InferenceSession {
+    return new InferenceSession(this, opts);
   }
 
   /** The definition, for saving: `new Sequential(model.toJSON())` rebuilds the architecture. */
