@@ -31,3 +31,4 @@ export {
   type ShuffleOptions,
 } from "./batch.js";
 export { TokenStream, type StreamWindow } from "./stream.js";
+export { windows, Scaler, type WindowOptions, type Windows, type ScalerJSON } from "./timeseries.js";
