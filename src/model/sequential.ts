@@ -363,7 +363,7 @@ export class Sequential {
     return fit(this, this.trainState, data, opts);
   }
 
-  /** {@link fit} that yields to the event loop after every update (keeps a page responsive). */
+  /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work, keeping a page responsive. */
   fitAsync(data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
     return fitAsync(this, this.trainState, data, opts);
   }
