@@ -241,7 +241,11 @@ export function makeBatch(model: Sequential, data: SequenceData, idx: number[], 
   else {
     const f = new Float32Array(T * B * F);
     seqs.forEach((s, j) => {
-      for (let t = 0; t < lens[j]; t++) for (let i = 0; i < F; i++) f[(t * B + j) * F + i] = s[t * F + i];
+      // Batch-first sequence [T_j, F] -> time-major rows (t, j); typed arrays copy a whole row at a time.
+      if (ArrayBuffer.isView(s) && !(s instanceof DataView)) {
+        const v = s as unknown as Float32Array;
+        for (let t = 0; t < lens[j]; t++) f.set(v.subarray(t * F, (t + 1) * F), (t * B + j) * F);
+      } else for (let t = 0; t < lens[j]; t++) for (let i = 0; i < F; i++) f[(t * B + j) * F + i] = s[t * F + i];
     });
     b.features = f;
   }
