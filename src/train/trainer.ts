@@ -147,9 +147,12 @@ export function currentLr(opt: Optimizer, r: ResolvedOptions): number {
 /**
  * Yield to the event loop without sleeping, so timers, I/O and (in a page)
  * input and rendering run: `setImmediate` in Node and Bun (after the I/O poll
- * phase, no 1 ms timer clamp), `scheduler.yield()` where it exists (Chromium),
- * else a `MessageChannel` message. Never `setTimeout`, which browsers and Node
- * clamp to >= 1-4 ms: at batch 1 that is longer than a training step.
+ * phase, no 1 ms timer clamp), else a `MessageChannel` message (a plain task:
+ * timers queued before it run first), else `scheduler.yield()`. Chromium
+ * runs `scheduler.yield()` continuations ahead of timers, so a training loop
+ * yielding that way starved the page's `setInterval` (0 ticks in the browser
+ * demo test): it is only the last resort. Never `setTimeout`, which browsers
+ * and Node clamp to >= 1-4 ms: at batch 1 that is longer than a training step.
  */
 export function nextTick(): Promise<void> {
   const g = globalThis as unknown as {
@@ -158,7 +161,6 @@ export function nextTick(): Promise<void> {
     MessageChannel?: typeof MessageChannel;
   };
   if (typeof g.setImmediate === "function") return new Promise((resolve) => g.setImmediate!(resolve));
-  if (typeof g.scheduler?.yield === "function") return g.scheduler.yield();
   if (typeof g.MessageChannel === "function") {
     return new Promise((resolve) => {
       const ch = new g.MessageChannel!();
@@ -169,6 +171,7 @@ export function nextTick(): Promise<void> {
       ch.port2.postMessage(null);
     });
   }
+  if (typeof g.scheduler?.yield === "function") return g.scheduler.yield();
   return Promise.resolve(); // no macrotask primitive at all: continue (a microtask)
 }
 
