@@ -286,16 +286,13 @@ describe("training options", () => {
   };
   const spec: SequentialSpec = { input: { type: "tokens", vocabSize: 3, embeddingDim: 4 }, recurrent: [{ cell: "gru", hiddenSize: 8 }], output: { size: 3, loss: "xent" }, mode: "many-to-one", seed: 5 };
 
-  it("fitAsync yields to the event loop and gives the same weights as fit", async () => {
+  it("fitAsync gives the same weights as fit", async () => {
+    // How and when it yields (every ~8 ms of work, never sleeping): test/fit-yield.test.ts.
     const a = new Sequential(spec);
     const b = new Sequential(spec);
     const d = data();
     a.fit(d, { epochs: 2, batchSize: 16 });
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
     await b.fitAsync(d, { epochs: 2, batchSize: 16 });
-    clearInterval(timer);
-    expect(ticks).toBeGreaterThan(0);
     expect(b.stateDict()).toEqual(a.stateDict());
   });
 

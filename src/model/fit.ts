@@ -13,7 +13,7 @@ import { TokenStream } from "../data/stream.js";
 import { Rng } from "../util/rng.js";
 import type { Optimizer } from "../train/optimizers.js";
 import {
-  EarlyStopper, ensureOptimizer, type EpochInfo, nextTick, resolveOptions, type ResolvedOptions, sequentialBatches,
+  EarlyStopper, ensureOptimizer, type EpochInfo, resolveOptions, runYielding, type ResolvedOptions, sequentialBatches,
   type TrainHistory, type TrainOptions, trainStep,
 } from "../train/trainer.js";
 import { argmax, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
@@ -76,10 +76,13 @@ export function fit(model: Sequential, state: TrainState, data: TrainData, opts:
   return state.history;
 }
 
-/** {@link fit} that yields to the event loop after every update. */
+/**
+ * {@link fit} that yields to the event loop (without sleeping) whenever about
+ * 8 ms of training has passed since the last yield, so timers, I/O and a
+ * page's input and rendering keep running.
+ */
 export async function fitAsync(model: Sequential, state: TrainState, data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
-  const run = trainLoop(model, state, data, opts);
-  for (let r = run.next(); !r.done; r = run.next()) await nextTick();
+  await runYielding(trainLoop(model, state, data, opts));
   return state.history;
 }
 
@@ -238,7 +241,11 @@ export function makeBatch(model: Sequential, data: SequenceData, idx: number[], 
   else {
     const f = new Float32Array(T * B * F);
     seqs.forEach((s, j) => {
-      for (let t = 0; t < lens[j]; t++) for (let i = 0; i < F; i++) f[(t * B + j) * F + i] = s[t * F + i];
+      // Batch-first sequence [T_j, F] -> time-major rows (t, j); typed arrays copy a whole row at a time.
+      if (ArrayBuffer.isView(s) && !(s instanceof DataView)) {
+        const v = s as unknown as Float32Array;
+        for (let t = 0; t < lens[j]; t++) f.set(v.subarray(t * F, (t + 1) * F), (t * B + j) * F);
+      } else for (let t = 0; t < lens[j]; t++) for (let i = 0; i < F; i++) f[(t * B + j) * F + i] = s[t * F + i];
     });
     b.features = f;
   }

@@ -27,7 +27,7 @@ import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import type { ParamRegion } from "../train/optimizers.js";
 import {
-  EarlyStopper, ensureOptimizer, type EpochInfo, nextTick, resolveOptions, sequentialBatches, type TrainHistory, trainStep,
+  EarlyStopper, ensureOptimizer, type EpochInfo, runYielding, resolveOptions, sequentialBatches, type TrainHistory, trainStep,
 } from "../train/trainer.js";
 import { Rng } from "../util/rng.js";
 import { newTrainState, type FitOptions, type TrainState } from "./fit.js";
@@ -271,10 +271,10 @@ export class Seq2Seq {
     return this.trainState.history;
   }
 
-  /** {@link fit} that yields to the event loop after every update. */
+  /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work. */
   async fitAsync(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): Promise<TrainHistory> {
     const run = this.trainLoop(data, opts);
-    for (let r = run.next(); !r.done; r = run.next()) await nextTick();
+    await runYielding(run);
     return this.trainState.history;
   }
 

@@ -108,6 +108,8 @@ export class Sequential {
 
   /** Optimizer and history, kept across fit() calls and saved with the model. */
   trainState: TrainState = newTrainState();
+  /** All parameters, all gradients (same layout), and each layer's share of them in floats. */
+  private readonly block: { params: Arena; grads: Arena; parts: number[] };
   private work: Arena | null = null;
   private cap = { T: 0, B: 0 };
   private w!: { targets: Tensor; rows: Tensor; dTop: Tensor; feat: Tensor };
@@ -132,15 +134,20 @@ export class Sequential {
     });
     this.hiddenOut = inSize;
     this.head = new Dense({ inFeatures: inSize, outFeatures: spec.output.size, seed: seed + 101 });
+    // One parameter block and one gradient block of the same layout for the whole
+    // model (embedding | recurrent layers | head): clipping, the global norm, the
+    // NaN check and the optimizer are then one kernel call each per update.
+    const layers = [...(this.embedding ? [this.embedding] : []), ...this.recurrent, this.head].map((l) => l.arenas());
+    this.block = {
+      params: Arena.join(layers.map((a) => a.params)),
+      grads: Arena.join(layers.map((a) => a.grads)),
+      parts: layers.map((a) => a.params.bytes / 4),
+    };
   }
 
-  /** Parameter regions for an optimizer: one per layer. */
+  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). */
   regions(): ParamRegion[] {
-    const r: ParamRegion[] = [];
-    if (this.embedding) r.push(this.embedding.arenas());
-    for (const l of this.recurrent) r.push(l.arenas());
-    r.push(this.head.arenas());
-    return r;
+    return [this.block];
   }
 
   /** Named layers: "embedding", "rnn0", "rnn1", ..., "head". */
@@ -369,7 +376,7 @@ export class Sequential {
     return fit(this, this.trainState, data, opts);
   }
 
-  /** {@link fit} that yields to the event loop after every update (keeps a page responsive). */
+  /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work, keeping a page responsive. */
   fitAsync(data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
     return fitAsync(this, this.trainState, data, opts);
   }
@@ -418,6 +425,8 @@ export class Sequential {
     for (const r of this.recurrent) r.dispose();
     this.head.dispose();
     this.work?.dispose();
+    this.block.params.dispose();
+    this.block.grads.dispose();
   }
 }
 

@@ -12,6 +12,12 @@ import { heap, kernels } from "../runtime/wasm.js";
 export interface ParamRegion {
   params: Arena;
   grads: Arena;
+  /**
+   * Sizes in floats of the layers joined in this block, in order (they sum
+   * to its size). Saved optimizer state keeps one buffer per layer and slot,
+   * so files are the same whether a model has one block or one per layer.
+   */
+  parts?: readonly number[];
 }
 
 /** Which optimizer, with PyTorch's defaults for what is omitted. */
@@ -112,23 +118,37 @@ export class Optimizer {
     });
   }
 
+  /**
+   * The saved buffers, in order: per region, per layer part, per slot (adam:
+   * m then v) — each a slice (byte offset `ptr`, `n` floats) of a moment block.
+   */
+  private buffers(): { ptr: Ptr; n: number }[] {
+    const out: { ptr: Ptr; n: number }[] = [];
+    this.regions.forEach((r, i) => {
+      let off = 0;
+      for (const n of r.parts ?? [r.params.bytes / 4]) {
+        for (let s = 0; s < this.slots; s++) out.push({ ptr: this.moments[i].get(`m${s}`).ptr + 4 * off, n });
+        off += n;
+      }
+    });
+    return out;
+  }
+
   /** A copy of the optimizer's state, for saving. */
   state(): OptimizerState {
-    const buffers: Float32Array[] = [];
-    for (const m of this.moments) for (const t of m.all()) buffers.push(t.toArray());
-    return { spec: this.spec, step: this.step, buffers };
+    return { spec: this.spec, step: this.step, buffers: this.buffers().map((b) => heap().f32(b.ptr, b.n).slice()) };
   }
 
   /** Restore a state from {@link state}; checks that it fits these regions. */
   loadState(st: OptimizerState): void {
-    const ts = this.moments.flatMap((m) => m.all());
-    if (st.buffers.length !== ts.length || st.spec.type !== this.spec.type) {
-      throw new Error(`unfold-rnn: optimizer state does not match (${st.spec.type} with ${st.buffers.length} buffers vs ${this.spec.type} with ${ts.length})`);
+    const bs = this.buffers();
+    if (st.buffers.length !== bs.length || st.spec.type !== this.spec.type) {
+      throw new Error(`unfold-rnn: optimizer state does not match (${st.spec.type} with ${st.buffers.length} buffers vs ${this.spec.type} with ${bs.length})`);
     }
-    ts.forEach((t, i) => {
-      if (st.buffers[i].length !== t.size) throw new Error(`unfold-rnn: optimizer buffer ${i} has ${st.buffers[i].length} values, expected ${t.size}`);
+    bs.forEach((b, i) => {
+      if (st.buffers[i].length !== b.n) throw new Error(`unfold-rnn: optimizer buffer ${i} has ${st.buffers[i].length} values, expected ${b.n}`);
     });
-    ts.forEach((t, i) => t.set(st.buffers[i]));
+    bs.forEach((b, i) => heap().f32(b.ptr, b.n).set(st.buffers[i]));
     this.step = st.step;
   }
 

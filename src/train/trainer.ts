@@ -144,9 +144,56 @@ export function currentLr(opt: Optimizer, r: ResolvedOptions): number {
   return r.optimizer.lr * scheduleFactor(r.schedule, opt.step);
 }
 
-/** Yield to the event loop (so a browser page stays responsive during training). */
+/**
+ * Yield to the event loop without sleeping, so timers, I/O and (in a page)
+ * input and rendering run: `setImmediate` in Node and Bun (after the I/O poll
+ * phase, no 1 ms timer clamp), else a `MessageChannel` message (a plain task:
+ * timers queued before it run first), else `scheduler.yield()`. Chromium
+ * runs `scheduler.yield()` continuations ahead of timers, so a training loop
+ * yielding that way starved the page's `setInterval` (0 ticks in the browser
+ * demo test): it is only the last resort. Never `setTimeout`, which browsers
+ * and Node clamp to >= 1-4 ms: at batch 1 that is longer than a training step.
+ */
 export function nextTick(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  const g = globalThis as unknown as {
+    setImmediate?: (cb: () => void) => unknown;
+    scheduler?: { yield?: () => Promise<void> };
+    MessageChannel?: typeof MessageChannel;
+  };
+  if (typeof g.setImmediate === "function") return new Promise((resolve) => g.setImmediate!(resolve));
+  if (typeof g.MessageChannel === "function") {
+    return new Promise((resolve) => {
+      const ch = new g.MessageChannel!();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        resolve();
+      };
+      ch.port2.postMessage(null);
+    });
+  }
+  if (typeof g.scheduler?.yield === "function") return g.scheduler.yield();
+  return Promise.resolve(); // no macrotask primitive at all: continue (a microtask)
+}
+
+/** Work time between two yields of {@link runYielding}, in ms (about half a 60 Hz frame). */
+export const YIELD_EVERY_MS = 8;
+
+/**
+ * Drive a training generator to the end, yielding to the event loop
+ * ({@link nextTick}) only once at least `everyMs` of work has passed since
+ * the last yield: a page stays responsive, and fast steps (batch 1) are not
+ * slowed by a yield each. Returns the number of yields.
+ */
+export async function runYielding(run: Generator<void, void, void>, everyMs = YIELD_EVERY_MS): Promise<number> {
+  let yields = 0;
+  let last = performance.now();
+  for (let r = run.next(); !r.done; r = run.next()) {
+    if (performance.now() - last < everyMs) continue;
+    await nextTick();
+    yields++;
+    last = performance.now();
+  }
+  return yields;
 }
 
 /** The optimizer of a run: reused across fit() calls while its settings are unchanged. */

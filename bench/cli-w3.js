@@ -1,0 +1,66 @@
+// W3 through the `unfold train` command against the library's fit() on the
+// same model and corpus: is the CLI within 1.15x of the library?
+//
+// The CLI's own rate (its "chars/s") is wall time, which a loaded machine
+// inflates at random. So this also counts CPU time, which waiting for a core
+// does not inflate: the CLI is run for N and 5N steps and the difference of
+// the two processes' CPU times is divided by the difference in characters
+// (start-up, corpus loading, the final validation and save cancel out); the
+// library's fit() is timed with process.cpuUsage() in this process.
+//   node bench/cli-w3.js [--quick] [--layers 1] [--embedding 65]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { init } from "../dist/runtime/wasm.js";
+import { Sequential } from "../dist/model/sequential.js";
+import { Vocab } from "../dist/data/vocab.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const args = process.argv.slice(2);
+const argOf = (name, def) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
+const quick = args.includes("--quick");
+const layers = argOf("--layers", 1), embedding = argOf("--embedding", 65), H = 128, S = 25;
+const n1 = quick ? 200 : 400, n2 = 5 * n1;
+
+await init();
+const text = readFileSync(join(root, "corpus", "sotu.txt"), "utf8");
+const vocab = Vocab.fromChars(text);
+const ids = vocab.encode(text.slice(0, Math.floor(text.length * 0.95)));
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+
+function library() {
+  const m = new Sequential({ input: { type: "tokens", vocabSize: vocab.size, embeddingDim: embedding }, recurrent: [{ cell: "lstm", hiddenSize: H, numLayers: layers }], output: { size: vocab.size, loss: "xent" }, mode: "many-to-many", seed: 1 });
+  const o = { batchSize: 1, tbptt: { k1: S }, optimizer: { type: "adam", lr: 0.002 } };
+  m.fit({ stream: ids }, { ...o, steps: 50 }); // warm-up
+  const c0 = cpu(), t0 = performance.now();
+  m.fit({ stream: ids }, { ...o, steps: n2 - n1 });
+  const r = { cpu: (cpu() - c0) / ((n2 - n1) * S), wall: (performance.now() - t0) / 1e3 / ((n2 - n1) * S) };
+  m.dispose();
+  return r;
+}
+
+function cli(steps) {
+  const dir = mkdtempSync(join(tmpdir(), "unfold-cli-w3-"));
+  // GNU time prints the child's user and system CPU seconds.
+  const res = spawnSync("/usr/bin/time", ["-f", "CPU %U %S", process.execPath, join(root, "dist", "cli", "main.js"), "train", "--batch", "1", "--seq", String(S), "--hidden", String(H),
+    "--layers", String(layers), "--embedding", String(embedding), "--steps", String(steps), "--sample-every", "0", "--checkpoint-every", "0", "--out", join(dir, "m.unfold")], { cwd: root, encoding: "utf8" });
+  rmSync(dir, { recursive: true, force: true });
+  const c = /CPU ([\d.]+) ([\d.]+)/.exec(res.stderr);
+  const w = /\(([\d,]+) chars\/s\)/.exec(res.stdout);
+  if (!c || !w) throw new Error(`unfold train failed: ${(res.stderr || res.stdout).trim().split("\n").pop()}`);
+  return { cpu: Number(c[1]) + Number(c[2]), wallPerChar: 1 / Number(w[1].replace(/,/g, "")) };
+}
+
+const rows = [];
+for (let r = 0; r < (quick ? 1 : 3); r++) {
+  const lib = library();
+  const a = cli(n1), b = cli(n2);
+  rows.push({ libCpu: lib.cpu, libWall: lib.wall, cliCpu: (b.cpu - a.cpu) / ((n2 - n1) * S), cliWall: b.wallPerChar });
+}
+const med = (k) => [...rows.map((x) => x[k])].sort((a, b) => a - b)[(rows.length - 1) >> 1];
+const us = (x) => `${(x * 1e6).toFixed(1)} µs/char`;
+console.log(`W3 model: LSTM H=${H}, ${layers} layer(s), embedding ${embedding}, vocabulary ${vocab.size} (corpus/sotu.txt), batch 1, seq ${S}; median of ${rows.length} alternated round(s)`);
+console.log(`  CPU time:  library fit() ${us(med("libCpu"))}, unfold train ${us(med("cliCpu"))}: CLI / library = ${(med("cliCpu") / med("libCpu")).toFixed(3)} (target <= 1.15)`);
+console.log(`  wall time: library fit() ${us(med("libWall"))}, unfold train ${us(med("cliWall"))} (its own chars/s): CLI / library = ${(med("cliWall") / med("libWall")).toFixed(3)}`);
