@@ -8,7 +8,7 @@
 //
 // A runtime whose binary cannot be found is skipped with the reason in the test
 // name, except under CI=true, where that is a failure (.ci/run installs chromium).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,6 @@ import {
   type Binary,
   bundle,
   deadline,
-  distFileUrl,
   findBun,
   findChromium,
   findDeno,
@@ -67,11 +66,20 @@ beforeAll(async () => {
     bundle({ entry: join(here, "browser-entry.ts"), outfile: join(tmp, "browser-src.js"), lib: "src" }),
     bundle({ entry: join(here, "browser-entry.ts"), outfile: join(tmp, "browser-dist.js"), lib: "/dist/index.js" }),
     bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-src.js"), lib: "src" }),
-    bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-dist.js"), lib: distFileUrl() }),
+    // As an installed package: tmp/node_modules/unfold-rnn -> this checkout, so its package.json's conditions apply.
+    bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-dist.js"), lib: "unfold-rnn" }),
     bundle({ entry: join(here, "worker-entry.ts"), outfile: join(tmp, "workerd", "worker.js"), lib: "src" }),
   ]);
+  mkdirSync(join(tmp, "node_modules"));
+  symlinkSync(ROOT, join(tmp, "node_modules", "unfold-rnn"), "dir");
+  writeFileSync(join(tmp, "package.json"), JSON.stringify({ name: "runtimes-test", private: true, type: "module", dependencies: { "unfold-rnn": "*" } }));
+  // Unbundled in a browser, dist/ needs an import map for the package's one internal bare import (#platform, see package.json "imports").
+  const importMap = `<script type="importmap">${JSON.stringify({ imports: { "#platform": "/dist/runtime/platform-web.js" } })}</script>`;
   for (const which of ["src", "dist"]) {
-    writeFileSync(join(tmp, `${which}.html`), `<!doctype html><meta charset="utf-8"><title>unfold-rnn</title><script type="module" src="/browser-${which}.js"></script>\n`);
+    writeFileSync(
+      join(tmp, `${which}.html`),
+      `<!doctype html><meta charset="utf-8"><title>unfold-rnn</title>${which === "dist" ? importMap : ""}<script type="module" src="/browser-${which}.js"></script>\n`,
+    );
   }
   ref = await compute(lib, await readFile(WASM), `Node ${process.version}`);
 });
@@ -222,7 +230,7 @@ describe("headless Chromium", () => {
   }
 
   runtimeIt(
-    `${chromiumVersion}: dist/ as plain ES modules (no bundler), init() with no argument fetches build/unfold.wasm beside it`,
+    `${chromiumVersion}: dist/ as plain ES modules (no bundler; an import map names #platform), init() with no argument fetches build/unfold.wasm beside it`,
     bins.chromium,
     "apt-get install -y chromium, or set CHROMIUM_PATH",
     async () => {
@@ -262,10 +270,11 @@ describe("headless Chromium", () => {
 
 describe("Deno", () => {
   const deno = bins.deno;
+  // --no-config for the bundles; the installed-package case needs the project's package.json (node_modules/unfold-rnn).
   const denoRun = (bundleFile: string, mode: string) =>
     run(
       deno!.path,
-      ["run", "--quiet", "--no-prompt", "--no-config", `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
+      ["run", "--quiet", "--no-prompt", ...(mode === "default" ? [] : ["--no-config"]), `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
       { cwd: tmp, env: { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(tmp, "deno-dir"), NO_COLOR: "1" }, timeoutMs: 20_000 },
     );
   const name = deno?.version ?? "Deno";
@@ -277,7 +286,7 @@ describe("Deno", () => {
   runtimeIt(`${name}: init(new URL('file:///…/unfold.wasm')) matches Node`, deno, hint, async () => {
     expectSameAsNode(parseJsonLine(await denoRun("cli-src.js", "url"), "deno url"));
   });
-  runtimeIt(`${name}: dist/ imported unbundled, init() with no argument matches Node`, deno, hint, async () => {
+  runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, deno, hint, async () => {
     expectSameAsNode(parseJsonLine(await denoRun("cli-dist.js", "default"), "deno default"));
   });
 });
@@ -299,7 +308,7 @@ describe("Bun", () => {
   runtimeIt(`${name}: init(new URL('file:///…/unfold.wasm')) matches Node`, bun, hint, async () => {
     expectSameAsNode(parseJsonLine(await bunRun("cli-src.js", "url"), "bun url"));
   });
-  runtimeIt(`${name}: dist/ imported unbundled, init() with no argument matches Node`, bun, hint, async () => {
+  runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, bun, hint, async () => {
     expectSameAsNode(parseJsonLine(await bunRun("cli-dist.js", "default"), "bun default"));
   });
 });

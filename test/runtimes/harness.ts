@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/[\\/]$/, "");
@@ -90,6 +90,8 @@ export async function bundle(o: BundleOptions): Promise<void> {
       b.onLoad({ filter: /.*/, namespace: "wasm-bytes" }, async (a) => ({ contents: await readFile(a.path), loader: "binary" }));
       b.onResolve({ filter: /^virtual:unfold-wasm-module$/ }, () => ({ path: "./unfold.wasm", external: true }));
       b.onResolve({ filter: /^virtual:unfold-wasm-data$/ }, () => ({ path: "./unfold.bin", external: true }));
+      // The web side of the package's `imports` conditions, from src/ (package.json maps #platform into dist/).
+      b.onResolve({ filter: /^#platform$/ }, () => ({ path: join(ROOT, "src", "runtime", "platform-web.ts") }));
       if (o.lib !== "src") {
         const spec = o.lib;
         b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: spec, external: true }));
@@ -102,15 +104,11 @@ export async function bundle(o: BundleOptions): Promise<void> {
     bundle: true,
     format: "esm",
     target: "es2022",
-    platform: "neutral",
-    // wasm.ts imports node:fs/promises lazily, only when running in Node-compatible runtimes.
-    external: ["node:*"],
+    platform: "neutral", // no Node built-in may be reachable: esbuild fails on any
     logLevel: "silent",
     plugins: [plugin],
   });
 }
-
-export const distFileUrl = (): string => pathToFileURL(join(ROOT, "dist", "index.js")).href;
 
 // ---- child processes ------------------------------------------------------------------
 
