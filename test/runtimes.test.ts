@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lib from "../src/index.js";
-import { compute, fromBits, type LayerResult, type RuntimeResult } from "./runtimes/compute.js";
+import { compute, fromBits, type LayerResult, type RuntimeResult, train, type TrainResult } from "./runtimes/compute.js";
 import {
   type Binary,
   bundle,
@@ -58,6 +58,7 @@ function runtimeIt(name: string, bin: Binary | null, hint: string, fn: () => Pro
 
 let tmp = "";
 let ref: RuntimeResult;
+let trained: TrainResult;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "unfold-runtimes-"));
@@ -82,7 +83,18 @@ beforeAll(async () => {
     );
   }
   ref = await compute(lib, await readFile(WASM), `Node ${process.version}`);
+  trained = await train(lib, undefined, `Node ${process.version}`);
 });
+
+/** Training, bit for bit: the same weights' checksum (and the same epoch losses) as Node after 50 steps. */
+function expectSameTraining(got: TrainResult): void {
+  expect({ steps: got.steps, weights: got.weights, checksum: got.checksum, losses: got.losses }, `${got.runtime} vs ${trained.runtime}`).toEqual({
+    steps: trained.steps,
+    weights: trained.weights,
+    checksum: trained.checksum,
+    losses: trained.losses,
+  });
+}
 
 afterAll(() => {
   killAll();
@@ -135,6 +147,13 @@ function parseJsonLine(r: { code: number | null; stdout: string; stderr: string;
 }
 
 describe("Node (the reference)", () => {
+  it("the training workload runs 50 steps and lowers the loss", () => {
+    expect(trained.steps).toBe(50);
+    const losses = fromBits(trained.losses);
+    expect(losses.length).toBeGreaterThan(1);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+  });
+
   it("the workload produces finite, non-trivial numbers", () => {
     for (const layer of [ref.lstm, ref.gru]) {
       for (const [name, b] of tensors(layer)) {
@@ -229,6 +248,10 @@ describe("headless Chromium", () => {
     });
   }
 
+  runtimeIt(`${chromiumVersion}: 50 training steps of a char LSTM give Node's weights bit for bit`, bins.chromium, "apt-get install -y chromium, or set CHROMIUM_PATH", async () => {
+    expectSameTraining(await inPage(browser, "/src.html?mode=train"));
+  });
+
   runtimeIt(
     `${chromiumVersion}: dist/ as plain ES modules (no bundler; an import map names #platform), init() with no argument fetches build/unfold.wasm beside it`,
     bins.chromium,
@@ -289,6 +312,9 @@ describe("Deno", () => {
   runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, deno, hint, async () => {
     expectSameAsNode(parseJsonLine(await denoRun("cli-dist.js", "default"), "deno default"));
   });
+  runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, deno, hint, async () => {
+    expectSameTraining(parseJsonLine(await denoRun("cli-src.js", "train"), "deno train") as unknown as TrainResult);
+  });
 });
 
 describe("Bun", () => {
@@ -310,6 +336,9 @@ describe("Bun", () => {
   });
   runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, bun, hint, async () => {
     expectSameAsNode(parseJsonLine(await bunRun("cli-dist.js", "default"), "bun default"));
+  });
+  runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, bun, hint, async () => {
+    expectSameTraining(parseJsonLine(await bunRun("cli-src.js", "train"), "bun train") as unknown as TrainResult);
   });
 });
 
@@ -373,5 +402,8 @@ describe("Cloudflare workerd", () => {
 
   runtimeIt(`${name}: init(wasm module binding, a WebAssembly.Module) matches Node bit for bit`, workerd, hint, async () => {
     expectSameAsNode(await get("/run"));
+  });
+  runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, workerd, hint, async () => {
+    expectSameTraining(await get("/train"));
   });
 });

@@ -258,14 +258,14 @@ async function toModule(source: WasmSource | undefined, file: string): Promise<W
   if (source === undefined) {
     const url = BUILDS[file]();
     from = `the default URL of ${file}, ${shownURL(url)}`;
-    bytes = await readBytes(url, true);
+    bytes = await readBytes(url, from, true);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     bytes = source as BufferSource;
     from = "the bytes given to init()";
   } else if (typeof source === "string" || source instanceof URL) {
     const url = typeof source === "string" ? toURL(source) : source;
     from = shownURL(url);
-    bytes = await readBytes(url, false);
+    bytes = await readBytes(url, from, false);
   } else {
     const res = await source;
     from = res.url ? shownURL(new URL(res.url)) : "the Response given to init()";
@@ -310,7 +310,7 @@ function shownURL(url: URL): string {
  * system (Node, Deno, Bun: platform-node.ts), everything else by `fetch`.
  * Every failure names the URL.
  */
-async function readBytes(url: URL, isDefault: boolean): Promise<BufferSource> {
+async function readBytes(url: URL, from: string, isDefault: boolean): Promise<BufferSource> {
   const fix = isDefault
     ? "Run `npm run build` in a source checkout, serve the package's build/ folder beside its dist/, or pass the module (bytes, URL or WebAssembly.Module) to init()"
     : "Check the URL, or pass the module's bytes or a WebAssembly.Module to init()";
@@ -319,7 +319,7 @@ async function readBytes(url: URL, isDefault: boolean): Promise<BufferSource> {
       return (await readFileURL(url)) as BufferSource;
     } catch (err) {
       const e = err as { code?: string; message: string };
-      throw new UnfoldError("E_IO", `cannot read the WebAssembly module at ${shownURL(url)} (${e.code ?? e.message}). ${fix}.`, {
+      throw new UnfoldError("E_IO", `cannot read the WebAssembly module at ${from} (${e.code ?? e.message}). ${fix}.`, {
         name: "source",
         received: url.href,
         cause: err,
@@ -330,14 +330,14 @@ async function readBytes(url: URL, isDefault: boolean): Promise<BufferSource> {
   try {
     res = await fetch(url);
   } catch (err) {
-    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${shownURL(url)} (${(err as Error).message}). ${fix}.`, {
+    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from} (${(err as Error).message}). ${fix}.`, {
       name: "source",
       received: url.href,
       cause: err,
     });
   }
   if (!res.ok) {
-    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${shownURL(url)}: HTTP ${res.status} ${res.statusText}. ${fix}.`, {
+    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from}: HTTP ${res.status} ${res.statusText}. ${fix}.`, {
       name: "source",
       received: url.href,
     });
