@@ -29,7 +29,7 @@ import {
   run,
   type StaticServer,
   serve,
-  start,
+  startWorkerd,
   WASM,
   workerdConfig,
 } from "./runtimes/harness.js";
@@ -356,34 +356,7 @@ describe("Cloudflare workerd", () => {
     mkdirSync(dir, { recursive: true });
     copyFileSync(WASM, join(dir, "unfold.wasm"));
     writeFileSync(join(dir, "config.capnp"), workerdConfig());
-    // workerd picks the port (127.0.0.1:0) and reports it as JSON lines on the control fd (fd 3).
-    const child = start(workerd.path, ["serve", "config.capnp", "--control-fd=3"], { cwd: dir, extraFds: 1 });
-    let stderr = "";
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const port = await deadline(
-      new Promise<number>((resolve, reject) => {
-        let buf = "";
-        const control = child.stdio[3] as NodeJS.ReadableStream;
-        control.setEncoding("utf8");
-        control.on("data", (d: string) => {
-          buf += d;
-          for (const line of buf.split("\n")) {
-            try {
-              const msg = JSON.parse(line);
-              if (msg.event === "listen" && msg.socket === "http") resolve(msg.port);
-            } catch {
-              // a partial line
-            }
-          }
-        });
-        child.on("close", (code) => reject(new Error(`workerd exited (${code}): ${stderr}`)));
-      }),
-      20_000,
-      "workerd start",
-    ).catch((err) => {
-      throw new Error(`${(err as Error).message}; stderr: ${stderr}`);
-    });
-    url = `http://127.0.0.1:${port}`;
+    url = await startWorkerd(workerd.path, dir, "config.capnp");
   }, 30_000);
 
   const get = async (path: string) => {
