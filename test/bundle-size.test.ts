@@ -18,7 +18,7 @@ describe("bundle size", () => {
       bundle: true,
       minify: true,
       format: "esm",
-      platform: "neutral", // no `node` condition: #platform is the web side (package.json "imports"); a Node built-in would fail the build
+      platform: "neutral", // a Node built-in anywhere in the graph would fail the build
       target: "es2022",
       write: false,
     });

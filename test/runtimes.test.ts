@@ -74,13 +74,8 @@ beforeAll(async () => {
   mkdirSync(join(tmp, "node_modules"));
   symlinkSync(ROOT, join(tmp, "node_modules", "unfold-rnn"), "dir");
   writeFileSync(join(tmp, "package.json"), JSON.stringify({ name: "runtimes-test", private: true, type: "module", dependencies: { "unfold-rnn": "*" } }));
-  // Unbundled in a browser, dist/ needs an import map for the package's one internal bare import (#platform, see package.json "imports").
-  const importMap = `<script type="importmap">${JSON.stringify({ imports: { "#platform": "/dist/runtime/platform-web.js" } })}</script>`;
   for (const which of ["src", "dist"]) {
-    writeFileSync(
-      join(tmp, `${which}.html`),
-      `<!doctype html><meta charset="utf-8"><title>unfold-rnn</title>${which === "dist" ? importMap : ""}<script type="module" src="/browser-${which}.js"></script>\n`,
-    );
+    writeFileSync(join(tmp, `${which}.html`), `<!doctype html><meta charset="utf-8"><title>unfold-rnn</title><script type="module" src="/browser-${which}.js"></script>\n`);
   }
   ref = await compute(lib, await readFile(WASM), `Node ${process.version}`);
   trained = await train(lib, undefined, `Node ${process.version}`);
@@ -253,7 +248,7 @@ describe("headless Chromium", () => {
   });
 
   runtimeIt(
-    `${chromiumVersion}: dist/ as plain ES modules (no bundler; an import map names #platform), init() with no argument fetches build/unfold.wasm beside it`,
+    `${chromiumVersion}: dist/ as plain ES modules (no bundler), init() with no argument fetches build/unfold.wasm beside it`,
     bins.chromium,
     "apt-get install -y chromium, or set CHROMIUM_PATH",
     async () => {

@@ -1,12 +1,8 @@
 /**
- * The Node side of loading (also what Deno and Bun pick: they match the
- * `node` condition): read `file:` URLs from disk, start `worker_threads`.
- *
- * Nothing else imports a Node built-in on the way to the kernels. wasm.ts and
- * threads.ts import this module as `#platform`, which package.json's
- * `imports` map resolves per condition: `node` -> this file, anything else
- * (`browser`, `worker`, `default`) -> platform-web.ts. So a browser or worker
- * bundle never sees `node:fs` or `node:worker_threads`, with no run-time test.
+ * The Node side of loading (also what Deno and Bun get: they match the
+ * `node` export condition): read `file:` URLs from disk, start
+ * `worker_threads`. The only module on the way to the kernels that imports a
+ * Node built-in; installed by use-node.ts (see platform.ts).
  * @internal
  */
 import { readFile } from "node:fs/promises";

@@ -1,7 +1,7 @@
 /**
- * The web side of loading, for browsers, Web Workers and edge runtimes (the
- * `browser`, `worker` and `default` conditions of package.json's `imports`
- * map; Node, Deno and Bun get platform-node.ts). It imports nothing: every
+ * The web side of loading, for browsers, Web Workers and edge runtimes: the
+ * default of platform.ts (Node, Deno and Bun get platform-node.ts through the
+ * package's `node` export condition). It imports nothing: every
  * URL, `file:` included, is fetched (Deno and Bun can fetch `file:` URLs, a
  * browser cannot and says so), and workers are Web Workers.
  * @internal

@@ -33,8 +33,8 @@
  */
 import { KERNEL_NAMES, type Kernels, type Ptr } from "./abi.js";
 import { CTL, WORKER_TEMPLATE, type WorkerInit } from "./worker.js";
-// Node's worker_threads or Web Workers, chosen by package.json's `imports` conditions (platform-node.ts / platform-web.ts).
-import { PLATFORM, spawnWorker } from "#platform";
+// Node's worker_threads or Web Workers: see platform.ts.
+import { platform } from "./platform.js";
 
 /** Kernel index in the worker's table (abi.ts order). */
 const F = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<(typeof KERNEL_NAMES)[number], number>;
@@ -219,7 +219,7 @@ export class NoWorkersError extends Error {}
 /** A worker running the loop (worker_threads in Node, Deno and Bun; a Web Worker elsewhere); its Blob URL, if any, is revoked once started. */
 async function spawn(cleanups: (() => void)[]): Promise<AnyWorker> {
   try {
-    const { worker, cleanup } = spawnWorker(WORKER_TEMPLATE);
+    const { worker, cleanup } = platform().spawnWorker(WORKER_TEMPLATE);
     cleanups.push(cleanup);
     return worker as AnyWorker;
   } catch (err) {
@@ -255,7 +255,7 @@ export function threadsUnavailable(): string | null {
   if (g.crossOriginIsolated === false) {
     return "the page is not cross-origin isolated (serve it with 'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp')";
   }
-  if (PLATFORM !== "node" && typeof g.Worker !== "function") return "this runtime has no workers (Web Workers or node:worker_threads)";
+  if (platform().PLATFORM !== "node" && typeof g.Worker !== "function") return "this runtime has no workers (Web Workers or node:worker_threads)";
   return null;
 }
 

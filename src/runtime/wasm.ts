@@ -3,15 +3,16 @@
  * beside the JavaScript; a browser fetches it by URL (a bundler emits the
  * file as an asset, see BUILDS); an edge runtime that forbids compiling from
  * bytes passes a precompiled `WebAssembly.Module`. The only Node-specific
- * part (reading a file) is behind the `#platform` import.
+ * part (reading a file) is in platform-node.ts, installed only through the
+ * package's `node` export condition (platform.ts).
  */
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
 import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, ThreadPool, threadsUnavailable } from "./threads.js";
 import { CTL } from "./worker.js";
 import { UnfoldError } from "../errors.js";
-// Reading files (Node, Deno, Bun) or not (browsers, workers): package.json's `imports` conditions pick platform-node.ts or platform-web.ts.
-import { readFileURL } from "#platform";
+// Reading files (Node, Deno, Bun) or not (browsers, workers): see platform.ts.
+import { platform } from "./platform.js";
 
 /** Anything {@link init} can load the kernels from. */
 export type WasmSource =
@@ -314,6 +315,7 @@ async function readBytes(url: URL, from: string, isDefault: boolean): Promise<Bu
   const fix = isDefault
     ? "Run `npm run build` in a source checkout, serve the package's build/ folder beside its dist/, or pass the module (bytes, URL or WebAssembly.Module) to init()"
     : "Check the URL, or pass the module's bytes or a WebAssembly.Module to init()";
+  const { readFileURL } = platform();
   if (url.protocol === "file:" && readFileURL) {
     try {
       return (await readFileURL(url)) as BufferSource;

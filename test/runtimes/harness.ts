@@ -90,8 +90,6 @@ export async function bundle(o: BundleOptions): Promise<void> {
       b.onLoad({ filter: /.*/, namespace: "wasm-bytes" }, async (a) => ({ contents: await readFile(a.path), loader: "binary" }));
       b.onResolve({ filter: /^virtual:unfold-wasm-module$/ }, () => ({ path: "./unfold.wasm", external: true }));
       b.onResolve({ filter: /^virtual:unfold-wasm-data$/ }, () => ({ path: "./unfold.bin", external: true }));
-      // The web side of the package's `imports` conditions, from src/ (package.json maps #platform into dist/).
-      b.onResolve({ filter: /^#platform$/ }, () => ({ path: join(ROOT, "src", "runtime", "platform-web.ts") }));
       if (o.lib !== "src") {
         const spec = o.lib;
         b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: spec, external: true }));
