@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lib from "../src/index.js";
-import { compute, fromBits, type LayerResult, type RuntimeResult, train, type TrainResult } from "./runtimes/compute.js";
+import { compute, fromBits, type LayerResult, type RuntimeResult, threaded, type ThreadsResult, train, type TrainResult } from "./runtimes/compute.js";
 import {
   type Binary,
   bundle,
@@ -59,6 +59,7 @@ function runtimeIt(name: string, bin: Binary | null, hint: string, fn: () => Pro
 let tmp = "";
 let ref: RuntimeResult;
 let trained: TrainResult;
+let oneThread: ThreadsResult;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "unfold-runtimes-"));
@@ -79,7 +80,15 @@ beforeAll(async () => {
   }
   ref = await compute(lib, await readFile(WASM), `Node ${process.version}`);
   trained = await train(lib, undefined, `Node ${process.version}`);
+  oneThread = await threaded(lib, { threads: 1 }, `Node ${process.version}`);
 });
+
+/** init({ threads: 2 }) started a worker and gave one thread's bits. */
+function expectSameThreaded(got: ThreadsResult): void {
+  expect(got.threads, `${got.runtime}: threadCount()`).toBe(2);
+  expect(got.output.length).toBe(oneThread.output.length);
+  expect(got.output.every((b, i) => b === oneThread.output[i]), `${got.runtime}: 2 threads vs Node 1 thread, bit for bit`).toBe(true);
+}
 
 /** Training, bit for bit: the same weights' checksum (and the same epoch losses) as Node after 50 steps. */
 function expectSameTraining(got: TrainResult): void {
@@ -292,7 +301,7 @@ describe("Deno", () => {
   const denoRun = (bundleFile: string, mode: string) =>
     run(
       deno!.path,
-      ["run", "--quiet", "--no-prompt", ...(mode === "default" ? [] : ["--no-config"]), `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
+      ["run", "--quiet", "--no-prompt", ...(bundleFile === "cli-dist.js" ? [] : ["--no-config"]), `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
       { cwd: tmp, env: { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(tmp, "deno-dir"), NO_COLOR: "1" }, timeoutMs: 20_000 },
     );
   const name = deno?.version ?? "Deno";
@@ -306,6 +315,9 @@ describe("Deno", () => {
   });
   runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, deno, hint, async () => {
     expectSameAsNode(parseJsonLine(await denoRun("cli-dist.js", "default"), "deno default"));
+  });
+  runtimeIt(`${name}: the installed package, init({ threads: 2 }) (worker_threads) matches Node's 1 thread bit for bit`, deno, hint, async () => {
+    expectSameThreaded(parseJsonLine(await denoRun("cli-dist.js", "threads"), "deno threads") as unknown as ThreadsResult);
   });
   runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, deno, hint, async () => {
     expectSameTraining(parseJsonLine(await denoRun("cli-src.js", "train"), "deno train") as unknown as TrainResult);
@@ -331,6 +343,9 @@ describe("Bun", () => {
   });
   runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, bun, hint, async () => {
     expectSameAsNode(parseJsonLine(await bunRun("cli-dist.js", "default"), "bun default"));
+  });
+  runtimeIt(`${name}: the installed package, init({ threads: 2 }) (worker_threads) matches Node's 1 thread bit for bit`, bun, hint, async () => {
+    expectSameThreaded(parseJsonLine(await bunRun("cli-dist.js", "threads"), "bun threads") as unknown as ThreadsResult);
   });
   runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, bun, hint, async () => {
     expectSameTraining(parseJsonLine(await bunRun("cli-src.js", "train"), "bun train") as unknown as TrainResult);

@@ -7,7 +7,7 @@
 // may differ between V8 and JavaScriptCore), so every runtime sees the same bits.
 import type * as Lib from "../../src/index.js";
 
-export type Library = Pick<typeof Lib, "init" | "hasWasmSimd" | "LSTM" | "GRU" | "Sequential" | "Vocab">;
+export type Library = Pick<typeof Lib, "init" | "hasWasmSimd" | "LSTM" | "GRU" | "Sequential" | "Vocab" | "threadCount">;
 type Source = Parameters<typeof Lib.init>[0];
 
 /**
@@ -155,4 +155,24 @@ export async function train(lib: Library, source: Source, runtime: string): Prom
     weights: tensors.reduce((n, t) => n + t.length, 0),
     losses: bits(h.epochs.map((e) => e.loss)),
   };
+}
+
+/** What {@link threaded} returns. */
+export interface ThreadsResult {
+  runtime: string;
+  threads: number;
+  /** Bits of an LSTM's output, big enough that its GEMMs are split across the threads. */
+  output: number[];
+}
+
+/**
+ * init(options) (e.g. `{ threads: 2 }`), then one LSTM forward whose
+ * recurrent GEMMs (B=16, H=64: [16, 64] x [64, 256]) are big enough to be
+ * split across threads; the bits must equal one thread's.
+ */
+export async function threaded(lib: Library, options: { threads: number }, runtime: string): Promise<ThreadsResult> {
+  await lib.init(options);
+  const lstm = new lib.LSTM({ inputSize: 8, hiddenSize: 64, seed: 3 });
+  const { output } = lstm.forward(fixedArray(6 * 16 * 8, 9), { batchSize: 16 });
+  return { runtime, threads: lib.threadCount(), output: bits(output) };
 }
