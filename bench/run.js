@@ -1,5 +1,6 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
 //   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session
+import "../dist/runtime/use-node.js"; // Node: read unfold.wasm from disk, worker_threads (what the package's `node` condition does)
 import { printTable } from "./format.js";
 
 const args = process.argv.slice(2);

@@ -8,19 +8,18 @@
 //
 // A runtime whose binary cannot be found is skipped with the reason in the test
 // name, except under CI=true, where that is a failure (.ci/run installs chromium).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lib from "../src/index.js";
-import { compute, fromBits, type LayerResult, type RuntimeResult } from "./runtimes/compute.js";
+import { compute, fromBits, type LayerResult, type RuntimeResult, threaded, type ThreadsResult, train, type TrainResult } from "./runtimes/compute.js";
 import {
   type Binary,
   bundle,
   deadline,
-  distFileUrl,
   findBun,
   findChromium,
   findDeno,
@@ -30,7 +29,7 @@ import {
   run,
   type StaticServer,
   serve,
-  start,
+  startWorkerd,
   WASM,
   workerdConfig,
 } from "./runtimes/harness.js";
@@ -59,6 +58,8 @@ function runtimeIt(name: string, bin: Binary | null, hint: string, fn: () => Pro
 
 let tmp = "";
 let ref: RuntimeResult;
+let trained: TrainResult;
+let oneThread: ThreadsResult;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "unfold-runtimes-"));
@@ -67,14 +68,37 @@ beforeAll(async () => {
     bundle({ entry: join(here, "browser-entry.ts"), outfile: join(tmp, "browser-src.js"), lib: "src" }),
     bundle({ entry: join(here, "browser-entry.ts"), outfile: join(tmp, "browser-dist.js"), lib: "/dist/index.js" }),
     bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-src.js"), lib: "src" }),
-    bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-dist.js"), lib: distFileUrl() }),
+    // As an installed package: tmp/node_modules/unfold-rnn -> this checkout, so its package.json's conditions apply.
+    bundle({ entry: join(here, "cli-entry.ts"), outfile: join(tmp, "cli-dist.js"), lib: "unfold-rnn" }),
     bundle({ entry: join(here, "worker-entry.ts"), outfile: join(tmp, "workerd", "worker.js"), lib: "src" }),
   ]);
+  mkdirSync(join(tmp, "node_modules"));
+  symlinkSync(ROOT, join(tmp, "node_modules", "unfold-rnn"), "dir");
+  writeFileSync(join(tmp, "package.json"), JSON.stringify({ name: "runtimes-test", private: true, type: "module", dependencies: { "unfold-rnn": "*" } }));
   for (const which of ["src", "dist"]) {
     writeFileSync(join(tmp, `${which}.html`), `<!doctype html><meta charset="utf-8"><title>unfold-rnn</title><script type="module" src="/browser-${which}.js"></script>\n`);
   }
   ref = await compute(lib, await readFile(WASM), `Node ${process.version}`);
+  trained = await train(lib, undefined, `Node ${process.version}`);
+  oneThread = await threaded(lib, { threads: 1 }, `Node ${process.version}`);
 });
+
+/** init({ threads: 2 }) started a worker and gave one thread's bits. */
+function expectSameThreaded(got: ThreadsResult): void {
+  expect(got.threads, `${got.runtime}: threadCount()`).toBe(2);
+  expect(got.output.length).toBe(oneThread.output.length);
+  expect(got.output.every((b, i) => b === oneThread.output[i]), `${got.runtime}: 2 threads vs Node 1 thread, bit for bit`).toBe(true);
+}
+
+/** Training, bit for bit: the same weights' checksum (and the same epoch losses) as Node after 50 steps. */
+function expectSameTraining(got: TrainResult): void {
+  expect({ steps: got.steps, weights: got.weights, checksum: got.checksum, losses: got.losses }, `${got.runtime} vs ${trained.runtime}`).toEqual({
+    steps: trained.steps,
+    weights: trained.weights,
+    checksum: trained.checksum,
+    losses: trained.losses,
+  });
+}
 
 afterAll(() => {
   killAll();
@@ -127,6 +151,13 @@ function parseJsonLine(r: { code: number | null; stdout: string; stderr: string;
 }
 
 describe("Node (the reference)", () => {
+  it("the training workload runs 50 steps and lowers the loss", () => {
+    expect(trained.steps).toBe(50);
+    const losses = fromBits(trained.losses);
+    expect(losses.length).toBeGreaterThan(1);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+  });
+
   it("the workload produces finite, non-trivial numbers", () => {
     for (const layer of [ref.lstm, ref.gru]) {
       for (const [name, b] of tensors(layer)) {
@@ -221,6 +252,10 @@ describe("headless Chromium", () => {
     });
   }
 
+  runtimeIt(`${chromiumVersion}: 50 training steps of a char LSTM give Node's weights bit for bit`, bins.chromium, "apt-get install -y chromium, or set CHROMIUM_PATH", async () => {
+    expectSameTraining(await inPage(browser, "/src.html?mode=train"));
+  });
+
   runtimeIt(
     `${chromiumVersion}: dist/ as plain ES modules (no bundler), init() with no argument fetches build/unfold.wasm beside it`,
     bins.chromium,
@@ -262,10 +297,11 @@ describe("headless Chromium", () => {
 
 describe("Deno", () => {
   const deno = bins.deno;
+  // --no-config for the bundles; the installed-package case needs the project's package.json (node_modules/unfold-rnn).
   const denoRun = (bundleFile: string, mode: string) =>
     run(
       deno!.path,
-      ["run", "--quiet", "--no-prompt", "--no-config", `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
+      ["run", "--quiet", "--no-prompt", ...(bundleFile === "cli-dist.js" ? [] : ["--no-config"]), `--allow-read=${ROOT},${tmp}`, join(tmp, bundleFile), mode, WASM],
       { cwd: tmp, env: { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(tmp, "deno-dir"), NO_COLOR: "1" }, timeoutMs: 20_000 },
     );
   const name = deno?.version ?? "Deno";
@@ -277,8 +313,14 @@ describe("Deno", () => {
   runtimeIt(`${name}: init(new URL('file:///…/unfold.wasm')) matches Node`, deno, hint, async () => {
     expectSameAsNode(parseJsonLine(await denoRun("cli-src.js", "url"), "deno url"));
   });
-  runtimeIt(`${name}: dist/ imported unbundled, init() with no argument matches Node`, deno, hint, async () => {
+  runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, deno, hint, async () => {
     expectSameAsNode(parseJsonLine(await denoRun("cli-dist.js", "default"), "deno default"));
+  });
+  runtimeIt(`${name}: the installed package, init({ threads: 2 }) (worker_threads) matches Node's 1 thread bit for bit`, deno, hint, async () => {
+    expectSameThreaded(parseJsonLine(await denoRun("cli-dist.js", "threads"), "deno threads") as unknown as ThreadsResult);
+  });
+  runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, deno, hint, async () => {
+    expectSameTraining(parseJsonLine(await denoRun("cli-src.js", "train"), "deno train") as unknown as TrainResult);
   });
 });
 
@@ -299,8 +341,14 @@ describe("Bun", () => {
   runtimeIt(`${name}: init(new URL('file:///…/unfold.wasm')) matches Node`, bun, hint, async () => {
     expectSameAsNode(parseJsonLine(await bunRun("cli-src.js", "url"), "bun url"));
   });
-  runtimeIt(`${name}: dist/ imported unbundled, init() with no argument matches Node`, bun, hint, async () => {
+  runtimeIt(`${name}: the installed package (node condition), init() with no argument matches Node`, bun, hint, async () => {
     expectSameAsNode(parseJsonLine(await bunRun("cli-dist.js", "default"), "bun default"));
+  });
+  runtimeIt(`${name}: the installed package, init({ threads: 2 }) (worker_threads) matches Node's 1 thread bit for bit`, bun, hint, async () => {
+    expectSameThreaded(parseJsonLine(await bunRun("cli-dist.js", "threads"), "bun threads") as unknown as ThreadsResult);
+  });
+  runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, bun, hint, async () => {
+    expectSameTraining(parseJsonLine(await bunRun("cli-src.js", "train"), "bun train") as unknown as TrainResult);
   });
 });
 
@@ -318,34 +366,7 @@ describe("Cloudflare workerd", () => {
     mkdirSync(dir, { recursive: true });
     copyFileSync(WASM, join(dir, "unfold.wasm"));
     writeFileSync(join(dir, "config.capnp"), workerdConfig());
-    // workerd picks the port (127.0.0.1:0) and reports it as JSON lines on the control fd (fd 3).
-    const child = start(workerd.path, ["serve", "config.capnp", "--control-fd=3"], { cwd: dir, extraFds: 1 });
-    let stderr = "";
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const port = await deadline(
-      new Promise<number>((resolve, reject) => {
-        let buf = "";
-        const control = child.stdio[3] as NodeJS.ReadableStream;
-        control.setEncoding("utf8");
-        control.on("data", (d: string) => {
-          buf += d;
-          for (const line of buf.split("\n")) {
-            try {
-              const msg = JSON.parse(line);
-              if (msg.event === "listen" && msg.socket === "http") resolve(msg.port);
-            } catch {
-              // a partial line
-            }
-          }
-        });
-        child.on("close", (code) => reject(new Error(`workerd exited (${code}): ${stderr}`)));
-      }),
-      20_000,
-      "workerd start",
-    ).catch((err) => {
-      throw new Error(`${(err as Error).message}; stderr: ${stderr}`);
-    });
-    url = `http://127.0.0.1:${port}`;
+    url = await startWorkerd(workerd.path, dir, "config.capnp");
   }, 30_000);
 
   const get = async (path: string) => {
@@ -364,5 +385,8 @@ describe("Cloudflare workerd", () => {
 
   runtimeIt(`${name}: init(wasm module binding, a WebAssembly.Module) matches Node bit for bit`, workerd, hint, async () => {
     expectSameAsNode(await get("/run"));
+  });
+  runtimeIt(`${name}: 50 training steps of a char LSTM give Node's weights bit for bit`, workerd, hint, async () => {
+    expectSameTraining(await get("/train"));
   });
 });

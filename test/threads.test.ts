@@ -293,7 +293,8 @@ describe("threads: runtime", () => {
       const src = (p: string) => JSON.stringify(fileURLToPath(new URL(`../src/${p}`, import.meta.url)));
       writeFileSync(
         entry,
-        `import { init } from ${src("runtime/wasm.ts")};
+        `import ${src("runtime/use-node.ts")}; // what the package's node condition does: worker_threads, files
+         import { init } from ${src("runtime/wasm.ts")};
          import { threadCount } from ${src("runtime/threads.ts")};
          import { LSTM } from ${src("layers/recurrent.ts")};
          await init(${JSON.stringify(MT)}, { threads: 2 });

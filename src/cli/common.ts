@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
 import { threadCount } from "../runtime/threads.js";
+import "../runtime/use-node.js"; // the CLI runs in Node: files from disk, worker_threads
 import { init } from "../runtime/wasm.js";
 
 /**

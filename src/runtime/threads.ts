@@ -32,7 +32,9 @@
  * P = 8-wide column panels, ceil(N/8).
  */
 import { KERNEL_NAMES, type Kernels, type Ptr } from "./abi.js";
-import { CTL, WORKER_SOURCE_NODE, WORKER_SOURCE_WEB, type WorkerInit } from "./worker.js";
+import { CTL, WORKER_TEMPLATE, type WorkerInit } from "./worker.js";
+// Node's worker_threads or Web Workers: see platform.ts.
+import { platform } from "./platform.js";
 
 /** Kernel index in the worker's table (abi.ts order). */
 const F = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<(typeof KERNEL_NAMES)[number], number>;
@@ -98,11 +100,11 @@ export class ThreadPool {
     const f64 = new Float64Array(memory.buffer, ctl, (workers * CTL.BYTES) / 8);
     i32.fill(0);
     const pool = new ThreadPool(made, i32, f64, isNode, errors, k);
-    const urls: string[] = [];
+    const cleanups: (() => void)[] = [];
     try {
       const ready: Promise<void>[] = [];
       for (let w = 0; w < workers; w++) {
-        const worker = await spawn(isNode, urls);
+        const worker = await spawn(cleanups);
         made.push(worker);
         ready.push(
           new Promise<void>((resolve, reject) => {
@@ -125,7 +127,7 @@ export class ThreadPool {
       pool.terminate();
       throw err;
     } finally {
-      for (const u of urls) URL.revokeObjectURL(u);
+      for (const c of cleanups) c();
     }
     // Workers must not keep a Node process alive.
     for (const w of made) w.unref?.();
@@ -214,16 +216,12 @@ export class ThreadPool {
 /** Thrown by {@link ThreadPool.start} when this runtime cannot create a worker at all. */
 export class NoWorkersError extends Error {}
 
-/** A worker running the loop; Web Workers load it from a Blob URL, pushed to `urls` to be revoked once started. */
-async function spawn(isNode: boolean, urls: string[]): Promise<AnyWorker> {
+/** A worker running the loop (worker_threads in Node, Deno and Bun; a Web Worker elsewhere); its Blob URL, if any, is revoked once started. */
+async function spawn(cleanups: (() => void)[]): Promise<AnyWorker> {
   try {
-    if (isNode) {
-      const { Worker } = await import("node:worker_threads");
-      return new Worker(WORKER_SOURCE_NODE, { eval: true }) as unknown as AnyWorker;
-    }
-    const url = URL.createObjectURL(new Blob([WORKER_SOURCE_WEB], { type: "text/javascript" }));
-    urls.push(url);
-    return new Worker(url, { type: "module" }) as unknown as AnyWorker;
+    const { worker, cleanup } = platform().spawnWorker(WORKER_TEMPLATE);
+    cleanups.push(cleanup);
+    return worker as AnyWorker;
   } catch (err) {
     throw new NoWorkersError(`cannot create a worker here (${(err as Error).message})`);
   }
@@ -249,7 +247,6 @@ function listen(w: AnyWorker, onMessage: (m: { ready?: boolean; error?: string }
  */
 export function threadsUnavailable(): string | null {
   const g = globalThis as { SharedArrayBuffer?: unknown; Atomics?: unknown; Worker?: unknown; crossOriginIsolated?: boolean };
-  const isNode = typeof process === "object" && !!process.versions?.node;
   if (typeof g.SharedArrayBuffer !== "function" || typeof g.Atomics !== "object") {
     return g.crossOriginIsolated === false
       ? "SharedArrayBuffer needs a cross-origin isolated page (serve it with 'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp')"
@@ -258,7 +255,7 @@ export function threadsUnavailable(): string | null {
   if (g.crossOriginIsolated === false) {
     return "the page is not cross-origin isolated (serve it with 'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp')";
   }
-  if (!isNode && typeof g.Worker !== "function") return "this runtime has no workers (Web Workers or node:worker_threads)";
+  if (platform().PLATFORM !== "node" && typeof g.Worker !== "function") return "this runtime has no workers (Web Workers or node:worker_threads)";
   return null;
 }
 

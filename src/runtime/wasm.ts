@@ -1,12 +1,18 @@
 /**
  * Loading `unfold.wasm` in every runtime: Node reads the file that ships
- * beside the JavaScript; a browser fetches it by URL; an edge runtime that
- * forbids compiling from bytes passes a precompiled `WebAssembly.Module`.
+ * beside the JavaScript; a browser fetches it by URL (a bundler emits the
+ * file as an asset, see BUILDS); an edge runtime that forbids compiling from
+ * bytes passes a precompiled `WebAssembly.Module`. The only Node-specific
+ * part (reading a file) is in platform-node.ts, installed only through the
+ * package's `node` export condition (platform.ts).
  */
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
 import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, ThreadPool, threadsUnavailable } from "./threads.js";
 import { CTL } from "./worker.js";
+import { UnfoldError } from "../errors.js";
+// Reading files (Node, Deno, Bun) or not (browsers, workers): see platform.ts.
+import { platform } from "./platform.js";
 
 /** Anything {@link init} can load the kernels from. */
 export type WasmSource =
@@ -233,70 +239,129 @@ function onAbort(_msg: number, _file: number, line: number, col: number): never 
   throw new Error(`unfold-rnn: kernel assertion failed at ${line}:${col} (debug build)`);
 }
 
+/**
+ * Where init() finds each build when it is given no source: one static
+ * `new URL("<literal>", import.meta.url)` per file, the pattern Vite and
+ * webpack 5 recognise, emit as an asset and rewrite; unbundled, the file in
+ * this package's build/ folder. Functions, so that nothing is resolved before
+ * init() needs it (a bundled edge worker may have no usable import.meta.url).
+ * Adding a build is one line here.
+ */
+const BUILDS: Record<string, () => URL> = {
+  [ST_FILE]: () => new URL("../../build/unfold.wasm", import.meta.url),
+  [MT_FILE]: () => new URL("../../build/unfold-mt.wasm", import.meta.url),
+};
+
 async function toModule(source: WasmSource | undefined, file: string): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   let bytes: BufferSource;
+  let from: string; // where the bytes came from, for error messages
   if (source === undefined) {
-    const url = file === MT_FILE ? new URL("../../build/unfold-mt.wasm", import.meta.url) : new URL("../../build/unfold.wasm", import.meta.url);
-    bytes = await readBytes(url);
+    const url = BUILDS[file]();
+    from = `the default URL of ${file}, ${shownURL(url)}`;
+    bytes = await readBytes(url, from, true);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     bytes = source as BufferSource;
+    from = "the bytes given to init()";
   } else if (typeof source === "string" || source instanceof URL) {
-    bytes = await readBytes(source);
+    const url = typeof source === "string" ? toURL(source) : source;
+    from = shownURL(url);
+    bytes = await readBytes(url, from, false);
   } else {
     const res = await source;
-    if (!res.ok) throw new Error(`unfold-rnn: could not fetch the WebAssembly module: HTTP ${res.status} ${res.statusText} (${res.url})`);
+    from = res.url ? shownURL(new URL(res.url)) : "the Response given to init()";
+    if (!res.ok) {
+      throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from}: HTTP ${res.status} ${res.statusText}. Check the URL, or pass the module's bytes to init().`, {
+        name: "source",
+        received: res.url || undefined,
+      });
+    }
     bytes = await res.arrayBuffer();
   }
   try {
     return await WebAssembly.compile(bytes);
   } catch (err) {
     if (/disallowed|not allowed|CompileError: .*code generation/i.test(String((err as Error).message))) {
-      throw new Error(
-        `unfold-rnn: this runtime forbids compiling WebAssembly from bytes (${(err as Error).message}). ` +
+      throw new UnfoldError(
+        "E_RUNTIME",
+        `this runtime forbids compiling WebAssembly from bytes (${(err as Error).message}). ` +
           "Import unfold.wasm as a WebAssembly.Module (e.g. a wasm module binding in workerd / Cloudflare Workers) and pass it to init().",
+        { cause: err },
       );
     }
-    throw new Error(
-      `unfold-rnn: the bytes given to init() are not a valid WebAssembly module (${(err as Error).message}). ` +
-        "Pass the contents of unfold-rnn/unfold.wasm.",
+    const head = new Uint8Array(ArrayBuffer.isView(bytes) ? bytes.buffer : bytes, ArrayBuffer.isView(bytes) ? bytes.byteOffset : 0, Math.min(bytes.byteLength, 16));
+    const looksLikeText = head.length > 0 && head[0] !== 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
+    throw new UnfoldError(
+      "E_FORMAT",
+      `${from} is not a valid WebAssembly module (${(err as Error).message})` +
+        (looksLikeText ? `; it starts with ${JSON.stringify(String.fromCharCode(...head))}, text such as a page served in its place (a wrong URL?)` : "") +
+        ". Pass the contents or the URL of unfold-rnn/unfold.wasm.",
+      { name: "source", cause: err },
     );
   }
 }
 
-async function readBytes(where: string | URL): Promise<BufferSource> {
-  const url = typeof where === "string" ? toURL(where) : where;
-  const isNode = typeof process === "object" && !!process.versions?.node;
-  if (url.protocol === "file:" && isNode) {
-    const { readFile } = await import("node:fs/promises");
+/** A URL as error messages show it: a file path for `file:` URLs, else the whole URL. */
+function shownURL(url: URL): string {
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+}
+
+/**
+ * The bytes at `url`: `file:` URLs from disk where the platform has a file
+ * system (Node, Deno, Bun: platform-node.ts), everything else by `fetch`.
+ * Every failure names the URL.
+ */
+async function readBytes(url: URL, from: string, isDefault: boolean): Promise<BufferSource> {
+  const fix = isDefault
+    ? "Run `npm run build` in a source checkout, serve the package's build/ folder beside its dist/, or pass the module (bytes, URL or WebAssembly.Module) to init()"
+    : "Check the URL, or pass the module's bytes or a WebAssembly.Module to init()";
+  const { readFileURL } = platform();
+  if (url.protocol === "file:" && readFileURL) {
     try {
-      return (await readFile(url)) as unknown as BufferSource;
+      return (await readFileURL(url)) as BufferSource;
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new Error(
-        `unfold-rnn: cannot read the WebAssembly module at ${url.pathname} (${e.code ?? e.message}). ` +
-          "Run `npm run build` in a source checkout, or pass the module to init().",
-      );
+      const e = err as { code?: string; message: string };
+      throw new UnfoldError("E_IO", `cannot read the WebAssembly module at ${from} (${e.code ?? e.message}). ${fix}.`, {
+        name: "source",
+        received: url.href,
+        cause: err,
+      });
     }
   }
   let res: Response;
   try {
     res = await fetch(url);
   } catch (err) {
-    throw new Error(`unfold-rnn: could not fetch the WebAssembly module from ${url} (${(err as Error).message}). Pass it to init() instead.`);
+    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from} (${(err as Error).message}). ${fix}.`, {
+      name: "source",
+      received: url.href,
+      cause: err,
+    });
   }
-  if (!res.ok) throw new Error(`unfold-rnn: could not fetch the WebAssembly module from ${url}: HTTP ${res.status}`);
+  if (!res.ok) {
+    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from}: HTTP ${res.status} ${res.statusText}. ${fix}.`, {
+      name: "source",
+      received: url.href,
+    });
+  }
   return res.arrayBuffer();
 }
 
+/** A URL or path string as a URL: a plain path is relative to the working directory in Node, to the page elsewhere. */
 function toURL(s: string): URL {
   try {
     return new URL(s);
   } catch {
-    // A plain path: relative to the working directory in Node, to the page elsewhere.
     const isNode = typeof process === "object" && !!process.versions?.node;
-    if (isNode) return new URL(s, `file://${process.cwd()}/`);
-    return new URL(s, globalThis.location?.href);
+    const base = isNode ? `file://${process.cwd()}/` : globalThis.location?.href;
+    try {
+      return new URL(s, base);
+    } catch {
+      throw new UnfoldError("E_OPTION", `init(${JSON.stringify(s)}): not a URL, and there is no page or working directory to resolve it against. Pass an absolute URL, the bytes, or a WebAssembly.Module.`, {
+        name: "source",
+        received: s,
+      });
+    }
   }
 }
 

@@ -68,7 +68,7 @@ export interface WorkerInit {
  * thread already did), run its calls (kernel index + arguments as f64), then
  * publish DONE and wake the main thread if it sleeps.
  */
-const WORKER_TEMPLATE = `"use strict";
+export const WORKER_TEMPLATE = `"use strict";
 const port = PORT;
 const start = (msg) => {
   const L = msg.layout;
@@ -124,8 +124,3 @@ const start = (msg) => {
 if (typeof port.once === "function") port.once("message", start);
 else port.onmessage = (e) => { port.onmessage = null; start(e.data); };
 `;
-
-/** The worker script for Node's worker_threads (`eval: true`). */
-export const WORKER_SOURCE_NODE = WORKER_TEMPLATE.replace("PORT", 'require("node:worker_threads").parentPort');
-/** The worker script for Web Workers (browsers, Deno): the global scope is the port. */
-export const WORKER_SOURCE_WEB = WORKER_TEMPLATE.replace("PORT", "self");

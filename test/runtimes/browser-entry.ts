@@ -2,7 +2,7 @@
 // the result (or error) is left in globalThis.__unfold for the test to read.
 import * as lib from "../../src/index.js";
 import inlined from "virtual:unfold-wasm-bytes";
-import { compute, initError } from "./compute.js";
+import { compute, initError, train } from "./compute.js";
 
 const g = globalThis as unknown as { __unfold: Promise<unknown> };
 
@@ -20,6 +20,8 @@ g.__unfold = (async () => {
       return compute(lib, await WebAssembly.compileStreaming(fetch("/unfold.wasm")), ua);
     case "default": // init() with no argument: the file next to the package's JS
       return compute(lib, undefined, ua);
+    case "train": // 50 training steps of a char LSTM: the weights' checksum
+      return train(lib, inlined, ua);
     case "error": // init() that must fail (no SIMD): its message
       return { error: await initError(lib, inlined) };
     default:

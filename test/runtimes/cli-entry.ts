@@ -1,7 +1,7 @@
 // Deno and Bun: `<runtime> bundle.js MODE /path/to/unfold.wasm` prints the
 // workload's result as JSON on stdout.
 import * as lib from "../../src/index.js";
-import { compute } from "./compute.js";
+import { compute, threaded, train } from "./compute.js";
 
 declare const Deno: { args: string[]; readFile(p: string): Promise<Uint8Array>; version: { deno: string; v8: string } } | undefined;
 declare const Bun: { version: string; file(p: string): { arrayBuffer(): Promise<ArrayBuffer> } } | undefined;
@@ -25,6 +25,10 @@ async function main(): Promise<unknown> {
       return compute(lib, new URL(`file://${wasmPath}`), runtime);
     case "default": // init() with no argument: the file next to the package's JS
       return compute(lib, undefined, runtime);
+    case "threads": // init({ threads: 2 }): worker_threads (the node condition's side)
+      return threaded(lib, { threads: 2 }, runtime);
+    case "train": // 50 training steps of a char LSTM: the weights' checksum
+      return train(lib, await readBytes(wasmPath), runtime);
     default:
       throw new Error(`unknown mode ${mode}`);
   }

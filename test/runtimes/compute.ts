@@ -7,7 +7,7 @@
 // may differ between V8 and JavaScriptCore), so every runtime sees the same bits.
 import type * as Lib from "../../src/index.js";
 
-export type Library = Pick<typeof Lib, "init" | "hasWasmSimd" | "LSTM" | "GRU">;
+export type Library = Pick<typeof Lib, "init" | "hasWasmSimd" | "LSTM" | "GRU" | "Sequential" | "Vocab" | "threadCount">;
 type Source = Parameters<typeof Lib.init>[0];
 
 /**
@@ -99,4 +99,80 @@ export async function initError(lib: Library, source: Source): Promise<string | 
   } catch (err) {
     return String((err as Error)?.message ?? err);
   }
+}
+
+/** What {@link train} returns: a checksum of every weight after training, and the losses on the way, as bits. */
+export interface TrainResult {
+  runtime: string;
+  steps: number;
+  /** FNV-1a over the bytes of every state-dict tensor, in name order. */
+  checksum: string;
+  /** The number of weights hashed. */
+  weights: number;
+  /** float32 bits of the mean training loss of each epoch. */
+  losses: number[];
+}
+
+/** FNV-1a (32-bit) over the bytes of float32 tensors: equal hashes, equal bits (for all practical purposes). */
+export function fnv1a(arrays: Float32Array[]): string {
+  let h = 0x811c9dc5;
+  for (const a of arrays) {
+    const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * Item 6 of issue 8, "training bit for bit everywhere": init(source), then 50
+ * training steps of a small character-level LSTM language model (embedding,
+ * LSTM, dense head, Adam, gradient clipping, truncated BPTT over a token
+ * stream, shuffled windows) with fixed seeds; the weights' checksum must be
+ * the same in every runtime.
+ */
+export async function train(lib: Library, source: Source, runtime: string): Promise<TrainResult> {
+  await lib.init(source);
+  const text = "the cat sat on the mat. the dog ate the log. a rat and a bat met the cat. ".repeat(6);
+  const vocab = lib.Vocab.fromChars(text);
+  const model = new lib.Sequential({
+    input: { type: "tokens", vocabSize: vocab.size, embeddingDim: 8 },
+    recurrent: [{ cell: "lstm", hiddenSize: 24 }],
+    output: { size: vocab.size, loss: "xent" },
+    mode: "many-to-many",
+    seed: 11,
+  });
+  const h = model.fit(
+    { stream: vocab.encode(text) },
+    { epochs: 1000, steps: 50, batchSize: 4, tbptt: { k1: 12 }, optimizer: { type: "adam", lr: 0.01 }, clipNorm: 1 },
+  );
+  const sd = model.stateDict();
+  const names = Object.keys(sd).sort();
+  const tensors = names.map((n) => Float32Array.from(sd[n] as ArrayLike<number>));
+  return {
+    runtime,
+    steps: h.steps,
+    checksum: fnv1a(tensors),
+    weights: tensors.reduce((n, t) => n + t.length, 0),
+    losses: bits(h.epochs.map((e) => e.loss)),
+  };
+}
+
+/** What {@link threaded} returns. */
+export interface ThreadsResult {
+  runtime: string;
+  threads: number;
+  /** Bits of an LSTM's output, big enough that its GEMMs are split across the threads. */
+  output: number[];
+}
+
+/**
+ * init(options) (e.g. `{ threads: 2 }`), then one LSTM forward whose
+ * recurrent GEMMs (B=16, H=64: [16, 64] x [64, 256]) are big enough to be
+ * split across threads; the bits must equal one thread's.
+ */
+export async function threaded(lib: Library, options: { threads: number }, runtime: string): Promise<ThreadsResult> {
+  await lib.init(options);
+  const lstm = new lib.LSTM({ inputSize: 8, hiddenSize: 64, seed: 3 });
+  const { output } = lstm.forward(fixedArray(6 * 16 * 8, 9), { batchSize: 16 });
+  return { runtime, threads: lib.threadCount(), output: bits(output) };
 }

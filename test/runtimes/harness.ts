@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/[\\/]$/, "");
@@ -102,15 +102,11 @@ export async function bundle(o: BundleOptions): Promise<void> {
     bundle: true,
     format: "esm",
     target: "es2022",
-    platform: "neutral",
-    // wasm.ts imports node:fs/promises lazily, only when running in Node-compatible runtimes.
-    external: ["node:*"],
+    platform: "neutral", // no Node built-in may be reachable: esbuild fails on any
     logLevel: "silent",
     plugins: [plugin],
   });
 }
-
-export const distFileUrl = (): string => pathToFileURL(join(ROOT, "dist", "index.js")).href;
 
 // ---- child processes ------------------------------------------------------------------
 
@@ -235,6 +231,41 @@ export async function serve(routes: Record<string, string>, trees: Record<string
 }
 
 // ---- workerd ------------------------------------------------------------------------------
+
+/**
+ * Start `workerd serve <config>` in `dir`; its socket "http" must listen on
+ * 127.0.0.1:0. workerd picks the port and reports it as JSON lines on the
+ * control fd (fd 3); resolves with the base URL. {@link killAll} stops it.
+ */
+export async function startWorkerd(bin: string, dir: string, config: string): Promise<string> {
+  const child = start(bin, ["serve", config, "--control-fd=3"], { cwd: dir, extraFds: 1 });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const port = await deadline(
+    new Promise<number>((resolve, reject) => {
+      let buf = "";
+      const control = child.stdio[3] as NodeJS.ReadableStream;
+      control.setEncoding("utf8");
+      control.on("data", (d: string) => {
+        buf += d;
+        for (const line of buf.split("\n")) {
+          try {
+            const msg = JSON.parse(line);
+            if (msg.event === "listen" && msg.socket === "http") resolve(msg.port);
+          } catch {
+            // a partial line
+          }
+        }
+      });
+      child.on("close", (code) => reject(new Error(`workerd exited (${code}): ${stderr}`)));
+    }),
+    20_000,
+    "workerd start",
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}; stderr: ${stderr}`);
+  });
+  return `http://127.0.0.1:${port}`;
+}
 
 /**
  * A workerd config: one worker whose modules are the bundle, unfold.wasm as a

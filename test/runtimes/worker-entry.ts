@@ -4,13 +4,14 @@
 import * as lib from "../../src/index.js";
 import wasmModule from "virtual:unfold-wasm-module";
 import wasmBytes from "virtual:unfold-wasm-data";
-import { compute, initError } from "./compute.js";
+import { compute, initError, train } from "./compute.js";
 
 export default {
   async fetch(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     try {
       if (path === "/bytes") return Response.json({ error: await initError(lib, wasmBytes) });
+      if (path === "/train") return Response.json(await train(lib, wasmModule, navigator.userAgent));
       if (path === "/run") return Response.json(await compute(lib, wasmModule, navigator.userAgent));
       return new Response("not found", { status: 404 });
     } catch (err) {
