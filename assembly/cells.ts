@@ -117,7 +117,7 @@ export function rnn_step_bwd(h: usize, dh: usize, dG: usize, B: i32, H: i32, act
   const gf = sigmoid4(f32x4.add(load_f32xk(g + hb, k), f32x4.add(load_f32xk(bi + hb, k), load_f32xk(bh + hb, k))));
   const gg = tanh4(f32x4.add(load_f32xk(g + 2 * hb, k), f32x4.add(load_f32xk(bi + 2 * hb, k), load_f32xk(bh + 2 * hb, k))));
   const go = sigmoid4(f32x4.add(load_f32xk(g + 3 * hb, k), f32x4.add(load_f32xk(bi + 3 * hb, k), load_f32xk(bh + 3 * hb, k))));
-  const cv = f32x4.add(f32x4.mul(gf, load_f32xk(cp, k)), f32x4.mul(gi, gg));
+  const cv = madd4(gf, load_f32xk(cp, k), f32x4.mul(gi, gg));
   const t = tanh4(cv);
   store_f32xk(g, gi, k);
   store_f32xk(g + hb, gf, k);

@@ -39,6 +39,8 @@
 // M, on which tile it falls in, or on the variant: the SIMD kernels are
 // bit-identical to the scalar gemm_nn_ref. beta == 0 never reads C.
 
+import "./fma";
+
 // ---- packing ------------------------------------------------------------------
 
 /** Pack B [K, N] (row-major, leading dim ldb) into dst [ceil(N/8)][K][8], zero-padded. */
@@ -211,17 +213,17 @@ function storePartial(p: usize, v: v128, n: i32): void {
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     s = v128.load32_splat(a2);
-    x20 = f32x4.add(x20, f32x4.mul(s, b0));
-    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
     s = v128.load32_splat(a3);
-    x30 = f32x4.add(x30, f32x4.mul(s, b0));
-    x31 = f32x4.add(x31, f32x4.mul(s, b1));
+    x30 = madd4(s, b0, x30);
+    x31 = madd4(s, b1, x31);
     a0 += aCs4; a1 += aCs4; a2 += aCs4; a3 += aCs4;
     pb += 32;
   }
@@ -248,14 +250,14 @@ function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     s = v128.load32_splat(a2);
-    x20 = f32x4.add(x20, f32x4.mul(s, b0));
-    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
     a0 += aCs4; a1 += aCs4; a2 += aCs4;
     pb += 32;
   }
@@ -286,15 +288,15 @@ function tile2x16(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, panel: u
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16), b2 = v128.load(qb), b3 = v128.load(qb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
-    x02 = f32x4.add(x02, f32x4.mul(s, b2));
-    x03 = f32x4.add(x03, f32x4.mul(s, b3));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
+    x02 = madd4(s, b2, x02);
+    x03 = madd4(s, b3, x03);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
-    x12 = f32x4.add(x12, f32x4.mul(s, b2));
-    x13 = f32x4.add(x13, f32x4.mul(s, b3));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
+    x12 = madd4(s, b2, x12);
+    x13 = madd4(s, b3, x13);
     a0 += aCs4; a1 += aCs4;
     pb += 32; qb += 32;
   }
@@ -318,11 +320,11 @@ function tile2x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     a0 += aCs4; a1 += aCs4;
     pb += 32;
   }
@@ -347,8 +349,8 @@ function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, bet
   const pe = b + (<usize>K << 5);
   while (pb < pe) {
     const s = v128.load32_splat(pa);
-    x0 = f32x4.add(x0, f32x4.mul(s, v128.load(pb)));
-    x1 = f32x4.add(x1, f32x4.mul(s, v128.load(pb, 16)));
+    x0 = madd4(s, v128.load(pb), x0);
+    x1 = madd4(s, v128.load(pb, 16), x1);
     pa += aCs4;
     pb += 32;
   }
@@ -526,17 +528,17 @@ function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void 
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(pa);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(pa, 4);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     s = v128.load32_splat(pa, 8);
-    x20 = f32x4.add(x20, f32x4.mul(s, b0));
-    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
     s = v128.load32_splat(pa, 12);
-    x30 = f32x4.add(x30, f32x4.mul(s, b0));
-    x31 = f32x4.add(x31, f32x4.mul(s, b1));
+    x30 = madd4(s, b0, x30);
+    x31 = madd4(s, b1, x31);
     pa += 16;
     pb += 32;
   }

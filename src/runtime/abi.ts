@@ -18,6 +18,8 @@ export interface Kernels {
   readonly memory: WebAssembly.Memory;
   /** First free byte after the module's static data (constant tables). */
   heap_base(): Ptr;
+  /** 1 in the relaxed-SIMD builds (fused multiply-add), 0 in the plain ones (assembly/fma.ts). */
+  simd_relaxed(): number;
 
   // ---- gemm.ts ------------------------------------------------------------
   /** Pack B [K, N] (row-major, leading dim ldb) into 8-wide column panels

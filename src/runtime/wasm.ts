@@ -3,6 +3,7 @@
  * beside the JavaScript; a browser fetches it by URL; an edge runtime that
  * forbids compiling from bytes passes a precompiled `WebAssembly.Module`.
  */
+import { UnfoldError } from "../errors.js";
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
 import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, ThreadPool, threadsUnavailable } from "./threads.js";
@@ -30,7 +31,22 @@ export interface InitOptions {
    * thread.
    */
   threads?: number;
+  /**
+   * Which SIMD build to load when init() picks the file itself. "relaxed":
+   * the relaxed-SIMD build (`unfold-relaxed.wasm`, fused multiply-add in the
+   * GEMMs and the gate polynomials; results differ from "plain" by rounding,
+   * and may differ between CPUs). "plain": the bit-reproducible build
+   * (`unfold.wasm`), bit-identical in every runtime and to the scalar
+   * references. Default: "relaxed" where the runtime validates relaxed SIMD
+   * (Node >= 22, Chrome/Edge >= 114, Deno), else "plain" (Node 20 without
+   * `--experimental-wasm-relaxed-simd`, Safari, Firefox). Ignored when a
+   * module or bytes are passed to init().
+   */
+  simd?: SimdBuild;
 }
+
+/** The two SIMD builds: "plain" (SIMD128, bit-reproducible) and "relaxed" (adds relaxed SIMD: FMA). */
+export type SimdBuild = "relaxed" | "plain";
 
 interface Runtime {
   kernels: Kernels;
@@ -38,6 +54,8 @@ interface Runtime {
   pool: ThreadPool | null;
   /** init({ threads }) asked for workers but this runtime has none. */
   fellBack: boolean;
+  /** The SIMD build the loaded module was compiled as. */
+  simd: SimdBuild;
 }
 
 let runtime: Runtime | null = null;
@@ -62,6 +80,32 @@ export function hasWasmSimd(): boolean {
 }
 
 /**
+ * A minimal module that uses one relaxed-SIMD instruction
+ * (`f32x4.relaxed_madd` on three `i32x4.splat`s); a runtime without relaxed
+ * SIMD fails to validate it.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 17, 65, 0, 253, 17, 65, 0, 253,
+  17, 253, 133, 2, 11,
+]);
+
+/** True when this runtime can run the relaxed-SIMD build (`WebAssembly.validate` accepts a relaxed-SIMD probe). */
+export function hasRelaxedSimd(): boolean {
+  if (!hasWasmSimd()) return false;
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** The SIMD build {@link init} loaded ("relaxed" or "plain"); throws before init. */
+export function simdBuild(): SimdBuild {
+  if (!runtime) throw new UnfoldError("E_STATE", "the WebAssembly kernels are not loaded. Call `await init()` once before asking which SIMD build runs.");
+  return runtime.simd;
+}
+
+/**
  * Load and instantiate the kernels. Call once before using any layer or model;
  * later calls return at once (concurrent calls share one load).
  *
@@ -83,6 +127,10 @@ export function init(source?: WasmSource | InitOptions, options: InitOptions = {
     source = undefined;
   }
   const threads = options.threads ?? 1;
+  const simd = options.simd;
+  if (simd !== undefined && simd !== "relaxed" && simd !== "plain") {
+    return Promise.reject(new UnfoldError("E_OPTION", `init({ simd }) must be "relaxed" or "plain", got ${JSON.stringify(simd)}`, { name: "options.simd", expected: '"relaxed" or "plain"', received: simd }));
+  }
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     return Promise.reject(new RangeError(`unfold-rnn: init({ threads }) must be an integer from 1 to 64, got ${threads}`));
   }
@@ -91,10 +139,13 @@ export function init(source?: WasmSource | InitOptions, options: InitOptions = {
     if (options.threads !== undefined && threads !== have && !(have === 1 && runtime.fellBack)) {
       return Promise.reject(new Error(`unfold-rnn: init() already ran with ${have} thread${have > 1 ? "s" : ""}; call dispose() before init({ threads: ${threads} })`));
     }
+    if (simd !== undefined && simd !== runtime.simd) {
+      return Promise.reject(new UnfoldError("E_STATE", `init() already loaded the ${runtime.simd} SIMD build; call dispose() before init({ simd: "${simd}" })`, { name: "options.simd", expected: `"${runtime.simd}"`, received: simd }));
+    }
     return Promise.resolve();
   }
   if (!loading) {
-    loading = load(source as WasmSource | undefined, threads).then(
+    loading = load(source as WasmSource | undefined, threads, simd).then(
       (r) => {
         runtime = r;
         bindThreads(r.kernels, r.pool);
@@ -142,7 +193,7 @@ export function heap(): Heap {
   return runtime.heap;
 }
 
-async function load(source: WasmSource | undefined, threads: number): Promise<Runtime> {
+async function load(source: WasmSource | undefined, threads: number, simd: SimdBuild | undefined): Promise<Runtime> {
   if (!hasWasmSimd()) {
     throw new Error(
       "unfold-rnn: this JavaScript runtime does not support WebAssembly SIMD (the fixed-width 128-bit 'simd128' feature). " +
@@ -158,7 +209,16 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
       fellBack = true;
     }
   }
-  const module = await toModule(source, threads > 1 ? MT_FILE : ST_FILE);
+  if (simd === "relaxed" && !hasRelaxedSimd()) {
+    throw new UnfoldError(
+      "E_RUNTIME",
+      'init({ simd: "relaxed" }): this JavaScript runtime does not support WebAssembly relaxed SIMD. ' +
+        'Use init({ simd: "plain" }) (or no simd option), Node >= 22 (Node 20: --experimental-wasm-relaxed-simd), or Chrome/Edge >= 114.',
+      { name: "options.simd", expected: "a runtime with relaxed SIMD", received: simd },
+    );
+  }
+  const build: SimdBuild = simd ?? (hasRelaxedSimd() ? "relaxed" : "plain");
+  const module = await toModule(source, BUILDS[build][threads > 1 ? "mt" : "st"]);
   // The shared-memory build imports its memory; the default build owns it.
   const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
   if (threads > 1 && !importsMemory) {
@@ -204,7 +264,7 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
       fellBack = true;
     }
   }
-  const r: Runtime = { kernels: k, heap, pool, fellBack };
+  const r: Runtime = { kernels: k, heap, pool, fellBack, simd: typeof k.simd_relaxed === "function" && k.simd_relaxed() === 1 ? "relaxed" : "plain" };
   bindThreads(k, pool);
   try {
     warmUp(r);
@@ -219,6 +279,11 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
 
 const ST_FILE = "unfold.wasm";
 const MT_FILE = "unfold-mt.wasm";
+/** The four builds: {plain, relaxed} SIMD x {st: one thread, mt: shared memory for threads}. */
+const BUILDS = {
+  plain: { st: ST_FILE, mt: MT_FILE },
+  relaxed: { st: "unfold-relaxed.wasm", mt: "unfold-relaxed-mt.wasm" },
+} as const;
 const PAGE = 65536;
 /** Pages of the shared memory: its initial size (as asconfig.json's initialMemory) and maximum (4 GiB, as the default build). */
 const MT_INITIAL_PAGES = 16;
@@ -237,7 +302,12 @@ async function toModule(source: WasmSource | undefined, file: string): Promise<W
   if (source instanceof WebAssembly.Module) return source;
   let bytes: BufferSource;
   if (source === undefined) {
-    const url = file === MT_FILE ? new URL("../../build/unfold-mt.wasm", import.meta.url) : new URL("../../build/unfold.wasm", import.meta.url);
+    // One literal URL per build, so that bundlers see (and emit) every file.
+    const url =
+      file === MT_FILE ? new URL("../../build/unfold-mt.wasm", import.meta.url)
+      : file === BUILDS.relaxed.st ? new URL("../../build/unfold-relaxed.wasm", import.meta.url)
+      : file === BUILDS.relaxed.mt ? new URL("../../build/unfold-relaxed-mt.wasm", import.meta.url)
+      : new URL("../../build/unfold.wasm", import.meta.url);
     bytes = await readBytes(url);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     bytes = source as BufferSource;
