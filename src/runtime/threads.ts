@@ -330,7 +330,8 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
   const panel = Math.max(K_, 0) * 32;
   if (P >= 2 * n || M < 8 * n) {
     if (P < n) return k.gemm_packed_f32x4_4x8(M, N, K_, A, aRs, aCs, Bp, C, ldc, beta);
-    const q = P >= 4 * n ? 2 : 1; // even panel counts keep 2x16 tiles whole
+    // Whole 2x16 tiles (even panel counts), or 1x32 tiles (4 panels) for a single row.
+    const q = M === 1 && P >= 8 * n ? 4 : P >= 4 * n ? 2 : 1;
     for (let w = 1; w < n; w++) {
       const p0 = cut(w, n, P, q), p1 = cut(w + 1, n, P, q);
       p.setCall(w - 1, 0, F.gemm_packed_f32x4_4x8, [M, Math.min(N, p1 * 8) - p0 * 8, K_, A, aRs, aCs, Bp + p0 * panel, C + p0 * 32, ldc, beta]);
