@@ -110,16 +110,19 @@ export function simdBuild(): SimdBuild {
  * later calls return at once (concurrent calls share one load).
  *
  * @param source Where the module comes from. Omitted: in Node, the
- *   `build/unfold.wasm` file of this package; elsewhere, fetched from the URL
- *   of that file relative to this module. A `WebAssembly.Module` (edge
+ *   `build/unfold.wasm` file of this package (`unfold-relaxed.wasm` where
+ *   relaxed SIMD validates, see {@link InitOptions.simd}); elsewhere, fetched
+ *   from the URL of that file relative to this module. A `WebAssembly.Module` (edge
  *   runtimes that forbid compiling bytes), the bytes, a URL/path string or a
  *   `fetch` Response are accepted too. With `threads` > 1 it must be the
  *   shared-memory build `unfold-mt.wasm` (the default file then).
- * @param options `{ threads }`, see {@link InitOptions}; may also be passed
- *   alone: `init({ threads: 2 })`.
+ * @param options `{ threads, simd }`, see {@link InitOptions}; may also be
+ *   passed alone: `init({ threads: 2 })`, `init({ simd: "plain" })`.
  * @throws Error naming what is missing when the runtime has no WebAssembly
  *   SIMD, the file cannot be read, or the bytes are not this module; when
- *   init() already ran with another thread count (call {@link dispose} first).
+ *   init() already ran with another thread count or SIMD build (call
+ *   {@link dispose} first); UnfoldError E_OPTION for a bad `simd`, E_RUNTIME
+ *   for `simd: "relaxed"` where relaxed SIMD is missing.
  */
 export function init(source?: WasmSource | InitOptions, options: InitOptions = {}): Promise<void> {
   if (isInitOptions(source)) {
