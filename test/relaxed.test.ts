@@ -62,6 +62,8 @@ describe("relaxed SIMD build under Node 24", () => {
     expect(r.simdRelaxedExport).toEqual([0, 1]); // unfold.wasm is plain, unfold-relaxed.wasm relaxed
     expect(r.build).toBe("relaxed"); // init({ simd: "relaxed" }) loaded it
     expect(r.plainBuild).toBe("plain");
+    expect(r.switchError).toMatch(/^E_STATE: .*already loaded the relaxed SIMD build; call dispose\(\) before init\(\{ simd: "plain" \}\)/);
+    expect(r.buildAfterSwitch).toBe("relaxed");
 
     // GEMM: every case bit-identical to the fused or the unfused twin; most cases tell them apart.
     const g = r.gemm;

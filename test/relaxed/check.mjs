@@ -232,6 +232,9 @@ const KINDS = [["lstm", 33], ["gru", 17], ["rnn_tanh", 9], ["rnn_relu", 12]];
 {
   await lib.init({ simd: "relaxed" });
   report.build = lib.simdBuild();
+  // Asking for the other build without dispose() is refused and changes nothing.
+  report.switchError = await lib.init({ simd: "plain" }).then(() => "none", (e) => `${e.code}: ${e.message}`);
+  report.buildAfterSwitch = lib.simdBuild();
   const layers = {};
   report.relaxedOut = {};
   for (const [kind, H] of KINDS) {
