@@ -48,6 +48,8 @@
 // `import "./activations"`) and not exported: a v128 signature cannot cross
 // into JavaScript, and the ABI lists only the array kernels.
 
+import "./fma"; // madd4, nmadd4: fused multiply-add in the relaxed build
+
 // ---- constant table (f32 unless marked i32) --------------------------------
 const K_EXP_HI: i32 = 0; //      89: exp(89) > FLT_MAX, so the result overflows to +inf
 const K_EXP_LO: i32 = 1; //    -104: exp(-104) < 2^-150, rounds to +0
@@ -103,21 +105,21 @@ const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127
 @inline function exp4_clamped(x: v128): v128 {
   const shift = kc(K_SHIFT);
   // t = shift + n with n = round(x log2 e); n itself as float and as int.
-  const t = f32x4.add(f32x4.mul(x, kc(K_LOG2E)), shift);
+  const t = madd4(x, kc(K_LOG2E), shift);
   const n = f32x4.sub(t, shift);
   const ni = i32x4.sub(t, shift); // integer difference of the bit patterns = n
   // r = x - n ln2, in two steps (hi part exact).
-  let r = f32x4.sub(x, f32x4.mul(n, kc(K_LN2_HI)));
-  r = f32x4.sub(r, f32x4.mul(n, kc(K_LN2_LO)));
+  let r = nmadd4(n, kc(K_LN2_HI), x);
+  r = nmadd4(n, kc(K_LN2_LO), r);
   // e^r ~ 1 + r + r^2 p(r)
   let p = kc(K_EXP_P0);
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P1));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P2));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P3));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P4));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P5));
+  p = madd4(p, r, kc(K_EXP_P1));
+  p = madd4(p, r, kc(K_EXP_P2));
+  p = madd4(p, r, kc(K_EXP_P3));
+  p = madd4(p, r, kc(K_EXP_P4));
+  p = madd4(p, r, kc(K_EXP_P5));
   const one = kc(K_ONE);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), one);
+  p = f32x4.add(madd4(p, f32x4.mul(r, r), r), one);
   // 2^n = 2^n1 * 2^n2, n1 = n >> 1, n2 = n - n1, both in [-75, 64].
   const bias = kc(K_BIAS);
   const n1 = i32x4.shr_s(ni, 1);
@@ -165,20 +167,20 @@ const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127
   const shift = kc(K_SHIFT_B);
   // t = shift + n, with shift = 1.5 * 2^23 + 127: its low bits are n + 127,
   // so t << 23 is the f32 2^n.
-  const t = f32x4.add(f32x4.mul(y, kc(K_LOG2E)), shift);
+  const t = madd4(y, kc(K_LOG2E), shift);
   const n = f32x4.sub(t, shift);
-  let r = f32x4.sub(y, f32x4.mul(n, kc(K_LN2_HI)));
-  r = f32x4.sub(r, f32x4.mul(n, kc(K_LN2_LO)));
+  let r = nmadd4(n, kc(K_LN2_HI), y);
+  r = nmadd4(n, kc(K_LN2_LO), r);
   let p = kc(K_EXP_P0);
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P1));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P2));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P3));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P4));
-  p = f32x4.add(f32x4.mul(p, r), kc(K_EXP_P5));
-  const q = f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r);
+  p = madd4(p, r, kc(K_EXP_P1));
+  p = madd4(p, r, kc(K_EXP_P2));
+  p = madd4(p, r, kc(K_EXP_P3));
+  p = madd4(p, r, kc(K_EXP_P4));
+  p = madd4(p, r, kc(K_EXP_P5));
+  const q = madd4(p, f32x4.mul(r, r), r);
   const s = i32x4.shl(t, 23);
   const one = kc(K_ONE);
-  const m = f32x4.add(f32x4.sub(s, one), f32x4.mul(s, q));
+  const m = madd4(s, q, f32x4.sub(s, one));
   // 0 - m (not -m): m = +0 must give +0 before the sign of x is put back.
   const th = f32x4.div(f32x4.sub(f32x4.splat(0), m), f32x4.add(f32x4.add(one, one), m));
   return v128.or(th, sign);

@@ -32,30 +32,37 @@ import "./activations";
  * act  0 = tanh, 1 = relu
  */
 export function rnn_step_fwd(G: usize, bIh: usize, bHh: usize, h: usize, B: i32, H: i32, act: i32): void {
-  const H4 = H & ~3;
-  const rem = H - H4;
+  rnn_step_fwd_cols(G, bIh, bHh, h, B, H, act, 0, H);
+}
+
+/**
+ * rnn_step_fwd on hidden units j0 <= j < j1 only (j0 a multiple of 4, j1 <= H),
+ * every gate block of those units: one thread's share of a step split by
+ * columns (src/runtime/threads.ts). Same math per element as the whole step.
+ */
+export function rnn_step_fwd_cols(G: usize, bIh: usize, bHh: usize, h: usize, B: i32, H: i32, act: i32, j0: i32, j1: i32): void {
   for (let b = 0; b < B; b++) {
     const row = <usize>(b * H) << 2;
     const g = G + row;
     const hr = h + row;
-    let j = 0;
+    let j = j0;
     if (act == 0) {
-      for (; j < H4; j += 4) {
+      for (; j + 4 <= j1; j += 4) {
         const o = <usize>j << 2;
         rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, 4, 0);
       }
-      if (rem) {
+      if (j < j1) {
         const o = <usize>j << 2;
-        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, rem, 0);
+        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, j1 - j, 0);
       }
     } else {
-      for (; j < H4; j += 4) {
+      for (; j + 4 <= j1; j += 4) {
         const o = <usize>j << 2;
         rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, 4, 1);
       }
-      if (rem) {
+      if (j < j1) {
         const o = <usize>j << 2;
-        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, rem, 1);
+        rnn_fwd4(g + o, bIh + o, bHh + o, hr + o, j1 - j, 1);
       }
     }
   }
@@ -117,7 +124,7 @@ export function rnn_step_bwd(h: usize, dh: usize, dG: usize, B: i32, H: i32, act
   const gf = sigmoid4(f32x4.add(load_f32xk(g + hb, k), f32x4.add(load_f32xk(bi + hb, k), load_f32xk(bh + hb, k))));
   const gg = tanh4(f32x4.add(load_f32xk(g + 2 * hb, k), f32x4.add(load_f32xk(bi + 2 * hb, k), load_f32xk(bh + 2 * hb, k))));
   const go = sigmoid4(f32x4.add(load_f32xk(g + 3 * hb, k), f32x4.add(load_f32xk(bi + 3 * hb, k), load_f32xk(bh + 3 * hb, k))));
-  const cv = f32x4.add(f32x4.mul(gf, load_f32xk(cp, k)), f32x4.mul(gi, gg));
+  const cv = madd4(gf, load_f32xk(cp, k), f32x4.mul(gi, gg));
   const t = tanh4(cv);
   store_f32xk(g, gi, k);
   store_f32xk(g + hb, gf, k);
@@ -140,9 +147,16 @@ export function rnn_step_bwd(h: usize, dh: usize, dG: usize, B: i32, H: i32, act
  * tc    [B, H]  out: tanh(c) (cache)
  */
 export function lstm_step_fwd(G: usize, bIh: usize, bHh: usize, cPrev: usize, c: usize, h: usize, tc: usize, B: i32, H: i32): void {
+  lstm_step_fwd_cols(G, bIh, bHh, cPrev, c, h, tc, B, H, 0, H);
+}
+
+/**
+ * lstm_step_fwd on hidden units j0 <= j < j1 only (j0 a multiple of 4, j1 <= H),
+ * every gate block of those units: one thread's share of a step split by
+ * columns (src/runtime/threads.ts). Same math per element as the whole step.
+ */
+export function lstm_step_fwd_cols(G: usize, bIh: usize, bHh: usize, cPrev: usize, c: usize, h: usize, tc: usize, B: i32, H: i32, j0: i32, j1: i32): void {
   const hb = <usize>H << 2;
-  const H4 = H & ~3;
-  const rem = H - H4;
   for (let b = 0; b < B; b++) {
     const row = <usize>(b * H) << 2;
     const g = G + (row << 2);
@@ -150,14 +164,14 @@ export function lstm_step_fwd(G: usize, bIh: usize, bHh: usize, cPrev: usize, c:
     const cr = c + row;
     const hr = h + row;
     const tr = tc + row;
-    let j = 0;
-    for (; j < H4; j += 4) {
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
       const o = <usize>j << 2;
       lstm_fwd4(g + o, bIh + o, bHh + o, cp + o, cr + o, hr + o, tr + o, hb, 4);
     }
-    if (rem) {
+    if (j < j1) {
       const o = <usize>j << 2;
-      lstm_fwd4(g + o, bIh + o, bHh + o, cp + o, cr + o, hr + o, tr + o, hb, rem);
+      lstm_fwd4(g + o, bIh + o, bHh + o, cp + o, cr + o, hr + o, tr + o, hb, j1 - j);
     }
   }
 }
@@ -253,9 +267,16 @@ export function lstm_step_bwd(G: usize, cPrev: usize, tc: usize, dh: usize, dc: 
  * cache [B, 4H] out: r, z, n, hn
  */
 export function gru_step_fwd(Gi: usize, Gh: usize, bIh: usize, bHh: usize, hPrev: usize, h: usize, cache: usize, B: i32, H: i32): void {
+  gru_step_fwd_cols(Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, 0, H);
+}
+
+/**
+ * gru_step_fwd on hidden units j0 <= j < j1 only (j0 a multiple of 4, j1 <= H),
+ * every gate block of those units: one thread's share of a step split by
+ * columns (src/runtime/threads.ts). Same math per element as the whole step.
+ */
+export function gru_step_fwd_cols(Gi: usize, Gh: usize, bIh: usize, bHh: usize, hPrev: usize, h: usize, cache: usize, B: i32, H: i32, j0: i32, j1: i32): void {
   const hb = <usize>H << 2;
-  const H4 = H & ~3;
-  const rem = H - H4;
   for (let b = 0; b < B; b++) {
     const row = <usize>(b * H) << 2;
     const gi = Gi + row * 3;
@@ -263,14 +284,14 @@ export function gru_step_fwd(Gi: usize, Gh: usize, bIh: usize, bHh: usize, hPrev
     const hp = hPrev + row;
     const hr = h + row;
     const cr = cache + (row << 2);
-    let j = 0;
-    for (; j < H4; j += 4) {
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
       const o = <usize>j << 2;
       gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, 4);
     }
-    if (rem) {
+    if (j < j1) {
       const o = <usize>j << 2;
-      gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, rem);
+      gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, j1 - j);
     }
   }
 }

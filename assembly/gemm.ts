@@ -16,8 +16,10 @@
 //
 // 8 accumulators + 2 B vectors + 1 broadcast + 1 product fit the 16 XMM
 // registers V8 uses on x64; 8x8, 4x16 and 6x8 tiles spill and were slower
-// (DESIGN.md). There is no FMA in WASM SIMD128 on Node 20, so mul and add
-// are separately rounded. ~40 GFLOP/s at 32x1024x320 (MxNxK) on Zen 3.
+// (DESIGN.md). Every `acc += a*b` is madd4 (assembly/fma.ts): mul then add,
+// separately rounded, in the plain build; f32x4.relaxed_madd (fused where
+// the engine and CPU have FMA) in the relaxed build. ~40-48 GFLOP/s at the
+// recurrent shapes (bench/RESULTS.md, "Kernels II").
 //
 // Loops, outer to inner: 8-wide column panels (a panel, K*32 bytes, stays in
 // L1 while every 4-row tile of A streams past it), 4-row tiles, k. Measured
@@ -36,8 +38,13 @@
 // Summation order. Every path (every tile shape, and gemm_nn_ref) computes
 //   c = beta*C (or 0 when beta == 0); for k = 0..K-1: c = c + a[i,k]*b[k,j]
 // with each mul and add rounded to f32, so a row's result does not depend on
-// M, on which tile it falls in, or on the variant: the SIMD kernels are
-// bit-identical to the scalar gemm_nn_ref. beta == 0 never reads C.
+// M, on which tile it falls in, or on the variant: the SIMD kernels of the
+// plain build are bit-identical to the scalar gemm_nn_ref. The relaxed build
+// keeps the order, with c = fma(a, b, c) where the engine fuses: one rounding
+// per k (test/relaxed.test.ts holds it to a fused scalar twin, bit for bit).
+// beta == 0 never reads C.
+
+import "./fma";
 
 // ---- packing ------------------------------------------------------------------
 
@@ -211,17 +218,17 @@ function storePartial(p: usize, v: v128, n: i32): void {
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     s = v128.load32_splat(a2);
-    x20 = f32x4.add(x20, f32x4.mul(s, b0));
-    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
     s = v128.load32_splat(a3);
-    x30 = f32x4.add(x30, f32x4.mul(s, b0));
-    x31 = f32x4.add(x31, f32x4.mul(s, b1));
+    x30 = madd4(s, b0, x30);
+    x31 = madd4(s, b1, x31);
     a0 += aCs4; a1 += aCs4; a2 += aCs4; a3 += aCs4;
     pb += 32;
   }
@@ -248,14 +255,14 @@ function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     s = v128.load32_splat(a2);
-    x20 = f32x4.add(x20, f32x4.mul(s, b0));
-    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
     a0 += aCs4; a1 += aCs4; a2 += aCs4;
     pb += 32;
   }
@@ -286,15 +293,15 @@ function tile2x16(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, panel: u
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16), b2 = v128.load(qb), b3 = v128.load(qb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
-    x02 = f32x4.add(x02, f32x4.mul(s, b2));
-    x03 = f32x4.add(x03, f32x4.mul(s, b3));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
+    x02 = madd4(s, b2, x02);
+    x03 = madd4(s, b3, x03);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
-    x12 = f32x4.add(x12, f32x4.mul(s, b2));
-    x13 = f32x4.add(x13, f32x4.mul(s, b3));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
+    x12 = madd4(s, b2, x12);
+    x13 = madd4(s, b3, x13);
     a0 += aCs4; a1 += aCs4;
     pb += 32; qb += 32;
   }
@@ -318,11 +325,11 @@ function tile2x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(a0);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(a1);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     a0 += aCs4; a1 += aCs4;
     pb += 32;
   }
@@ -331,9 +338,8 @@ function tile2x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize,
 }
 
 /**
- * 1x8 tile (M mod 4 == 1; M == 1 is one sequence at inference). Only 2 add
- * chains, but a 1x32 tile over four panels measured no faster: with one row
- * the kernel is bound by streaming B (one float per 2 flops).
+ * 1x8 tile: the last 8..31 columns of a single row (M mod 4 == 1); full
+ * groups of four panels take tile1x32. Only 2 add chains.
  */
 function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, beta: f32): void {
   let x0: v128, x1: v128;
@@ -347,12 +353,50 @@ function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, bet
   const pe = b + (<usize>K << 5);
   while (pb < pe) {
     const s = v128.load32_splat(pa);
-    x0 = f32x4.add(x0, f32x4.mul(s, v128.load(pb)));
-    x1 = f32x4.add(x1, f32x4.mul(s, v128.load(pb, 16)));
+    x0 = madd4(s, v128.load(pb), x0);
+    x1 = madd4(s, v128.load(pb, 16), x1);
     pa += aCs4;
     pb += 32;
   }
   storeRow(c, x0, x1, nc);
+}
+
+/**
+ * 1x32 tile over four full panels b, b + panel, ... (M = 1: generation and
+ * streaming at batch 1, the GEMV). Eight independent accumulator chains hide
+ * the add (or FMA, 4 cycles) latency that bounds tile1x8's two chains; the
+ * loop is then bound by streaming the panels (one float per 2 flops): at
+ * 1x1024x256 (W_hh of H = 256 in L2/L3) 19 -> 24 GFLOP/s plain, 13 -> 28
+ * relaxed; at H = 1024 (16 MB, from memory) ~13 either way.
+ */
+function tile1x32(K: i32, a: usize, aCs4: usize, b: usize, panel: usize, c: usize, beta: f32): void {
+  let x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128;
+  if (beta == 0) {
+    x0 = f32x4.splat(0); x1 = x0; x2 = x0; x3 = x0; x4 = x0; x5 = x0; x6 = x0; x7 = x0;
+  } else {
+    const vb = f32x4.splat(beta);
+    x0 = f32x4.mul(vb, v128.load(c)); x1 = f32x4.mul(vb, v128.load(c, 16));
+    x2 = f32x4.mul(vb, v128.load(c, 32)); x3 = f32x4.mul(vb, v128.load(c, 48));
+    x4 = f32x4.mul(vb, v128.load(c, 64)); x5 = f32x4.mul(vb, v128.load(c, 80));
+    x6 = f32x4.mul(vb, v128.load(c, 96)); x7 = f32x4.mul(vb, v128.load(c, 112));
+  }
+  let pa = a, p0 = b, p1 = b + panel, p2 = p1 + panel, p3 = p2 + panel;
+  const pe = b + (<usize>K << 5);
+  while (p0 < pe) {
+    const s = v128.load32_splat(pa);
+    x0 = madd4(s, v128.load(p0), x0);
+    x1 = madd4(s, v128.load(p0, 16), x1);
+    x2 = madd4(s, v128.load(p1), x2);
+    x3 = madd4(s, v128.load(p1, 16), x3);
+    x4 = madd4(s, v128.load(p2), x4);
+    x5 = madd4(s, v128.load(p2, 16), x5);
+    x6 = madd4(s, v128.load(p3), x6);
+    x7 = madd4(s, v128.load(p3, 16), x7);
+    pa += aCs4;
+    p0 += 32; p1 += 32; p2 += 32; p3 += 32;
+  }
+  v128.store(c, x0); v128.store(c, x1, 16); v128.store(c, x2, 32); v128.store(c, x3, 48);
+  v128.store(c, x4, 64); v128.store(c, x5, 80); v128.store(c, x6, 96); v128.store(c, x7, 112);
 }
 
 /**
@@ -362,6 +406,7 @@ function tile1x8(K: i32, a: usize, aCs4: usize, b: usize, c: usize, nc: i32, bet
 function remainderRows(r: i32, N: i32, K: i32, a: usize, aRs4: usize, aCs4: usize, Bp: usize, panel: usize, c: usize, ldc4: usize, beta: f32): void {
   let j = 0;
   if (r == 1) {
+    for (; j + 32 <= N; j += 32) tile1x32(K, a, aCs4, Bp + <usize>(j >> 3) * panel, panel, c + (<usize>j << 2), beta);
     for (; j < N; j += 8) tile1x8(K, a, aCs4, Bp + <usize>(j >> 3) * panel, c + (<usize>j << 2), min(N - j, 8), beta);
   } else if (r == 2) {
     for (; j + 16 <= N; j += 16) tile2x16(K, a, aRs4, aCs4, Bp + <usize>(j >> 3) * panel, panel, c + (<usize>j << 2), ldc4, beta);
@@ -526,17 +571,17 @@ function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void 
   while (pb < pe) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let s = v128.load32_splat(pa);
-    x00 = f32x4.add(x00, f32x4.mul(s, b0));
-    x01 = f32x4.add(x01, f32x4.mul(s, b1));
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
     s = v128.load32_splat(pa, 4);
-    x10 = f32x4.add(x10, f32x4.mul(s, b0));
-    x11 = f32x4.add(x11, f32x4.mul(s, b1));
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
     s = v128.load32_splat(pa, 8);
-    x20 = f32x4.add(x20, f32x4.mul(s, b0));
-    x21 = f32x4.add(x21, f32x4.mul(s, b1));
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
     s = v128.load32_splat(pa, 12);
-    x30 = f32x4.add(x30, f32x4.mul(s, b0));
-    x31 = f32x4.add(x31, f32x4.mul(s, b1));
+    x30 = madd4(s, b0, x30);
+    x31 = madd4(s, b1, x31);
     pa += 16;
     pb += 32;
   }

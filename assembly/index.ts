@@ -11,6 +11,7 @@ export * from "./optim";
 export * from "./util";
 export * from "./layout";
 export * from "./session";
+export { simd_relaxed } from "./fma";
 
 /** First byte after the static data; the TypeScript heap starts here. */
 export function heap_base(): usize {

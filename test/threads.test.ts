@@ -3,7 +3,8 @@
 // (the default module) and on one with 2 (or 3) threads (the shared-memory
 // module and workers), then compares the bytes. The split threshold is set
 // to 0, so even these small sizes take every split path (column panels, rows,
-// the row-split recurrent steps; B = 1 and 3; N not a multiple of 8 or 16).
+// the recurrent steps split by hidden units or by rows; B = 1 and 3; N not a
+// multiple of 8 or 16).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -97,9 +98,11 @@ function recurrentRun(lib: Lib, cell: Cell, o: { T: number; B: number; I: number
 
 describe("threads: bit-identical to one thread", () => {
   const shapes = [
-    { name: "B=32 (row-split steps)", T: 6, B: 32, I: 24, H: 40 },
-    { name: "B=3 (column-split GEMMs, odd rows)", T: 5, B: 3, I: 7, H: 37 },
+    { name: "B=32 (forward steps split by hidden units, 5 panels; backward by rows)", T: 6, B: 32, I: 24, H: 40, three: true },
+    { name: "B=3 (column-split GEMMs, odd rows)", T: 5, B: 3, I: 7, H: 37, three: true },
     { name: "B=1", T: 7, B: 1, I: 5, H: 20 },
+    { name: "B=1 H=24 (forward steps split by hidden units at batch 1; 1x32 GEMV tile on 1 thread)", T: 5, B: 1, I: 5, H: 24, three: true },
+    { name: "B=16 H=20 (H mod 8 != 0: forward steps split by rows)", T: 4, B: 16, I: 6, H: 20, three: true },
     { name: "B=13, 2 layers, bidirectional, batch-first", T: 4, B: 13, I: 9, H: 12, L: 2, bi: true, batchFirst: true },
   ];
   for (const cell of ["lstm", "gru", "rnn_tanh", "rnn_relu"] as Cell[]) {
@@ -110,7 +113,7 @@ describe("threads: bit-identical to one thread", () => {
         const jobs = b.th.jobCount().posted;
         expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
         expect(b.th.jobCount().posted - jobs, "parts posted to the worker").toBeGreaterThanOrEqual(2 * s.T);
-        if (s.B === 32 || s.B === 3) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
+        if (s.three) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
       });
     }
   }

@@ -18,6 +18,8 @@ export interface Kernels {
   readonly memory: WebAssembly.Memory;
   /** First free byte after the module's static data (constant tables). */
   heap_base(): Ptr;
+  /** 1 in the relaxed-SIMD builds (fused multiply-add), 0 in the plain ones (assembly/fma.ts). */
+  simd_relaxed(): number;
 
   // ---- gemm.ts ------------------------------------------------------------
   /** Pack B [K, N] (row-major, leading dim ldb) into 8-wide column panels
@@ -70,6 +72,11 @@ export interface Kernels {
   /** GRU forward, gates r,z,n. Gi [B,3H] = x W_ih^T, Gh [B,3H] = h_prev W_hh^T
    * (no biases). Writes h [B,H] and cache [B,4H] = r, z, n, (h_prev W_hn^T + b_hn). */
   gru_step_fwd(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number): void;
+  /** The forward steps on hidden units j0 <= j < j1 only (j0 a multiple of 4), every gate block of
+   * them: the column split of threads.ts. Arguments otherwise as rnn/lstm/gru_step_fwd. */
+  rnn_step_fwd_cols(G: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, B: number, H: number, act: number, j0: number, j1: number): void;
+  lstm_step_fwd_cols(G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number, j0: number, j1: number): void;
+  gru_step_fwd_cols(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number, j0: number, j1: number): void;
   /** GRU backward. Writes dGi [B,3H], dGh [B,3H] (pre-activation gradients of
    * the input and recurrent projections) and dhPrev [B,H] = dh*z (the direct
    * path; the caller adds dGh W_hh). */
@@ -153,6 +160,7 @@ export const KERNEL_NAMES = [
   "gemm_nn", "gemm_nt", "gemm_tn", "gemm_nn_ref",
   "exp_f32x4", "sigmoid_f32x4", "tanh_f32x4", "relu_f32x4",
   "rnn_step_fwd", "rnn_step_bwd", "lstm_step_fwd", "lstm_step_bwd", "gru_step_fwd", "gru_step_bwd",
+  "rnn_step_fwd_cols", "lstm_step_fwd_cols", "gru_step_fwd_cols",
   "bias_add_rows", "sum_rows", "softmax_rows", "softmax_xent", "mse",
   "sgd_step", "momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "sum_squares", "count_nonfinite",
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",

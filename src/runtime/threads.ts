@@ -21,9 +21,16 @@
  *    their own slice of the scratch (gemm_tn also its blocks of packed A^T,
  *    within the same slice), so no barrier sits between pack and use.
  *  - GEMM rows (when N has too few panels): rows of C are independent too.
- *  - Recurrent steps: rows of the batch. A step's GEMM row b (h_{t-1}[b] W^T)
- *    and the cell kernel's row b need only row b, so one job per time step
- *    runs both: one barrier per step instead of two.
+ *  - Recurrent forward steps: hidden units (columns). Part w takes units
+ *    [u0, u1) (whole 8-wide panels): the columns u0..u1 of every gate block
+ *    of h_{t-1} W_hh^T (one GEMM call per gate on its panels), then the cell
+ *    on those units, which needs no other columns: one job per step, and
+ *    each thread streams only its share of W_hh (half of it stays in a
+ *    core's L2 at H = 256), at any batch size, B = 1 included. H not a
+ *    multiple of 8 falls back to the row split below.
+ *  - Recurrent backward steps (and forward when H mod 8 != 0): rows of the
+ *    batch. A step's GEMM row b (h_{t-1}[b] W^T) and the cell kernel's row b
+ *    need only row b, so one job per time step runs both.
  *
  * With one thread (the default) every dispatcher calls its kernel directly,
  * exactly as the layers did before.
@@ -320,7 +327,8 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
   const panel = Math.max(K_, 0) * 32;
   if (P >= 2 * n || M < 8 * n) {
     if (P < n) return k.gemm_packed_f32x4_4x8(M, N, K_, A, aRs, aCs, Bp, C, ldc, beta);
-    const q = P >= 4 * n ? 2 : 1; // even panel counts keep 2x16 tiles whole
+    // Whole 2x16 tiles (even panel counts), or 1x32 tiles (4 panels) for a single row.
+    const q = M === 1 && P >= 8 * n ? 4 : P >= 4 * n ? 2 : 1;
     for (let w = 1; w < n; w++) {
       const p0 = cut(w, n, P, q), p1 = cut(w + 1, n, P, q);
       p.setCall(w - 1, 0, F.gemm_packed_f32x4_4x8, [M, Math.min(N, p1 * 8) - p0 * 8, K_, A, aRs, aCs, Bp + p0 * panel, C + p0 * 32, ldc, beta]);
@@ -423,6 +431,43 @@ function rowSplit(B: number, flops: number, calls: RowCall[]): boolean {
   return true;
 }
 
+/**
+ * Run a forward step split by hidden units: `calls(u0, u1)` gives the kernel
+ * calls for units [u0, u1); part w gets whole 8-wide panels of H. Returns
+ * false (nothing done) when H is not a multiple of 8 or the step is too
+ * small to split; then the caller runs it another way.
+ */
+function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [fn: number, args: number[]][]): boolean {
+  if (!pool || H % 8 !== 0) return false;
+  const P = H >> 3;
+  const n = Math.min(partsFor(flops), P);
+  if (n < 2) return false;
+  const p = pool;
+  const k = kern() as unknown as Record<string, (...a: number[]) => void>;
+  for (let w = 1; w < n; w++) {
+    const cs = calls(8 * cut(w, n, P, 1), 8 * cut(w + 1, n, P, 1));
+    for (let c = 0; c < cs.length; c++) p.setCall(w - 1, c, cs[c][0], cs[c][1]);
+    p.post(w - 1, cs.length);
+  }
+  for (const [fn, args] of calls(0, 8 * cut(1, n, P, 1))) k[KERNEL_NAMES[fn]](...args);
+  p.wait(n - 1);
+  return true;
+}
+
+/**
+ * The gate GEMMs of units [u0, u1): for every gate block g < G,
+ * C[:, g*H + u0 .. g*H + u1) = beta*C + A Wp, A = h_{t-1} [B, H], Wp packed [4H or 3H or H / 8][H][8].
+ */
+function gateGemms(G: number, B: number, H: number, A: Ptr, Wp: Ptr, C: Ptr, beta: number, u0: number, u1: number): [number, number[]][] {
+  const out: [number, number[]][] = [];
+  const ldc = G * H;
+  for (let g = 0; g < G; g++) {
+    const col = g * H + u0;
+    out.push([F.gemm_packed_f32x4_4x8, [B, u1 - u0, H, A, H, 1, Wp + (col >> 3) * H * 32, C + col * 4, ldc, beta]]);
+  }
+  return out;
+}
+
 function partArgs([, args, rowBytes, rowsArg]: RowCall, b0: number, b1: number): number[] {
   const out = args.slice();
   for (let i = 0; i < rowBytes.length; i++) if (rowBytes[i] !== 0) out[i] += b0 * rowBytes[i];
@@ -439,10 +484,14 @@ export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, b
   const GH = 4 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
-    !rowSplit(B, 2 * B * GH * H, [
-      [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, G, GH, 1], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
-      [F.lstm_step_fwd, [G, bIh, bHh, cPrev, c, h, tc, B, H], [g, 0, 0, r, r, r, r, 0, 0], 7],
-    ])
+    (!colSplit(H, 2 * B * GH * H, (u0, u1) => [
+      ...gateGemms(4, B, H, hPrev, Wp, G, 1, u0, u1),
+      [F.lstm_step_fwd_cols, [G, bIh, bHh, cPrev, c, h, tc, B, H, u0, u1]],
+    ]) &&
+      !rowSplit(B, 2 * B * GH * H, [
+        [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, G, GH, 1], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
+        [F.lstm_step_fwd, [G, bIh, bHh, cPrev, c, h, tc, B, H], [g, 0, 0, r, r, r, r, 0, 0], 7],
+      ]))
   ) {
     gemmPacked(B, GH, H, hPrev, H, 1, Wp, G, GH, 1);
     k.lstm_step_fwd(G, bIh, bHh, cPrev, c, h, tc, B, H);
@@ -477,10 +526,14 @@ export function gruStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, Gi: Ptr, G
   const GH = 3 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
-    !rowSplit(B, 2 * B * GH * H, [
-      [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
-      [F.gru_step_fwd, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H], [g, g, 0, 0, r, r, 4 * r, 0, 0], 7],
-    ])
+    (!colSplit(H, 2 * B * GH * H, (u0, u1) => [
+      ...gateGemms(3, B, H, hPrev, Wp, Gh, 0, u0, u1),
+      [F.gru_step_fwd_cols, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, u0, u1]],
+    ]) &&
+      !rowSplit(B, 2 * B * GH * H, [
+        [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
+        [F.gru_step_fwd, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H], [g, g, 0, 0, r, r, 4 * r, 0, 0], 7],
+      ]))
   ) {
     gemmPacked(B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0);
     k.gru_step_fwd(Gi, Gh, bIh, bHh, hPrev, h, cache, B, H);
@@ -512,10 +565,14 @@ export function rnnStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, bI
   const r = 4 * H;
   if (
     !pool ||
-    !rowSplit(B, 2 * B * H * H, [
-      [F.gemm_packed_f32x4_4x8, [B, H, H, hPrev, H, 1, Wp, G, H, 1], [0, 0, 0, r, 0, 0, 0, r, 0, 0], 0],
-      [F.rnn_step_fwd, [G, bIh, bHh, h, B, H, act], [r, 0, 0, r, 0, 0, 0], 4],
-    ])
+    (!colSplit(H, 2 * B * H * H, (u0, u1) => [
+      ...gateGemms(1, B, H, hPrev, Wp, G, 1, u0, u1),
+      [F.rnn_step_fwd_cols, [G, bIh, bHh, h, B, H, act, u0, u1]],
+    ]) &&
+      !rowSplit(B, 2 * B * H * H, [
+        [F.gemm_packed_f32x4_4x8, [B, H, H, hPrev, H, 1, Wp, G, H, 1], [0, 0, 0, r, 0, 0, 0, r, 0, 0], 0],
+        [F.rnn_step_fwd, [G, bIh, bHh, h, B, H, act], [r, 0, 0, r, 0, 0, 0], 4],
+      ]))
   ) {
     gemmPacked(B, H, H, hPrev, H, 1, Wp, G, H, 1);
     k.rnn_step_fwd(G, bIh, bHh, h, B, H, act);

@@ -1,16 +1,16 @@
 /**
  * Loading `unfold.wasm` in every runtime: Node reads the file that ships
  * beside the JavaScript; a browser fetches it by URL (a bundler emits the
- * file as an asset, see BUILDS); an edge runtime that forbids compiling from
+ * file as an asset, see BUILD_URLS); an edge runtime that forbids compiling from
  * bytes passes a precompiled `WebAssembly.Module`. The only Node-specific
  * part (reading a file) is in platform-node.ts, installed only through the
  * package's `node` export condition (platform.ts).
  */
+import { UnfoldError } from "../errors.js";
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
 import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, ThreadPool, threadsUnavailable } from "./threads.js";
 import { CTL } from "./worker.js";
-import { UnfoldError } from "../errors.js";
 // Reading files (Node, Deno, Bun) or not (browsers, workers): see platform.ts.
 import { platform } from "./platform.js";
 
@@ -36,7 +36,22 @@ export interface InitOptions {
    * thread.
    */
   threads?: number;
+  /**
+   * Which SIMD build to load when init() picks the file itself. "relaxed":
+   * the relaxed-SIMD build (`unfold-relaxed.wasm`, fused multiply-add in the
+   * GEMMs and the gate polynomials; results differ from "plain" by rounding,
+   * and may differ between CPUs). "plain": the bit-reproducible build
+   * (`unfold.wasm`), bit-identical in every runtime and to the scalar
+   * references. Default: "relaxed" where the runtime validates relaxed SIMD
+   * (Node >= 22, Chrome/Edge >= 114, Deno), else "plain" (Node 20 without
+   * `--experimental-wasm-relaxed-simd`, Safari, Firefox). Ignored when a
+   * module or bytes are passed to init().
+   */
+  simd?: SimdBuild;
 }
+
+/** The two SIMD builds: "plain" (SIMD128, bit-reproducible) and "relaxed" (adds relaxed SIMD: FMA). */
+export type SimdBuild = "relaxed" | "plain";
 
 interface Runtime {
   kernels: Kernels;
@@ -44,6 +59,8 @@ interface Runtime {
   pool: ThreadPool | null;
   /** init({ threads }) asked for workers but this runtime has none. */
   fellBack: boolean;
+  /** The SIMD build the loaded module was compiled as. */
+  simd: SimdBuild;
 }
 
 let runtime: Runtime | null = null;
@@ -68,20 +85,49 @@ export function hasWasmSimd(): boolean {
 }
 
 /**
+ * A minimal module that uses one relaxed-SIMD instruction
+ * (`f32x4.relaxed_madd` on three `i32x4.splat`s); a runtime without relaxed
+ * SIMD fails to validate it.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 17, 65, 0, 253, 17, 65, 0, 253,
+  17, 253, 133, 2, 11,
+]);
+
+/** True when this runtime can run the relaxed-SIMD build (`WebAssembly.validate` accepts a relaxed-SIMD probe). */
+export function hasRelaxedSimd(): boolean {
+  if (!hasWasmSimd()) return false;
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** The SIMD build {@link init} loaded ("relaxed" or "plain"); throws before init. */
+export function simdBuild(): SimdBuild {
+  if (!runtime) throw new UnfoldError("E_STATE", "the WebAssembly kernels are not loaded. Call `await init()` once before asking which SIMD build runs.");
+  return runtime.simd;
+}
+
+/**
  * Load and instantiate the kernels. Call once before using any layer or model;
  * later calls return at once (concurrent calls share one load).
  *
  * @param source Where the module comes from. Omitted: in Node, the
- *   `build/unfold.wasm` file of this package; elsewhere, fetched from the URL
- *   of that file relative to this module. A `WebAssembly.Module` (edge
+ *   `build/unfold.wasm` file of this package (`unfold-relaxed.wasm` where
+ *   relaxed SIMD validates, see {@link InitOptions.simd}); elsewhere, fetched
+ *   from the URL of that file relative to this module. A `WebAssembly.Module` (edge
  *   runtimes that forbid compiling bytes), the bytes, a URL/path string or a
  *   `fetch` Response are accepted too. With `threads` > 1 it must be the
  *   shared-memory build `unfold-mt.wasm` (the default file then).
- * @param options `{ threads }`, see {@link InitOptions}; may also be passed
- *   alone: `init({ threads: 2 })`.
+ * @param options `{ threads, simd }`, see {@link InitOptions}; may also be
+ *   passed alone: `init({ threads: 2 })`, `init({ simd: "plain" })`.
  * @throws Error naming what is missing when the runtime has no WebAssembly
  *   SIMD, the file cannot be read, or the bytes are not this module; when
- *   init() already ran with another thread count (call {@link dispose} first).
+ *   init() already ran with another thread count or SIMD build (call
+ *   {@link dispose} first); UnfoldError E_OPTION for a bad `simd`, E_RUNTIME
+ *   for `simd: "relaxed"` where relaxed SIMD is missing.
  */
 export function init(source?: WasmSource | InitOptions, options: InitOptions = {}): Promise<void> {
   if (isInitOptions(source)) {
@@ -89,6 +135,10 @@ export function init(source?: WasmSource | InitOptions, options: InitOptions = {
     source = undefined;
   }
   const threads = options.threads ?? 1;
+  const simd = options.simd;
+  if (simd !== undefined && simd !== "relaxed" && simd !== "plain") {
+    return Promise.reject(new UnfoldError("E_OPTION", `init({ simd }) must be "relaxed" or "plain", got ${JSON.stringify(simd)}`, { name: "options.simd", expected: '"relaxed" or "plain"', received: simd }));
+  }
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     return Promise.reject(new RangeError(`unfold-rnn: init({ threads }) must be an integer from 1 to 64, got ${threads}`));
   }
@@ -97,10 +147,13 @@ export function init(source?: WasmSource | InitOptions, options: InitOptions = {
     if (options.threads !== undefined && threads !== have && !(have === 1 && runtime.fellBack)) {
       return Promise.reject(new Error(`unfold-rnn: init() already ran with ${have} thread${have > 1 ? "s" : ""}; call dispose() before init({ threads: ${threads} })`));
     }
+    if (simd !== undefined && simd !== runtime.simd) {
+      return Promise.reject(new UnfoldError("E_STATE", `init() already loaded the ${runtime.simd} SIMD build; call dispose() before init({ simd: "${simd}" })`, { name: "options.simd", expected: `"${runtime.simd}"`, received: simd }));
+    }
     return Promise.resolve();
   }
   if (!loading) {
-    loading = load(source as WasmSource | undefined, threads).then(
+    loading = load(source as WasmSource | undefined, threads, simd).then(
       (r) => {
         runtime = r;
         bindThreads(r.kernels, r.pool);
@@ -148,7 +201,7 @@ export function heap(): Heap {
   return runtime.heap;
 }
 
-async function load(source: WasmSource | undefined, threads: number): Promise<Runtime> {
+async function load(source: WasmSource | undefined, threads: number, simd: SimdBuild | undefined): Promise<Runtime> {
   if (!hasWasmSimd()) {
     throw new Error(
       "unfold-rnn: this JavaScript runtime does not support WebAssembly SIMD (the fixed-width 128-bit 'simd128' feature). " +
@@ -164,7 +217,16 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
       fellBack = true;
     }
   }
-  const module = await toModule(source, threads > 1 ? MT_FILE : ST_FILE);
+  if (simd === "relaxed" && !hasRelaxedSimd()) {
+    throw new UnfoldError(
+      "E_RUNTIME",
+      'init({ simd: "relaxed" }): this JavaScript runtime does not support WebAssembly relaxed SIMD. ' +
+        'Use init({ simd: "plain" }) (or no simd option), Node >= 22 (Node 20: --experimental-wasm-relaxed-simd), or Chrome/Edge >= 114.',
+      { name: "options.simd", expected: "a runtime with relaxed SIMD", received: simd },
+    );
+  }
+  const build: SimdBuild = simd ?? (hasRelaxedSimd() ? "relaxed" : "plain");
+  const module = await toModule(source, BUILDS[build][threads > 1 ? "mt" : "st"]);
   // The shared-memory build imports its memory; the default build owns it.
   const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
   if (threads > 1 && !importsMemory) {
@@ -210,7 +272,7 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
       fellBack = true;
     }
   }
-  const r: Runtime = { kernels: k, heap, pool, fellBack };
+  const r: Runtime = { kernels: k, heap, pool, fellBack, simd: typeof k.simd_relaxed === "function" && k.simd_relaxed() === 1 ? "relaxed" : "plain" };
   bindThreads(k, pool);
   try {
     warmUp(r);
@@ -225,6 +287,11 @@ async function load(source: WasmSource | undefined, threads: number): Promise<Ru
 
 const ST_FILE = "unfold.wasm";
 const MT_FILE = "unfold-mt.wasm";
+/** The four builds: {plain, relaxed} SIMD x {st: one thread, mt: shared memory for threads}. */
+const BUILDS = {
+  plain: { st: ST_FILE, mt: MT_FILE },
+  relaxed: { st: "unfold-relaxed.wasm", mt: "unfold-relaxed-mt.wasm" },
+} as const;
 const PAGE = 65536;
 /** Pages of the shared memory: its initial size (as asconfig.json's initialMemory) and maximum (4 GiB, as the default build). */
 const MT_INITIAL_PAGES = 16;
@@ -247,9 +314,11 @@ function onAbort(_msg: number, _file: number, line: number, col: number): never 
  * init() needs it (a bundled edge worker may have no usable import.meta.url).
  * Adding a build is one line here.
  */
-const BUILDS: Record<string, () => URL> = {
+const BUILD_URLS: Record<string, () => URL> = {
   [ST_FILE]: () => new URL("../../build/unfold.wasm", import.meta.url),
   [MT_FILE]: () => new URL("../../build/unfold-mt.wasm", import.meta.url),
+  [BUILDS.relaxed.st]: () => new URL("../../build/unfold-relaxed.wasm", import.meta.url),
+  [BUILDS.relaxed.mt]: () => new URL("../../build/unfold-relaxed-mt.wasm", import.meta.url),
 };
 
 async function toModule(source: WasmSource | undefined, file: string): Promise<WebAssembly.Module> {
@@ -257,7 +326,7 @@ async function toModule(source: WasmSource | undefined, file: string): Promise<W
   let bytes: BufferSource;
   let from: string; // where the bytes came from, for error messages
   if (source === undefined) {
-    const url = BUILDS[file]();
+    const url = BUILD_URLS[file]();
     from = `the default URL of ${file}, ${shownURL(url)}`;
     bytes = await readBytes(url, from, true);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {

@@ -37,10 +37,10 @@ export const CTL = {
   CALLS_BYTE: 32,
   /** f64 slots per call: kernel index + up to 13 arguments. */
   CALL_F64: 14,
-  /** Calls per job. */
-  MAX_CALLS: 3,
-  /** Bytes per worker's block (a multiple of the 64-byte cache line). */
-  BYTES: 384,
+  /** Calls per job (an LSTM step split by columns: four gate GEMMs and the cell). */
+  MAX_CALLS: 5,
+  /** Bytes per worker's block (a multiple of the 64-byte cache line): 32 + 5 * 14 * 8 = 592, rounded up. */
+  BYTES: 640,
 } as const;
 
 /** Sent once to a new worker. */

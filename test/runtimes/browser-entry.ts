@@ -18,8 +18,8 @@ g.__unfold = (async () => {
       return compute(lib, inlined, ua);
     case "module": // a WebAssembly.Module compiled by the page
       return compute(lib, await WebAssembly.compileStreaming(fetch("/unfold.wasm")), ua);
-    case "default": // init() with no argument: the file next to the package's JS
-      return compute(lib, undefined, ua);
+    case "default": // init() with no source: the file next to the package's JS (the plain build: relaxed SIMD is checked in test/relaxed.test.ts)
+      return compute(lib, { simd: "plain" }, ua);
     case "train": // 50 training steps of a char LSTM: the weights' checksum
       return train(lib, inlined, ua);
     case "error": // init() that must fail (no SIMD): its message

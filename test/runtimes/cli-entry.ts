@@ -23,10 +23,10 @@ async function main(): Promise<unknown> {
       return compute(lib, await readBytes(wasmPath), runtime);
     case "url": // a file: URL; init() reads it
       return compute(lib, new URL(`file://${wasmPath}`), runtime);
-    case "default": // init() with no argument: the file next to the package's JS
-      return compute(lib, undefined, runtime);
+    case "default": // init() with no source: the file next to the package's JS (the plain build: relaxed SIMD is checked in test/relaxed.test.ts)
+      return compute(lib, { simd: "plain" }, runtime);
     case "threads": // init({ threads: 2 }): worker_threads (the node condition's side)
-      return threaded(lib, { threads: 2 }, runtime);
+      return threaded(lib, { threads: 2, simd: "plain" }, runtime);
     case "train": // 50 training steps of a char LSTM: the weights' checksum
       return train(lib, await readBytes(wasmPath), runtime);
     default:
