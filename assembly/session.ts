@@ -5,10 +5,12 @@
 // At B = 1 the recurrent product h W_hh^T is a matrix-vector product: every
 // weight is read once per step and used once, so the step is bound by memory
 // bandwidth, not by arithmetic. gemv_f32x4 walks four weight rows at a time
-// (four independent f32x4 accumulators) so the loads stream.
+// (four independent f32x4 accumulators) so the loads stream. madd4 (fma.ts)
+// is mul + add in the plain build and a fused multiply-add in the relaxed one.
 //
 // Legend: I = input size, H = hidden size, G = gates (RNN 1, LSTM 4, GRU 3),
 // N, K = rows and columns of a weight matrix. All tensors row-major f32.
+import "./fma";
 import { gru_step_fwd, lstm_step_fwd, rnn_step_fwd } from "./cells";
 
 // @ts-ignore: decorator
@@ -36,10 +38,10 @@ export function gemv_f32x4(N: i32, K: i32, W: usize, x: usize, y: usize, beta: f
     for (let k = 0; k < K4; k += 4) {
       const o = <usize>k << 2;
       const xv = v128.load(x + o);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), xv));
+      a0 = madd4(v128.load(w0 + o), xv, a0);
+      a1 = madd4(v128.load(w1 + o), xv, a1);
+      a2 = madd4(v128.load(w2 + o), xv, a2);
+      a3 = madd4(v128.load(w3 + o), xv, a3);
     }
     let s0 = hsum(a0);
     let s1 = hsum(a1);
@@ -70,7 +72,7 @@ export function gemv_f32x4(N: i32, K: i32, W: usize, x: usize, y: usize, beta: f
     let a0 = f32x4.splat(0);
     for (let k = 0; k < K4; k += 4) {
       const o = <usize>k << 2;
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), v128.load(x + o)));
+      a0 = madd4(v128.load(w0 + o), v128.load(x + o), a0);
     }
     let s0 = hsum(a0);
     for (let k = K4; k < K; k++) s0 += load<f32>(w0 + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
