@@ -18,6 +18,8 @@ import { heap, kernels } from "../src/runtime/wasm.js";
 import { Arena } from "../src/runtime/arena.js";
 import { Rng } from "../src/util/rng.js";
 import { Seq2Seq, type Seq2SeqSpec } from "../src/model/seq2seq.js";
+import { loadModel, saveModel } from "../src/model/save.js";
+import { UnfoldError } from "../src/errors.js";
 import { loadKernels, scaledErr } from "./helpers.js";
 
 beforeAll(async () => {
@@ -178,4 +180,124 @@ describe("tier 3: Seq2Seq with attention against PyTorch 1.13", () => {
       m.dispose();
     });
   }
+});
+
+// Digits 0-9 are tokens 0-9; 10 = begin, 11 = end.
+function reversal(n: number, rng: Rng) {
+  const sources: number[][] = [];
+  const targets: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const s = Array.from({ length: 3 + rng.int(6) }, () => rng.int(10));
+    sources.push(s);
+    targets.push([...s].reverse());
+  }
+  return { sources, targets };
+}
+const reverseSpec = (attention: ScoreKind, bidirectional: boolean): Seq2SeqSpec => ({
+  source: { type: "tokens", vocabSize: 10, embeddingDim: 16 },
+  target: { vocabSize: 12, embeddingDim: 16, bosId: 10, eosId: 11 },
+  recurrent: { cell: "gru", hiddenSize: 48, bidirectional },
+  attention,
+  seed: 5,
+});
+
+describe("Seq2Seq with attention learns, decodes, saves", () => {
+  it("reverses digit strings; greedy and beam decode; the weights find the mirrored position", () => {
+    const rng = new Rng(1);
+    const train = reversal(2000, rng);
+    const test = reversal(100, rng);
+    const m = new Seq2Seq(reverseSpec("additive", true));
+    m.fit(train, { epochs: 6, batchSize: 32, optimizer: { type: "adam", lr: 0.01 } });
+    const greedy = m.generate(test.sources, { maxLength: 12 });
+    const exact = greedy.filter((g, i) => g.join() === test.targets[i].join()).length / test.sources.length;
+    const beam = test.sources.slice(0, 30).map((s) => m.generate([s], { beamWidth: 3, maxLength: 12 })[0]);
+    const exactBeam = beam.filter((g, i) => g.join() === test.targets[i].join()).length / beam.length;
+    // Output step i of a reversal copies source step len-1-i: where the weights should peak.
+    let hits = 0;
+    let rows = 0;
+    for (const s of test.sources.slice(0, 30)) {
+      const w = m.attentionWeights(s, [...s].reverse());
+      expect(w.length).toBe(s.length + 1); // every target token and the end token
+      for (let i = 0; i < s.length; i++, rows++) {
+        expect(w[i].length).toBe(s.length);
+        expect(w[i].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        if (w[i].indexOf(Math.max(...w[i])) === s.length - 1 - i) hits++;
+      }
+    }
+    console.log(`reverse digits with attention: greedy exact ${(100 * exact).toFixed(1)}%, beam(3) ${(100 * exactBeam).toFixed(1)}%, weights peak at the mirrored step in ${((100 * hits) / rows).toFixed(1)}% of rows`);
+    expect(exact).toBeGreaterThanOrEqual(0.9);
+    expect(exactBeam).toBeGreaterThanOrEqual(0.9);
+    expect(hits / rows).toBeGreaterThanOrEqual(0.8);
+    // Free-running weights: one row per written token plus the end token.
+    expect(m.attentionWeights(test.sources[0]).length).toBe(greedy[0].length + 1);
+    m.dispose();
+  });
+
+  it("saves and loads: toJSON and the file carry attention; outputs are identical after loading", () => {
+    const m = new Seq2Seq(reverseSpec("general", true));
+    const rng = new Rng(2);
+    m.fit(reversal(200, rng), { epochs: 1, batchSize: 16 });
+    expect(m.toJSON().attention).toBe("general");
+    const bytes = saveModel(m);
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true)).toBe(2);
+    const { model } = loadModel(bytes);
+    const m2 = model as Seq2Seq;
+    expect(m2.toJSON()).toEqual(m.toJSON());
+    const probe = reversal(5, rng).sources;
+    expect(m2.generate(probe)).toEqual(m.generate(probe));
+    expect(m2.attentionWeights(probe[0])).toEqual(m.attentionWeights(probe[0]));
+    m.dispose();
+    m2.dispose();
+  });
+
+  it("loads a model file written by the version-1 code (no attention) with the same outputs", () => {
+    const dir = new URL("./fixtures/models/", import.meta.url);
+    const bytes = readFileSync(new URL("seq2seq-v1.unfold", dir));
+    const ref = JSON.parse(readFileSync(new URL("seq2seq-v1.json", dir), "utf8"));
+    expect(bytes.readUInt32LE(8)).toBe(1);
+    const m = loadModel(bytes).model as Seq2Seq;
+    expect(m.attention).toBeNull();
+    expect(m.generate(ref.sources, { maxLength: 8 })).toEqual(ref.greedy);
+    m.dispose();
+  });
+});
+
+describe("attention: bad input gets a clear error and changes nothing", () => {
+  it("an empty source", () => {
+    const m = new Seq2Seq(reverseSpec("dot", false));
+    const before = m.stateDict();
+    const err = (() => {
+      try {
+        m.generate([[1, 2], []]);
+      } catch (e) {
+        return e as UnfoldError;
+      }
+    })();
+    expect(err).toBeInstanceOf(UnfoldError);
+    expect(err!.code).toBe("E_SHAPE");
+    expect(err!.message).toMatch(/source 1 is empty/);
+    expect(() => m.attentionWeights([])).toThrow(/source 0 is empty/);
+    expect(() => m.fit({ sources: [[1], []], targets: [[1], [2]] })).toThrow(/source 1 is empty/);
+    expect(m.stateDict()).toEqual(before);
+    expect(m.trainState.history.steps).toBe(0);
+    // Still works afterwards.
+    expect(m.generate([[1, 2, 3]], { maxLength: 3 })[0].length).toBeLessThanOrEqual(3);
+    m.dispose();
+  });
+
+  it("bad attention options", () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as UnfoldError).code;
+      }
+    };
+    expect(code(() => new Seq2Seq({ ...reverseSpec("dot", false), attention: "luong" as ScoreKind }))).toBe("E_OPTION");
+    expect(code(() => new Seq2Seq(reverseSpec("dot", true)))).toBe("E_OPTION"); // dot needs DE = H
+    expect(code(() => new Seq2Seq({ ...reverseSpec("general", false), source: { type: "vector", size: 3 } }))).toBe("E_OPTION");
+    const plain = new Seq2Seq({ ...reverseSpec("general", false), attention: undefined });
+    expect(code(() => plain.attentionWeights([1, 2]))).toBe("E_STATE");
+    plain.dispose();
+  });
 });
