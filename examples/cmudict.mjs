@@ -177,6 +177,7 @@ process.exit(ok ? 0 : 1);
  */
 function writeHeatmaps(words) {
   const cell = 22;
+  const esc = (t) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const panels = words.map((p) => {
     const src = letters.encode(p.word);
     const w = model.attentionWeights(src, undefined, { maxLength: 16 });
@@ -193,10 +194,10 @@ function writeHeatmaps(words) {
     parts.push(`<text x="${left}" y="16" font-weight="bold">${word}</text>`);
     [...word].forEach((ch, j) => parts.push(`<text x="${left + j * cell + cell / 2}" y="${top - 6}" text-anchor="middle">${ch}</text>`));
     rows.forEach((ph, i) => {
-      parts.push(`<text x="${left - 4}" y="${top + i * cell + cell * 0.7}" text-anchor="end">${ph}</text>`);
+      parts.push(`<text x="${left - 4}" y="${top + i * cell + cell * 0.7}" text-anchor="end">${esc(ph)}</text>`);
       w[i].forEach((a, j) => {
         const shade = Math.round(255 * (1 - a));
-        parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="#ddd"><title>${ph} / ${word[j]}: ${a.toFixed(3)}</title></rect>`);
+        parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="#ddd"><title>${esc(ph)} / ${word[j]}: ${a.toFixed(3)}</title></rect>`);
       });
     });
     x0 = left + word.length * cell + 30;

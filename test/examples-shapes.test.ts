@@ -81,6 +81,7 @@ describe.skipIf(!built)("examples: the lecture's shapes on real data (--budget c
     expect(r.stdout).toMatch(/attention heatmaps of .* written to .*cmudict-attention\.svg/);
     const svg = readFileSync(`${root}examples/out/cmudict-attention.svg`, "utf8");
     expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("&lt;/s&gt;"); // the end token, escaped: the file is well-formed XML
     expect((svg.match(/<rect [^>]*><title>/g) ?? []).length).toBeGreaterThan(40); // one cell per (phoneme, letter)
     expect(r.stdout.trimEnd().endsWith("PASS")).toBe(true);
   });
