@@ -4,11 +4,12 @@
 // free-running at test time: greedy and beam search).
 //
 //   node examples/cmudict.mjs [--budget ci|full]      (default full)
-//   node examples/cmudict.mjs --attention [--budget ci|full]
+//   node examples/cmudict.mjs --attention[=general|dot|additive] [--uni] [--budget ci|full]
 //   node examples/cmudict.mjs --epochs=N [--budget ci|full]   (N epochs instead of the budget's)
 //
 // With --attention, the decoder attends over the encoder's outputs at every
-// step (Luong 'general' score, a bidirectional encoder): see the attention
+// step (Luong 'general' score by default, a bidirectional encoder; --uni: a
+// unidirectional one): see the attention
 // section at the end, which also writes examples/out/cmudict-attention.svg,
 // a heatmap of the letter-to-phoneme alignment of a few held-out words.
 //
@@ -36,9 +37,11 @@ import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 const require = createRequire(import.meta.url);
 
 const args = process.argv.slice(2);
-const attention = args.includes("--attention");
+const attentionArg = args.find((a) => a === "--attention" || a.startsWith("--attention="));
+const attention = attentionArg ? (attentionArg.split("=")[1] ?? "general") : null;
+const uni = args.includes("--uni");
 const epochsArg = args.find((a) => a.startsWith("--epochs="));
-const budget = parseBudget(args.filter((a) => a !== "--attention" && a !== epochsArg));
+const budget = parseBudget(args.filter((a) => a !== attentionArg && a !== epochsArg && a !== "--uni"));
 const CFG = attention
   ? {
       ci: { train: 6000, test: 500, epochs: 3, hidden: 64, embed: 32, lr: 0.008, beamTest: 100, maxPer: 0.3 },
@@ -102,7 +105,7 @@ const phonemes = Vocab.fromTokens(train.map((p) => p.phones), { specials: { bos:
 const toData = (set) => ({ sources: set.map((p) => letters.encode(p.word)), targets: set.map((p) => phonemes.encode(p.phones)) });
 const trainData = toData(train);
 const testData = toData(test);
-console.log(`cmudict (encoder-decoder${attention ? ", attention" : ""}), budget ${budget}: ${pairs.length} words of 3-10 letters; train ${train.length}, ` +
+console.log(`cmudict (encoder-decoder${attention ? `, ${attention} attention, ${uni ? "uni" : "bi"}directional encoder` : ""}), budget ${budget}: ${pairs.length} words of 3-10 letters; train ${train.length}, ` +
   `held-out test ${test.length}; ${letters.size} letters -> ${phonemes.size - 2} phonemes (stress stripped) + <bos> <eos>`);
 
 // ---- baseline: letter -> most frequent phoneme, aligned by position -----------
@@ -133,8 +136,8 @@ await init();
 const model = new Seq2Seq({
   source: { type: "tokens", vocabSize: letters.size, embeddingDim: CFG.embed },
   target: { vocabSize: phonemes.size, embeddingDim: CFG.embed, bosId: phonemes.bosId, eosId: phonemes.eosId },
-  recurrent: { cell: "lstm", hiddenSize: CFG.hidden, bidirectional: attention },
-  ...(attention ? { attention: "general" } : {}),
+  recurrent: { cell: "lstm", hiddenSize: CFG.hidden, bidirectional: !!attention && !uni },
+  ...(attention ? { attention } : {}),
   seed: SEED,
 });
 model.fit(trainData, {
@@ -162,7 +165,7 @@ console.log(`held-out beam 4: PER ${(100 * beam.per).toFixed(2)}%, words exact $
 const seconds = (performance.now() - t0) / 1000;
 const ok = greedy.per < base.per && beam.per < base.per && greedy.per <= CFG.maxPer;
 if (attention) writeHeatmaps(test.slice(0, 4));
-console.log(`RESULT cmudict${attention ? "-attention" : ""} budget=${budget} epochs=${CFG.epochs} train_seconds=${trainSeconds.toFixed(1)} per_greedy=${(100 * greedy.per).toFixed(2)}% per_beam4=${(100 * beam.per).toFixed(2)}% ` +
+console.log(`RESULT cmudict${attention ? `-attention attention=${attention} encoder=${uni ? "uni" : "bi"}directional` : ""} budget=${budget} epochs=${CFG.epochs} train_seconds=${trainSeconds.toFixed(1)} per_greedy=${(100 * greedy.per).toFixed(2)}% per_beam4=${(100 * beam.per).toFixed(2)}% ` +
   `baseline_per=${(100 * base.per).toFixed(2)}% required<=${(100 * CFG.maxPer).toFixed(0)}%,<baseline ` +
   `params=${model.parameterCount} seconds=${seconds.toFixed(1)} ${ok ? "PASS" : "FAIL"}`);
 model.dispose();
@@ -205,7 +208,7 @@ function writeHeatmaps(words) {
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${x0}" height="${height}" font-family="sans-serif" font-size="12">` +
     `<rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>\n`;
-  const path = join(dirname(fileURLToPath(import.meta.url)), "out", "cmudict-attention.svg");
+  const path = join(dirname(fileURLToPath(import.meta.url)), "out", `cmudict-attention${uni ? "-uni" : ""}.svg`);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, svg);
   console.log(`attention heatmaps of ${panels.map((p) => p.word).join(", ")} written to ${relative(process.cwd(), path) || path}`);
