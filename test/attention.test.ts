@@ -9,7 +9,7 @@
 //     ops: torch has no Luong module), from the fixtures in
 //     test/fixtures/torch-attention/ (tools/torch_attention_fixtures.py):
 //     loss and every gradient, for each score kind, uni- and bidirectional
-//     encoder, padded sources.
+//     encoder, padded sources, with and without input feeding.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Attention } from "../src/layers/attention.js";
@@ -253,6 +253,28 @@ describe("Seq2Seq with attention learns, decodes, saves", () => {
     m2.dispose();
   });
 
+  it("input feeding: trains, decodes greedy and by beam search, saves and loads", () => {
+    const m = new Seq2Seq({ ...reverseSpec("general", false), inputFeeding: true });
+    expect(m.parameters().get("decoder.rnn0.weight_ih_l0")!.shape).toEqual([3 * 48, 16 + 48]); // reads [embedding; h~]
+    const rng = new Rng(4);
+    const data = reversal(300, rng);
+    const l0 = m.evaluate(data).loss;
+    m.fit(data, { epochs: 2, batchSize: 16, optimizer: { type: "adam", lr: 0.01 } });
+    expect(m.evaluate(data).loss).toBeLessThan(0.9 * l0);
+    const probe = reversal(4, rng).sources;
+    const greedy = m.generate(probe, { maxLength: 10 });
+    const beam = probe.map((s) => m.generate([s], { beamWidth: 3, maxLength: 10 })[0]);
+    expect(beam.every((b) => b.length <= 10)).toBe(true);
+    // Greedy one at a time and in a batch agree (the fed h~ is per row).
+    expect(probe.map((s) => m.generate([s], { maxLength: 10 })[0])).toEqual(greedy);
+    const m2 = loadModel(saveModel(m)).model as Seq2Seq;
+    expect(m2.toJSON().inputFeeding).toBe(true);
+    expect(m2.generate(probe, { maxLength: 10 })).toEqual(greedy);
+    expect(probe.map((s) => m2.generate([s], { beamWidth: 3, maxLength: 10 })[0])).toEqual(beam);
+    m.dispose();
+    m2.dispose();
+  });
+
   it("loads a model file written by the version-1 code (no attention) with the same outputs", () => {
     const dir = new URL("./fixtures/models/", import.meta.url);
     const bytes = readFileSync(new URL("seq2seq-v1.unfold", dir));
@@ -299,6 +321,7 @@ describe("attention: bad input gets a clear error and changes nothing", () => {
     expect(code(() => new Seq2Seq({ ...reverseSpec("dot", false), attention: "luong" as ScoreKind }))).toBe("E_OPTION");
     expect(code(() => new Seq2Seq(reverseSpec("dot", true)))).toBe("E_OPTION"); // dot needs DE = H
     expect(code(() => new Seq2Seq({ ...reverseSpec("general", false), source: { type: "vector", size: 3 } }))).toBe("E_OPTION");
+    expect(code(() => new Seq2Seq({ ...reverseSpec("general", false), attention: undefined, inputFeeding: true }))).toBe("E_OPTION");
     const plain = new Seq2Seq({ ...reverseSpec("general", false), attention: undefined });
     expect(code(() => plain.attentionWeights([1, 2]))).toBe("E_STATE");
     plain.dispose();

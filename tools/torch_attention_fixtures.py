@@ -19,6 +19,8 @@ in plain torch ops, independently of our code:
             each layer (bidirectional: forward + reverse, layer by layer).
   decoder   embedding + nn.LSTM / nn.GRU under teacher forcing: inputs
             [bos, y...], targets [y..., eos] (padding -1, ignored); h [T, B, H].
+  input     with inputFeeding, step by step: the decoder's input at step t is
+  feeding   [embedding of y_{t-1}; h~_{t-1}] (h~_{-1} = 0).
   attention scores of every (t, s): dot h.e, general h.(W_a e),
             additive v.tanh(W_q h + W_k e); source steps s >= length set to
             -inf before the softmax; context c = sum_s alpha_s e_s;
@@ -90,7 +92,8 @@ class Model(nn.Module):
         self.encoder.rnn = RNN[r["cell"]](spec["source"]["embeddingDim"], H, L, bidirectional=bi)
         self.decoder = nn.Module()
         self.decoder.embedding = nn.Embedding(spec["target"]["vocabSize"], spec["target"]["embeddingDim"])
-        self.decoder.rnn0 = RNN[r["cell"]](spec["target"]["embeddingDim"], H, L)
+        self.feed = spec.get("inputFeeding", False)
+        self.decoder.rnn0 = RNN[r["cell"]](spec["target"]["embeddingDim"] + (H if self.feed else 0), H, L)
         self.decoder.head = nn.Linear(H, spec["target"]["vocabSize"])
         self.attention = Attention(spec["attention"], H, (2 if bi else 1) * H)
         self.bi = bi
@@ -102,12 +105,14 @@ def pad(seqs, value):
     return torch.tensor([s + [value] * (T - len(s)) for s in seqs]).t().contiguous()  # [T, B]
 
 
-def fixture(name, seed, cell, score, bi, layers):
+def fixture(name, seed, cell, score, bi, layers, feed=False):
     torch.manual_seed(seed)
     spec = {"source": {"type": "tokens", "vocabSize": 7, "embeddingDim": 4},
             "target": {"vocabSize": 8, "embeddingDim": 3, "bosId": 1, "eosId": 2},
             "recurrent": {"cell": cell, "hiddenSize": 5, "numLayers": layers, "bidirectional": bi},
             "attention": score}
+    if feed:
+        spec["inputFeeding"] = True
     model = Model(spec)
     sources = [[3, 1, 4, 1, 5, 6], [0, 2], [5, 5, 3], [4]]
     targets = [[3, 4, 6], [5], [6, 7, 0, 6], [4, 3]]
@@ -123,8 +128,20 @@ def fixture(name, seed, cell, score, bi, layers):
         state = tuple(s[0::2] + s[1::2] for s in state) if model.cell == "lstm" else state[0::2] + state[1::2]
     dec_in = pad([[bos] + t for t in targets], 0)
     dec_out = pad([t + [eos] for t in targets], -1)
-    h, _ = model.decoder.rnn0(model.decoder.embedding(dec_in), state)
-    ht, alpha = model.attention(h, enc, lengths)
+    emb = model.decoder.embedding(dec_in)  # [T, B, E]
+    if model.feed:
+        fed = torch.zeros(emb.shape[1], spec["recurrent"]["hiddenSize"])
+        hts, alphas = [], []
+        for t in range(emb.shape[0]):
+            h, state = model.decoder.rnn0(torch.cat([emb[t], fed], dim=-1).unsqueeze(0), state)
+            ht_t, alpha_t = model.attention(h, enc, lengths)
+            hts.append(ht_t)
+            alphas.append(alpha_t)
+            fed = ht_t[0]
+        ht, alpha = torch.cat(hts, 0), torch.cat(alphas, 1)
+    else:
+        h, _ = model.decoder.rnn0(emb, state)
+        ht, alpha = model.attention(h, enc, lengths)
     logits = model.decoder.head(ht)
     loss = F.cross_entropy(logits.reshape(-1, V), dec_out.reshape(-1), ignore_index=-1)
     loss.backward()
@@ -152,6 +169,8 @@ def main():
     fixture("gru_additive_bi", 43, "gru", "additive", True, 1)
     fixture("lstm_additive_2layer", 44, "lstm", "additive", False, 2)
     fixture("gru_general", 45, "gru", "general", False, 1)
+    fixture("lstm_general_bi_2layer_feed", 46, "lstm", "general", True, 2, feed=True)
+    fixture("gru_additive_feed", 47, "gru", "additive", False, 1, feed=True)
 
 
 if __name__ == "__main__":

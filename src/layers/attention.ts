@@ -31,6 +31,7 @@ import { Rng } from "../util/rng.js";
 import { uniformInit } from "./init.js";
 import { dumpTensors, loadChecked, type StateDict } from "./params.js";
 import { attentionShapes, type ScoreKind } from "../reference/attention.js";
+import type { Recurrent } from "./recurrent.js";
 
 export type { ScoreKind } from "../reference/attention.js";
 
@@ -226,6 +227,12 @@ export class Attention {
     return t.out.ptr;
   }
 
+  /** S and B of the encoder outputs held for the next forwards. */
+  encoderShape(): { S: number; B: number } {
+    if (!this.encSet) throw new UnfoldError("E_STATE", "attention needs the encoder outputs first (setEncoderPtr)");
+    return { ...this.encSet };
+  }
+
   /** The weights α [T, B, S] of the last forward (a copy). */
   weights(): Float32Array {
     if (!this.last) throw new UnfoldError("E_STATE", "attention weights need a forward first");
@@ -301,5 +308,211 @@ export class Attention {
     this.acts = null;
     this.params.dispose();
     this.grads.dispose();
+  }
+}
+
+/**
+ * Input feeding (Luong et al. 2015, §3.3): the decoder's input at step t is
+ * [embedding of y_{t-1}; h~_{t-1}], so each step knows where the previous one
+ * attended. That makes step t's input depend on step t-1's output, so the
+ * decoder can no longer run all T steps in one call: it runs step by step
+ * (one recurrent call and one attention call per step, batched over B), and
+ * backward walks the steps back, re-running each step's forward from its
+ * saved initial state to restore the layers' caches (recomputation instead of
+ * T copies of every cache), and adding up the per-step parameter gradients.
+ *
+ * Legend: T = target steps, B = batch, E = embedding size, H = hidden size,
+ * L = decoder layers, X = E + H (the recurrent layer's input).
+ */
+export class InputFeeding {
+  private work: Arena | null = null;
+  private cap = { T: 0, B: 0 };
+  private t!: Record<string, Tensor>;
+  private acc: Arena | null = null;
+  private last: { T: number; B: number; emb: Ptr } | null = null;
+  private readonly E: number;
+  private readonly H: number;
+  private readonly L: number;
+  private readonly hasCell: boolean;
+
+  constructor(
+    readonly embedding: { embeddingDim: number; forwardIds(ids: ArrayLike<number>): Ptr; backwardPtr(dy: Ptr): void },
+    readonly rnn: Recurrent,
+    readonly attention: Attention,
+    readonly head: { forwardPtr(x: Ptr, N: number): Ptr; backwardPtr(dy: Ptr): Ptr },
+  ) {
+    this.E = embedding.embeddingDim;
+    this.H = rnn.hiddenSize;
+    this.L = rnn.numLayers;
+    this.hasCell = rnn.kind === "lstm";
+    if (rnn.inputSize !== this.E + this.H) throw new UnfoldError("E_SHAPE", `input feeding needs a recurrent layer with input size E + H = ${this.E + this.H}, got ${rnn.inputSize}`);
+  }
+
+  private ensure(T: number, B: number): void {
+    if (this.work && T <= this.cap.T && B <= this.cap.B) return;
+    const capT = Math.max(T, this.cap.T);
+    const capB = Math.max(B, this.cap.B);
+    // The fed-back h~ and the initial state from start() survive a re-plan for a longer sequence.
+    const nState = this.L * capB * this.H;
+    const kept = this.work && capB === this.cap.B
+      ? { feed: this.t.feed.toArray(), h0: heap().f32(this.t.hS.ptr, nState).slice(), c0: heap().f32(this.t.cS.ptr, nState).slice() }
+      : null;
+    this.work?.dispose();
+    const { E, H, L } = this;
+    const a = new Arena();
+    this.t = {
+      x: a.tensor("x", [capB, E + H]), // one step's input [emb; h~_{t-1}]
+      feed: a.tensor("feed", [capB, H]), // h~ of the last step, fed to the next call
+      feed0: a.tensor("feed0", [capB, H]), // the h~ fed to step 0 of the last forward
+      q: a.tensor("q", [capT, capB, H]), // the decoder's hidden states
+      ht: a.tensor("ht", [capT, capB, H]), // h~ of every step
+      hS: a.tensor("hS", [capT + 1, L, capB, H]), // the state entering every step
+      cS: a.tensor("cS", [capT + 1, L, capB, H]),
+      dht: a.tensor("dht", [capT, capB, H]),
+      dEmb: a.tensor("dEmb", [capT, capB, E]),
+      dh: a.tensor("dh", [L, capB, H]),
+      dc: a.tensor("dc", [L, capB, H]),
+      tmp: a.tensor("tmp", [capB, H]),
+    };
+    this.work = a.commit();
+    if (kept) {
+      this.t.feed.set(kept.feed);
+      heap().f32(this.t.hS.ptr, nState).set(kept.h0);
+      heap().f32(this.t.cS.ptr, nState).set(kept.c0);
+    } else kernels().fill_f32(this.t.feed.ptr, capB * H, 0);
+    this.cap = { T: capT, B: capB };
+  }
+
+  /** A new batch: the decoder's initial state h0, c0 [L, B, H] (from the encoder), and h~_{-1} = 0. */
+  start(h0: Ptr, c0: Ptr | null, B: number): void {
+    this.ensure(Math.max(this.cap.T, 1), B);
+    const k = kernels();
+    const n = this.L * B * this.H;
+    k.copy2d_f32(this.t.hS.ptr, n, h0, n, 1, n);
+    if (c0 !== null) k.copy2d_f32(this.t.cS.ptr, n, c0, n, 1, n);
+    else k.fill_f32(this.t.cS.ptr, n, 0);
+    k.fill_f32(this.t.feed.ptr, B * this.H, 0);
+    this.rnn.setInitialStatePtr(h0, c0, B);
+  }
+
+  /**
+   * Run T steps on token ids [T, B] (time-major; negative = padding, a zero
+   * embedding) from the carried state and fed h~. Returns the logits [T*B, V].
+   */
+  forwardPtr(ids: ArrayLike<number>, T: number, B: number): Ptr {
+    this.ensure(T, B);
+    const k = kernels();
+    const t = this.t;
+    const { H, L } = this;
+    const BH4 = B * H * 4;
+    const n = L * B * H;
+    const emb = this.embedding.forwardIds(ids); // [T, B, E]
+    k.copy2d_f32(t.feed0.ptr, H, t.feed.ptr, H, B, H);
+    for (let s = 0; s < T; s++) {
+      this.stepInput(emb, s, B);
+      const qs = this.rnn.forwardPtr(t.x.ptr, 1, B, { state: "keep" }); // [B, H]
+      this.rnn.carryState();
+      k.copy2d_f32(t.q.ptr + s * BH4, H, qs, H, B, H);
+      const f = this.rnn.finalStatePtr();
+      k.copy2d_f32(t.hS.ptr + (s + 1) * n * 4, n, f.hN, n, 1, n);
+      if (f.cN !== null) k.copy2d_f32(t.cS.ptr + (s + 1) * n * 4, n, f.cN, n, 1, n);
+      const hs = this.attention.forwardPtr(qs, 1); // h~ [B, H]
+      k.copy2d_f32(t.ht.ptr + s * BH4, H, hs, H, B, H);
+    }
+    k.copy2d_f32(t.feed.ptr, H, t.ht.ptr + (T - 1) * BH4, H, B, H);
+    this.last = { T, B, emb };
+    return this.head.forwardPtr(t.ht.ptr, T * B);
+  }
+
+  /** x = [emb_s; h~_{s-1}] for step s (h~_{-1} = the fed h~ of the call). */
+  private stepInput(emb: Ptr, s: number, B: number): void {
+    const k = kernels();
+    const { E, H } = this;
+    const X = E + H;
+    k.copy2d_f32(this.t.x.ptr, X, emb + s * B * E * 4, E, B, E);
+    const prev = s === 0 ? this.t.feed0.ptr : this.t.ht.ptr + (s - 1) * B * H * 4;
+    k.copy2d_f32(this.t.x.ptr + E * 4, X, prev, H, B, H);
+  }
+
+  /** The h~ fed to the next step: rows follow `order` (beam search keeps the surviving beams'). */
+  permuteFeed(order: ArrayLike<number>): void {
+    const H = this.H;
+    const v = heap().f32(this.t.feed.ptr, order.length * H);
+    const old = v.slice();
+    for (let b = 0; b < order.length; b++) v.set(old.subarray(order[b] * H, (order[b] + 1) * H), b * H);
+  }
+
+  /**
+   * Backward from dL/dlogits (in the head's output) of the last forward,
+   * which must have started from {@link start}. Writes the parameter
+   * gradients of the embedding, the recurrent layer, the attention and the
+   * head. Returns dL/dh0, dL/dc0 [L, B, H] and dL/denc [S, B, DE].
+   */
+  backwardPtr(dLogits: Ptr): { dh0: Ptr; dc0: Ptr | null; dEnc: Ptr } {
+    const last = this.last;
+    if (!last) throw new UnfoldError("E_STATE", "input feeding backward needs a forward first");
+    const { T, B, emb } = last;
+    const k = kernels();
+    const t = this.t;
+    const { E, H, L } = this;
+    const X = E + H;
+    const BH4 = B * H * 4;
+    const n = L * B * H;
+    const att = this.attention;
+    const { S } = att.encoderShape();
+    const nEnc = S * B * att.encoderSize;
+    const rg = this.rnn.arenas().grads;
+    const ag = att.arenas().grads;
+    if (!this.acc || this.acc.get("enc").size < nEnc) {
+      this.acc?.dispose();
+      const a = new Arena();
+      a.tensor("rnn", [rg.bytes / 4]);
+      a.tensor("att", [ag.bytes / 4]);
+      a.tensor("enc", [nEnc]);
+      this.acc = a.commit();
+    }
+    const accR = this.acc.get("rnn").ptr;
+    const accA = this.acc.get("att").ptr;
+    const dEnc = this.acc.get("enc").ptr;
+    k.fill_f32(accR, rg.bytes / 4, 0);
+    k.fill_f32(accA, ag.bytes / 4, 0);
+    k.fill_f32(dEnc, nEnc, 0);
+    k.fill_f32(t.dh.ptr, n, 0);
+    k.fill_f32(t.dc.ptr, n, 0);
+    // The head over all steps at once: dL/dh~ [T, B, H].
+    const dHead = this.head.backwardPtr(dLogits);
+    k.copy2d_f32(t.dht.ptr, T * B * H, dHead, T * B * H, 1, T * B * H);
+    for (let s = T - 1; s >= 0; s--) {
+      // Attention at step s (re-run for its caches), then its backward.
+      att.forwardPtr(t.q.ptr + s * BH4, 1);
+      const ga = att.backwardPtr(t.dht.ptr + s * BH4);
+      k.axpy_f32(accA, ag.ptr, ag.bytes / 4, 1);
+      k.axpy_f32(dEnc, ga.dEnc, nEnc, 1);
+      // The recurrent step s, re-run from its saved initial state, then BPTT through it.
+      this.stepInput(emb, s, B);
+      this.rnn.setInitialStatePtr(t.hS.ptr + s * n * 4, this.hasCell ? t.cS.ptr + s * n * 4 : null, B);
+      this.rnn.forwardPtr(t.x.ptr, 1, B, { state: "keep" });
+      const g = this.rnn.backwardPtr(ga.dq, t.dh.ptr, this.hasCell ? t.dc.ptr : null);
+      k.axpy_f32(accR, rg.ptr, rg.bytes / 4, 1);
+      k.copy2d_f32(t.dh.ptr, n, g.dh0, n, 1, n);
+      if (g.dc0 !== null) k.copy2d_f32(t.dc.ptr, n, g.dc0, n, 1, n);
+      // dx = [d emb_s; d h~_{s-1}].
+      k.copy2d_f32(t.dEmb.ptr + s * B * E * 4, E, g.dX, X, B, E);
+      if (s > 0) {
+        k.copy2d_f32(t.tmp.ptr, H, g.dX + E * 4, X, B, H);
+        k.axpy_f32(t.dht.ptr + (s - 1) * BH4, t.tmp.ptr, B * H, 1);
+      }
+    }
+    k.copy2d_f32(rg.ptr, rg.bytes / 4, accR, rg.bytes / 4, 1, rg.bytes / 4);
+    k.copy2d_f32(ag.ptr, ag.bytes / 4, accA, ag.bytes / 4, 1, ag.bytes / 4);
+    this.embedding.backwardPtr(t.dEmb.ptr);
+    return { dh0: t.dh.ptr, dc0: this.hasCell ? t.dc.ptr : null, dEnc };
+  }
+
+  dispose(): void {
+    this.work?.dispose();
+    this.acc?.dispose();
+    this.work = null;
+    this.acc = null;
   }
 }

@@ -28,7 +28,7 @@ import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
 import type { Recurrent } from "../layers/recurrent.js";
-import { Attention, type ScoreKind } from "../layers/attention.js";
+import { Attention, InputFeeding, type ScoreKind } from "../layers/attention.js";
 import { UnfoldError } from "../errors.js";
 import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
@@ -56,6 +56,8 @@ export interface Seq2SeqSpec {
   recurrent: RecurrentSpec;
   /** Attention over the encoder outputs at every decoder step (token sources). Default none. */
   attention?: ScoreKind;
+  /** With attention: feed each step's attentional state h~ into the next step's input (Luong's input feeding). Default false. */
+  inputFeeding?: boolean;
   seed?: number;
 }
 
@@ -93,6 +95,9 @@ export class Seq2Seq {
   readonly bridge: Dense | null;
   /** The attention block between the decoder's recurrent layers and its head, or null. */
   readonly attention: Attention | null = null;
+  /** Input feeding: the decoder's own token embedding (its recurrent layer reads [embedding; h~]) and the step loop. */
+  private readonly decEmbedding: Embedding | null = null;
+  private readonly feeding: InputFeeding | null = null;
   /** The decoder: a token LM whose initial state is the encoder's final state. */
   readonly decoder: Sequential;
   trainState: TrainState = newTrainState();
@@ -123,8 +128,10 @@ export class Seq2Seq {
       // h0 = tanh(v W^T + b) for every layer; c0 = 0.
       this.bridge = new Dense({ inFeatures: spec.source.size, outFeatures: (r.numLayers ?? 1) * r.hiddenSize, seed: seed + 1 });
     }
+    const feed = !!spec.inputFeeding;
     this.decoder = new Sequential({
-      input: { type: "tokens", vocabSize: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim },
+      // Input feeding: the recurrent layer reads [embedding; h~] (E + H features), the embedding is ours.
+      input: feed ? { type: "features", size: spec.target.embeddingDim + r.hiddenSize } : { type: "tokens", vocabSize: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim },
       recurrent: [{ ...r, bidirectional: false }],
       output: { size: spec.target.vocabSize, loss: "xent" },
       mode: "many-to-many",
@@ -132,6 +139,10 @@ export class Seq2Seq {
     });
     if (spec.attention) {
       this.attention = new Attention({ score: spec.attention, hiddenSize: r.hiddenSize, encoderSize: (r.bidirectional ? 2 : 1) * r.hiddenSize, seed: seed + 2000 });
+      if (feed) {
+        this.decEmbedding = new Embedding({ numEmbeddings: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim, seed: seed + 1000 });
+        this.feeding = new InputFeeding(this.decEmbedding, this.decoder.recurrent[0], this.attention, this.decoder.head);
+      }
     }
   }
 
@@ -149,6 +160,7 @@ export class Seq2Seq {
     if (this.encoder) r.push(this.encoder.arenas());
     if (this.biEncoder) r.push(...this.biEncoder.regions());
     if (this.bridge) r.push(this.bridge.arenas());
+    if (this.decEmbedding) r.push(this.decEmbedding.arenas());
     r.push(...this.decoder.regions());
     if (this.attention) r.push(this.attention.arenas());
     return r;
@@ -164,6 +176,7 @@ export class Seq2Seq {
     add("encoder.rnn", this.encoder);
     add("bridge", this.bridge);
     add("encoder.rnn", this.biEncoder);
+    add("decoder.embedding", this.decEmbedding);
     add("decoder", this.decoder);
     add("attention", this.attention);
     return m;
@@ -179,6 +192,7 @@ export class Seq2Seq {
     add("encoder.rnn", this.encoder);
     add("encoder.rnn", this.biEncoder);
     add("bridge", this.bridge);
+    add("decoder.embedding", this.decEmbedding);
     add("decoder", this.decoder);
     add("attention", this.attention);
     return m;
@@ -240,11 +254,13 @@ export class Seq2Seq {
         this.biEncoder.finalStateSum(this.w.h0.ptr, this.w.c0.ptr);
         dec.setInitialStatePtr(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
         this.attention!.setEncoderPtr(out, p.T, B, p.lengths);
+        this.feeding?.start(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
       } else {
         const out = this.encoder!.forwardPtr(x, p.T, B, { training });
         const { hN, cN } = this.encoder!.finalStatePtr(p.lengths);
         dec.setInitialStatePtr(hN, cN, B);
         this.attention?.setEncoderPtr(out, p.T, B, p.lengths);
+        this.feeding?.start(hN, cN, B);
       }
     } else {
       const F = (this.spec.source as { size: number }).size;
@@ -317,7 +333,7 @@ export class Seq2Seq {
       b.ids = ids;
     }
     this.encode(sources, train);
-    this.decoder.checkBatch(b, true);
+    if (!this.feeding) this.decoder.checkBatch(b, true); // (input feeding: ids and targets were checked by decoderBatch)
     if (this.attention) {
       this.decoderForward(b, train);
       const r = this.attentionLoss(b);
@@ -341,6 +357,10 @@ export class Seq2Seq {
   private decoderForward(b: Batch, training: boolean): Ptr {
     const dec = this.decoder;
     if (!this.attention) return dec.forwardPtr(b, { training, state: "keep" }).out;
+    if (this.feeding) {
+      this.lastLogits = this.feeding.forwardPtr(b.ids!, b.T, b.B);
+      return this.lastLogits;
+    }
     const x = dec.embedding!.forwardIds(b.ids!);
     const q = dec.recurrent[0].forwardPtr(x, b.T, b.B, { training, state: "keep" }); // [T, B, H]
     const ht = this.attention.forwardPtr(q, b.T); // [T, B, H]
@@ -369,6 +389,11 @@ export class Seq2Seq {
   /** Attention: backward from the gradient {@link attentionLoss} left: head, attention, decoder, encoder. */
   private attentionBackward(): void {
     const dec = this.decoder;
+    if (this.feeding) {
+      const g = this.feeding.backwardPtr(this.lastLogits);
+      this.encodeBackward(g.dh0, g.dc0, g.dEnc);
+      return;
+    }
     const dht = dec.head.backwardPtr(this.lastLogits); // dL/dh~ [T*B, H]
     const { dq, dEnc } = this.attention!.backwardPtr(dht);
     const g = dec.recurrent[0].backwardPtr(dq);
@@ -393,30 +418,24 @@ export class Seq2Seq {
    */
   attentionWeights(source: ArrayLike<number>, target?: ArrayLike<number>, opts: { maxLength?: number } = {}): number[][] {
     if (!this.attention) throw new UnfoldError("E_STATE", "this model has no attention (create it with attention: 'dot' | 'general' | 'additive')", { name: "attention" });
-    const S = source.length;
-    const rows: number[][] = [];
-    if (target) {
-      const b = this.decoderBatch([target]);
-      this.encode([source], false);
-      this.decoderForward(b, false);
-      const w = this.attention.weights();
-      for (let t = 0; t < b.T; t++) rows.push(Array.from(w.subarray(t * S, (t + 1) * S)));
-      this.decoder.resetState();
-      return rows;
-    }
     const { bosId, eosId } = this.spec.target;
+    if (target) this.decoderBatch([target]); // checks the ids
     this.encode([source], false);
+    // Step by step (with input feeding a step needs the previous one's h~): the true tokens with a target, else greedy.
+    const rows: number[][] = [];
+    const steps = target ? target.length + 1 : (opts.maxLength ?? 50);
     let ids = Int32Array.of(bosId);
-    for (let t = 0; t < (opts.maxLength ?? 50); t++) {
+    for (let t = 0; t < steps; t++) {
       const logits = this.decodeStep(ids, 1);
       rows.push(Array.from(this.attention.weights()));
-      const next = argmax(logits);
-      if (next === eosId) break;
+      const next = target ? (t < target.length ? target[t] : eosId) : argmax(logits);
+      if (!target && next === eosId) break;
       ids = Int32Array.of(next);
     }
     this.decoder.resetState();
     return rows;
   }
+
 
   /** Train with teacher forcing (and optional scheduled sampling). */
   fit(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): TrainHistory {
@@ -564,6 +583,7 @@ export class Seq2Seq {
       // Reorder the carried states to follow the surviving beams (unused slots copy beam 0).
       const order = Array.from({ length: W }, (_, i) => parents[i] ?? 0);
       dec.permuteState(order);
+      this.feeding?.permuteFeed(order);
       ids = Int32Array.from(order.map((_, i) => (beams[i] ? beams[i].tokens[beams[i].tokens.length - 1] : bosId)));
     }
     this.decoder.resetState();
@@ -582,6 +602,8 @@ export class Seq2Seq {
     this.encoder?.dispose();
     this.biEncoder?.dispose();
     this.attention?.dispose();
+    this.feeding?.dispose();
+    this.decEmbedding?.dispose();
     this.targets?.dispose();
     this.bridge?.dispose();
     this.decoder.dispose();
@@ -614,6 +636,12 @@ function validate(s: Seq2SeqSpec): void {
     if (s.recurrent.bidirectional && (s.recurrent.numLayers ?? 1) > 1 && (s.recurrent.dropout ?? 0) > 0) {
       throw new UnfoldError("E_UNSUPPORTED", "dropout between the layers of a bidirectional encoder is not supported; set recurrent.dropout to 0", { name: "spec.recurrent.dropout", expected: "0", received: s.recurrent.dropout });
     }
+    if (s.inputFeeding && (s.recurrent.numLayers ?? 1) > 1 && (s.recurrent.dropout ?? 0) > 0) {
+      // Backward re-runs each step's forward, which would draw new dropout masks.
+      throw new UnfoldError("E_UNSUPPORTED", "dropout between decoder layers is not supported with input feeding; set recurrent.dropout to 0", { name: "spec.recurrent.dropout", expected: "0", received: s.recurrent.dropout });
+    }
+  } else if (s.inputFeeding) {
+    throw new UnfoldError("E_OPTION", "inputFeeding feeds the attentional state to the next step: it needs attention", { name: "spec.inputFeeding", expected: "attention: 'dot' | 'general' | 'additive'", received: true });
   } else if (s.recurrent.bidirectional) throw new Error("unfold-rnn: seq2seq encoder and decoder are unidirectional (the decoder writes left to right); a bidirectional encoder needs attention");
 }
 
