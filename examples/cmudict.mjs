@@ -44,7 +44,7 @@ const epochsArg = args.find((a) => a.startsWith("--epochs="));
 const budget = parseBudget(args.filter((a) => a !== attentionArg && a !== epochsArg && a !== "--uni"));
 const CFG = attention
   ? {
-      ci: { train: 6000, test: 500, epochs: 3, hidden: 64, embed: 32, lr: 0.008, beamTest: 100, maxPer: 0.3 },
+      ci: { train: 5000, test: 400, epochs: 3, hidden: 64, embed: 24, lr: 0.01, beamTest: 60, maxPer: 0.3 },
       full: { train: Infinity, test: 2000, epochs: 5, hidden: 128, embed: 48, lr: 0.003, beamTest: 2000, maxPer: 0.09 },
     }[budget]
   : {
