@@ -12,6 +12,7 @@ export * from "./util";
 export * from "./layout";
 export * from "./session";
 export { simd_relaxed } from "./fma";
+export * from "./attention";
 
 /** First byte after the static data; the TypeScript heap starts here. */
 export function heap_base(): usize {

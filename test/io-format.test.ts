@@ -196,11 +196,11 @@ describe("byte layout (docs/FORMAT.md)", () => {
   const bytes = encodeModel(sample());
   const { v, headerLen, dataStart, crcAt } = layout(bytes);
 
-  it("starts with the magic UNFOLDRN, then u32 LE version 1, then u32 LE header length", () => {
+  it("starts with the magic UNFOLDRN, then u32 LE version 2, then u32 LE header length", () => {
     expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe("UNFOLDRN");
     expect(Array.from(bytes.subarray(0, 8))).toEqual(Array.from(MAGIC));
-    expect(Array.from(bytes.subarray(8, 12))).toEqual([1, 0, 0, 0]);
-    expect(FORMAT_VERSION).toBe(1);
+    expect(Array.from(bytes.subarray(8, 12))).toEqual([2, 0, 0, 0]);
+    expect(FORMAT_VERSION).toBe(2);
     const json = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(16, 16 + headerLen));
     expect(() => JSON.parse(json)).not.toThrow();
     expect(json.startsWith("{") && json.endsWith("}")).toBe(true);
@@ -284,16 +284,18 @@ describe("decodeModel rejects damage, each with its own error", () => {
   });
 
   it("a newer version says which version the file has and which this library reads", () => {
-    const v2 = good.slice();
-    new DataView(v2.buffer).setUint32(8, 2, true);
-    const err = expectError(v2, "UNSUPPORTED_VERSION", /version 2/);
-    expect(err.message).toMatch(/reads version 1/);
+    const v3 = good.slice();
+    new DataView(v3.buffer).setUint32(8, 3, true);
+    const err = expectError(v3, "UNSUPPORTED_VERSION", /version 3/);
+    expect(err.message).toMatch(/reads versions 1 to 2/);
     expect(err.message).toMatch(/upgrade unfold-rnn/);
-    // A v2 file with a checksum that is valid for its bytes is still refused on version, not checksum.
-    expectError(craft({ model: {}, tensors: [] }, undefined, { version: 2 }), "UNSUPPORTED_VERSION", /version 2/);
+    // A v3 file with a checksum that is valid for its bytes is still refused on version, not checksum.
+    expectError(craft({ model: {}, tensors: [] }, undefined, { version: 3 }), "UNSUPPORTED_VERSION", /version 3/);
+    // Version 1 (same layout) is still read.
+    expect(decodeModel(craft({ model: {}, tensors: [] }, undefined, { version: 1 })).tensors).toEqual([]);
     const v0 = good.slice();
     new DataView(v0.buffer).setUint32(8, 0, true);
-    expectError(v0, "UNSUPPORTED_VERSION", /version 0.*reads version 1/);
+    expectError(v0, "UNSUPPORTED_VERSION", /version 0.*reads versions 1 to 2/);
   });
 
   it("truncation at any point is reported (truncated or checksum), never decoded", () => {

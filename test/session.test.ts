@@ -263,5 +263,14 @@ describe("session: bad input gets a clear error and changes nothing", () => {
     const bi = new Sequential({ input: { type: "features", size: 2 }, recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true }], output: { size: 1, loss: "mse" }, mode: "many-to-one" });
     expect(code(() => bi.session())).toBe("E_UNSUPPORTED");
     bi.dispose();
+
+    const att = new Seq2Seq({
+      source: { type: "tokens", vocabSize: 6, embeddingDim: 4 },
+      target: { vocabSize: 7, embeddingDim: 4, bosId: 0, eosId: 1 },
+      recurrent: { cell: "lstm", hiddenSize: 8 },
+      attention: "dot",
+    });
+    expect(code(() => att.session([2, 3]))).toBe("E_UNSUPPORTED");
+    att.dispose();
   });
 });

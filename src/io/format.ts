@@ -10,7 +10,7 @@
  * ```
  * offset        size  field
  * 0             8     magic "UNFOLDRN"
- * 8             4     u32 LE format version (1)
+ * 8             4     u32 LE format version (2; 1 is read too)
  * 12            4     u32 LE header byte length H
  * 16            H     UTF-8 JSON header {"model": {...}, "tensors": [...]}
  * 16+H          P     zero padding, P = (4 - (16+H) % 4) % 4
@@ -73,8 +73,15 @@ export class ModelFileError extends Error {
 /** The 8 bytes every model file starts with: ASCII "UNFOLDRN". */
 export const MAGIC: Uint8Array = new Uint8Array([0x55, 0x4e, 0x46, 0x4f, 0x4c, 0x44, 0x52, 0x4e]);
 
-/** The format version this library writes and the newest it reads. */
-export const FORMAT_VERSION = 1;
+/**
+ * The format version this library writes and the newest it reads. Version 2
+ * (attention in Seq2Seq) has the byte layout of version 1; only the header's
+ * model definition may say more (`spec.attention`, a bidirectional encoder).
+ * Version 1 files still load.
+ */
+export const FORMAT_VERSION = 2;
+/** The oldest format version this library reads. */
+export const MIN_FORMAT_VERSION = 1;
 
 const PREAMBLE = 16; // magic (8) + version (4) + header length (4)
 const CRC_BYTES = 4;
@@ -309,12 +316,12 @@ export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
 
   // 2. Version: a newer file may have a different layout, so stop before reading more.
   const version = view.getUint32(8, true);
-  if (version !== FORMAT_VERSION) {
+  if (version < MIN_FORMAT_VERSION || version > FORMAT_VERSION) {
     throw new ModelFileError(
       "UNSUPPORTED_VERSION",
       version > FORMAT_VERSION
-        ? `unsupported unfold-rnn model file version ${version}: this library reads version ${FORMAT_VERSION}; upgrade unfold-rnn to load it`
-        : `unsupported unfold-rnn model file version ${version}: this library reads version ${FORMAT_VERSION}; the file is corrupt`,
+        ? `unsupported unfold-rnn model file version ${version}: this library reads versions ${MIN_FORMAT_VERSION} to ${FORMAT_VERSION}; upgrade unfold-rnn to load it`
+        : `unsupported unfold-rnn model file version ${version}: this library reads versions ${MIN_FORMAT_VERSION} to ${FORMAT_VERSION}; the file is corrupt`,
     );
   }
 

@@ -13,8 +13,15 @@
  * model's own greedy predictions from a first, teacher-forced pass (the
  * parallel form of scheduled sampling, Duckworth et al. 2019).
  *
+ * With `attention` (Luong et al. 2015: 'dot', 'general'; Bahdanau et al.
+ * 2015: 'additive'), every decoder step also looks back at all encoder
+ * outputs: its hidden state h scores them, a softmax masked by the source's
+ * length weighs them, their weighted average is the context c, and the output
+ * layer reads the attentional hidden state tanh(W_c [c; h]) instead of h
+ * (src/layers/attention.ts). The encoder may then be bidirectional.
+ *
  * Legend: S = source steps, T = target steps, B = batch, H = hidden size,
- * L = recurrent layers, V = target vocabulary.
+ * L = recurrent layers, V = target vocabulary, D = encoder directions.
  */
 import { UnfoldError } from "../errors.js";
 import { InferenceSession, type SessionOptions } from "./session.js";
@@ -23,6 +30,8 @@ import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
 import type { Recurrent } from "../layers/recurrent.js";
+import { Attention, InputFeeding, type ScoreKind } from "../layers/attention.js";
+import { UnfoldError } from "../errors.js";
 import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import type { ParamRegion } from "../train/optimizers.js";
@@ -40,8 +49,17 @@ export interface Seq2SeqSpec {
   source: { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "vector"; size: number };
   /** Target vocabulary; it must contain the begin and end tokens. */
   target: { vocabSize: number; embeddingDim: number; bosId: number; eosId: number };
-  /** Both encoder and decoder use this cell, hidden size and layer count (unidirectional). */
+  /**
+   * Both encoder and decoder use this cell, hidden size and layer count.
+   * `bidirectional` makes the encoder bidirectional (attention only; the
+   * decoder always writes left to right, from the sum of the two directions'
+   * final states).
+   */
   recurrent: RecurrentSpec;
+  /** Attention over the encoder outputs at every decoder step (token sources). Default none. */
+  attention?: ScoreKind;
+  /** With attention: feed each step's attentional state h~ into the next step's input (Luong's input feeding). Default false. */
+  inputFeeding?: boolean;
   seed?: number;
 }
 
@@ -74,13 +92,23 @@ export class Seq2Seq {
   /** Encoder input: an Embedding (tokens) or Dense projecting the vector to L*H (vector). */
   readonly encEmbedding: Embedding | null;
   readonly encoder: Recurrent | null;
+  /** The bidirectional encoder (attention with `recurrent.bidirectional`), else null. */
+  readonly biEncoder: BidirectionalEncoder | null = null;
   readonly bridge: Dense | null;
+  /** The attention block between the decoder's recurrent layers and its head, or null. */
+  readonly attention: Attention | null = null;
+  /** Input feeding: the decoder's own token embedding (its recurrent layer reads [embedding; h~]) and the step loop. */
+  private readonly decEmbedding: Embedding | null = null;
+  private readonly feeding: InputFeeding | null = null;
   /** The decoder: a token LM whose initial state is the encoder's final state. */
   readonly decoder: Sequential;
   trainState: TrainState = newTrainState();
   private work: Arena | null = null;
   private cap = 0;
-  private w!: { src: Tensor; h0: Tensor; dpre: Tensor; dbridge: Tensor };
+  private w!: { src: Tensor; h0: Tensor; c0: Tensor; dpre: Tensor; dbridge: Tensor };
+  /** Attention: decoder targets, i32 [T*B]. */
+  private targets: Arena | null = null;
+  private lastLogits: Ptr = 0;
   private lastB = 0;
   private srcLengths: Int32Array = new Int32Array(0);
 
@@ -91,7 +119,10 @@ export class Seq2Seq {
     const r = spec.recurrent;
     if (spec.source.type === "tokens") {
       this.encEmbedding = new Embedding({ numEmbeddings: spec.source.vocabSize, embeddingDim: spec.source.embeddingDim, seed });
-      this.encoder = makeRecurrent({ ...r, bidirectional: false }, spec.source.embeddingDim, seed + 1);
+      if (r.bidirectional) {
+        this.encoder = null;
+        this.biEncoder = new BidirectionalEncoder(r, spec.source.embeddingDim, seed + 1);
+      } else this.encoder = makeRecurrent({ ...r, bidirectional: false }, spec.source.embeddingDim, seed + 1);
       this.bridge = null;
     } else {
       this.encEmbedding = null;
@@ -99,13 +130,22 @@ export class Seq2Seq {
       // h0 = tanh(v W^T + b) for every layer; c0 = 0.
       this.bridge = new Dense({ inFeatures: spec.source.size, outFeatures: (r.numLayers ?? 1) * r.hiddenSize, seed: seed + 1 });
     }
+    const feed = !!spec.inputFeeding;
     this.decoder = new Sequential({
-      input: { type: "tokens", vocabSize: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim },
+      // Input feeding: the recurrent layer reads [embedding; h~] (E + H features), the embedding is ours.
+      input: feed ? { type: "features", size: spec.target.embeddingDim + r.hiddenSize } : { type: "tokens", vocabSize: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim },
       recurrent: [{ ...r, bidirectional: false }],
       output: { size: spec.target.vocabSize, loss: "xent" },
       mode: "many-to-many",
       seed: seed + 1000,
     });
+    if (spec.attention) {
+      this.attention = new Attention({ score: spec.attention, hiddenSize: r.hiddenSize, encoderSize: (r.bidirectional ? 2 : 1) * r.hiddenSize, seed: seed + 2000 });
+      if (feed) {
+        this.decEmbedding = new Embedding({ numEmbeddings: spec.target.vocabSize, embeddingDim: spec.target.embeddingDim, seed: seed + 1000 });
+        this.feeding = new InputFeeding(this.decEmbedding, this.decoder.recurrent[0], this.attention, this.decoder.head);
+      }
+    }
   }
 
   private get L(): number {
@@ -120,11 +160,15 @@ export class Seq2Seq {
     const r: ParamRegion[] = [];
     if (this.encEmbedding) r.push(this.encEmbedding.arenas());
     if (this.encoder) r.push(this.encoder.arenas());
+    if (this.biEncoder) r.push(...this.biEncoder.regions());
     if (this.bridge) r.push(this.bridge.arenas());
-    return r.concat(this.decoder.regions());
+    if (this.decEmbedding) r.push(this.decEmbedding.arenas());
+    r.push(...this.decoder.regions());
+    if (this.attention) r.push(this.attention.arenas());
+    return r;
   }
 
-  /** All parameters: `encoder.embedding.weight`, `encoder.rnn.weight_ih_l0`, `bridge.weight`, `decoder.*`. */
+  /** All parameters: `encoder.embedding.weight`, `encoder.rnn.weight_ih_l0`, `bridge.weight`, `decoder.*`, `attention.*`. */
   parameters(): Map<string, Tensor> {
     const m = new Map<string, Tensor>();
     const add = (prefix: string, l: { parameters(): ReadonlyMap<string, Tensor> } | null) => {
@@ -133,7 +177,26 @@ export class Seq2Seq {
     add("encoder.embedding", this.encEmbedding);
     add("encoder.rnn", this.encoder);
     add("bridge", this.bridge);
+    add("encoder.rnn", this.biEncoder);
+    add("decoder.embedding", this.decEmbedding);
     add("decoder", this.decoder);
+    add("attention", this.attention);
+    return m;
+  }
+
+  /** Gradient tensors of the last training step, same names as {@link parameters}. */
+  gradients(): Map<string, Tensor> {
+    const m = new Map<string, Tensor>();
+    const add = (prefix: string, l: { gradients(): ReadonlyMap<string, Tensor> } | null) => {
+      if (l) for (const [n, t] of l.gradients()) m.set(`${prefix}.${n}`, t);
+    };
+    add("encoder.embedding", this.encEmbedding);
+    add("encoder.rnn", this.encoder);
+    add("encoder.rnn", this.biEncoder);
+    add("bridge", this.bridge);
+    add("decoder.embedding", this.decEmbedding);
+    add("decoder", this.decoder);
+    add("attention", this.attention);
     return m;
   }
 
@@ -162,6 +225,7 @@ export class Seq2Seq {
     this.w = {
       src: a.tensor("src", [B, F]),
       h0: a.tensor("h0", [n]), // [L, B, H]
+      c0: a.tensor("c0", [n]), // [L, B, H] (bidirectional encoder: the decoder's initial cell state)
       dpre: a.tensor("dpre", [n]), // [B, L*H]
       dbridge: a.tensor("dbridge", [n]),
     };
@@ -175,16 +239,31 @@ export class Seq2Seq {
     this.ensure(B);
     const k = kernels();
     const dec = this.decoder.recurrent[0];
-    if (this.encoder) {
-      const emb = this.encEmbedding!;
+    if (this.encEmbedding) {
+      const emb = this.encEmbedding;
+      if (this.attention) {
+        const empty = sources.findIndex((s) => s.length === 0);
+        if (empty >= 0) throw new UnfoldError("E_SHAPE", `source ${empty} is empty; attention needs at least one source token to attend to`, { name: `sources[${empty}]`, expected: "at least one token", received: "[]" });
+      }
       // Right-padded; each source's final state is read at its own last step.
       const p = padBatch(sources, { padId: -1 });
       emb.checkIds(sources.flatMap((s) => Array.from(s)));
       const x = emb.forwardIds(p.ids);
-      this.encoder.forwardPtr(x, p.T, B, { training });
       this.srcLengths = p.lengths;
-      const { hN, cN } = this.encoder.finalStatePtr(p.lengths);
-      dec.setInitialStatePtr(hN, cN, B);
+      if (this.biEncoder) {
+        const out = this.biEncoder.forwardPtr(x, p.T, B, p.lengths, training);
+        // The decoder starts from the sum of the two directions' final states, layer by layer.
+        this.biEncoder.finalStateSum(this.w.h0.ptr, this.w.c0.ptr);
+        dec.setInitialStatePtr(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
+        this.attention!.setEncoderPtr(out, p.T, B, p.lengths);
+        this.feeding?.start(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
+      } else {
+        const out = this.encoder!.forwardPtr(x, p.T, B, { training });
+        const { hN, cN } = this.encoder!.finalStatePtr(p.lengths);
+        dec.setInitialStatePtr(hN, cN, B);
+        this.attention?.setEncoderPtr(out, p.T, B, p.lengths);
+        this.feeding?.start(hN, cN, B);
+      }
     } else {
       const F = (this.spec.source as { size: number }).size;
       const src = heap().f32(this.w.src.ptr, B * F);
@@ -203,11 +282,13 @@ export class Seq2Seq {
     this.lastB = B;
   }
 
-  /** Backward through the encoder from the decoder's initial-state gradients. */
-  private encodeBackward(dh0: Ptr, dc0: Ptr | null): void {
+  /** Backward through the encoder from the decoder's initial-state gradients (and, with attention, the encoder outputs' [S, B, D*H]). */
+  private encodeBackward(dh0: Ptr, dc0: Ptr | null, dEnc: Ptr | null = null): void {
     const k = kernels();
-    if (this.encoder) {
-      const g = this.encoder.backwardPtr(null, dh0, dc0, false, this.srcLengths);
+    if (this.biEncoder) {
+      this.encEmbedding!.backwardPtr(this.biEncoder.backwardPtr(dEnc!, dh0, dc0));
+    } else if (this.encoder) {
+      const g = this.encoder.backwardPtr(dEnc, dh0, dc0, false, this.srcLengths);
       this.encEmbedding!.backwardPtr(g.dX);
     } else {
       const B = this.lastB;
@@ -242,7 +323,7 @@ export class Seq2Seq {
     if (ss > 0 && train) {
       // Pass 1: teacher-forced greedy predictions; replace a fraction ss of the inputs (not the begin token).
       this.encode(sources, false);
-      const { out } = this.decoder.forwardPtr(b, { state: "keep" });
+      const out = this.decoderForward(b, false);
       const V = this.spec.target.vocabSize;
       const logits = heap().f32(out, b.T * b.B * V);
       const ids = b.ids!.slice();
@@ -254,7 +335,13 @@ export class Seq2Seq {
       b.ids = ids;
     }
     this.encode(sources, train);
-    this.decoder.checkBatch(b, true);
+    if (!this.feeding) this.decoder.checkBatch(b, true); // (input feeding: ids and targets were checked by decoderBatch)
+    if (this.attention) {
+      this.decoderForward(b, train);
+      const r = this.attentionLoss(b);
+      if (train) this.attentionBackward();
+      return r;
+    }
     this.decoder.forwardPtr(b, { training: train, state: "keep" });
     const r = this.decoder.lossAndGrad(b);
     if (train) {
@@ -263,6 +350,94 @@ export class Seq2Seq {
     }
     return r;
   }
+
+  /**
+   * The decoder over a batch from the state {@link encode} set: embedding,
+   * recurrent layers, then (with attention) h~ = tanh(W_c [c; h]) and the
+   * head. Returns the logits [T*B, V] in WASM memory.
+   */
+  private decoderForward(b: Batch, training: boolean): Ptr {
+    const dec = this.decoder;
+    if (!this.attention) return dec.forwardPtr(b, { training, state: "keep" }).out;
+    if (this.feeding) {
+      this.lastLogits = this.feeding.forwardPtr(b.ids!, b.T, b.B);
+      return this.lastLogits;
+    }
+    const x = dec.embedding!.forwardIds(b.ids!);
+    const q = dec.recurrent[0].forwardPtr(x, b.T, b.B, { training, state: "keep" }); // [T, B, H]
+    const ht = this.attention.forwardPtr(q, b.T); // [T, B, H]
+    this.lastLogits = dec.head.forwardPtr(ht, b.T * b.B);
+    return this.lastLogits;
+  }
+
+  /** Attention: mean cross-entropy over real targets of the last {@link decoderForward}; leaves dL/dlogits in place. */
+  private attentionLoss(b: Batch): { loss: number; count: number } {
+    const n = b.T * b.B;
+    if (!this.targets || this.targets.get("t").size < n) {
+      this.targets?.dispose();
+      this.targets = new Arena();
+      this.targets.tensor("t", [n], "i32");
+      this.targets.commit();
+    }
+    const t = this.targets.get("t");
+    heap().i32(t.ptr, n).set(b.targets!);
+    let count = 0;
+    for (let i = 0; i < n; i++) if (b.targets![i] >= 0) count++;
+    const V = this.spec.target.vocabSize;
+    const sum = kernels().softmax_xent(this.lastLogits, t.ptr, n, V, this.lastLogits, 1 / Math.max(count, 1));
+    return { loss: count ? sum / count : 0, count };
+  }
+
+  /** Attention: backward from the gradient {@link attentionLoss} left: head, attention, decoder, encoder. */
+  private attentionBackward(): void {
+    const dec = this.decoder;
+    if (this.feeding) {
+      const g = this.feeding.backwardPtr(this.lastLogits);
+      this.encodeBackward(g.dh0, g.dc0, g.dEnc);
+      return;
+    }
+    const dht = dec.head.backwardPtr(this.lastLogits); // dL/dh~ [T*B, H]
+    const { dq, dEnc } = this.attention!.backwardPtr(dht);
+    const g = dec.recurrent[0].backwardPtr(dq);
+    dec.embedding!.backwardPtr(g.dX);
+    this.encodeBackward(g.dh0, g.dc0, dEnc);
+  }
+
+  /** One free-running decoder step for B rows from the carried state: logits [B, V] (a copy); the state moves on. */
+  private decodeStep(ids: Int32Array, B: number): Float32Array {
+    const out = this.decoderForward({ T: 1, B, ids }, false);
+    const logits = heap().f32(out, B * this.spec.target.vocabSize).slice();
+    this.decoder.carryState();
+    return logits;
+  }
+
+  /**
+   * The attention weights of one source: row i is how much output step i
+   * (the i-th token written, the end token last) attended to each source
+   * token. With `target`, under teacher forcing (rows: target.length + 1);
+   * without, for the model's own greedy output.
+   * @returns the [target step][source step] matrix.
+   */
+  attentionWeights(source: ArrayLike<number>, target?: ArrayLike<number>, opts: { maxLength?: number } = {}): number[][] {
+    if (!this.attention) throw new UnfoldError("E_STATE", "this model has no attention (create it with attention: 'dot' | 'general' | 'additive')", { name: "attention" });
+    const { bosId, eosId } = this.spec.target;
+    if (target) this.decoderBatch([target]); // checks the ids
+    this.encode([source], false);
+    // Step by step (with input feeding a step needs the previous one's h~): the true tokens with a target, else greedy.
+    const rows: number[][] = [];
+    const steps = target ? target.length + 1 : (opts.maxLength ?? 50);
+    let ids = Int32Array.of(bosId);
+    for (let t = 0; t < steps; t++) {
+      const logits = this.decodeStep(ids, 1);
+      rows.push(Array.from(this.attention.weights()));
+      const next = target ? (t < target.length ? target[t] : eosId) : argmax(logits);
+      if (!target && next === eosId) break;
+      ids = Int32Array.of(next);
+    }
+    this.decoder.resetState();
+    return rows;
+  }
+
 
   /** Train with teacher forcing (and optional scheduled sampling). */
   fit(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): TrainHistory {
@@ -348,6 +523,9 @@ export class Seq2Seq {
     if (!source || typeof source !== "object" || typeof source.length !== "number" || source.length === 0) {
       throw new UnfoldError("E_SHAPE", "session(source) needs a non-empty source sequence (or vector)", { name: "source", expected: "a non-empty array", received: source });
     }
+    if (this.attention) {
+      throw new UnfoldError("E_UNSUPPORTED", "a streaming session does not run attention decoders yet (each step would also need the encoder outputs); use generate() or attentionWeights()", { name: "attention", received: this.spec.attention });
+    }
     const dec = this.decoder.recurrent[0];
     const carried = dec.carriedState();
     this.encode([source], false);
@@ -382,9 +560,7 @@ export class Seq2Seq {
     let ids = new Int32Array(B).fill(bosId);
     const greedy = (o.temperature ?? 0) === 0;
     for (let t = 0; t < maxLen && done.includes(false); t++) {
-      const { out } = this.decoder.forwardPtr({ T: 1, B, ids }, { state: "keep" });
-      const logits = heap().f32(out, B * V).slice();
-      this.decoder.carryState();
+      const logits = this.decodeStep(ids, B);
       ids = new Int32Array(B);
       for (let b = 0; b < B; b++) {
         const row = logits.subarray(b * V, (b + 1) * V);
@@ -413,9 +589,7 @@ export class Seq2Seq {
     let ids = new Int32Array(W).fill(bosId);
     const dec = this.decoder.recurrent[0];
     for (let t = 0; t < maxLen && beams.length > 0; t++) {
-      const { out } = this.decoder.forwardPtr({ T: 1, B: W, ids }, { state: "keep" });
-      const logits = heap().f32(out, W * V).slice();
-      this.decoder.carryState();
+      const logits = this.decodeStep(ids, W);
       const cand: { parent: number; token: number; score: number }[] = [];
       beams.forEach((b, i) => {
         const lp = logSoftmax(logits.subarray(i * V, (i + 1) * V));
@@ -440,6 +614,7 @@ export class Seq2Seq {
       // Reorder the carried states to follow the surviving beams (unused slots copy beam 0).
       const order = Array.from({ length: W }, (_, i) => parents[i] ?? 0);
       dec.permuteState(order);
+      this.feeding?.permuteFeed(order);
       ids = Int32Array.from(order.map((_, i) => (beams[i] ? beams[i].tokens[beams[i].tokens.length - 1] : bosId)));
     }
     this.decoder.resetState();
@@ -456,6 +631,11 @@ export class Seq2Seq {
   dispose(): void {
     this.encEmbedding?.dispose();
     this.encoder?.dispose();
+    this.biEncoder?.dispose();
+    this.attention?.dispose();
+    this.feeding?.dispose();
+    this.decEmbedding?.dispose();
+    this.targets?.dispose();
     this.bridge?.dispose();
     this.decoder.dispose();
     this.work?.dispose();
@@ -479,5 +659,172 @@ function validate(s: Seq2SeqSpec): void {
     if (!Number.isInteger(v) || v < 0 || v >= s.target.vocabSize) throw new RangeError(`unfold-rnn: target.${k} must be a token id in [0, ${s.target.vocabSize}), got ${v}`);
   }
   if (!s.recurrent || !(s.recurrent.hiddenSize >= 1)) throw new Error("unfold-rnn: seq2seq needs recurrent: { cell, hiddenSize }");
-  if (s.recurrent.bidirectional) throw new Error("unfold-rnn: seq2seq encoder and decoder are unidirectional (the decoder writes left to right)");
+  if (s.attention !== undefined) {
+    if (!["dot", "general", "additive"].includes(s.attention)) {
+      throw new UnfoldError("E_OPTION", `attention must be 'dot', 'general' or 'additive', got ${JSON.stringify(s.attention)}`, { name: "spec.attention", expected: "'dot' | 'general' | 'additive'", received: s.attention });
+    }
+    if (s.source.type !== "tokens") throw new UnfoldError("E_OPTION", "attention needs a token source (a vector source has no steps to attend to)", { name: "spec.attention", expected: "source.type 'tokens'", received: s.source.type });
+    if (s.recurrent.bidirectional && (s.recurrent.numLayers ?? 1) > 1 && (s.recurrent.dropout ?? 0) > 0) {
+      throw new UnfoldError("E_UNSUPPORTED", "dropout between the layers of a bidirectional encoder is not supported; set recurrent.dropout to 0", { name: "spec.recurrent.dropout", expected: "0", received: s.recurrent.dropout });
+    }
+    if (s.inputFeeding && (s.recurrent.numLayers ?? 1) > 1 && (s.recurrent.dropout ?? 0) > 0) {
+      // Backward re-runs each step's forward, which would draw new dropout masks.
+      throw new UnfoldError("E_UNSUPPORTED", "dropout between decoder layers is not supported with input feeding; set recurrent.dropout to 0", { name: "spec.recurrent.dropout", expected: "0", received: s.recurrent.dropout });
+    }
+  } else if (s.inputFeeding) {
+    throw new UnfoldError("E_OPTION", "inputFeeding feeds the attentional state to the next step: it needs attention", { name: "spec.inputFeeding", expected: "attention: 'dot' | 'general' | 'additive'", received: true });
+  } else if (s.recurrent.bidirectional) throw new Error("unfold-rnn: seq2seq encoder and decoder are unidirectional (the decoder writes left to right); a bidirectional encoder needs attention");
+}
+
+/**
+ * A bidirectional encoder over right-padded sources, for attention: per layer
+ * a forward and a reverse unidirectional layer. The reverse one reads each
+ * source reversed within its own length (a gather with index
+ * (len_b - 1 - s) * B + b), so padding never enters either direction, as
+ * PyTorch's packed sequences; its outputs are gathered back. Output
+ * [S, B, 2H] (forward, reverse); final states at each source's length.
+ * Parameter names are PyTorch's (`weight_ih_l0`, `weight_ih_l0_reverse`, ...).
+ */
+export class BidirectionalEncoder {
+  readonly fwd: Recurrent[] = [];
+  readonly rev: Recurrent[] = [];
+  readonly hiddenSize: number;
+  readonly hasCell: boolean;
+  private work: Arena | null = null;
+  private cap = 0;
+  private w!: { idx: Tensor; out: Tensor[]; revIn: Tensor; tmp: Tensor; dF: Tensor; dR: Tensor; dX: Tensor };
+  private last: { S: number; B: number; lengths: Int32Array } | null = null;
+  private readonly inputSize: number;
+
+  constructor(r: RecurrentSpec, inputSize: number, seed: number) {
+    const L = r.numLayers ?? 1;
+    this.hiddenSize = r.hiddenSize;
+    this.inputSize = inputSize;
+    this.hasCell = r.cell === "lstm";
+    for (let l = 0; l < L; l++) {
+      const one = { ...r, numLayers: 1, bidirectional: false, dropout: 0 };
+      const inSize = l === 0 ? inputSize : 2 * r.hiddenSize;
+      this.fwd.push(makeRecurrent(one, inSize, seed + 2 * l));
+      this.rev.push(makeRecurrent(one, inSize, seed + 2 * l + 1));
+    }
+  }
+
+  /** Parameters under PyTorch's names for a bidirectional nn.LSTM / GRU / RNN. */
+  parameters(): Map<string, Tensor> {
+    return this.named((u) => u.parameters());
+  }
+
+  /** Gradients, same names. */
+  gradients(): Map<string, Tensor> {
+    return this.named((u) => u.gradients());
+  }
+
+  private named(get: (u: Recurrent) => ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+    const m = new Map<string, Tensor>();
+    this.fwd.forEach((u, l) => {
+      for (const [n, t] of get(u)) m.set(n.replace(/_l0$/, `_l${l}`), t);
+      for (const [n, t] of get(this.rev[l])) m.set(n.replace(/_l0$/, `_l${l}_reverse`), t);
+    });
+    return m;
+  }
+
+  regions(): ParamRegion[] {
+    return this.fwd.flatMap((u, l) => [u.arenas(), this.rev[l].arenas()]);
+  }
+
+  private ensure(SB: number): void {
+    if (this.work && SB <= this.cap) return;
+    this.work?.dispose();
+    const a = new Arena();
+    const H = this.hiddenSize;
+    const F = Math.max(this.inputSize, 2 * H);
+    this.w = {
+      idx: a.tensor("idx", [SB], "i32"), // reversal index within each source's length (-1: padding)
+      out: this.fwd.map((_, l) => a.tensor(`out${l}`, [SB, 2 * H])), // layer l's output [S, B, 2H]
+      revIn: a.tensor("revIn", [SB, F]),
+      tmp: a.tensor("tmp", [SB, H]),
+      dF: a.tensor("dF", [SB, H]),
+      dR: a.tensor("dR", [SB, H]),
+      dX: a.tensor("dX", [SB, F]),
+    };
+    this.work = a.commit();
+    this.cap = SB;
+  }
+
+  /** Encode x [S, B, I] (time-major, right-padded; lengths [B]). Returns the top layer's output [S, B, 2H]. */
+  forwardPtr(x: Ptr, S: number, B: number, lengths: Int32Array, training: boolean): Ptr {
+    const SB = S * B;
+    this.ensure(SB);
+    const k = kernels();
+    const H = this.hiddenSize;
+    const idx = heap().i32(this.w.idx.ptr, SB);
+    for (let s = 0; s < S; s++) for (let b = 0; b < B; b++) idx[s * B + b] = s < lengths[b] ? (lengths[b] - 1 - s) * B + b : -1;
+    let X = x;
+    let inSize = this.inputSize;
+    for (let l = 0; l < this.fwd.length; l++) {
+      const out = this.w.out[l].ptr;
+      const f = this.fwd[l].forwardPtr(X, S, B, { training });
+      k.copy2d_f32(out, 2 * H, f, H, SB, H);
+      k.gather_rows(this.w.revIn.ptr, X, this.w.idx.ptr, SB, inSize);
+      const r = this.rev[l].forwardPtr(this.w.revIn.ptr, S, B, { training });
+      k.gather_rows(this.w.tmp.ptr, r, this.w.idx.ptr, SB, H);
+      k.copy2d_f32(out + H * 4, 2 * H, this.w.tmp.ptr, H, SB, H);
+      X = out;
+      inSize = 2 * H;
+    }
+    this.last = { S, B, lengths: lengths.slice() };
+    return X;
+  }
+
+  /** h0, c0 [L, B, H] = the forward plus the reverse direction's final state of each layer. */
+  finalStateSum(h0: Ptr, c0: Ptr): void {
+    const { B, lengths } = this.last!;
+    const k = kernels();
+    const BH = B * this.hiddenSize;
+    this.fwd.forEach((u, l) => {
+      const f = u.finalStatePtr(lengths);
+      k.copy2d_f32(h0 + l * BH * 4, BH, f.hN, BH, 1, BH);
+      if (f.cN !== null) k.copy2d_f32(c0 + l * BH * 4, BH, f.cN, BH, 1, BH);
+      const r = this.rev[l].finalStatePtr(lengths);
+      k.axpy_f32(h0 + l * BH * 4, r.hN, BH, 1);
+      if (r.cN !== null) k.axpy_f32(c0 + l * BH * 4, r.cN, BH, 1);
+    });
+  }
+
+  /**
+   * Backward from dOut [S, B, 2H] and the gradients of the summed final
+   * states dh0, dc0 [L, B, H]. Returns dL/dx [S, B, I].
+   */
+  backwardPtr(dOut: Ptr, dh0: Ptr, dc0: Ptr | null): Ptr {
+    const { S, B, lengths } = this.last!;
+    const SB = S * B;
+    const k = kernels();
+    const H = this.hiddenSize;
+    const BH4 = B * H * 4;
+    let dY = dOut;
+    for (let l = this.fwd.length - 1; l >= 0; l--) {
+      const inSize = l === 0 ? this.inputSize : 2 * H;
+      k.copy2d_f32(this.w.dF.ptr, H, dY, 2 * H, SB, H);
+      k.copy2d_f32(this.w.tmp.ptr, H, dY + H * 4, 2 * H, SB, H);
+      k.gather_rows(this.w.dR.ptr, this.w.tmp.ptr, this.w.idx.ptr, SB, H); // into the reverse layer's own order
+      const dhl = dh0 + l * BH4;
+      const dcl = dc0 === null ? null : dc0 + l * BH4;
+      const gr = this.rev[l].backwardPtr(this.w.dR.ptr, dhl, dcl, false, lengths);
+      k.gather_rows(this.w.dX.ptr, gr.dX, this.w.idx.ptr, SB, inSize); // back to source order
+      const gf = this.fwd[l].backwardPtr(this.w.dF.ptr, dhl, dcl, false, lengths);
+      k.axpy_f32(this.w.dX.ptr, gf.dX, SB * inSize, 1);
+      dY = this.w.dX.ptr;
+      if (l > 0) {
+        // dX is the next (lower) layer's dOut; move it out of the way of its gathers.
+        k.copy2d_f32(this.w.revIn.ptr, 2 * H, dY, 2 * H, SB, 2 * H);
+        dY = this.w.revIn.ptr;
+      }
+    }
+    return dY;
+  }
+
+  dispose(): void {
+    for (const u of [...this.fwd, ...this.rev]) u.dispose();
+    this.work?.dispose();
+  }
 }

@@ -151,6 +151,16 @@ export interface Kernels {
   cell_step_b1(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, wHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, H: number): void;
   /** y [N] = W x + b at B = 1; W [N, K] (nn.Linear layout). */
   dense_b1(x: Ptr, K: number, W: Ptr, b: Ptr, y: Ptr, N: number): void;
+
+  // ---- attention.ts (scores / weights [T, B, S], row r = t*B + b; lengths i32 [B]) ----
+  /** p [R, S] = softmax over the first lengths[r % B] entries of each row of x, zeros after; p may equal x. */
+  masked_softmax_fwd(p: Ptr, x: Ptr, R: number, S: number, lengths: Ptr, B: number): void;
+  /** dx [R, S] = p ⊙ (dp - Σ_j p dp) per row; dx may equal dp. */
+  masked_softmax_bwd(dx: Ptr, p: Ptr, dp: Ptr, R: number, S: number): void;
+  /** scores [T, B, S] = Σ_a v[a] tanh(q [T, B, A] + k [S, B, A]); keeps th [T, B, S, A]. */
+  additive_scores_fwd(scores: Ptr, th: Ptr, q: Ptr, k: Ptr, v: Ptr, T: number, S: number, B: number, A: number): void;
+  /** From dscores [T, B, S]: writes dq [T, B, A], dk [S, B, A], dv [A]. */
+  additive_scores_bwd(dq: Ptr, dk: Ptr, dv: Ptr, dscores: Ptr, th: Ptr, v: Ptr, T: number, S: number, B: number, A: number): void;
 }
 
 /** Names of all functions in {@link Kernels}, checked at load time. */
@@ -166,4 +176,5 @@ export const KERNEL_NAMES = [
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",
   "copy2d_f32", "mul_f32", "dropout_mask",
   "gemv_f32x4", "cell_step_b1", "dense_b1",
+  "masked_softmax_fwd", "masked_softmax_bwd", "additive_scores_fwd", "additive_scores_bwd",
 ] as const;
