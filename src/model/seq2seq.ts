@@ -31,7 +31,6 @@ import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
 import type { Recurrent } from "../layers/recurrent.js";
 import { Attention, InputFeeding, type ScoreKind } from "../layers/attention.js";
-import { UnfoldError } from "../errors.js";
 import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import type { ParamRegion } from "../train/optimizers.js";
