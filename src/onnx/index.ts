@@ -257,7 +257,7 @@ function buildSequential(g: GraphBuilder, spec: SequentialSpec, p: Params, opts:
   }
   for (const [k, r] of spec.recurrent.entries()) {
     if (opts.states && r.bidirectional) {
-      throw new UnfoldError("E_UNSUPPORTED", `toONNX: states: true needs unidirectional layers; recurrent[${k}] is bidirectional (its reverse direction cannot carry a state from one call to the next)`, { name: `recurrent[${k}].bidirectional` });
+      throw new UnfoldError("E_UNSUPPORTED", `toONNX: states: true needs unidirectional layers; recurrent[${k}].bidirectional is true (a reverse direction cannot carry a state from one call to the next)`, { name: `recurrent[${k}].bidirectional` });
     }
   }
   let x: string;
