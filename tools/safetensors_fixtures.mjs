@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// unfold-rnn -> PyTorch fixtures (see tools/torch_safetensors.py): train three
+// small models here, export them with saveSafetensors, and write a batch for
+// PyTorch to run. Then `/usr/bin/python3 tools/torch_safetensors.py --ours`
+// writes PyTorch's outputs beside them. Needs `npm run build` first.
+//
+//   ours_char_lstm        tokens, 2-layer LSTM, many-to-many (char LM, truncated BPTT on corpus/sotu.txt)
+//   ours_bigru_classifier tokens, bidirectional GRU then LSTM, many-to-one (equal lengths)
+//   ours_rnn_relu_series  features, 2-layer SimpleRNN relu, many-to-many MSE (a padded batch)
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { init, Rng, saveSafetensors, Sequential, Vocab } from "../dist/index.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = join(ROOT, "test", "fixtures", "safetensors");
+await init();
+
+function write(name, model, input) {
+  const st = saveSafetensors(model);
+  writeFileSync(join(OUT, `${name}.safetensors`), st);
+  writeFileSync(join(OUT, `${name}.input.json`), JSON.stringify(input) + "\n");
+  console.log(`wrote ${name}.safetensors (${st.length} bytes) and ${name}.input.json`);
+}
+
+// 1. A char LM trained on a stream.
+{
+  const text = readFileSync(join(ROOT, "corpus", "sotu.txt"), "utf8").slice(0, 4000);
+  const vocab = Vocab.fromChars(text);
+  const ids = vocab.encode(text);
+  const m = new Sequential({ input: { type: "tokens", vocabSize: vocab.size, embeddingDim: 8 }, recurrent: [{ cell: "lstm", hiddenSize: 16, numLayers: 2 }], output: { size: vocab.size, loss: "xent" }, mode: "many-to-many", seed: 5 });
+  m.fit({ stream: ids }, { steps: 30, batchSize: 8, tbptt: { k1: 16 }, optimizer: { type: "adam", lr: 0.01 } });
+  const T = 10, B = 2;
+  const x = [];
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) x.push(ids[200 + 1500 * b + t]);
+  write("ours_char_lstm", m, { T, B, ids: x, lengths: [T, T] });
+}
+
+// 2. A classifier: which half of the vocabulary is more frequent.
+{
+  const rng = new Rng(7);
+  const V = 12;
+  const m = new Sequential({ input: { type: "tokens", vocabSize: V, embeddingDim: 5 }, recurrent: [{ cell: "gru", hiddenSize: 6, bidirectional: true }, { cell: "lstm", hiddenSize: 5 }], output: { size: 2, loss: "xent" }, mode: "many-to-one", seed: 6 });
+  const inputs = [], targets = [];
+  for (let i = 0; i < 64; i++) {
+    const s = Array.from({ length: 8 }, () => Math.floor(rng.next() * V));
+    inputs.push(s);
+    targets.push(s.filter((v) => v < V / 2).length > 4 ? 1 : 0);
+  }
+  m.fit({ inputs, targets }, { epochs: 3, batchSize: 16, optimizer: { type: "adam", lr: 0.02 } });
+  const T = 8, B = 3;
+  const x = [];
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) x.push(inputs[b][t]);
+  write("ours_bigru_classifier", m, { T, B, ids: x, lengths: [T, T, T] });
+}
+
+// 3. A regression on features: next value of a noisy sine, padded batch.
+{
+  const rng = new Rng(8);
+  const m = new Sequential({ input: { type: "features", size: 2 }, recurrent: [{ cell: "rnn_relu", hiddenSize: 7, numLayers: 2 }], output: { size: 1, loss: "mse" }, mode: "many-to-many", seed: 9 });
+  const inputs = [], targets = [];
+  for (let i = 0; i < 32; i++) {
+    const f = 0.2 + rng.next() * 0.5, ph = rng.next() * 6;
+    const L = 6 + Math.floor(rng.next() * 5);
+    const s = Array.from({ length: L + 1 }, (_, t) => Math.sin(ph + f * t));
+    inputs.push(s.slice(0, L).flatMap((v) => [v, f]));
+    targets.push(s.slice(1));
+  }
+  m.fit({ inputs, targets }, { epochs: 3, batchSize: 8, optimizer: { type: "adam", lr: 0.01 } });
+  const T = 10, B = 3;
+  const lengths = [10, 6, 8];
+  const features = new Array(T * B * 2).fill(0);
+  for (let b = 0; b < B; b++) for (let t = 0; t < lengths[b]; t++) for (let f = 0; f < 2; f++) features[(t * B + b) * 2 + f] = inputs[b][t * 2 + f] ?? 0;
+  write("ours_rnn_relu_series", m, { T, B, features, lengths });
+}
