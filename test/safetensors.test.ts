@@ -161,8 +161,10 @@ describe("unfold-rnn -> PyTorch: models trained here, loaded by tools/to_torch.p
       const file = read(`${name}.safetensors`);
       const m = modelFromSafetensors(file) as Sequential;
       try {
-        // The exporter writes exactly the bytes PyTorch read.
-        expect(Buffer.from(saveSafetensors(m)).equals(Buffer.from(file))).toBe(true);
+        // The exporter writes exactly the bytes PyTorch read (with the same extra metadata, e.g. the vocabulary).
+        const { format, "unfold.kind": kind, "unfold.spec": spec, ...extra } = decodeSafetensors(file).metadata;
+        expect([format, kind, JSON.parse(spec)]).toEqual(["pt", "Sequential", m.toJSON()]);
+        expect(Buffer.from(saveSafetensors(m, { metadata: extra })).equals(Buffer.from(file))).toBe(true);
         const x = json(`${name}.input.json`);
         const torchOut = json(`${name}.torch.json`).output;
         const ours = run(m, x);
@@ -175,6 +177,25 @@ describe("unfold-rnn -> PyTorch: models trained here, loaded by tools/to_torch.p
       }
     });
   }
+});
+
+describe("and back: our char LSTM trained on in PyTorch, saved by tools/to_torch.py, gives PyTorch's outputs here", () => {
+  it("continued_char_lstm", () => {
+    const m = modelFromSafetensors(read("continued_char_lstm.safetensors")) as Sequential;
+    const before = modelFromSafetensors(read("ours_char_lstm.safetensors")) as Sequential;
+    try {
+      // PyTorch really trained it: the weights moved.
+      expect(m.stateDict()["rnn0.weight_hh_l1"]).not.toEqual(before.stateDict()["rnn0.weight_hh_l1"]);
+      const x = json("continued_char_lstm.json");
+      const O = m.spec.output.size;
+      const err = relErr(real(run(m, x), x, O), real(x.output, x, O));
+      console.log(`[safetensors] continued_char_lstm: max rel. error vs PyTorch ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(TOL);
+    } finally {
+      m.dispose();
+      before.dispose();
+    }
+  });
 });
 
 describe("loading into a model", () => {

@@ -16,8 +16,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "test", "fixtures", "safetensors");
 await init();
 
-function write(name, model, input) {
-  const st = saveSafetensors(model);
+function write(name, model, input, metadata = {}) {
+  const st = saveSafetensors(model, { metadata });
   writeFileSync(join(OUT, `${name}.safetensors`), st);
   writeFileSync(join(OUT, `${name}.input.json`), JSON.stringify(input) + "\n");
   console.log(`wrote ${name}.safetensors (${st.length} bytes) and ${name}.input.json`);
@@ -33,7 +33,7 @@ function write(name, model, input) {
   const T = 10, B = 2;
   const x = [];
   for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) x.push(ids[200 + 1500 * b + t]);
-  write("ours_char_lstm", m, { T, B, ids: x, lengths: [T, T] });
+  write("ours_char_lstm", m, { T, B, ids: x, lengths: [T, T] }, { vocab: JSON.stringify(vocab.tokens) });
 }
 
 // 2. A classifier: which half of the vocabulary is more frequent.

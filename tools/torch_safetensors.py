@@ -22,7 +22,10 @@ files are committed. Regenerate (Debian: apt-get install python3-torch):
    and writes ours_<name>.safetensors and ours_<name>.input.json; --ours loads
    each file into the module tools/to_torch.py builds from the file's own
    metadata (strict load_state_dict) and writes PyTorch's outputs on that
-   input to ours_<name>.torch.json.
+   input to ours_<name>.torch.json. Then it keeps training ours_char_lstm in
+   PyTorch for 20 steps, saves it with to_torch.save
+   (continued_char_lstm.safetensors) and records PyTorch's outputs
+   (continued_char_lstm.json), which unfold-rnn must reproduce.
 
 Numbers are written as the shortest decimal that round-trips through float32.
 """
@@ -36,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from to_torch import build, load, write_safetensors  # noqa: E402
+from to_torch import build, load, read_safetensors, save, write_safetensors  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "test", "fixtures", "safetensors")
@@ -165,6 +168,40 @@ def ours():
         with torch.no_grad():
             out = model(x, lengths)
         write(name + ".torch.json", {"torch_version": torch.__version__, "output": f32list(out)})
+    continued()
+
+
+def continued():
+    """Keep training our char LSTM in PyTorch (what a user with many GPUs does), save it with
+    to_torch.save, and record PyTorch's outputs: unfold-rnn must load it back and agree."""
+    torch.manual_seed(4)
+    path = os.path.join(OUT, "ours_char_lstm.safetensors")
+    model, spec = load(path)
+    chars = json.loads(read_safetensors(path)[1]["vocab"])  # the vocabulary unfold-rnn trained with
+    with open(os.path.join(ROOT, "corpus", "sotu.txt"), encoding="utf-8") as f:
+        text = f.read()[:4000]
+    data = torch.tensor([chars.index(c) for c in text])
+    V = len(chars)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    T, B = 16, 8
+    for step in range(20):
+        starts = torch.randint(0, len(data) - T - 1, (B,))
+        x = torch.stack([data[s:s + T] for s in starts], 1)
+        y = torch.stack([data[s + 1:s + T + 1] for s in starts], 1)
+        loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    print(f"ours_char_lstm continued in torch: loss after 20 steps {loss.item():.3f}")
+    path = os.path.join(OUT, "continued_char_lstm.safetensors")
+    save(model, spec, path)  # to_torch.save: what a user runs after training in PyTorch
+    print(f"wrote {os.path.relpath(path, ROOT)} ({os.path.getsize(path)} bytes)")
+    T, B = 10, 2
+    x = torch.stack([data[s:s + T] for s in (50, 2500)], 1)
+    with torch.no_grad():
+        out = model(x)
+    write("continued_char_lstm.json", {"torch_version": torch.__version__, "T": T, "B": B, "ids": x.reshape(-1).tolist(),
+                                       "lengths": [T] * B, "output": f32list(out)})
 
 
 def main():
