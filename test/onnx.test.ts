@@ -152,6 +152,29 @@ describe("toONNX(Sequential) in onnxruntime-web", () => {
     });
   }
 
+  it("a bidirectional model on a padded batch: each sequence as if run alone (reverse direction from its last real step)", async () => {
+    const spec: SequentialSpec = { input: tok(8, 4), recurrent: [{ cell: "gru", hiddenSize: 5, bidirectional: true }, { cell: "lstm", hiddenSize: 4, bidirectional: true }], output: { size: 3, loss: "xent" }, mode: "many-to-many", seed: 10 };
+    const m = new Sequential(spec);
+    const s = await session(toONNX(m));
+    try {
+      const rng = new Rng(4);
+      const T = 7, B = 3;
+      const b = batchFor(spec, T, B, rng, false);
+      const r = await s.run({ tokens: i64(b.ids!, [T, B]), lengths: i32(b.lengths) });
+      const y = r.logits.data as Float32Array; // [T, B, 3]
+      for (let j = 0; j < B; j++) {
+        const L = b.lengths[j];
+        const alone = ours(m, { T: L, B: 1, lengths: Int32Array.of(L), ids: Int32Array.from({ length: L }, (_, t) => b.ids![t * B + j]) });
+        const got = Array.from({ length: L * 3 }, (_, i) => y[(Math.floor(i / 3) * B + j) * 3 + (i % 3)]);
+        expect(relErr(alone, got)).toBeLessThan(TOL);
+        for (let t = L; t < T; t++) for (let o = 0; o < 3; o++) expect(y[(t * B + j) * 3 + o]).toBe(m.stateDict()["head.bias"][o]); // past the length: zero state, so the head's bias
+      }
+    } finally {
+      await s.release();
+      m.dispose();
+    }
+  });
+
   it("states: true carries the hidden and cell state across calls like our truncated-BPTT carry", async () => {
     const spec: SequentialSpec = { input: tok(10, 4), recurrent: [{ cell: "lstm", hiddenSize: 6, numLayers: 2 }, { cell: "gru", hiddenSize: 5 }], output: { size: 10, loss: "xent" }, mode: "many-to-many", seed: 8 };
     const m = new Sequential(spec);

@@ -47,6 +47,9 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** Every JavaScript engine in use is little-endian; checked anyway, with a DataView path otherwise. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Headers larger than this are refused (the reference implementation's limit). */
 const MAX_HEADER = 100_000_000;
 
@@ -91,7 +94,9 @@ export function encodeSafetensors(
   out.set(hb, 8);
   let p = 8 + hb.length;
   for (const [, data] of list) {
-    for (let i = 0; i < data.length; i++, p += 4) dv.setFloat32(p, data[i], true);
+    if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), p);
+    else for (let i = 0; i < data.length; i++) dv.setFloat32(p + i * 4, data[i], true);
+    p += data.length * 4;
   }
   return out;
 }
@@ -182,7 +187,8 @@ export function entryToFloat32(name: string, e: SafetensorsEntry): Float32Array 
   const out = new Float32Array(n);
   switch (e.dtype) {
     case "F32":
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(e.bytes); // a copy (the entry may be unaligned)
+      else for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
       break;
     case "F64":
       for (let i = 0; i < n; i++) out[i] = dv.getFloat64(i * 8, true);

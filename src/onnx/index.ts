@@ -76,6 +76,13 @@ const VERSION = "0.1.0";
  * decoder-step graph (`tokens` [T, B] int64, `h0`, `c0` → `logits`, `hN`,
  * `cN`) that a caller loops, feeding back each chosen token and state.
  *
+ * Padding: with `lengths`, outputs past a sequence's length are zero, and a
+ * bidirectional layer's reverse direction starts at each sequence's last real
+ * step (as PyTorch's packed sequences do). unfold-rnn's own forward runs the
+ * reverse direction over the padding, so for bidirectional layers the two
+ * agree on batches of equal lengths (the only ones a bidirectional
+ * many-to-one Sequential accepts).
+ *
  * Dropout is identity at inference and is left out. Throws UnfoldError
  * E_UNSUPPORTED naming the option for anything the standard operators cannot
  * express.
