@@ -370,7 +370,11 @@ describe("the protobuf writer", () => {
     const m = new Sequential({ input: feat(2), recurrent: [{ cell: "lstm", hiddenSize: 3 }], output: { size: 2, loss: "mse" }, mode: "many-to-one", seed: 9 });
     try {
       const Model = root.lookupType("onnx.ModelProto");
-      const d = Model.toObject(Model.decode(toONNX(m)), { longs: Number, bytes: Array }) as any;
+      const before = m.stateDict();
+      const bytes = toONNX(m);
+      expect(Buffer.from(toONNX(m)).equals(Buffer.from(bytes))).toBe(true); // deterministic
+      expect(m.stateDict()).toEqual(before); // and the model is left as it was
+      const d = Model.toObject(Model.decode(bytes), { longs: Number, bytes: Array }) as any;
       expect(d.ir_version).toBe(8);
       expect(d.opset_import).toEqual([{ domain: "", version: 17 }]);
       expect(d.graph.input.map((v: any) => v.name)).toEqual(["features", "lengths"]);
