@@ -436,7 +436,7 @@ describe("in headless Chromium (onnxruntime-web's browser bundle, served locally
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       await page.goto(server.url + "/", { timeout: 15_000 });
-      const r = await deadline(page.evaluate(() => (globalThis as unknown as { __result: Promise<{ dims: number[]; data: number[]; ua: string }> }).__result), 30_000, "ONNX Runtime in Chromium").catch((e) => {
+      const r = await deadline(page.evaluate(() => (globalThis as unknown as { __result: Promise<{ dims: number[]; data: number[]; ua: string }> }).__result), 45_000, "ONNX Runtime in Chromium").catch((e) => {
         throw new Error(`${(e as Error).message}; page errors: ${errors.join("; ")}`);
       });
       expect(r.ua).toContain("Chrome");
@@ -448,5 +448,5 @@ describe("in headless Chromium (onnxruntime-web's browser bundle, served locally
       await deadline(browser.close(), 10_000, "browser.close()").catch(() => {});
       await server.close();
     }
-  }, 60_000);
+  }, 90_000);
 });
