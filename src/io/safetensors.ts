@@ -260,7 +260,10 @@ export function loadSafetensors(model: SafetensorsModel, bytes: Uint8Array, opts
   const expected = [...params.keys()];
   for (const key of stored.keys()) {
     if (!params.has(key)) {
-      throw new UnfoldError("E_FORMAT", `safetensors: unexpected tensor '${stored.get(key)![0]}': this model has no such parameter (it expects ${expected.join(", ")})`, { name: stored.get(key)![0], expected: expected.join(", ") });
+      // A wrapper's prefix (DistributedDataParallel saves 'module.rnn0...'): say how to strip it.
+      const cut = key.indexOf(".");
+      const hint = cut > 0 && params.has(key.slice(cut + 1)) ? `; the names look prefixed: pass { stripPrefix: "${key.slice(0, cut + 1)}" }` : "";
+      throw new UnfoldError("E_FORMAT", `safetensors: unexpected tensor '${stored.get(key)![0]}': this model has no such parameter (it expects ${expected.join(", ")})${hint}`, { name: stored.get(key)![0], expected: expected.join(", ") });
     }
   }
   const values = new Map<Tensor, Float32Array>();
