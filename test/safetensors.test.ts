@@ -179,6 +179,30 @@ describe("unfold-rnn -> PyTorch: models trained here, loaded by tools/to_torch.p
   }
 });
 
+describe("unfold-rnn -> PyTorch, Seq2Seq: tools/to_torch.py's encoder-decoder module gives our teacher-forced decoder logits", () => {
+  for (const name of ["ours_seq2seq_lstm", "ours_seq2seq_vector"]) {
+    it(name, () => {
+      const file = read(`${name}.safetensors`);
+      const m = modelFromSafetensors(file) as Seq2Seq;
+      try {
+        expect(m).toBeInstanceOf(Seq2Seq);
+        expect(Buffer.from(saveSafetensors(m)).equals(Buffer.from(file))).toBe(true);
+        const x = json(`${name}.input.json`);
+        // Seq2Seq.encode is private; it is what generate() and fit() run first.
+        (m as unknown as { encode(s: number[][], training: boolean): void }).encode(x.sources, false);
+        const { out, rows } = m.decoder.forwardPtr({ T: x.T, B: x.B, ids: Int32Array.from(x.tokens) }, { state: "keep" });
+        const ours = heap().f32(out, rows * m.spec.target.vocabSize).slice();
+        m.decoder.resetState();
+        const err = relErr(ours, json(`${name}.torch.json`).output);
+        console.log(`[safetensors] ${name}: max rel. error vs PyTorch ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(TOL);
+      } finally {
+        m.dispose();
+      }
+    });
+  }
+});
+
 describe("and back: our char LSTM trained on in PyTorch, saved by tools/to_torch.py, gives PyTorch's outputs here", () => {
   it("continued_char_lstm", () => {
     const m = modelFromSafetensors(read("continued_char_lstm.safetensors")) as Sequential;

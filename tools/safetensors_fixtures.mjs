@@ -7,10 +7,12 @@
 //   ours_char_lstm        tokens, 2-layer LSTM, many-to-many (char LM, truncated BPTT on corpus/sotu.txt)
 //   ours_bigru_classifier tokens, bidirectional GRU then LSTM, many-to-one (equal lengths)
 //   ours_rnn_relu_series  features, 2-layer SimpleRNN relu, many-to-many MSE (a padded batch)
+//   ours_seq2seq_lstm     Seq2Seq: token source (reverse a sequence), 2-layer LSTM
+//   ours_seq2seq_vector   Seq2Seq: vector source (one-to-many), GRU
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { init, Rng, saveSafetensors, Sequential, Vocab } from "../dist/index.js";
+import { init, Rng, saveSafetensors, Seq2Seq, Sequential, Vocab } from "../dist/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "test", "fixtures", "safetensors");
@@ -72,4 +74,25 @@ function write(name, model, input, metadata = {}) {
   const features = new Array(T * B * 2).fill(0);
   for (let b = 0; b < B; b++) for (let t = 0; t < lengths[b]; t++) for (let f = 0; f < 2; f++) features[(t * B + b) * 2 + f] = inputs[b][t * 2 + f] ?? 0;
   write("ours_rnn_relu_series", m, { T, B, features, lengths });
+}
+
+// 4, 5. Seq2Seq: the input is the sources and teacher-forced decoder tokens [T, B] (time-major).
+for (const [name, spec] of [
+  ["ours_seq2seq_lstm", { source: { type: "tokens", vocabSize: 9, embeddingDim: 5 }, target: { vocabSize: 9, embeddingDim: 5, bosId: 0, eosId: 1 }, recurrent: { cell: "lstm", hiddenSize: 8, numLayers: 2 }, seed: 10 }],
+  ["ours_seq2seq_vector", { source: { type: "vector", size: 3 }, target: { vocabSize: 7, embeddingDim: 4, bosId: 0, eosId: 1 }, recurrent: { cell: "gru", hiddenSize: 6 }, seed: 11 }],
+]) {
+  const rng = new Rng(12);
+  const m = new Seq2Seq(spec);
+  const V = spec.target.vocabSize;
+  const sources = [], targets = [];
+  for (let i = 0; i < 48; i++) {
+    const L = 2 + Math.floor(rng.next() * 4);
+    const t = Array.from({ length: L }, () => 2 + Math.floor(rng.next() * (V - 2)));
+    targets.push(t);
+    sources.push(spec.source.type === "tokens" ? t.slice().reverse() : [t[0] / V, L / 5, rng.next()]);
+  }
+  m.fit({ sources, targets }, { epochs: 3, batchSize: 16, optimizer: { type: "adam", lr: 0.02 } });
+  const B = 3, T = 5;
+  const tokens = Array.from({ length: T * B }, () => Math.floor(rng.next() * V));
+  write(name, m, { sources: sources.slice(0, B), T, B, tokens });
 }

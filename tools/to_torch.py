@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the PyTorch module for an unfold-rnn Sequential model and load its weights,
+"""Build the PyTorch module for an unfold-rnn Sequential (or Seq2Seq) model and load its weights,
 so a model trained in JavaScript can keep training in PyTorch (one GPU, or many
 machines with DistributedDataParallel) and come back.
 
@@ -133,22 +133,72 @@ class UnfoldSequential(nn.Module):
         self.head = nn.Linear(size, spec["output"]["size"])
         self.many_to_one = spec["mode"] == "many-to-one"
 
-    def forward(self, x, lengths=None):
-        """x: ids [T, B] (long) or features [T, B, F]; lengths [B] (default all T)."""
+    def forward(self, x, lengths=None, state=None, return_state=False):
+        """x: ids [T, B] (long) or features [T, B, F]; lengths [B] (default all T).
+        state: the first recurrent block's initial state (h0, or (h0, c0) for LSTM), [L*D, B, H];
+        return_state: also return the first block's final state (over all T steps)."""
         if self.embedding is not None:
             x = self.embedding(x.clamp(min=0))
-        for rnn in self.rnns:
-            x, _ = rnn(x)  # [T, B, D*H]
+        final = None
+        for k, rnn in enumerate(self.rnns):
+            x, st = rnn(x, state if k == 0 else None)  # [T, B, D*H]
+            if k == 0:
+                final = st
         if self.many_to_one:
             T, B = x.shape[0], x.shape[1]
             last = (lengths if lengths is not None else torch.full((B,), T)).long() - 1
             x = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step
-        return self.head(x)
+        y = self.head(x)
+        return (y, final) if return_state else y
+
+
+class _Encoder(nn.Module):
+    def __init__(self, spec):
+        super().__init__()
+        src, r = spec["source"], spec["recurrent"]
+        self.embedding = nn.Embedding(src["vocabSize"], src["embeddingDim"])
+        self.rnn = make_rnn({**r, "bidirectional": False}, src["embeddingDim"])
+
+
+class UnfoldSeq2Seq(nn.Module):
+    """unfold-rnn's Seq2Seq: an encoder (tokens: encoder.embedding + encoder.rnn; or a vector:
+    h0 = tanh(bridge(v)), c0 = 0) whose final state starts the decoder (a many-to-many token
+    Sequential named decoder.*)."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec
+        r = {**spec["recurrent"], "bidirectional": False}
+        self.L, self.H, self.lstm = r.get("numLayers", 1), r["hiddenSize"], r["cell"] == "lstm"
+        if spec["source"]["type"] == "tokens":
+            self.encoder = _Encoder(spec)
+            self.bridge = None
+        else:
+            self.encoder = None
+            self.bridge = nn.Linear(spec["source"]["size"], self.L * self.H)
+        t = spec["target"]
+        self.decoder = UnfoldSequential({"input": {"type": "tokens", "vocabSize": t["vocabSize"], "embeddingDim": t["embeddingDim"]},
+                                         "recurrent": [r], "output": {"size": t["vocabSize"], "loss": "xent"}, "mode": "many-to-many"})
+
+    def encode(self, source, source_lengths=None):
+        """The decoder's initial state from source ids [S, B] (+ lengths [B]) or vectors [B, F]."""
+        if self.bridge is not None:
+            h = torch.tanh(self.bridge(source)).reshape(-1, self.L, self.H).transpose(0, 1).contiguous()  # [L, B, H]
+            return (h, torch.zeros_like(h)) if self.lstm else h
+        x = self.encoder.embedding(source.clamp(min=0))
+        if source_lengths is not None:  # each source's final state at its own length
+            x = nn.utils.rnn.pack_padded_sequence(x, source_lengths.cpu(), enforce_sorted=False)
+        _, state = self.encoder.rnn(x)
+        return state
+
+    def forward(self, source, source_lengths, tokens):
+        """Teacher forcing: decoder logits [T, B, V] for decoder inputs tokens [T, B] ([bos, y...])."""
+        return self.decoder(tokens, state=self.encode(source, source_lengths))
 
 
 def build(spec):
-    """An UnfoldSequential for a SequentialSpec dict (model.toJSON())."""
-    return UnfoldSequential(spec)
+    """The module for a spec (model.toJSON()): UnfoldSequential, or UnfoldSeq2Seq for a Seq2Seq spec."""
+    return UnfoldSeq2Seq(spec) if "source" in spec else UnfoldSequential(spec)
 
 
 def load(path, spec=None):
@@ -157,8 +207,6 @@ def load(path, spec=None):
     if spec is None:
         if "unfold.spec" not in meta:
             raise ValueError(f"{path} has no unfold.spec metadata; pass the spec (model.toJSON()) explicitly")
-        if meta.get("unfold.kind", "Sequential") != "Sequential":
-            raise ValueError(f"{path} holds a {meta['unfold.kind']}; this script builds Sequential models")
         spec = json.loads(meta["unfold.spec"])
     model = build(spec)
     model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
@@ -168,7 +216,8 @@ def load(path, spec=None):
 def save(model, spec, path):
     """Write the module's weights (unwrap DDP first: model.module) as safetensors that unfold-rnn loads."""
     sd = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
-    write_safetensors(path, sd, {"format": "pt", "unfold.kind": "Sequential", "unfold.spec": json.dumps(spec)})
+    kind = "Seq2Seq" if "source" in spec else "Sequential"
+    write_safetensors(path, sd, {"format": "pt", "unfold.kind": kind, "unfold.spec": json.dumps(spec)})
 
 
 def main():

@@ -19,6 +19,7 @@ files are committed. Regenerate (Debian: apt-get install python3-torch):
    PyTorch's outputs on it (`output`, [T, B, O] or [B, O], flat).
 
 2. unfold-rnn -> PyTorch: tools/safetensors_fixtures.mjs trains models here
+   (three Sequential models and two Seq2Seq)
    and writes ours_<name>.safetensors and ours_<name>.input.json; --ours loads
    each file into the module tools/to_torch.py builds from the file's own
    metadata (strict load_state_dict) and writes PyTorch's outputs on that
@@ -160,6 +161,9 @@ def ours():
         with open(os.path.join(OUT, name + ".input.json")) as f:
             inp = json.load(f)
         T, B = inp["T"], inp["B"]
+        if "source" in spec:  # Seq2Seq: teacher-forced decoder logits [T, B, V]
+            write(name + ".torch.json", {"torch_version": torch.__version__, "output": f32list(seq2seq_logits(model, spec, inp))})
+            continue
         lengths = torch.tensor(inp["lengths"])
         if spec["input"]["type"] == "tokens":
             x = torch.tensor(inp["ids"]).reshape(T, B)
@@ -169,6 +173,19 @@ def ours():
             out = model(x, lengths)
         write(name + ".torch.json", {"torch_version": torch.__version__, "output": f32list(out)})
     continued()
+
+
+def seq2seq_logits(model, spec, inp):
+    srcs, T, B = inp["sources"], inp["T"], inp["B"]
+    tokens = torch.tensor(inp["tokens"]).reshape(T, B)
+    with torch.no_grad():
+        if spec["source"]["type"] == "tokens":
+            S = max(len(s) for s in srcs)
+            x = torch.full((S, B), -1, dtype=torch.long)
+            for b, s in enumerate(srcs):
+                x[:len(s), b] = torch.tensor(s)
+            return model(x, torch.tensor([len(s) for s in srcs]), tokens)
+        return model(torch.tensor(srcs, dtype=torch.float32), None, tokens)
 
 
 def continued():
