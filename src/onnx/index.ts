@@ -38,6 +38,7 @@ export interface ONNXOptions {
    * Sequential: add initial-state inputs and final-state outputs (`h0`, `c0`
    * → `hN`, `cN`, each [L, B, H]), so a caller can carry the hidden state from
    * one call to the next (streaming, generation). Unidirectional layers only.
+   * With `lengths`, `hN` is each sequence's state after its last real step.
    * Default false (every sequence starts from zeros). A Seq2Seq decoder
    * always has them.
    */
@@ -217,7 +218,7 @@ function recurrentBlock(
     if (r.cell === "lstm") cs.push(outs[2]);
     // Y [T, D, B, H] -> [T, B, D, H] -> [T, B, D*H].
     const yt = g.op("Transpose", [outs[0]], { perm: { ints: [0, 2, 1, 3] } });
-    x = g.op("Reshape", [yt, g.int64s("shape_TB_", [0, 0, -1])], {}, `${tag}.out_l${l}`);
+    x = g.op("Reshape", [yt, g.int64s("shape_T_B_DH", [0, 0, -1])], {}, `${tag}.out_l${l}`);
   }
   const cat = (list: string[]) => (list.length === 1 ? list[0] : g.op("Concat", list, { axis: 0 }));
   return { y: x, hN: cat(hs), cN: r.cell === "lstm" ? cat(cs) : null };
