@@ -323,8 +323,15 @@ export function modelFromSafetensors(bytes: Uint8Array, spec?: SequentialSpec | 
   return model;
 }
 
+/**
+ * Which model this is, by shape rather than `instanceof`, so that a bundle
+ * saving a Sequential does not pull in the Seq2Seq code.
+ */
 function modelKind(model: unknown): "Sequential" | "Seq2Seq" {
-  if (model instanceof Sequential) return "Sequential";
-  if (model instanceof Seq2Seq) return "Seq2Seq";
+  const m = model as { parameters?: unknown; toJSON?: unknown; spec?: { source?: unknown; input?: unknown } } | null;
+  if (m && typeof m.parameters === "function" && typeof m.toJSON === "function" && m.spec) {
+    if (m.spec.input) return "Sequential";
+    if (m.spec.source) return "Seq2Seq";
+  }
   throw new UnfoldError("E_OPTION", "safetensors: the model must be a Sequential or a Seq2Seq", { name: "model", expected: "a Sequential or Seq2Seq", received: model });
 }

@@ -20,8 +20,8 @@
  * size, D = directions, L = layers, O = outputs.
  */
 import { UnfoldError } from "../errors.js";
-import { Sequential, type SequentialSpec } from "../model/sequential.js";
-import { Seq2Seq, type Seq2SeqSpec } from "../model/seq2seq.js";
+import type { Sequential, SequentialSpec } from "../model/sequential.js";
+import type { Seq2Seq, Seq2SeqSpec } from "../model/seq2seq.js";
 import type { Tensor } from "../runtime/arena.js";
 import { DT, GraphBuilder } from "./graph.js";
 
@@ -92,13 +92,16 @@ export function toONNX(model: Sequential, opts?: ONNXOptions): Uint8Array;
 export function toONNX(model: Seq2Seq, opts?: Pick<ONNXOptions, "softmax">): Seq2SeqONNX;
 export function toONNX(model: Sequential | Seq2Seq, opts: ONNXOptions = {}): Uint8Array | Seq2SeqONNX {
   checkOptions(opts);
-  if (model instanceof Sequential) return sequentialGraph(model, opts);
-  if (model instanceof Seq2Seq) {
+  // Told apart by their specs, not instanceof: this entry imports no model code, only reads the model.
+  const m = model as { parameters?: unknown; toJSON?: unknown; spec?: { input?: unknown; source?: unknown } } | null;
+  const isModel = !!m && typeof m.parameters === "function" && typeof m.toJSON === "function" && !!m.spec;
+  if (isModel && m.spec!.input) return sequentialGraph(model as Sequential, opts);
+  if (isModel && m.spec!.source) {
     if (opts.states !== undefined || opts.lengths !== undefined) {
       const name = opts.states !== undefined ? "states" : "lengths";
       throw new UnfoldError("E_OPTION", `toONNX: option '${name}' is for Sequential models; a Seq2Seq decoder graph always takes and returns its states`, { name: `options.${name}` });
     }
-    return seq2seqGraphs(model, opts);
+    return seq2seqGraphs(model as Seq2Seq, opts);
   }
   throw new UnfoldError("E_UNSUPPORTED", "toONNX exports a Sequential or a Seq2Seq model", { name: "model", expected: "a Sequential or Seq2Seq", received: model });
 }
