@@ -338,6 +338,14 @@ describe("toONNX: what it refuses", () => {
   });
 });
 
+describe("the package entry", () => {
+  it("'unfold-rnn/onnx' resolves through package.json exports to the built toONNX", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const code = 'import("unfold-rnn/onnx").then((m) => console.log(typeof m.toONNX, m.OPSET))';
+    expect(execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8" }).trim()).toBe("function 17");
+  });
+});
+
 describe("the protobuf writer", () => {
   // The subset of onnx/onnx.proto (proto2) that we write, for protobufjs to decode.
   const SCHEMA = `syntax = "proto2"; package onnx;
