@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention, onnx
 import "../dist/runtime/use-node.js"; // Node: read unfold.wasm from disk, worker_threads (what the package's `node` condition does)
 import { printTable } from "./format.js";
 
@@ -13,6 +13,7 @@ const suites = {
   threads: () => import("./threads.js"),
   session: () => import("./session.js"),
   attention: () => import("./attention.js"),
+  onnx: () => import("./onnx.js"),
 };
 
 console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);

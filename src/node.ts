@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { readFileBytes, writeFileAtomic, writeFileAtomicSync } from "./io/node.js";
+import { loadSafetensors, saveSafetensors, type SafetensorsLoadOptions, type SafetensorsModel, type SafetensorsSaveOptions } from "./io/safetensors.js";
 import { type AnyModel, type LoadedModel, loadModel, saveModel, type SaveOptions } from "./model/save.js";
 
 /** Save a model (with vocabulary and optimizer state) to `path`, atomically. */
@@ -24,6 +25,16 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
   } catch (err) {
     throw new Error(`${(err as Error).message} (file: ${path})`, { cause: err });
   }
+}
+
+/** Save a model's weights as a safetensors file (PyTorch names, spec in the metadata), atomically. */
+export async function saveSafetensorsFile(path: string, model: SafetensorsModel, opts: SafetensorsSaveOptions = {}): Promise<void> {
+  await writeFileAtomic(path, saveSafetensors(model, opts));
+}
+
+/** Load a safetensors file into a model; checks every tensor first and changes nothing on failure. */
+export async function loadSafetensorsFile(path: string, model: SafetensorsModel, opts: SafetensorsLoadOptions = {}): Promise<void> {
+  loadSafetensors(model, await readFileBytes(path), opts);
 }
 
 export { readFileBytes, writeFileAtomic, writeFileAtomicSync };

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Build the PyTorch module for an unfold-rnn Sequential (or Seq2Seq) model and load its weights,
+so a model trained in JavaScript can keep training in PyTorch (one GPU, or many
+machines with DistributedDataParallel) and come back.
+
+    /usr/bin/python3 tools/to_torch.py model.safetensors            # print the module and check it loads
+    /usr/bin/python3 tools/to_torch.py model.safetensors --save model.pt   # torch.save(state_dict)
+    /usr/bin/python3 tools/to_torch.py weights.safetensors --spec spec.json  # spec from model.toJSON()
+
+In Python:
+
+    import sys; sys.path.insert(0, "tools")
+    from to_torch import load, save
+    model, spec = load("model.safetensors")    # an nn.Module, weights loaded strictly
+    ...train...                               # DDP: wrap it; save model.module
+    save(model, spec, "trained.safetensors")   # loadSafetensors(...) / modelFromSafetensors(...) in JS
+
+The file is written in JavaScript by `saveSafetensors(model)` (or
+`saveSafetensorsFile` from "unfold-rnn/node"); its metadata carries the
+model's spec (`unfold.spec`). The module's parameter names are the state-dict
+names unfold-rnn uses (embedding.weight, rnn0.weight_ih_l0, ..., head.bias).
+
+Semantics (as unfold-rnn's Sequential): inputs are time-major — token ids
+[T, B] (long) or features [T, B, F] — and `lengths` [B] gives each sequence's
+real length. Many-to-many returns [T, B, O] (logits for 'xent', values for
+'mse'); many-to-one returns the head applied to each sequence's output at step
+lengths[b]-1, [B, O]. The recurrent layers run over the padded batch as a
+whole (no packing), exactly as unfold-rnn does; padding ids (negative) are
+read as id 0, which changes nothing at real steps of a unidirectional layer.
+
+safetensors is read and written here directly (an 8-byte little-endian header
+length, a JSON header, raw little-endian tensors), so the `safetensors`
+package is not needed (Debian 12 does not ship it).
+"""
+import argparse
+import json
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+# ---- safetensors ---------------------------------------------------------------
+
+_DTYPES = {"F32": (np.float32, torch.float32), "F64": (np.float64, torch.float64), "F16": (np.float16, torch.float16),
+           "I64": (np.int64, torch.int64), "I32": (np.int32, torch.int32), "U8": (np.uint8, torch.uint8)}
+_NAMES = {v[1]: k for k, v in _DTYPES.items()}
+
+
+def read_safetensors(path):
+    """(tensors: dict name -> torch.Tensor, metadata: dict) from a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise ValueError(f"{path}: header length {n} exceeds the file")
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    body = data[8 + n:]
+    tensors = {}
+    for name, e in header.items():
+        if e["dtype"] not in _DTYPES:
+            raise ValueError(f"{path}: tensor {name} has unsupported dtype {e['dtype']}")
+        begin, end = e["data_offsets"]
+        arr = np.frombuffer(body[begin:end], dtype=np.dtype(_DTYPES[e["dtype"]][0]).newbyteorder("<"))
+        tensors[name] = torch.from_numpy(arr.copy().reshape(e["shape"]))
+    return tensors, meta
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Write a dict name -> tensor (contiguous, little-endian) as safetensors."""
+    header = {}
+    if metadata:
+        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        t = t.detach().cpu().contiguous()
+        b = t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)  # pad so the tensors start 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+# ---- the module ------------------------------------------------------------------
+
+
+def make_rnn(r, input_size):
+    """The torch.nn recurrent layer of one RecurrentSpec (time-major, like unfold-rnn)."""
+    kw = dict(num_layers=r.get("numLayers", 1), bidirectional=r.get("bidirectional", False), dropout=r.get("dropout", 0.0))
+    H = r["hiddenSize"]
+    cell = r["cell"]
+    if cell == "lstm":
+        return nn.LSTM(input_size, H, **kw)
+    if cell == "gru":
+        return nn.GRU(input_size, H, **kw)
+    if cell in ("rnn", "rnn_relu"):
+        return nn.RNN(input_size, H, nonlinearity="relu" if cell == "rnn_relu" else "tanh", **kw)
+    raise ValueError(f"unknown cell {cell!r} (lstm, gru, rnn, rnn_relu)")
+
+
+class UnfoldSequential(nn.Module):
+    """Embedding (token input) -> rnn0, rnn1, ... -> head (Linear), as unfold-rnn's Sequential."""
+
+    def __init__(self, spec):
+        super().__init__()
+        known = {"input", "recurrent", "output", "mode", "seed"}
+        extra = set(spec) - known
+        if extra:
+            raise ValueError(f"spec fields this script does not know: {sorted(extra)}")
+        self.spec = spec
+        inp = spec["input"]
+        if inp["type"] == "tokens":
+            self.embedding = nn.Embedding(inp["vocabSize"], inp["embeddingDim"])
+            size = inp["embeddingDim"]
+        else:
+            self.embedding = None
+            size = inp["size"]
+        self.rnns = []
+        for k, r in enumerate(spec["recurrent"]):
+            layer = make_rnn(r, size)
+            setattr(self, f"rnn{k}", layer)  # registered under unfold-rnn's name
+            self.rnns.append(layer)
+            size = r["hiddenSize"] * (2 if r.get("bidirectional", False) else 1)
+        self.head = nn.Linear(size, spec["output"]["size"])
+        self.many_to_one = spec["mode"] == "many-to-one"
+
+    def forward(self, x, lengths=None, state=None, return_state=False):
+        """x: ids [T, B] (long) or features [T, B, F]; lengths [B] (default all T).
+        state: the first recurrent block's initial state (h0, or (h0, c0) for LSTM), [L*D, B, H];
+        return_state: also return the first block's final state (over all T steps)."""
+        if self.embedding is not None:
+            x = self.embedding(x.clamp(min=0))
+        final = None
+        for k, rnn in enumerate(self.rnns):
+            x, st = rnn(x, state if k == 0 else None)  # [T, B, D*H]
+            if k == 0:
+                final = st
+        if self.many_to_one:
+            T, B = x.shape[0], x.shape[1]
+            last = (lengths if lengths is not None else torch.full((B,), T)).long() - 1
+            x = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step
+        y = self.head(x)
+        return (y, final) if return_state else y
+
+
+class _Encoder(nn.Module):
+    def __init__(self, spec):
+        super().__init__()
+        src, r = spec["source"], spec["recurrent"]
+        self.embedding = nn.Embedding(src["vocabSize"], src["embeddingDim"])
+        self.rnn = make_rnn({**r, "bidirectional": False}, src["embeddingDim"])
+
+
+class UnfoldSeq2Seq(nn.Module):
+    """unfold-rnn's Seq2Seq: an encoder (tokens: encoder.embedding + encoder.rnn; or a vector:
+    h0 = tanh(bridge(v)), c0 = 0) whose final state starts the decoder (a many-to-many token
+    Sequential named decoder.*)."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec
+        r = {**spec["recurrent"], "bidirectional": False}
+        self.L, self.H, self.lstm = r.get("numLayers", 1), r["hiddenSize"], r["cell"] == "lstm"
+        if spec["source"]["type"] == "tokens":
+            self.encoder = _Encoder(spec)
+            self.bridge = None
+        else:
+            self.encoder = None
+            self.bridge = nn.Linear(spec["source"]["size"], self.L * self.H)
+        t = spec["target"]
+        self.decoder = UnfoldSequential({"input": {"type": "tokens", "vocabSize": t["vocabSize"], "embeddingDim": t["embeddingDim"]},
+                                         "recurrent": [r], "output": {"size": t["vocabSize"], "loss": "xent"}, "mode": "many-to-many"})
+
+    def encode(self, source, source_lengths=None):
+        """The decoder's initial state from source ids [S, B] (+ lengths [B]) or vectors [B, F]."""
+        if self.bridge is not None:
+            h = torch.tanh(self.bridge(source)).reshape(-1, self.L, self.H).transpose(0, 1).contiguous()  # [L, B, H]
+            return (h, torch.zeros_like(h)) if self.lstm else h
+        x = self.encoder.embedding(source.clamp(min=0))
+        if source_lengths is not None:  # each source's final state at its own length
+            x = nn.utils.rnn.pack_padded_sequence(x, source_lengths.cpu(), enforce_sorted=False)
+        _, state = self.encoder.rnn(x)
+        return state
+
+    def forward(self, source, source_lengths, tokens):
+        """Teacher forcing: decoder logits [T, B, V] for decoder inputs tokens [T, B] ([bos, y...])."""
+        return self.decoder(tokens, state=self.encode(source, source_lengths))
+
+
+def build(spec):
+    """The module for a spec (model.toJSON()): UnfoldSequential, or UnfoldSeq2Seq for a Seq2Seq spec."""
+    return UnfoldSeq2Seq(spec) if "source" in spec else UnfoldSequential(spec)
+
+
+def load(path, spec=None):
+    """(module, spec): the module for the file's spec (or `spec`), weights loaded with strict names and shapes."""
+    tensors, meta = read_safetensors(path)
+    if spec is None:
+        if "unfold.spec" not in meta:
+            raise ValueError(f"{path} has no unfold.spec metadata; pass the spec (model.toJSON()) explicitly")
+        spec = json.loads(meta["unfold.spec"])
+    model = build(spec)
+    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
+    return model, spec
+
+
+def save(model, spec, path):
+    """Write the module's weights (unwrap DDP first: model.module) as safetensors that unfold-rnn loads."""
+    sd = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
+    kind = "Seq2Seq" if "source" in spec else "Sequential"
+    write_safetensors(path, sd, {"format": "pt", "unfold.kind": kind, "unfold.spec": json.dumps(spec)})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("weights", help="a .safetensors file written by unfold-rnn (saveSafetensors)")
+    ap.add_argument("--spec", help="the model's spec as JSON (model.toJSON()), if the file has no unfold.spec metadata")
+    ap.add_argument("--save", help="also torch.save the state dict to this path")
+    a = ap.parse_args()
+    spec = None
+    if a.spec:
+        with open(a.spec) as f:
+            spec = json.load(f)
+    model, spec = load(a.weights, spec)
+    print(model)
+    print(f"{sum(p.numel() for p in model.parameters())} parameters loaded from {a.weights}")
+    if a.save:
+        torch.save(model.state_dict(), a.save)
+        print(f"saved the state dict to {a.save}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
