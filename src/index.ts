@@ -20,3 +20,4 @@ export * from "./data/index.js";
 export * from "./io/index.js";
 export { Seq2Seq, type Seq2SeqSpec, type Seq2SeqData, type Seq2SeqFitOptions, type DecodeOptions } from "./model/seq2seq.js";
 export { saveModel, loadModel, type SaveOptions, type LoadedModel, type AnyModel } from "./model/save.js";
+export { inspect, INSPECT_KINDS, type Inspection, type LayerInspection } from "./model/inspect.js";
