@@ -254,6 +254,35 @@ describe("the demo page (examples/browser/)", () => {
     expect(a.length).toBeGreaterThan(100);
     expect(moved).not.toBe(a);
     expect(b).toBe(a);
+
+    // The temperature slider reaches the worker's sampler.
+    await page.$eval("#temperature", (e: HTMLInputElement) => {
+      e.value = "0.1";
+      e.dispatchEvent(new Event("input"));
+    });
+    expect(await page.textContent("#temperature-value")).toBe("0.10");
+    const cold = await sample();
+    expect(await page.evaluate(() => (window as unknown as { __demo: { samples: { temperature: number }[] } }).__demo.samples.at(-1)!.temperature)).toBe(0.1);
+    expect(cold).not.toBe(a);
+
+    // A file that is not a model: a clear error, and the model stays.
+    await page.setInputFiles("#model-file", { name: "broken.unfold", mimeType: "application/octet-stream", buffer: Buffer.from("UNFOLDRN but not really a model file") });
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.error !== null);
+    expect((await demo(page)).error).toMatch(/corrupt|truncated|model/i);
+    await page.evaluate(() => ((window as unknown as { __demo: Demo }).__demo.error = null));
+    expect(await sample()).toBe(cold);
+
+    // Your own text, dropped on the page: a new model learns its alphabet.
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["abcab cabca bcabc ".repeat(300)], "mine.txt", { type: "text/plain" }));
+      document.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(() => (document.getElementById("text") as HTMLTextAreaElement).value.startsWith("abcab cabca"));
+    expect(await page.textContent("#text-info")).toBe("5,400 characters, 4 distinct");
+    await page.click("#train");
+    await page.waitForFunction(() => (window as unknown as { __demo: { info: { vocabSize: number } | null; losses: unknown[] } }).__demo.info?.vocabSize === 4 && (window as unknown as { __demo: Demo }).__demo.losses.length > 0);
+    await page.click("#pause");
     expect(errors).toEqual([]);
   }, 150_000);
 });

@@ -303,7 +303,7 @@ $("model-file").addEventListener("change", async (e) => {
 
 // ---- the unfolded view ---------------------------------------------------------------
 
-const CW = 7; // CSS px per character column
+let CW = 7; // CSS px per character column: as wide as fits the panel, 4 to 9
 let selected = null; // { kind, unit }
 
 function layerOf(trace) {
@@ -389,6 +389,7 @@ function drawHeatmap() {
   const K = L.kinds.length;
   const rows = K * H;
   const ch = Math.max(1, Math.min(8, Math.floor(768 / rows))); // CSS px per unit row
+  CW = Math.max(4, Math.min(9, Math.floor(($("heatmap-wrap").clientWidth - 44) / T)));
   const canvas = $("heatmap");
   canvas.width = T;
   canvas.height = rows;
