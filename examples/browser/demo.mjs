@@ -59,6 +59,10 @@ worker.onmessage = (e) => {
   else if (m.type === "val") onVal(m.step, m.valLoss);
   else if (m.type === "sample") onSample(m);
   else if (m.type === "stopped") onVal(m.step, m.valLoss);
+  else if (m.type === "error") {
+    setTraining(false);
+    fail(new Error(m.message));
+  }
 };
 
 function fail(err) {

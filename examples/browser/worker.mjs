@@ -138,7 +138,15 @@ function describeModel() {
  * the page's messages get answered; validation every ~1.5 s, a sample (and its
  * unfolded view) every ~3 s.
  */
-async function trainLoop() {
+function trainLoop() {
+  return trainChunks().catch((err) => {
+    // e.g. TrainingDivergedError: the weights are the last good ones; tell the page and stop.
+    running = false;
+    postMessage({ type: "error", message: err?.message ?? String(err) });
+  });
+}
+
+async function trainChunks() {
   const fitOptions = {
     steps: 1, batchSize: config.batchSize, tbptt: { k1: config.k1 },
     optimizer: { type: "adam", lr: config.lr }, clipNorm: 5, seed: config.seed,
@@ -207,14 +215,14 @@ const handlers = {
   /** Build a fresh model on `text` with `settings` and start training. */
   async start({ text, settings }) {
     await stop();
-    config = { ...DEFAULTS, ...settings };
-    const v = Vocab.fromChars(text);
-    const old = vocab;
-    vocab = v;
+    // A text that cannot be trained on leaves the current model, vocabulary and settings as they were.
+    const saved = { config, vocab, trainIds, valIds, unigram };
     try {
+      config = { ...DEFAULTS, ...settings };
+      vocab = Vocab.fromChars(text);
       setText(text);
     } catch (err) {
-      vocab = old;
+      ({ config, vocab, trainIds, valIds, unigram } = saved);
       throw err;
     }
     disposeModel();
