@@ -169,8 +169,10 @@ describe("the demo page (examples/browser/)", () => {
 
     // Pause: the view stops changing, then check the unfolded view against the worker's numbers.
     await page.click("#pause");
-    await page.waitForFunction(() => document.getElementById("pause")!.textContent === "Resume");
-    await page.waitForTimeout(300); // a sample posted just before the pause lands
+    await page.waitForFunction(() => {
+      const b = document.getElementById("pause") as HTMLButtonElement;
+      return b.textContent === "Resume" && !b.disabled; // the worker has stopped: nothing more arrives
+    });
     const shape = await page.evaluate(() => {
       const c = document.getElementById("heatmap") as HTMLCanvasElement;
       const t = (window as unknown as { __demo: Demo }).__demo.trace!;
@@ -244,7 +246,10 @@ describe("the demo page (examples/browser/)", () => {
     await page.click("#pause");
     await page.waitForFunction((s) => (window as unknown as { __demo: Demo }).__demo.losses.at(-1)![0] > s + 5, (await demo(page)).steps);
     await page.click("#pause");
-    await page.waitForFunction(() => document.getElementById("pause")!.textContent === "Resume");
+    await page.waitForFunction(() => {
+      const b = document.getElementById("pause") as HTMLButtonElement;
+      return b.textContent === "Resume" && !b.disabled; // the worker has stopped: nothing more arrives
+    });
     const moved = await sample();
     await page.setInputFiles("#model-file", file);
     await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.loaded === 1 || (window as unknown as { __demo: Demo }).__demo.error);
