@@ -135,7 +135,7 @@ describe("the demo page (examples/browser/)", () => {
     let smooth = false;
     let learnt = false;
     const t0 = Date.now();
-    while (Date.now() - t0 < 60_000 && !(smooth && learnt)) {
+    while (Date.now() - t0 < 90_000 && !(smooth && learnt)) {
       const before = await demo(page);
       await page.evaluate(() => {
         const f = (window as unknown as { __demo: Demo }).__demo.frames;
@@ -285,9 +285,22 @@ describe("the demo page (examples/browser/)", () => {
     });
     await page.waitForFunction(() => (document.getElementById("text") as HTMLTextAreaElement).value.startsWith("abcab cabca"));
     expect(await page.textContent("#text-info")).toBe("5,400 characters, 4 distinct");
+    // ... with another cell: a 2-layer GRU, whose unfolded view has h, r, z, n per layer.
+    await page.selectOption("#cell", "gru");
+    await page.selectOption("#hidden", "32");
+    await page.selectOption("#layers", "2");
     await page.click("#train");
-    await page.waitForFunction(() => (window as unknown as { __demo: { info: { vocabSize: number } | null; losses: unknown[] } }).__demo.info?.vocabSize === 4 && (window as unknown as { __demo: Demo }).__demo.losses.length > 0);
+    await page.waitForFunction(() => (window as unknown as { __demo: { info: { vocabSize: number } | null } }).__demo.info?.vocabSize === 4);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.trace?.layers.length === 2, undefined, { timeout: 60_000 });
+    await page.selectOption("#layer", "1");
+    const gru = await page.evaluate(() => {
+      const c = document.getElementById("heatmap") as HTMLCanvasElement;
+      const t = (window as unknown as { __demo: Demo }).__demo.trace!;
+      return { layer: c.dataset.layer, kinds: c.dataset.kinds, width: c.width, height: c.height, chars: t.chars.length, text: t.chars.join("") };
+    });
+    expect(gru).toMatchObject({ layer: "rnn0.l1", kinds: "h,r,z,n", height: 4 * 32, width: gru.chars });
+    expect(gru.text).toMatch(/^[abc ]+$/);
     await page.click("#pause");
     expect(errors).toEqual([]);
-  }, 150_000);
+  }, 240_000);
 });
