@@ -324,7 +324,7 @@ function showTrace(trace) {
     sel.replaceChildren(...names.map((n, i) => Object.assign(document.createElement("option"), { value: String(i), textContent: n })));
   }
   drawHeatmap();
-  drawUnit();
+  requestAnimationFrame(drawUnit); // the coloured text in the next frame: two short tasks, not one long one
 }
 
 const GATES = new Set(["i", "f", "o", "r", "z"]);
@@ -352,7 +352,10 @@ const LUT = (() => {
 function scaleOf(L, kind) {
   if (kind !== "c") return 1;
   if (L.cScale) return L.cScale;
-  const a = Float32Array.from(L.values.c, Math.abs).sort();
+  const c = L.values.c;
+  const a = new Float32Array(c.length);
+  for (let i = 0; i < c.length; i++) a[i] = Math.abs(c[i]);
+  a.sort();
   return (L.cScale = Math.max(0.25, a[Math.floor(0.95 * (a.length - 1))]));
 }
 
