@@ -163,7 +163,6 @@ describe("the demo page (examples/browser/)", () => {
     expect(vals.at(-1)!).toBeLessThan(vals[0] - 1);
     expect(main.tasks).toBeGreaterThan(20);
     expect(main.cpu, "a main-thread task used 50 ms of CPU or more while training").toBeLessThan(50);
-    expect(smooth, `no 4-s window of training kept every animation frame gap under 100 ms (longest main-thread task: ${main.cpu.toFixed(1)} ms CPU, ${main.wall.toFixed(0)} ms wall: the rest is waiting for a CPU)`).toBe(true);
     expect(await page.locator("#loss path.series").count()).toBe(2); // training and validation curves
     expect((await page.textContent("#sample-text"))!.length).toBeGreaterThan(100);
 
@@ -302,5 +301,7 @@ describe("the demo page (examples/browser/)", () => {
     expect(gru.text).toMatch(/^[abc ]+$/);
     await page.click("#pause");
     expect(errors).toEqual([]);
+    // Last, so that a machine too busy for smooth frames still has every other check run.
+    expect(smooth, `no 4-s window of training kept every animation frame gap under 100 ms (longest main-thread task: ${main.cpu.toFixed(1)} ms CPU, ${main.wall.toFixed(0)} ms wall: the rest is waiting for a CPU)`).toBe(true);
   }, 240_000);
 });
