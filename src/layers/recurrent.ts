@@ -290,6 +290,20 @@ export class Recurrent {
     return this.norms.slice();
   }
 
+  /**
+   * Engine-level, for inspection (src/model/inspect.ts): where the last
+   * forward keeps layer-direction `ui` (= l*D + d)'s per-step activations,
+   * with that forward's T and B. Byte offsets, valid until the next call:
+   * hs [T+1, B, H] (forward: slot t+1 = h_t; reverse: slot t = h_t),
+   * cs like hs (LSTM), gates [T, B, G*H] (LSTM: activated i, f, g, o),
+   * gru [T, B, 4H] (GRU: r, z, n, h W_hn^T + b_hn).
+   */
+  lastActivations(ui: number): { T: number; B: number; hs: Ptr; cs: Ptr | null; gates: Ptr; gru: Ptr | null } | null {
+    if (!this.last || !(ui >= 0 && ui < this.caches.length)) return null;
+    const c = this.caches[ui];
+    return { T: this.last.T, B: this.last.B, hs: c.hs.ptr, cs: c.cs ? c.cs.ptr : null, gates: c.gates.ptr, gru: c.gru ? c.gru.ptr : null };
+  }
+
   // ---- activation memory -------------------------------------------------------
 
   /** Make sure the activation arena holds a (T, B) call; re-plan (never overflow) if not. */
