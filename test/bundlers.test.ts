@@ -58,7 +58,10 @@ globalThis.__unfold = run().catch((e) => ({ error: String((e && e.message) || e)
 }
 
 const APPS: Record<string, string> = {
-  "app.js": app('import { init, LSTM } from "unfold-rnn";', "init()"),
+  // No source: init() finds the file itself. simd: "plain" because Chromium would
+  // pick the relaxed-SIMD build (FMA), whose bytes differ from Node 20's plain
+  // build by rounding (that build is checked in test/relaxed.test.ts).
+  "app.js": app('import { init, LSTM } from "unfold-rnn";', 'init({ simd: "plain" })'),
   "app-inline.js": app('import { init, LSTM } from "unfold-rnn/inline";', "init()"),
   // esbuild does not rewrite new URL(…, import.meta.url): import the file's URL with --loader:.wasm=file.
   "app-esbuild.js": app('import { init, LSTM } from "unfold-rnn";\nimport wasmUrl from "unfold-rnn/unfold.wasm";', "init(new URL(wasmUrl, import.meta.url))"),

@@ -95,7 +95,7 @@ describe("relaxed SIMD build under Node 24", () => {
 describe("build selection under Node 20", () => {
   const node20 = findNode20();
   const script = `
-    const lib = await import(${JSON.stringify(join(ROOT, "dist", "index.js"))});
+    const lib = await import(${JSON.stringify(join(ROOT, "dist", "index.node.js"))});
     const out = { valid: lib.hasRelaxedSimd() };
     await lib.init();
     out.default = lib.simdBuild();

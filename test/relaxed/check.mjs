@@ -25,7 +25,7 @@
 import { readFileSync } from "node:fs";
 
 const root = new URL("../../", import.meta.url);
-const lib = await import(new URL("dist/index.js", root).href);
+const lib = await import(new URL("dist/index.node.js", root).href); // the package's `node` entry
 const { setMinFlopsPerThread, threadCount } = await import(new URL("dist/runtime/threads.js", root).href);
 const { refForward, refBackward } = await import(new URL("dist/reference/layers.js", root).href);
 
