@@ -110,9 +110,12 @@ describe("threads: bit-identical to one thread", () => {
       it(`${cell} forward + backward, ${s.name}`, async () => {
         const [a, b, c] = await libs();
         const ref = recurrentRun(a, cell, s);
-        const jobs = b.th.jobCount().posted;
+        const { posted: jobs, unitSplits } = b.th.jobCount();
         expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
         expect(b.th.jobCount().posted - jobs, "parts posted to the worker").toBeGreaterThanOrEqual(2 * s.T);
+        // Forward steps split by hidden units exactly when H is a multiple of 8 (and has 2+ panels).
+        const steps = s.T * (s.L ?? 1) * (s.bi ? 2 : 1);
+        expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(s.H % 8 === 0 && s.H >= 16 ? steps : 0);
         if (s.three) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
       });
     }

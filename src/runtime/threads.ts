@@ -80,6 +80,8 @@ export class ThreadPool {
   /** Parts posted to workers, and those of them the workers ran (not the main thread). */
   jobs = 0;
   ranByWorkers = 0;
+  /** Recurrent forward steps split by hidden units (colSplit). */
+  unitSplits = 0;
   private constructor(
     private readonly workers: AnyWorker[],
     /** All control blocks; cached because shared-memory views never detach. */
@@ -282,9 +284,13 @@ export function threadCount(): number {
   return pool ? pool.threads : 1;
 }
 
-/** Parts posted to workers since init, and how many of them the workers ran (the rest ran on the main thread). @internal */
-export function jobCount(): { posted: number; ranByWorkers: number } {
-  return pool ? { posted: pool.jobs, ranByWorkers: pool.ranByWorkers } : { posted: 0, ranByWorkers: 0 };
+/**
+ * Parts posted to workers since init, how many of them the workers ran (the
+ * rest ran on the main thread), and how many recurrent forward steps were
+ * split by hidden units. @internal
+ */
+export function jobCount(): { posted: number; ranByWorkers: number; unitSplits: number } {
+  return pool ? { posted: pool.jobs, ranByWorkers: pool.ranByWorkers, unitSplits: pool.unitSplits } : { posted: 0, ranByWorkers: 0, unitSplits: 0 };
 }
 
 function kern(): Kernels {
@@ -451,6 +457,7 @@ function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [
   }
   for (const [fn, args] of calls(0, 8 * cut(1, n, P, 1))) k[KERNEL_NAMES[fn]](...args);
   p.wait(n - 1);
+  p.unitSplits++;
   return true;
 }
 
