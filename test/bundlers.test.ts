@@ -70,6 +70,7 @@ const outputs: Record<string, { dir: string }> = {};
 let tmp = "";
 let proj = "";
 let nodeResult: { hash: string; n: number };
+let nodeInline: unknown;
 const buildLogs: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -84,8 +85,9 @@ beforeAll(async () => {
   writeFileSync(join(proj, "index.html"), HTML("./app.js"));
 
   // Node runs the same app from the installed package (the `node` condition: the file is read from disk).
-  const nodeOut = await sh(process.execPath, ["--input-type=module", "-e", 'await import("./app.js"); console.log(JSON.stringify(await globalThis.__unfold))'], proj);
-  nodeResult = JSON.parse(nodeOut.trim().split("\n").pop()!);
+  const inNode = async (file: string) =>
+    JSON.parse((await sh(process.execPath, ["--input-type=module", "-e", `await import("./${file}"); console.log(JSON.stringify(await globalThis.__unfold))`], proj)).trim().split("\n").pop()!);
+  [nodeResult, nodeInline] = await Promise.all([inNode("app.js"), inNode("app-inline.js")]);
 
   // The bundlers, each in its own process, all at once; the tools come from this checkout's node_modules.
   const esbuild = join(NM, ".bin", "esbuild");
@@ -128,8 +130,9 @@ function jsFiles(dir: string): string[] {
 }
 
 describe("the packed package in an empty project", () => {
-  it("Node runs the app (the installed package, node condition)", () => {
+  it("Node runs the app (the installed package, node condition), with unfold-rnn and with unfold-rnn/inline", () => {
     expect(nodeResult).toEqual({ hash: expect.stringMatching(/^[0-9a-f]{8}$/), n: 80 });
+    expect(nodeInline).toEqual(nodeResult);
   });
 
   it("no bundle imports a Node built-in, and no bundler warns", () => {

@@ -127,7 +127,8 @@ export function dispose(): void {
   bindThreads(null, null);
 }
 
-function isInitOptions(x: unknown): x is InitOptions {
+/** True for a plain `{ threads }` object (not a Module, bytes, URL, string or Response). @internal */
+export function isInitOptions(x: unknown): x is InitOptions {
   return typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype && typeof (x as { then?: unknown }).then !== "function";
 }
 
