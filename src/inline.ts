@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 import { UNFOLD_WASM_BASE64 } from "../build/unfold-inline.js";
-import { init as initFrom, type InitOptions, type WasmSource } from "./runtime/wasm.js";
+import { init as initFrom, type InitOptions, isInitOptions, type WasmSource } from "./runtime/wasm.js";
 
 export * from "./index.js";
 
@@ -32,14 +32,10 @@ function inlined(): Uint8Array {
  * does. A source given explicitly is used as is.
  */
 export function init(source?: WasmSource | InitOptions, options: InitOptions = {}): Promise<void> {
-  if (source === undefined || isOptions(source)) {
+  if (source === undefined || isInitOptions(source)) {
     const opts = source ?? options;
     if ((opts.threads ?? 1) === 1) return initFrom(inlined(), opts);
     return initFrom(opts);
   }
   return initFrom(source, options);
-}
-
-function isOptions(x: unknown): x is InitOptions {
-  return typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype && typeof (x as { then?: unknown }).then !== "function";
 }

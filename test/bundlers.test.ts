@@ -73,6 +73,7 @@ const outputs: Record<string, { dir: string }> = {};
 let tmp = "";
 let proj = "";
 let nodeResult: { hash: string; n: number };
+let nodeInline: unknown;
 const buildLogs: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -87,8 +88,9 @@ beforeAll(async () => {
   writeFileSync(join(proj, "index.html"), HTML("./app.js"));
 
   // Node runs the same app from the installed package (the `node` condition: the file is read from disk).
-  const nodeOut = await sh(process.execPath, ["--input-type=module", "-e", 'await import("./app.js"); console.log(JSON.stringify(await globalThis.__unfold))'], proj);
-  nodeResult = JSON.parse(nodeOut.trim().split("\n").pop()!);
+  const inNode = async (file: string) =>
+    JSON.parse((await sh(process.execPath, ["--input-type=module", "-e", `await import("./${file}"); console.log(JSON.stringify(await globalThis.__unfold))`], proj)).trim().split("\n").pop()!);
+  [nodeResult, nodeInline] = await Promise.all([inNode("app.js"), inNode("app-inline.js")]);
 
   // The bundlers, each in its own process, all at once; the tools come from this checkout's node_modules.
   const esbuild = join(NM, ".bin", "esbuild");
@@ -131,8 +133,9 @@ function jsFiles(dir: string): string[] {
 }
 
 describe("the packed package in an empty project", () => {
-  it("Node runs the app (the installed package, node condition)", () => {
+  it("Node runs the app (the installed package, node condition), with unfold-rnn and with unfold-rnn/inline", () => {
     expect(nodeResult).toEqual({ hash: expect.stringMatching(/^[0-9a-f]{8}$/), n: 80 });
+    expect(nodeInline).toEqual(nodeResult);
   });
 
   it("no bundle imports a Node built-in, and no bundler warns", () => {
@@ -245,6 +248,11 @@ describe("a wrong or unreachable wasm URL names the URL", () => {
     expect(e.code).toBe("E_FORMAT");
     expect(e.message).toContain(`${base}/page.wasm is not a valid WebAssembly module`);
     expect(e.message).toContain('it starts with "<!doctype html><"');
+  });
+
+  it("Node importing the web side (dist/index.js by path) is told to import the package by name", async () => {
+    const out = await sh(process.execPath, ["--input-type=module", "-e", `import(${JSON.stringify(join(ROOT, "dist", "index.js"))}).then((m) => m.init()).catch((e) => console.log(e.code, e.message))`], ROOT);
+    expect(out).toMatch(/^E_IO .*default URL of unfold\.wasm, .*build\/unfold\.wasm .*import the package by its name, "unfold-rnn"/);
   });
 
   it("a missing file", async () => {

@@ -180,7 +180,8 @@ export function dispose(): void {
   bindThreads(null, null);
 }
 
-function isInitOptions(x: unknown): x is InitOptions {
+/** True for a plain `{ threads }` object (not a Module, bytes, URL, string or Response). @internal */
+export function isInitOptions(x: unknown): x is InitOptions {
   return typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype && typeof (x as { then?: unknown }).then !== "function";
 }
 
@@ -401,7 +402,11 @@ async function readBytes(url: URL, from: string, isDefault: boolean): Promise<Bu
   try {
     res = await fetch(url);
   } catch (err) {
-    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from} (${(err as Error).message}). ${fix}.`, {
+    const why =
+      url.protocol === "file:" && typeof process === "object" && !!process.versions?.node
+        ? "Node cannot fetch file: URLs, and this is the web side of unfold-rnn (dist/index.js), which reads no files: import the package by its name, \"unfold-rnn\" (its node export condition reads the file), or pass the module's bytes to init()"
+        : fix;
+    throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from} (${(err as Error).message}). ${why}.`, {
       name: "source",
       received: url.href,
       cause: err,
