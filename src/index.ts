@@ -20,6 +20,7 @@ export { TrainingDivergedError, type TrainOptions, type StepInfo, type EpochInfo
 export * from "./data/index.js";
 export * from "./io/index.js";
 export { Seq2Seq, type Seq2SeqSpec, type Seq2SeqData, type Seq2SeqFitOptions, type DecodeOptions } from "./model/seq2seq.js";
+export { Attention, type AttentionOptions, type ScoreKind } from "./layers/attention.js";
 export { saveModel, loadModel, type SaveOptions, type LoadedModel, type AnyModel } from "./model/save.js";
 export { InferenceSession, type SessionOptions } from "./model/session.js";
 export { forecast, type ForecastOptions } from "./model/forecast.js";
