@@ -75,22 +75,25 @@ export function loadCorpus(path: string, vocab?: Vocab, whose = "the model"): Co
   let bytes = raw;
   if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
   bytes = normalizeNewlines(bytes);
+  // Pass 1 (a new vocabulary): count the code points. Pass 2: look each one up.
   let v = vocab;
+  let n = -1;
   try {
     if (!v) {
       const counts = new CharCounts();
       counts.addUtf8(bytes);
+      n = counts.total;
       const distinct = counts.distinct;
       if (distinct > MAX_CHARS) {
         throw new CliError(`the corpus ${path} has ${int(distinct)} distinct characters; unfold train supports at most ${int(MAX_CHARS)} (character ids are stored in 16 bits). Is it text in one or a few scripts? Filter out the rare characters (e.g. keep those seen 10 times or more) and train again`);
       }
-      v = Vocab.fromChars(bytes);
+      v = Vocab.fromCharCounts(counts);
       if (v.tokens.every((t) => t.trim() === "")) throw new CliError(`the corpus ${path} has only whitespace`);
     }
   } catch (err) {
     throw corpusError(path, err);
   }
-  const n = utf8CodePointLength(bytes);
+  if (n < 0) n = utf8CodePointLength(bytes);
   const ids = newIdArray(v.size, n); // [n]
   let miss;
   try {

@@ -31,4 +31,4 @@ export {
   type ShuffleOptions,
 } from "./batch.js";
 export { TokenStream, type StreamWindow } from "./stream.js";
-export { type TokenIds, idBytes } from "./chars.js";
+export { type TokenIds, idBytes, CharCounts } from "./chars.js";

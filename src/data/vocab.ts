@@ -170,6 +170,16 @@ export class Vocab {
       else if (text instanceof Uint8Array) counts.addUtf8(text);
       else throw new TypeError(`Vocab.fromChars: expected strings or UTF-8 bytes (Uint8Array), got ${describe(text)}`);
     }
+    return Vocab.fromCharCounts(counts, opts);
+  }
+
+  /**
+   * A character-level vocab from code point counts made by a streaming pass
+   * of your own ({@link CharCounts}: `addString` / `addUtf8` over chunks of a
+   * file), so a corpus is counted once, never held as a string.
+   */
+  static fromCharCounts(counts: CharCounts, opts: VocabOptions = {}): Vocab {
+    if (!(counts instanceof CharCounts)) throw new TypeError(`Vocab.fromCharCounts: expected a CharCounts, got ${describe(counts)}`);
     return Vocab.build("Vocab.fromChars", "char", false, new Map(counts.entries()), opts);
   }
 
