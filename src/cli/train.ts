@@ -258,7 +258,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
   if (flags.resume) out(`resuming   ${flags.resume} at step ${startStep}, epoch ${(st.epoch + (pos > 0 ? pos / (L - 1) : 0)).toFixed(2)}`);
   out(`baseline   unigram (character frequencies): loss ${baselineLoss.toFixed(3)} nats/char, perplexity ${Math.exp(baselineLoss).toFixed(2)}`);
   const every = settings.checkpointEvery;
-  const ckText = every.seconds !== undefined ? `every ${hms(every.seconds)}` : every.steps ? `every ${every.steps} steps` : "at the end";
+  const ckText = every.seconds !== undefined ? `every ${secs(every.seconds)}` : every.steps ? `every ${every.steps} steps` : "at the end";
   out(`saving to  ${outPath} ${ckText}${settings.keepLast > 0 ? `, keeping the last ${settings.keepLast} as ${basename(stem)}.step<N>.unfold` : ""}${valSet ? `; best in ${bestPath}` : ""}${settings.earlyStop > 0 && valSet ? `; early stop after ${settings.earlyStop} validations without improvement` : ""} (report ${svgPath})`);
   out();
 
@@ -468,8 +468,8 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
   const done = st.history.steps - startStep;
   out();
   const stopped = stopReason === "time" ? ", stopped at the time limit" : stopReason === "early" ? `, stopped early: validation did not improve for ${settings.earlyStop} checkpoints` : "";
-  out(`trained ${done} steps in ${hms(trainSeconds)} of training (${int(charsTrained / Math.max(trainSeconds, 1e-9))} chars/s)${stopped}`);
-  if (valSet) out(`validated ${valPasses} time${valPasses === 1 ? "" : "s"} in ${hms(valSeconds)} (${int(valSet.ids.length)} characters each); total ${hms(since(t0))}`);
+  out(`trained ${done} steps in ${secs(trainSeconds)} of training (${int(charsTrained / Math.max(trainSeconds, 1e-9))} chars/s)${stopped}`);
+  if (valSet) out(`validated ${valPasses} time${valPasses === 1 ? "" : "s"} in ${secs(valSeconds)} (${int(valSet.ids.length)} characters each); total ${secs(since(t0))}`);
   const lastTrain = tailMean(curve.train, 20);
   out(`loss       train ${Number.isFinite(lastTrain) ? lastTrain.toFixed(3) : "-"}${lastVal !== undefined ? `, validation ${lastVal.toFixed(3)} (perplexity ${Math.exp(lastVal).toFixed(2)})` : ""}; unigram baseline ${baselineLoss.toFixed(3)} (perplexity ${Math.exp(baselineLoss).toFixed(2)})`);
   if (run.best && valSet) out(`best       validation ${run.best.loss.toFixed(3)} at step ${run.best.step}${existsSync(bestPath) ? ` (${bestPath})` : ""}`);
@@ -480,6 +480,11 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
   out(`next: unfold sample ${outPath} --prime "${prime.trim().replace(/"/g, '\\"')}"   |   unfold eval ${outPath}   |   unfold train --resume ${outPath} --steps ${Math.max(100, done)}`);
   model.dispose();
   return 0;
+}
+
+/** Seconds for a summary: "0.35s", "4.2s" below 10 s, else like {@link hms}. */
+function secs(s: number): string {
+  return s < 10 ? `${+s.toPrecision(2)}s` : hms(s);
 }
 
 function scheduleText(p: LrPlan, lr: number): string {
