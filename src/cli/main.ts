@@ -64,7 +64,7 @@ export function program(): Command {
     .option("--sample-every <n>", "print a sample every n steps (0: never)", nonNegativeInt, 200)
     .addOption(new Option("--checkpoint-every <n|time>", "validate and save every n steps, or every so long (e.g. 10m); 0: only at the end").argParser(stepsOrDuration).default({ steps: 200 }, "200"))
     .option("--keep-last <k>", "also keep the last k checkpoints as <out>.step<N>.unfold (the best is always kept as <out>.best.unfold)", nonNegativeInt, 0)
-    .option("--resume <file>", "continue training a saved model (its optimizer, stream position, state and learning-rate schedule)")
+    .option("--resume <file>", "continue training a saved model (its optimizer, stream position, state and learning-rate schedule); with no --steps/--epochs/--time, finish the saved run")
     .option("--val-fraction <f>", "hold out this last fraction of the corpus for validation", fraction, 0.05)
     .addOption(new Option("--val-chars <n>", "validate on this many held-out characters (a fixed, seeded subset; 'all' for all of it)").argParser(charCount).default(256_000, "256k"))
     .addOption(new Option("--schedule <kind>", "learning-rate schedule: warm-up then cosine to --lr-floor over the run, or constant").choices(["cosine", "constant"]).default("cosine"))
