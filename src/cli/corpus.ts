@@ -193,6 +193,7 @@ export function heldOutCut(n: number, valFraction: number): number {
  */
 export function validationSubset(val: TokenIds, chars: number, seed: number): { ids: TokenIds; spans: number } {
   const M = val.length;
+  chars = Math.max(chars, 64); // a few windows at least
   if (chars >= M) return { ids: val, spans: Math.max(1, Math.min(32, Math.floor(M / 512))) };
   const S = Math.max(1, Math.min(32, Math.floor(chars / 512)));
   const len = Math.floor(chars / S);
