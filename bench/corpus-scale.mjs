@@ -17,6 +17,8 @@
 //
 //   node bench/corpus-scale.mjs                      # 10, 100, 1000 MB
 //   node bench/corpus-scale.mjs --sizes 10,100 --steps 50
+//   node bench/corpus-scale.mjs --main /tmp/old/dist/cli/main.js --sizes 10,100 --extra=--val-fraction=0
+//       # another build of the CLI (e.g. before issue 12: git archive <commit> | tar -x, npm run build), extra flags
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import os, { loadavg, tmpdir } from "node:os";
@@ -25,15 +27,17 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const MAIN = join(ROOT, "dist", "cli", "main.js");
 const { values: args } = parseArgs({
   options: {
+    main: { type: "string", default: join(ROOT, "dist", "cli", "main.js") },
+    extra: { type: "string", default: "" },
     sizes: { type: "string", default: "10,100,1000" },
     steps: { type: "string", default: "50" },
     hidden: { type: "string", default: "128" },
     keep: { type: "boolean", default: false },
   },
 });
+const MAIN = args.main;
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
 if (!existsSync("/proc/self/stat")) throw new Error("this benchmark reads /proc (Linux)");
 
@@ -69,7 +73,7 @@ writeFileSync(hook, `import { writeFileSync } from "node:fs";\nprocess.on("exit"
 function trainRun(corpus) {
   const out = join(dir, "m.unfold");
   const peakFile = join(dir, "peak.txt");
-  const cli = ["train", corpus, "--hidden", args.hidden, "--steps", args.steps, "--sample-every", "0", "--checkpoint-every", "0", "--log-every", "0", "--out", out];
+  const cli = ["train", corpus, "--hidden", args.hidden, "--steps", args.steps, "--sample-every", "0", "--checkpoint-every", "0", "--log-every", "0", "--out", out, ...args.extra.split(/[ =]/).filter(Boolean)];
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const load0 = loadavg()[0];
@@ -102,10 +106,11 @@ try {
     process.stderr.write(`${mb} MB corpus written (${size} bytes, ${((performance.now() - t) / 1000).toFixed(1)} s); training…\n`);
     const r = await trainRun(path);
     const chars = Number(/(\d[\d,]*) characters, vocabulary/.exec(r.stdout)[1].replace(/,/g, ""));
-    const cps = Number(/of training \(([\d,]+) chars\/s\)/.exec(r.stdout)[1].replace(/,/g, ""));
+    // (an older CLI lacks some of these: "-")
+    const cps = Number((/of training \(([\d,]+) chars\/s\)/.exec(r.stdout) ?? /\(([\d,]+) chars\/s\)/.exec(r.stdout))[1].replace(/,/g, ""));
     const val = /validated (\d+) times? in (\S+) \(([\d,]+) characters each\)/.exec(r.stdout);
-    const width = Number(/\((\d) bytes? per character/.exec(r.stdout)[1]);
-    const read = Number(/read in ([\d.]+)s/.exec(r.stdout)[1]);
+    const width = Number(/\((\d) bytes? per character/.exec(r.stdout)?.[1] ?? NaN);
+    const read = Number(/read in ([\d.]+)s/.exec(r.stdout)?.[1] ?? NaN);
     rows.push({ mb, chars, width, peakMb: r.peakKb / 1024, bytesPerChar: (r.peakKb * 1024) / chars, read, firstStep: r.firstStep, firstStepCpu: r.firstStepCpu, load: r.load, cps, val: val ? `${val[2]} (${val[1]} x ${val[3]} chars)` : "-", wall: r.wall });
     rmSync(path, { force: true });
   }
@@ -114,7 +119,7 @@ try {
 }
 
 const base = rows[0]?.cps;
-console.log(`\nunfold train <corpus> --hidden ${args.hidden} --steps ${args.steps} (node ${process.version}; ${os.cpus().length} cores)\n`);
+console.log(`\n${MAIN} train <corpus> --hidden ${args.hidden} --steps ${args.steps} ${args.extra} (node ${process.version}; ${os.cpus().length} cores)\n`);
 console.log("| corpus | characters | id bytes | peak RSS | RSS bytes / char | corpus read + encoded (wall) | time to first step: wall (CPU) | training chars/s (ratio to first row) | validation | wall | load average |");
 console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
