@@ -82,6 +82,10 @@ describe("long-run options: parsing and the schedule", () => {
     expect(planFactor(timed, 5, 0)).toBeCloseTo(1, 12);
     expect(planFactor(timed, 5, 30)).toBeCloseTo(0.6, 12);
     expect(planFactor(timed, 5, 90)).toBeCloseTo(0.2, 12);
+    // a time plan's warm-up ends after `warmup` updates or 5% of the time, whichever comes first
+    expect(planFactor({ ...timed, warmup: 50 }, 0, 1.5)).toBeCloseTo(0.5, 12); // 2.5% of 60 s
+    expect(planFactor({ ...timed, warmup: 50 }, 9, 0.1)).toBeCloseTo(10 / 50, 12);
+    expect(planFactor({ ...timed, warmup: 50 }, 3, 30)).toBeCloseTo(0.6, 12);
     expect(planFactor({ ...plan, schedule: "constant" }, 105, 0)).toBe(1);
   });
 });

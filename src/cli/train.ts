@@ -71,7 +71,8 @@ export const MIN_IMPROVEMENT = 1e-4;
  * The learning-rate factor (times --lr) of the update after `step` updates,
  * `elapsed` seconds into a time plan: linear warm-up, then cosine from 1 down
  * to `plan.floor` at the end of the plan (the library's `linear-warmup` and
- * `cosine` schedules), or 1 for a constant plan.
+ * `cosine` schedules), or 1 for a constant plan. A time plan's warm-up also
+ * ends after 5% of its time.
  */
 export function planFactor(plan: LrPlan, step: number, elapsed: number): number {
   if (plan.schedule === "constant") return 1;
@@ -80,10 +81,12 @@ export function planFactor(plan: LrPlan, step: number, elapsed: number): number 
     const w = plan.warmup;
     return scheduleFactor({ type: "linear-warmup", warmupSteps: w, then: { type: "cosine", totalSteps: Math.max(1, plan.steps - w), minFactor: plan.floor } }, j);
   }
-  if (j < plan.warmup) return (j + 1) / plan.warmup;
-  // A time plan: cosine over the fraction of the time budget used (cosine with totalSteps 1 at step p in [0, 1]).
+  // A time plan: cosine over the fraction p of the time budget used (cosine with totalSteps 1 at step p in [0, 1]).
+  // Warm-up ends after `warmup` updates or 5% of the time, whichever comes first (a slow machine makes few updates).
   const p = Math.min(1, Math.max(0, elapsed / plan.seconds!));
-  return scheduleFactor({ type: "cosine", totalSteps: 1, minFactor: plan.floor }, p);
+  const cosine = scheduleFactor({ type: "cosine", totalSteps: 1, minFactor: plan.floor }, p);
+  const warm = plan.warmup > 0 ? Math.max((j + 1) / plan.warmup, p / 0.05) : 1;
+  return Math.min(warm, cosine);
 }
 
 /**
@@ -489,7 +492,7 @@ function secs(s: number): string {
 
 function scheduleText(p: LrPlan, lr: number): string {
   if (p.schedule === "constant") return `constant lr ${lr}`;
-  const warm = p.warmup > 0 ? `linear warm-up over ${p.warmup} steps, then ` : "";
+  const warm = p.warmup > 0 ? `linear warm-up over ${p.warmup} steps${p.steps === undefined ? " (at most 5% of the time)" : ""}, then ` : "";
   const end = p.steps !== undefined ? `step ${p.startStep + p.steps}` : `the end of the ${hms(p.seconds!)} budget`;
   return `${warm}cosine from lr ${lr} to ${+(lr * p.floor).toPrecision(3)} (x${p.floor}) at ${end}`;
 }
