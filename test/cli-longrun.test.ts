@@ -92,7 +92,7 @@ describe("long-run options: parsing and the schedule", () => {
 
 describe("unfold train: runs that last hours", () => {
   it("keeps the last k checkpoints and the best; validates on a fixed subset; resumes mid-schedule to the same weights; unfold eval", async () => {
-    const a = await run(["train", corpus, ...SMALL, "--steps", "30", "--warmup", "5", "--checkpoint-every", "10", "--keep-last", "2", "--val-fraction", "0.2", "--val-chars", "2048", "--out", "a.unfold"]);
+    const a = await run(["train", corpus, ...SMALL, "--steps", "30", "--schedule", "cosine", "--warmup", "5", "--checkpoint-every", "10", "--keep-last", "2", "--val-fraction", "0.2", "--val-chars", "2048", "--out", "a.unfold"]);
     expect(a.stderr).toBe("");
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/schedule\s+linear warm-up over 5 steps, then cosine from lr 0\.002 to 0\.0002 \(x0\.1\) at step 30/);

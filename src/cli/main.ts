@@ -67,9 +67,9 @@ export function program(): Command {
     .option("--resume <file>", "continue training a saved model (its optimizer, stream position, state and learning-rate schedule); with no --steps/--epochs/--time, finish the saved run")
     .option("--val-fraction <f>", "hold out this last fraction of the corpus for validation", fraction, 0.05)
     .addOption(new Option("--val-chars <n>", "validate on this many held-out characters (a fixed, seeded subset; 'all' for all of it)").argParser(charCount).default(256_000, "256k"))
-    .addOption(new Option("--schedule <kind>", "learning-rate schedule: warm-up then cosine to --lr-floor over the run, or constant").choices(["cosine", "constant"]).default("cosine"))
-    .addOption(new Option("--warmup <steps>", "warm-up steps of the schedule (default: 5% of the run, at most 100; none when resuming)").argParser(nonNegativeInt).default(-1, "auto"))
-    .option("--lr-floor <f>", "the schedule ends at this fraction of --lr", fraction, 0.1)
+    .addOption(new Option("--schedule <kind>", "learning-rate schedule: constant, or cosine (linear warm-up, then cosine down to --lr-floor x --lr at the end of --steps / --epochs / --time)").choices(["constant", "cosine"]).default("constant"))
+    .addOption(new Option("--warmup <steps>", "warm-up steps of the cosine schedule (default: 5% of the run, at most 100; none when resuming)").argParser(nonNegativeInt).default(-1, "auto"))
+    .option("--lr-floor <f>", "the cosine schedule ends at this fraction of --lr", fraction, 0.1)
     .option("--early-stop <n>", "stop when validation has not improved for n checkpoints (0: never)", nonNegativeInt, 0)
     .addOption(new Option("--threads <n>", "threads for the kernels (results are identical for any count)").argParser(positiveInt).default(defaultThreads(), `the cores available, at most 4: ${defaultThreads()}`))
     .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
@@ -112,7 +112,7 @@ export function program(): Command {
     .option("--threads <n>", "threads for the built-in benchmark", positiveInt, 1)
     .action(async (flags) => run(() => bench(flags)));
 
-  p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2\n  unfold train wiki.txt --time 8h --checkpoint-every 10m --keep-last 3 --early-stop 5\n  unfold eval shakespeare.unfold          # all of the held-out text`);
+  p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2\n  unfold train wiki.txt --time 8h --schedule cosine --checkpoint-every 10m --keep-last 3 --early-stop 5\n  unfold eval shakespeare.unfold          # all of the held-out text`);
   return p;
 }
 
