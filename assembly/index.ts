@@ -10,6 +10,7 @@ export * from "./loss";
 export * from "./optim";
 export * from "./util";
 export * from "./layout";
+export * from "./session";
 
 /** First byte after the static data; the TypeScript heap starts here. */
 export function heap_base(): usize {

@@ -20,3 +20,5 @@ export * from "./data/index.js";
 export * from "./io/index.js";
 export { Seq2Seq, type Seq2SeqSpec, type Seq2SeqData, type Seq2SeqFitOptions, type DecodeOptions } from "./model/seq2seq.js";
 export { saveModel, loadModel, type SaveOptions, type LoadedModel, type AnyModel } from "./model/save.js";
+export { InferenceSession, type SessionOptions } from "./model/session.js";
+export { forecast, type ForecastOptions } from "./model/forecast.js";

@@ -32,3 +32,4 @@ export {
 } from "./batch.js";
 export { TokenStream, type StreamWindow } from "./stream.js";
 export { type TokenIds, idBytes, CharCounts } from "./chars.js";
+export { windows, Scaler, type WindowOptions, type Windows, type ScalerJSON } from "./timeseries.js";

@@ -2,6 +2,7 @@
  * Choosing the next token from a model's output scores (logits): greedy,
  * temperature, top-k and top-p (nucleus) sampling, all from a seeded RNG.
  */
+import { UnfoldError } from "../errors.js";
 import type { Rng } from "../util/rng.js";
 
 /** How to pick the next token. */
@@ -58,41 +59,60 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
 
 /**
  * Pick a token index from `logits` ([V] scores of one step).
- * @throws RangeError for a negative temperature, topK < 1 or topP outside (0, 1].
+ * @throws UnfoldError E_OPTION for a negative or infinite temperature, topK < 1 or topP outside (0, 1].
  */
 export function sampleToken(logits: ArrayLike<number>, rng: Rng, opts: SamplingOptions = {}): number {
+  const V = logits.length;
+  return sampleInto(logits, rng, opts, new Float64Array(V), new Int32Array(V));
+}
+
+/**
+ * {@link sampleToken} with caller-owned scratch (p and order of length V), so
+ * a streaming session draws without allocating. Same draws for the same RNG.
+ * @internal
+ */
+export function sampleInto(logits: ArrayLike<number>, rng: Rng, opts: SamplingOptions, p: Float64Array, order: Int32Array): number {
   const temperature = opts.temperature ?? 1;
-  if (!(temperature >= 0)) throw new RangeError(`unfold-rnn: temperature must be >= 0, got ${temperature}`);
-  if (temperature === 0) return argmax(logits);
   const V = logits.length;
   const topK = opts.topK ?? V;
   const topP = opts.topP ?? 1;
-  if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`unfold-rnn: topK must be a positive integer, got ${topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new RangeError(`unfold-rnn: topP must be in (0, 1], got ${topP}`);
-  const p = softmax(logits, temperature);
-  let idx = Array.from({ length: V }, (_, i) => i);
+  if (typeof temperature !== "number" || !(temperature >= 0) || temperature === Infinity) {
+    throw new UnfoldError("E_OPTION", `temperature must be a finite number >= 0 (0 = greedy), got ${temperature}`, { name: "temperature", expected: "a finite number >= 0", received: temperature });
+  }
+  if (!Number.isInteger(topK) || topK < 1) throw new UnfoldError("E_OPTION", `topK must be a positive integer, got ${topK}`, { name: "topK", expected: "an integer >= 1", received: topK });
+  if (typeof topP !== "number" || !(topP > 0 && topP <= 1)) throw new UnfoldError("E_OPTION", `topP must be in (0, 1], got ${topP}`, { name: "topP", expected: "a number in (0, 1]", received: topP });
+  if (temperature === 0) return argmax(logits);
+  // p = softmax(logits / temperature), in float64
+  let m = -Infinity;
+  for (let i = 0; i < V; i++) m = Math.max(m, logits[i]);
+  let s = 0;
+  for (let i = 0; i < V; i++) {
+    p[i] = Math.exp((logits[i] - m) / temperature);
+    s += p[i];
+  }
+  for (let i = 0; i < V; i++) p[i] /= s;
+  for (let i = 0; i < V; i++) order[i] = i;
+  let n = V; // candidates order[0..n)
   if (topK < V || topP < 1) {
-    idx.sort((a, b) => p[b] - p[a] || a - b);
-    idx = idx.slice(0, Math.min(topK, V));
+    order.sort((a, b) => p[b] - p[a] || a - b);
+    n = Math.min(topK, V);
     if (topP < 1) {
       let cum = 0;
-      let cut = idx.length;
-      for (let i = 0; i < idx.length; i++) {
-        cum += p[idx[i]];
+      for (let i = 0; i < n; i++) {
+        cum += p[order[i]];
         if (cum >= topP) {
-          cut = i + 1;
+          n = i + 1;
           break;
         }
       }
-      idx = idx.slice(0, cut);
     }
   }
   let total = 0;
-  for (const i of idx) total += p[i];
+  for (let i = 0; i < n; i++) total += p[order[i]];
   let r = rng.next() * total;
-  for (const i of idx) {
-    r -= p[i];
-    if (r < 0) return i;
+  for (let i = 0; i < n; i++) {
+    r -= p[order[i]];
+    if (r < 0) return order[i];
   }
-  return idx[idx.length - 1];
+  return order[n - 1];
 }

@@ -6,6 +6,7 @@
  */
 import { decodeModel, encodeModel, type ModelTensor } from "../io/format.js";
 import { Vocab, type VocabJSON } from "../data/vocab.js";
+import { Scaler, type ScalerJSON } from "../data/timeseries.js";
 import { Optimizer, type OptimizerSpec } from "../train/optimizers.js";
 import type { TrainHistory } from "../train/trainer.js";
 import type { Recurrent } from "../layers/recurrent.js";
@@ -33,6 +34,8 @@ interface SavedHeader {
   };
   /** Anything the caller wants to keep (e.g. CLI settings). */
   meta?: Record<string, unknown>;
+  /** Time series: the model's fitted scaler. */
+  scaler?: ScalerJSON;
 }
 
 /** What {@link loadModel} returns. */
@@ -87,6 +90,7 @@ export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
   if (opts.vocab) header.vocab = opts.vocab.toJSON();
   if (opts.targetVocab) header.targetVocab = opts.targetVocab.toJSON();
   if (opts.meta) header.meta = opts.meta;
+  if (model instanceof Sequential && model.scaler) header.scaler = model.scaler.toJSON();
   return encodeModel({ header: header as unknown as Record<string, unknown>, tensors });
 }
 
@@ -120,6 +124,10 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
       else throw new Error(`unexpected tensor '${t.name}'`);
     }
     model.loadStateDict(sd);
+    if (h.scaler !== undefined) {
+      if (!(model instanceof Sequential)) throw new Error("a scaler is saved with a model that is not Sequential");
+      model.scaler = Scaler.fromJSON(h.scaler);
+    }
     const tr = h.train;
     if (tr) {
       model.trainState.history = tr.history;

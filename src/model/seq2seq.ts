@@ -16,6 +16,8 @@
  * Legend: S = source steps, T = target steps, B = batch, H = hidden size,
  * L = recurrent layers, V = target vocabulary.
  */
+import { UnfoldError } from "../errors.js";
+import { InferenceSession, type SessionOptions } from "./session.js";
 import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
@@ -333,6 +335,32 @@ export class Seq2Seq {
       count += r.count;
     }
     return { loss: sum / count, count };
+  }
+
+  /**
+   * A streaming session on the decoder, starting from the encoder's final
+   * state for `source` (a token sequence, or the vector of a one-to-many
+   * model). Feed the begin token first: `s.feed([spec.target.bosId])`, then
+   * `s.sample()` or `s.step(id)` token by token; `reset()` returns to the
+   * encoder's state. The model itself is left as it was.
+   */
+  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession {
+    if (!source || typeof source !== "object" || typeof source.length !== "number" || source.length === 0) {
+      throw new UnfoldError("E_SHAPE", "session(source) needs a non-empty source sequence (or vector)", { name: "source", expected: "a non-empty array", received: source });
+    }
+    const dec = this.decoder.recurrent[0];
+    const carried = dec.carriedState();
+    this.encode([source], false);
+    const st = dec.carriedState()!; // [L, 1, H] h and c, set by encode
+    if (carried) dec.restoreCarriedState(carried);
+    else this.decoder.resetState();
+    const { L, H } = this;
+    const initial = new Float32Array(2 * L * H); // per layer: h [H], then c [H]
+    for (let l = 0; l < L; l++) {
+      initial.set(st.h.subarray(l * H, (l + 1) * H), 2 * l * H);
+      initial.set(st.c.subarray(l * H, (l + 1) * H), 2 * l * H + H);
+    }
+    return new InferenceSession(this.decoder, opts, initial);
   }
 
   /**

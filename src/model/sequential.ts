@@ -14,6 +14,9 @@
  * F = input features, H = hidden size, D = directions, O = output size.
  */
 import type { Ptr } from "../runtime/abi.js";
+import { InferenceSession, type SessionOptions } from "./session.js";
+import { forecast, type ForecastOptions } from "./forecast.js";
+import type { Scaler } from "../data/timeseries.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { Dense, Embedding } from "../layers/dense.js";
@@ -99,6 +102,9 @@ export class Sequential {
   readonly inputSize: number;
   /** Features per step leaving the last recurrent layer (D*H). */
   readonly hiddenOut: number;
+
+  /** Time series: the scaler fitted on the training data, used by {@link forecast} and saved with the model. */
+  scaler: Scaler | null = null;
 
   /** Optimizer and history, kept across fit() calls and saved with the model. */
   trainState: TrainState = newTrainState();
@@ -381,6 +387,25 @@ export class Sequential {
   /** Sample `length` tokens after `prime`, feeding each back as the next input. */
   generate(prime: ArrayLike<number>, opts: GenerateOptions): number[] {
     return generate(this, prime, opts);
+  }
+
+  /**
+   * A streaming inference session: `s.feed(ids)` returns the next-token
+   * probabilities, then `s.step(id)`, `s.sample()`, `s.fork()`, `s.reset()`.
+   * It has its own state; the model is not changed. Unidirectional layers only.
+   */
+  session(opts: SessionOptions = {}): InferenceSession {
+    return new InferenceSession(this, opts);
+  }
+
+  /**
+   * The next `horizon` steps after `history` (flat [T, F], raw values), through
+   * {@link scaler}: autoregressive when the head predicts one step of every
+   * feature, direct when a many-to-one head predicts several steps.
+   * @returns flat [horizon, Ft]
+   */
+  forecast(history: ArrayLike<number>, horizon: number, opts: ForecastOptions = {}): Float32Array {
+    return forecast(this, history, horizon, opts);
   }
 
   /** The definition, for saving: `new Sequential(model.toJSON())` rebuilds the architecture. */

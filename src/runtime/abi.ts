@@ -134,6 +134,16 @@ export interface Kernels {
   mul_f32(dst: Ptr, a: Ptr, b: Ptr, n: number): void;
   /** Dropout mask dst[i] = (u < p ? 0 : scale), u from xoshiro128** with its 4 x u32 state at `state` (advanced). */
   dropout_mask(dst: Ptr, n: number, p: number, scale: number, state: Ptr): void;
+
+  // ---- session.ts: batch-1 steps for streaming inference ----------------------------
+  /** y [N] = beta*y + W x, W [N, K] row-major, x [K]. beta 0 never reads y. */
+  gemv_f32x4(N: number, K: number, W: Ptr, x: Ptr, y: Ptr, beta: number): void;
+  /** One step of one recurrent layer at B = 1, in place on h [H] (and c [H] for LSTM).
+   * kind 0 rnn tanh, 1 rnn relu, 2 lstm, 3 gru; x [I]; wIh [G*H, I], wHh [G*H, H], biases [G*H];
+   * scratch: RNN H, LSTM 5H, GRU 10H floats. */
+  cell_step_b1(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, wHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, H: number): void;
+  /** y [N] = W x + b at B = 1; W [N, K] (nn.Linear layout). */
+  dense_b1(x: Ptr, K: number, W: Ptr, b: Ptr, y: Ptr, N: number): void;
 }
 
 /** Names of all functions in {@link Kernels}, checked at load time. */
@@ -147,4 +157,5 @@ export const KERNEL_NAMES = [
   "sgd_step", "momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "sum_squares", "count_nonfinite",
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",
   "copy2d_f32", "mul_f32", "dropout_mask",
+  "gemv_f32x4", "cell_step_b1", "dense_b1",
 ] as const;
