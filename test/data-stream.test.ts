@@ -133,10 +133,16 @@ describe("TokenStream", () => {
     expect(() => s.stream(1)).toThrow(/b must be an integer in \[0, 1\)/);
   });
 
-  it("copies its input", () => {
-    const ids = Int32Array.from([1, 2, 3, 4]);
-    const s = new TokenStream(ids, 2);
-    ids[0] = 99;
+  it("reads a typed corpus in place (no 32-bit copy) and copies a plain array", () => {
+    for (const ids of [Int32Array.from([1, 2, 3, 4]), Uint16Array.from([1, 2, 3, 4]), Uint8Array.from([1, 2, 3, 4])]) {
+      const s = new TokenStream(ids, 2);
+      expect(s.stream(0).buffer).toBe(ids.buffer);
+      ids[0] = 99;
+      expect(arr(s.window(0, 1).x)).toEqual([99, 3]);
+    }
+    const plain = [1, 2, 3, 4];
+    const s = new TokenStream(plain, 2);
+    plain[0] = 99;
     expect(arr(s.window(0, 1).x)).toEqual([1, 3]);
   });
 });

@@ -3,6 +3,7 @@
  * package lives, option parsers and number / time formatting.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
@@ -96,6 +97,28 @@ export function duration(v: string): number {
   const unit = m[2] ?? "s";
   const mul = unit === "ms" ? 1e-3 : unit === "s" ? 1 : unit === "h" ? 3600 : 60;
   return Number(m[1]) * mul;
+}
+
+/** "200" -> every 200 steps; "10m", "90s", "1h" -> every so many seconds (--checkpoint-every). "0": only at the end. */
+export function stepsOrDuration(v: string): { steps?: number; seconds?: number } {
+  if (/^\s*\d+\s*$/.test(v)) return { steps: Number(v) };
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)\s*$/.exec(v);
+  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError("must be a number of steps (e.g. 200) or a duration (e.g. 90s, 10m, 1h).");
+  return { seconds: duration(v) };
+}
+
+/** A count of characters: "256000", "256k", "2M", or "all" (Infinity). */
+export function charCount(v: string): number {
+  if (/^\s*all\s*$/i.test(v)) return Infinity;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$/.exec(v);
+  const n = m ? Number(m[1]) * (m[2] === "" ? 1 : /k/i.test(m[2]) ? 1e3 : 1e6) : NaN;
+  if (!Number.isSafeInteger(Math.round(n)) || Math.round(n) < 1) throw new InvalidArgumentError("must be a number of characters such as 256000, 256k or 2M, or all.");
+  return Math.round(n);
+}
+
+/** The default thread count: the cores available, at most 4 (more stop helping these kernel sizes). */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 export function oneOf<T extends string>(values: readonly T[]): (v: string) => T {

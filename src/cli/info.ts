@@ -1,6 +1,6 @@
 /** `unfold info`: what is in a model file. */
 import { statSync } from "node:fs";
-import { bytes, initKernels, int } from "./common.js";
+import { bytes, hms, initKernels, int } from "./common.js";
 import { describeModel, loadLm } from "./model-file.js";
 
 /** A token as shown in the vocabulary preview: visible escapes for whitespace. */
@@ -34,6 +34,13 @@ export async function info(path: string): Promise<number> {
     for (const e of h.epochs.slice(-5)) {
       const partial = Number.isInteger(e.epoch) ? "" : " (partial)";
       out("", `epoch ${Math.ceil(e.epoch)}${partial}: to step ${e.step}, mean loss ${e.loss.toFixed(3)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(3)}` : ""}, ${e.seconds.toFixed(0)} s`);
+    }
+    const run = meta?.run;
+    if (run) {
+      const p = run.plan;
+      const sched = p.schedule === "constant" ? "constant lr" : `warm-up ${p.warmup} steps, cosine to x${p.floor} at ${p.steps !== undefined ? `step ${p.startStep + p.steps}` : `${hms(p.seconds!)} of time`}`;
+      const best = run.best ? `; best validation ${run.best.loss.toFixed(3)} at step ${run.best.step}${run.sinceBest ? ` (${run.sinceBest} validation${run.sinceBest === 1 ? "" : "s"} since)` : ""}` : "";
+      out("long run", `${sched}${best}; ${hms(run.trainSeconds)} training + ${hms(run.valSeconds)} validation${run.kept.length ? `; kept ${run.kept.join(", ")}` : ""}`);
     }
     const curve = meta?.curve;
     if (curve && curve.train.length) {

@@ -5,6 +5,7 @@
  *
  *   unfold train [corpus.txt] [--model lstm|gru|rnn] [--hidden 256] ... [--steps N | --epochs N | --time 2m]
  *   unfold sample model.unfold [--prime "ROMEO:"] [--length 500] [--temperature 0.8]
+ *   unfold eval model.unfold [corpus]
  *   unfold info model.unfold
  *   unfold bench [--quick]
  *
@@ -14,8 +15,10 @@
 import { Command, Option } from "commander";
 import { bench } from "./bench.js";
 import {
-  CliError, defaultCorpusPath, duration, fraction, nonNegativeInt, nonNegativeNumber, packageVersion, positiveInt, positiveNumber, probability,
+  charCount, CliError, defaultCorpusPath, defaultThreads, duration, fraction, nonNegativeInt, nonNegativeNumber, packageVersion, positiveInt, positiveNumber, probability,
+  stepsOrDuration,
 } from "./common.js";
+import { evaluate, type EvalFlags } from "./eval.js";
 import { info } from "./info.js";
 import { sample } from "./sample.js";
 import { train, type TrainFlags } from "./train.js";
@@ -59,10 +62,16 @@ export function program(): Command {
     .option("--seed <n>", "random seed (initial weights)", nonNegativeInt, 1)
     .option("--out <file>", "where to save the model (default model.unfold, or the --resume file)")
     .option("--sample-every <n>", "print a sample every n steps (0: never)", nonNegativeInt, 200)
-    .option("--checkpoint-every <n>", "validate and save every n steps (0: only at the end)", nonNegativeInt, 200)
-    .option("--resume <file>", "continue training a saved model (its optimizer, stream position and state)")
+    .addOption(new Option("--checkpoint-every <n|time>", "validate and save every n steps, or every so long (e.g. 10m); 0: only at the end").argParser(stepsOrDuration).default({ steps: 200 }, "200"))
+    .option("--keep-last <k>", "also keep the last k checkpoints as <out>.step<N>.unfold (the best is always kept as <out>.best.unfold)", nonNegativeInt, 0)
+    .option("--resume <file>", "continue training a saved model (its optimizer, stream position, state and learning-rate schedule); with no --steps/--epochs/--time, finish the saved run")
     .option("--val-fraction <f>", "hold out this last fraction of the corpus for validation", fraction, 0.05)
-    .option("--threads <n>", "threads for the kernels (results are identical for any count)", positiveInt, 1)
+    .addOption(new Option("--val-chars <n>", "validate on this many held-out characters (a fixed, seeded subset; 'all' for all of it)").argParser(charCount).default(256_000, "256k"))
+    .addOption(new Option("--schedule <kind>", "learning-rate schedule: constant, or cosine (linear warm-up, then cosine down to --lr-floor x --lr at the end of --steps / --epochs / --time)").choices(["constant", "cosine"]).default("constant"))
+    .addOption(new Option("--warmup <steps>", "warm-up steps of the cosine schedule (default: 5% of the run, at most 100; none when resuming)").argParser(nonNegativeInt).default(-1, "auto"))
+    .option("--lr-floor <f>", "the cosine schedule ends at this fraction of --lr", fraction, 0.1)
+    .option("--early-stop <n>", "stop when validation has not improved for n checkpoints (0: never)", nonNegativeInt, 0)
+    .addOption(new Option("--threads <n>", "threads for the kernels (results are identical for any count)").argParser(positiveInt).default(defaultThreads(), `the cores available, at most 4: ${defaultThreads()}`))
     .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
     .action(async (corpus: string | undefined, flags: TrainFlags, cmd: Command) => {
       const explicit = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === "cli"));
@@ -80,6 +89,17 @@ export function program(): Command {
     .option("--seed <n>", "random seed of the sampler (default: random)", nonNegativeInt)
     .action(async (model: string, flags) => run(() => sample(model, flags)));
 
+  p.command("eval")
+    .description("evaluate a model on all of its held-out text (or another corpus), with a progress bar")
+    .argument("<model>", "model file from `unfold train`")
+    .argument("[corpus]", "text to evaluate on (default: the model's training corpus; its held-out end, --val-fraction)")
+    .addOption(new Option("--val-chars <n>", "only this many held-out characters: the fixed subset `unfold train` validates on").argParser(charCount).default(Infinity, "all"))
+    .option("--all-text", "evaluate on all of the corpus, not only its held-out end")
+    .option("--batch <n>", "parallel streams (speed only; the loss barely depends on it)", positiveInt)
+    .addOption(new Option("--threads <n>", "threads for the kernels").argParser(positiveInt).default(defaultThreads(), `${defaultThreads()}`))
+    .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
+    .action(async (model: string, corpus: string | undefined, flags: EvalFlags) => run(() => evaluate(model, corpus, flags)));
+
   p.command("info")
     .description("show a model's architecture, vocabulary and training history")
     .argument("<model>", "model file")
@@ -92,7 +112,7 @@ export function program(): Command {
     .option("--threads <n>", "threads for the built-in benchmark", positiveInt, 1)
     .action(async (flags) => run(() => bench(flags)));
 
-  p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2`);
+  p.addHelpText("after", `\nExamples:\n  unfold train --time 2m                  # the default corpus (${defaultCorpusPath()})\n  unfold train shakespeare.txt --hidden 512 --epochs 5 --out shakespeare.unfold\n  unfold sample shakespeare.unfold --prime "ROMEO:" --length 300\n  unfold train --resume shakespeare.unfold --epochs 2\n  unfold train wiki.txt --time 8h --schedule cosine --checkpoint-every 10m --keep-last 3 --early-stop 5\n  unfold eval shakespeare.unfold          # all of the held-out text`);
   return p;
 }
 

@@ -19,6 +19,18 @@ export interface CliSettings {
   lr: number;
   seed: number;
   valFraction: number;
+  /** Characters of held-out text validated at each checkpoint (Infinity: all); absent in older files (all). */
+  valChars?: number;
+  /** Learning-rate schedule, warm-up steps (-1: automatic) and floor (fraction of --lr). */
+  schedule?: "cosine" | "constant";
+  warmup?: number;
+  lrFloor?: number;
+  /** Stop after this many validations without improvement (0: never). */
+  earlyStop?: number;
+  /** Step checkpoints kept besides the latest. */
+  keepLast?: number;
+  /** --checkpoint-every: steps or seconds. */
+  checkpointEvery?: { steps?: number; seconds?: number };
 }
 
 /** The meta block of a model file written by `unfold train`. */
@@ -30,6 +42,40 @@ export interface CliMeta {
   /** Unigram baseline loss (nats/char) and what it was measured on. */
   baseline?: { loss: number; on: "validation" | "training" };
   curve?: LossCurve;
+  /** The long-run state (learning-rate plan, best validation, kept checkpoints), so `--resume` continues exactly. */
+  run?: LongRunState;
+}
+
+/**
+ * The learning-rate plan of a run: linear warm-up over `warmup` updates, then
+ * cosine from --lr down to `floor` x --lr at the end of the run, whose length
+ * is `steps` updates (--steps, --epochs) or `seconds` of wall-clock time
+ * (--time). `constant` keeps --lr.
+ */
+export interface LrPlan {
+  schedule: "cosine" | "constant";
+  /** Update count (history.steps) when the plan started. */
+  startStep: number;
+  warmup: number;
+  floor: number;
+  steps?: number;
+  seconds?: number;
+  /** Time plans: seconds of the plan spent before the current process (by runs that were resumed). */
+  doneSeconds?: number;
+}
+
+/** The long-run state kept in the model file (meta.run). */
+export interface LongRunState {
+  plan: LrPlan;
+  /** The best validation so far (its checkpoint is <name>.best.unfold). */
+  best?: { step: number; loss: number };
+  /** Validations since the best one. */
+  sinceBest: number;
+  /** Step checkpoints kept (paths as written), oldest first. */
+  kept: string[];
+  /** Seconds spent training and validating over the whole run, resumes included. */
+  trainSeconds: number;
+  valSeconds: number;
 }
 
 export interface LoadedLm {

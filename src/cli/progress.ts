@@ -18,14 +18,17 @@ export interface ProgressState {
   loss: number;
   /** Last validation loss, if measured. */
   val?: number;
-  /** Characters (targets) trained on per second. */
+  /** Characters (targets) trained on per second of training alone (validation not counted). */
   cps: number;
+  /** Seconds spent training and validating so far (shown apart). */
+  trainSeconds?: number;
+  valSeconds?: number;
   /** Seconds left. */
   eta: number;
 }
 
-export interface Progress {
-  update(s: ProgressState): void;
+export interface Progress<S = ProgressState> {
+  update(s: S): void;
   /** Print text (ending with a newline) without breaking the progress line. */
   log(text: string): void;
   stop(): void;
@@ -38,7 +41,9 @@ function describe(s: ProgressState): string {
     `loss ${Number.isFinite(s.loss) ? s.loss.toFixed(3) : "-"}`,
   ];
   if (s.val !== undefined) parts.push(`val ${s.val.toFixed(3)} (ppl ${Math.exp(s.val).toFixed(2)})`);
-  parts.push(`${compact(s.cps)} chars/s`, `ETA ${hms(s.eta)}`);
+  parts.push(`${compact(s.cps)} chars/s`);
+  if (s.trainSeconds !== undefined) parts.push(`train ${hms(s.trainSeconds)}${s.valSeconds ? ` + val ${hms(s.valSeconds)}` : ""}`);
+  parts.push(`ETA ${hms(s.eta)}`);
   return parts.join(" | ");
 }
 
@@ -47,8 +52,13 @@ function bar(f: number, width = 20): string {
   return "█".repeat(n) + "░".repeat(width - n);
 }
 
-/** A progress display for `stream` (stdout): live on a TTY, periodic plain lines otherwise. */
-export function createProgress(stream: NodeJS.WriteStream, plainEverySeconds = 5): Progress {
+/**
+ * A progress display for `stream` (stdout): live on a TTY, periodic plain
+ * lines otherwise. `text` renders a state (default: the training line).
+ */
+export function createProgress<S extends { fraction: number } = ProgressState>(
+  stream: NodeJS.WriteStream, plainEverySeconds = 5, text: (s: S) => string = describe as unknown as (s: S) => string,
+): Progress<S> {
   if (stream.isTTY) {
     const multi = new cliProgress.MultiBar({
       stream,
@@ -60,7 +70,7 @@ export function createProgress(stream: NodeJS.WriteStream, plainEverySeconds = 5
     });
     const b = multi.create(1, 0, { text: "starting…" });
     return {
-      update: (s) => b.update(Math.min(1, s.fraction), { text: describe(s) }),
+      update: (s) => b.update(Math.min(1, s.fraction), { text: text(s) }),
       log: (text) => {
         multi.log(text.endsWith("\n") ? text : `${text}\n`);
         multi.update();
@@ -74,7 +84,7 @@ export function createProgress(stream: NodeJS.WriteStream, plainEverySeconds = 5
       const now = performance.now();
       if (now - last >= plainEverySeconds * 1000) {
         last = now;
-        stream.write(`${describe(s)}\n`);
+        stream.write(`${text(s)}\n`);
       }
     },
     log: (text) => void stream.write(text.endsWith("\n") ? text : `${text}\n`),

@@ -31,4 +31,5 @@ export {
   type ShuffleOptions,
 } from "./batch.js";
 export { TokenStream, type StreamWindow } from "./stream.js";
+export { type TokenIds, idBytes, CharCounts } from "./chars.js";
 export { windows, Scaler, type WindowOptions, type Windows, type ScalerJSON } from "./timeseries.js";

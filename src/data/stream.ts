@@ -12,7 +12,12 @@
  * point — what makes truncated BPTT (lecture p.20) meaningful. Targets are
  * the next token (teacher forcing, p.15): y[t, b] = x[t+1, b], and the last
  * y of a window is the first x of the next.
+ *
+ * At scale: the stream reads the ids where they are — a Uint8Array,
+ * Uint16Array or Int32Array corpus is viewed, not copied (a 100 MB corpus of
+ * byte ids stays 100 MB); only each small [T, B] window is made as Int32.
  */
+import { isTokenIds, type TokenIds } from "./chars.js";
 
 /** One truncated-BPTT window. */
 export interface StreamWindow {
@@ -48,11 +53,13 @@ export class TokenStream {
   readonly L: number;
   /** Tokens left over at the end of the corpus and not used: n - B*L. */
   readonly dropped: number;
-  private readonly data: Int32Array; // [B, L]: stream b is data[b*L, (b+1)*L)
+  private readonly data: TokenIds; // [B, L]: stream b is data[b*L, (b+1)*L)
   private pos = 0;
 
   /**
-   * @param ids the corpus, n token ids (copied)
+   * @param ids the corpus, n token ids: a Uint8Array, Uint16Array or
+   *   Int32Array is used in place (not copied; do not modify it while
+   *   reading), anything else is checked and copied to an Int32Array
    * @param B number of parallel streams, >= 1
    * @throws Error if n < 2B: every stream needs at least 2 tokens (one input and its target)
    */
@@ -67,15 +74,16 @@ export class TokenStream {
     this.B = B;
     this.L = L;
     this.dropped = n - B * L;
-    this.data = new Int32Array(B * L);
-    if (ids instanceof Int32Array) {
-      this.data.set(ids.subarray(0, B * L));
+    if (isTokenIds(ids)) {
+      this.data = ids.subarray(0, B * L);
     } else {
+      const data = new Int32Array(B * L);
       for (let i = 0; i < B * L; i++) {
         const v = ids[i];
         if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new TypeError(`TokenStream: ids[${i}] is ${v}; ids must be 32-bit integers`);
-        this.data[i] = v;
+        data[i] = v;
       }
+      this.data = data;
     }
   }
 
@@ -110,8 +118,8 @@ export class TokenStream {
     return Math.ceil((this.L - 1) / seqLen);
   }
 
-  /** Stream b: its L token ids (a view; do not modify). [L] */
-  stream(b: number): Int32Array {
+  /** Stream b: its L token ids (a view of the corpus array; do not modify). [L] */
+  stream(b: number): TokenIds {
     if (!Number.isInteger(b) || b < 0 || b >= this.B) throw new RangeError(`TokenStream.stream: b must be an integer in [0, ${this.B}), got ${b}`);
     return this.data.subarray(b * this.L, (b + 1) * this.L);
   }

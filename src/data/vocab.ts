@@ -11,6 +11,9 @@
  * vocab with `pad` has `padId === 0`.
  */
 import { charTokens, wordTokens } from "./tokenize.js";
+import {
+  CharCounts, CharIndex, type CharMiss, codePointLength, encodeStringInto, encodeUtf8Into, newIdArray, type TokenIds, utf8CodePointLength,
+} from "./chars.js";
 
 /** How a vocab splits a string: by code point, by word, or not at all (pre-tokenized input only). */
 export type VocabLevel = "char" | "word" | "token";
@@ -76,6 +79,13 @@ export interface EncodeOptions {
   bos?: boolean;
   /** Append the eos id (the vocab must have an eos token). Default false. */
   eos?: boolean;
+  /**
+   * Return the ids in the narrowest typed array for this vocab:
+   * `Uint8Array` up to 256 tokens, `Uint16Array` up to 65,536, else
+   * `Int32Array` — 1 or 2 bytes per character instead of 4 on a long corpus.
+   * Default false (an Int32Array).
+   */
+  compact?: boolean;
 }
 
 /** Options of {@link Vocab.decode} and {@link Vocab.decodeTokens}. */
@@ -125,6 +135,7 @@ export class Vocab {
   private readonly specialTok: Partial<Record<SpecialKind, string>>;
   private readonly specialIds: Partial<Record<SpecialKind, number>>;
   private readonly isSpecial: Uint8Array; // [V] 1 where the id is a special
+  private charIdx?: CharIndex; // char level: code point -> id, built on first encode
 
   private constructor(level: VocabLevel, lowercase: boolean, tokens: string[], specials: Partial<Record<SpecialKind, string>>) {
     this.level = level;
@@ -145,13 +156,31 @@ export class Vocab {
 
   /**
    * A character-level vocab: every Unicode code point of `texts` is a token
-   * (see {@link charTokens}).
-   * @param texts one text or several
+   * (see {@link charTokens}). Counts in one pass over the text with no
+   * per-character objects, so it suits a corpus of hundreds of megabytes.
+   * @param texts one text or several: JS strings, or UTF-8 bytes (`Uint8Array`,
+   *   e.g. a file read with `readFileSync`) — the way past V8's ~512M-character string limit
    */
-  static fromChars(texts: string | Iterable<string>, opts: VocabOptions = {}): Vocab {
-    const counts = new Map<string, number>();
-    for (const text of asTexts("Vocab.fromChars", texts)) countInto(counts, charTokens(text));
-    return Vocab.build("Vocab.fromChars", "char", false, counts, opts);
+  static fromChars(texts: string | Uint8Array | Iterable<string | Uint8Array>, opts: VocabOptions = {}): Vocab {
+    // Streaming counts over the code points: memory is fixed, whatever the length of the text.
+    const counts = new CharCounts();
+    const list = texts instanceof Uint8Array ? [texts] : asTexts("Vocab.fromChars", texts as string | Iterable<string>);
+    for (const text of list as Iterable<string | Uint8Array>) {
+      if (typeof text === "string") counts.addString(text);
+      else if (text instanceof Uint8Array) counts.addUtf8(text);
+      else throw new TypeError(`Vocab.fromChars: expected strings or UTF-8 bytes (Uint8Array), got ${describe(text)}`);
+    }
+    return Vocab.fromCharCounts(counts, opts);
+  }
+
+  /**
+   * A character-level vocab from code point counts made by a streaming pass
+   * of your own ({@link CharCounts}: `addString` / `addUtf8` over chunks of a
+   * file), so a corpus is counted once, never held as a string.
+   */
+  static fromCharCounts(counts: CharCounts, opts: VocabOptions = {}): Vocab {
+    if (!(counts instanceof CharCounts)) throw new TypeError(`Vocab.fromCharCounts: expected a CharCounts, got ${describe(counts)}`);
+    return Vocab.build("Vocab.fromChars", "char", false, new Map(counts.entries()), opts);
   }
 
   /**
@@ -301,14 +330,22 @@ export class Vocab {
 
   /**
    * Text (split like the vocab was built) or a token array -> ids.
-   * Token arrays are looked up as given (no lower-casing).
+   * Token arrays are looked up as given (no lower-casing). Text may also be
+   * UTF-8 bytes (`Uint8Array`). A char-level vocab encodes text in one pass
+   * over its code points, with no per-character objects; with
+   * `{ compact: true }` the ids come in the narrowest typed array (1 byte per
+   * character for up to 256 tokens), ready for `fit({ stream })`.
    *
-   * @returns ids [n] (+1 with bos, +1 with eos)
+   * @returns ids [n] (+1 with bos, +1 with eos): an Int32Array, or with
+   *   `compact` a Uint8Array / Uint16Array / Int32Array by vocab size
    * @throws Error on an unknown token with `onUnknown: "error"` (naming the
    *   token, its index and the fix), or when `onUnknown: "unk"`, `bos` or
    *   `eos` is asked of a vocab without that special.
    */
-  encode(input: string | readonly string[], opts: EncodeOptions = {}): Int32Array {
+  encode(input: string | Uint8Array | readonly string[], opts: EncodeOptions & { compact: true }): TokenIds;
+  encode(input: string | Uint8Array | readonly string[], opts?: EncodeOptions & { compact?: false }): Int32Array;
+  encode(input: string | Uint8Array | readonly string[], opts?: EncodeOptions): TokenIds;
+  encode(input: string | Uint8Array | readonly string[], opts: EncodeOptions = {}): TokenIds {
     const unkId = this.specialIds.unk;
     const onUnknown = opts.onUnknown ?? (unkId === undefined ? "error" : "unk");
     if (onUnknown !== "error" && onUnknown !== "unk") {
@@ -319,10 +356,15 @@ export class Vocab {
     }
     const bos = opts.bos ? this.requireSpecial("bos") : -1;
     const eos = opts.eos ? this.requireSpecial("eos") : -1;
+    const compact = opts.compact === true;
+    if (this.level === "char" && (typeof input === "string" || input instanceof Uint8Array)) {
+      return this.encodeChars(input, onUnknown === "unk" ? unkId! : -1, bos, eos, compact);
+    }
+    if (input instanceof Uint8Array && this.level === "word") input = new TextDecoder("utf-8", { fatal: true }).decode(input);
     const tokens = typeof input === "string" ? this.tokenize(input) : input;
     if (!Array.isArray(tokens)) throw new TypeError(`Vocab.encode: expected a string or an array of tokens, got ${describe(input)}`);
     const extra = (bos >= 0 ? 1 : 0) + (eos >= 0 ? 1 : 0);
-    const out = new Int32Array(tokens.length + extra); // [n (+bos) (+eos)]
+    const out = compact ? newIdArray(this.size, tokens.length + extra) : new Int32Array(tokens.length + extra); // [n (+bos) (+eos)]
     let k = 0;
     if (bos >= 0) out[k++] = bos;
     for (let i = 0; i < tokens.length; i++) {
@@ -336,6 +378,29 @@ export class Vocab {
       }
     }
     if (eos >= 0) out[k++] = eos;
+    return out;
+  }
+
+  /**
+   * The char-level lookup table (code point -> id), built on first use.
+   * @internal for the CLI's streaming corpus reader
+   */
+  charIndex(): CharIndex {
+    if (this.level !== "char") throw new TypeError(`Vocab.charIndex: this vocab is ${this.level}-level, not char-level`);
+    return (this.charIdx ??= new CharIndex(this.itos));
+  }
+
+  /** Char level: one pass to count the code points, one to look them up in a flat table. */
+  private encodeChars(text: string | Uint8Array, unk: number, bos: number, eos: number, compact: boolean): TokenIds {
+    const n = typeof text === "string" ? codePointLength(text) : utf8CodePointLength(text);
+    const first = bos >= 0 ? 1 : 0;
+    const len = n + first + (eos >= 0 ? 1 : 0);
+    const out = compact ? newIdArray(this.size, len) : new Int32Array(len); // [n (+bos) (+eos)]
+    if (bos >= 0) out[0] = bos;
+    const idx = this.charIndex();
+    const miss: CharMiss | null = typeof text === "string" ? encodeStringInto(text, idx, unk, out, first) : encodeUtf8Into(text, idx, unk, out, first);
+    if (miss) throw new Error(this.unknownMessage(miss.ch, miss.index, n, true));
+    if (eos >= 0) out[len - 1] = eos;
     return out;
   }
 

@@ -10,6 +10,7 @@
 import { heap } from "../runtime/wasm.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import { TokenStream } from "../data/stream.js";
+import { isTokenIds } from "../data/chars.js";
 import { Rng } from "../util/rng.js";
 import type { Optimizer } from "../train/optimizers.js";
 import {
@@ -19,7 +20,11 @@ import {
 import { argmax, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
 import type { Batch, Sequential } from "./sequential.js";
 
-/** A language-model corpus: token ids in reading order. */
+/**
+ * A language-model corpus: token ids in reading order. A Uint8Array,
+ * Uint16Array or Int32Array (e.g. `vocab.encode(text, { compact: true })`)
+ * is read in place, never copied to 32-bit; other arrays are copied.
+ */
 export interface StreamData {
   stream: ArrayLike<number>;
 }
@@ -207,6 +212,7 @@ function splitValidation(data: TrainData, v: FitOptions["validation"], rng: Rng)
       // Hold out the end of the stream.
       const n = data.stream.length;
       const cut = Math.floor(n * (1 - v.fraction));
+      if (isTokenIds(data.stream)) return { train: { stream: data.stream.subarray(0, cut) }, val: { stream: data.stream.subarray(cut) } }; // views, no copies
       const arr = Array.from(data.stream);
       return { train: { stream: arr.slice(0, cut) }, val: { stream: arr.slice(cut) } };
     }

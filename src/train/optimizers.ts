@@ -32,7 +32,9 @@ export type ScheduleSpec =
   | { type: "constant" }
   | { type: "step"; stepSize: number; gamma?: number }
   | { type: "cosine"; totalSteps: number; minFactor?: number }
-  | { type: "linear-warmup"; warmupSteps: number; then?: ScheduleSpec };
+  | { type: "linear-warmup"; warmupSteps: number; then?: ScheduleSpec }
+  /** Any factor of the update number, e.g. a schedule over a run's wall-clock budget (`unfold train --time`). */
+  | { type: "custom"; factor: (step: number) => number };
 
 /** The learning-rate factor of `schedule` at update number `step` (0-based). */
 export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number): number {
@@ -50,6 +52,8 @@ export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number)
     case "linear-warmup":
       if (step < schedule.warmupSteps) return (step + 1) / schedule.warmupSteps;
       return scheduleFactor(schedule.then, step - schedule.warmupSteps);
+    case "custom":
+      return schedule.factor(step);
   }
 }
 
