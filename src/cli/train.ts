@@ -14,7 +14,7 @@ import { existsSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { Sequential, TrainingDivergedError, Vocab, type EpochInfo } from "../index.js";
 import { saveModelFile, saveModelFileSync } from "../node.js";
-import { CliError, defaultCorpusPath, hms, initKernels, int, packageVersion, since } from "./common.js";
+import { CliError, defaultCorpusPath, exitCodeFor, hms, initKernels, int, packageVersion, since } from "./common.js";
 import { firstUnknownChar, pickPrime, readCorpus, unigramLoss, unknownCharMessage } from "./corpus.js";
 import { archOf, type CliMeta, type CliSettings, describeModel, loadLm } from "./model-file.js";
 import { createProgress, type Progress } from "./progress.js";
@@ -197,7 +197,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
   let trainSeconds = 0;
   let charsTrained = 0;
   let smoothLoss = NaN;
-  let lastVal: number | undefined = curve.val.at(-1)?.[1];
+  let lastVal: number | undefined = curve.val.at(-1)?.[1] ?? undefined; // an old file may hold null
   const stepsToDo = target - startStep;
   const prog = createProgress(process.stdout, flags.logEvery);
   progress = prog;
@@ -286,7 +286,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     process.off("SIGINT", onSigint);
     if (err instanceof TrainingDivergedError) {
       const good = saved ? ` The last checkpoint in ${outPath} is intact.` : "";
-      throw new CliError(`training diverged at step ${st.history.steps + 1}: ${err.message.replace(/^unfold-rnn: /, "")}${good} Try a lower --lr.`);
+      throw new CliError(`training diverged at step ${st.history.steps + 1}: ${err.message.replace(/^unfold-rnn: /, "")}${good} Try a lower --lr.`, exitCodeFor(err));
     }
     throw err;
   }

@@ -18,6 +18,7 @@
  * D+N           4     u32 LE CRC-32 (IEEE) of bytes [8, D+N)
  * ```
  */
+import { UnfoldError } from "../errors.js";
 
 /** A named f32 tensor as stored in a model file. `shape` `[]` is a scalar. */
 export interface ModelTensor {
@@ -58,15 +59,19 @@ export type ModelFileErrorCode =
   | "NON_FINITE"
   | "BAD_INPUT";
 
-/** Thrown by {@link encodeModel} and {@link decodeModel}; the message says what is wrong and what to do. */
-export class ModelFileError extends Error {
-  /** Machine-readable reason. */
-  readonly code: ModelFileErrorCode;
-  /** @param code machine-readable reason @param message what is wrong and what to do */
-  constructor(code: ModelFileErrorCode, message: string) {
-    super(message);
+/**
+ * Thrown by {@link encodeModel} and {@link decodeModel}; the message says what
+ * is wrong and what to do. An {@link UnfoldError} with code `E_FORMAT`; the
+ * detailed reason (`BAD_MAGIC`, `CHECKSUM`, ...) is in `reason`.
+ */
+export class ModelFileError extends UnfoldError {
+  /** Machine-readable detailed reason. */
+  readonly reason: ModelFileErrorCode;
+  /** @param reason machine-readable detailed reason @param message what is wrong and what to do */
+  constructor(reason: ModelFileErrorCode, message: string) {
+    super("E_FORMAT", message, { expected: "a valid unfold-rnn model file", received: reason });
     this.name = "ModelFileError";
-    this.code = code;
+    this.reason = reason;
   }
 }
 
@@ -171,9 +176,10 @@ function firstNonFinite(data: Float32Array): number {
  *
  * The caller's `header` is stored under the JSON key `"model"` beside the
  * tensor table, so none of its fields can collide with the format's own.
- * It must survive `JSON.stringify` (plain objects, arrays, strings, finite
- * numbers, booleans, null); values JSON drops (`undefined`, functions) are
- * dropped.
+ * It must survive `JSON.stringify` (plain objects, arrays, strings, numbers,
+ * booleans, null); values JSON drops (`undefined`, functions) are dropped.
+ * NaN and ±Infinity are kept (as `{"$nonfinite": "NaN"}` markers that
+ * {@link decodeModel} turns back into numbers).
  *
  * @param model.header JSON-serialisable description of the model.
  * @param model.tensors the parameters, written in this order.
@@ -234,7 +240,7 @@ export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
 
   let json: string | undefined;
   try {
-    json = JSON.stringify({ model: header, tensors: table });
+    json = JSON.stringify({ model: header, tensors: table }, keepNonFinite);
   } catch (e) {
     throw new ModelFileError(
       "BAD_INPUT",
@@ -257,6 +263,25 @@ export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
   for (let i = 0; i < tensors.length; i++) writeF32LE(out, dataStart + table[i].offset, tensors[i].data);
   view.setUint32(total - CRC_BYTES, crc32(out.subarray(8, total - CRC_BYTES)), true);
   return out;
+}
+
+/**
+ * JSON has no NaN or Infinity (`JSON.stringify` writes `null`), but a training
+ * history may hold them (a diverged epoch's loss). The header keeps each as
+ * the marker object `{"$nonfinite": "NaN" | "Infinity" | "-Infinity"}`, which
+ * {@link restoreNonFinite} turns back into the number when reading.
+ */
+function keepNonFinite(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? { $nonfinite: String(value) } : value;
+}
+
+function restoreNonFinite(_key: string, value: unknown): unknown {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const v = (value as { $nonfinite?: unknown }).$nonfinite;
+    if (keys.length === 1 && (v === "NaN" || v === "Infinity" || v === "-Infinity")) return Number(v);
+  }
+  return value;
 }
 
 /** Round up to a multiple of 4. Plain arithmetic, not `& ~3`: lengths can exceed 2^31. */
@@ -343,7 +368,7 @@ export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
   // 5. The JSON header. The checksum passed, so a failure here means a writer bug, not disk damage.
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(PREAMBLE, PREAMBLE + headerLen)));
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(PREAMBLE, PREAMBLE + headerLen)), restoreNonFinite);
   } catch (e) {
     throw badHeader(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }

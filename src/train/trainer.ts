@@ -8,6 +8,7 @@
  *   forward a window (state carried from the last one) -> loss -> backward
  *   -> clip -> update -> carry the hidden state to the next window.
  */
+import { UnfoldError } from "../errors.js";
 import {
   countNonFiniteParams, gradNorm, clipGradValues, Optimizer, type OptimizerSpec, type ParamRegion,
   restoreParams, scaleGrads, scheduleFactor, type ScheduleSpec, snapshotParams,
@@ -77,10 +78,13 @@ export interface TrainHistory {
   steps: number;
 }
 
-/** Thrown when training produces a non-finite loss or gradient; the model keeps its last good weights. */
-export class TrainingDivergedError extends Error {
+/**
+ * Thrown when training produces a non-finite loss or gradient; the model keeps
+ * its last good weights. An {@link UnfoldError} with code `E_NAN`.
+ */
+export class TrainingDivergedError extends UnfoldError {
   constructor(msg: string) {
-    super(msg);
+    super("E_NAN", msg, { name: "loss", expected: "a finite loss and gradients" });
     this.name = "TrainingDivergedError";
   }
 }
