@@ -10,7 +10,7 @@
 import { show, UnfoldError } from "./errors.js";
 
 /** An object (not null, not an array); `what` names it in the error. */
-export function checkObject(name: string, v: unknown, what = "an object"): asserts v is Record<string, unknown> {
+export function checkObject(name: string, v: unknown, what = "an object"): asserts v is object {
   if (typeof v !== "object" || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) {
     throw new UnfoldError("E_OPTION", `${name} must be ${what}, got ${show(v)}`, { name, expected: what, received: v });
   }
@@ -101,28 +101,25 @@ export function checkFinite(name: string, v: ArrayLike<number>): void {
       if (typeof x !== "number") {
         throw new UnfoldError("E_OPTION", `${name}[${i}] is ${show(x)}; expected a number`, { name: `${name}[${i}]`, expected: "a number", received: x });
       }
-      throw new UnfoldError("E_NAN", `${name} has a non-finite value (${x}) at index ${i}; clean the data first`, { name: `${name}[${i}]`, expected: "a finite number", received: x });
+      throw new UnfoldError("E_NAN", `${name} has a non-finite value (${x}) at index ${i} (NaN or infinite values are not allowed); clean the data first`, { name: `${name}[${i}]`, expected: "a finite number", received: x });
     }
   }
 }
 
 /**
- * Token ids: integers in [0, V), or also negative (padding) when
- * `allowNegative`. An id outside the vocabulary is E_VOCAB.
+ * Token ids: integers in [0, V), or also negative (padding, "ignore") when
+ * `allowNegative`. An id outside the vocabulary is E_VOCAB. `kind` "class"
+ * words the message for targets (class ids of the output layer).
  */
-export function checkIds(name: string, ids: ArrayLike<number>, V: number, allowNegative = false): void {
+export function checkIds(name: string, ids: ArrayLike<number>, V: number, allowNegative = false, kind: "token" | "class" = "token"): void {
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (typeof id !== "number" || !Number.isInteger(id)) {
-      throw new UnfoldError("E_VOCAB", `${name}[${i}] is ${show(id)}; token ids are integers in [0, ${V})`, { name: `${name}[${i}]`, expected: `an integer id in [0, ${V})`, received: id });
-    }
-    if (id >= V || (id < 0 && !allowNegative) || id < -0x80000000) {
-      throw new UnfoldError(
-        "E_VOCAB",
-        `${name}[${i}] = ${id} is outside the vocabulary [0, ${V})${allowNegative ? " (negative ids mean padding)" : ""}; encode with the model's vocabulary`,
-        { name: `${name}[${i}]`, expected: `an id in [0, ${V})`, received: id },
-      );
-    }
+    const bad = typeof id !== "number" || !Number.isInteger(id) || id >= V || (id < 0 && !allowNegative) || id < -0x80000000;
+    if (!bad) continue;
+    const msg = kind === "class"
+      ? `${name}: target ${show(id)} at position ${i} is not a class id in [0, ${V})${allowNegative ? ' (negative ids mean "ignore")' : ""}`
+      : `${name}: token id ${show(id)} at position ${i} is outside the vocabulary [0, ${V})${allowNegative ? " (negative ids mean padding)" : ""}; encode with the model's vocabulary`;
+    throw new UnfoldError("E_VOCAB", msg, { name: `${name}[${i}]`, expected: `an integer id in [0, ${V})`, received: id });
   }
 }
 
@@ -136,7 +133,7 @@ export function checkSequences(name: string, v: unknown, allowEmpty = false): as
 function rangeText(what: string, min: number, max: number, minIn: boolean, maxIn: boolean): string {
   const lo = min === -Infinity ? "" : minIn ? `>= ${min}` : `> ${min}`;
   const hi = max === Infinity ? "" : maxIn ? `<= ${max}` : `< ${max}`;
-  if (lo && hi) return `${what} in ${minIn ? "[" : "("}${min}, ${max}${maxIn ? "]" : ")"}`;
+  if (lo && hi) return `${what === "an integer" ? "an integer " : ""}in ${minIn ? "[" : "("}${min}, ${max}${maxIn ? "]" : ")"}`;
   if (lo) return `${what} ${lo}`;
   if (hi) return `${what} ${hi}`;
   return what;

@@ -2,7 +2,9 @@
  * Choosing the next token from a model's output scores (logits): greedy,
  * temperature, top-k and top-p (nucleus) sampling, all from a seeded RNG.
  */
-import type { Rng } from "../util/rng.js";
+import { Rng } from "../util/rng.js";
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 
 /** How to pick the next token. */
 export interface SamplingOptions {
@@ -14,8 +16,17 @@ export interface SamplingOptions {
   topP?: number;
 }
 
+/** Check sampling options: temperature >= 0, topK an integer >= 1, topP in (0, 1]. */
+export function checkSamplingOptions(name: string, o: SamplingOptions): void {
+  v.checkObject(name, o);
+  v.checkNumber(`${name}.temperature`, o.temperature, { min: 0, optional: true });
+  v.checkOptionalInt(`${name}.topK`, o.topK, 1);
+  v.checkNumber(`${name}.topP`, o.topP, { min: 0, minOpen: true, max: 1, optional: true });
+}
+
 /** Index of the largest value (the first one on ties). */
 export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset): number {
+  v.checkArrayLike("argmax: x", x);
   let best = 0;
   let bv = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -30,6 +41,8 @@ export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset):
 
 /** Softmax of logits / temperature, in float64. */
 export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Array {
+  v.checkArrayLike("softmax: logits", logits);
+  v.checkNumber("softmax: temperature", temperature, { min: 0, minOpen: true });
   const n = logits.length;
   const p = new Float64Array(n);
   let m = -Infinity;
@@ -58,17 +71,18 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
 
 /**
  * Pick a token index from `logits` ([V] scores of one step).
- * @throws RangeError for a negative temperature, topK < 1 or topP outside (0, 1].
+ * @throws UnfoldError (E_OPTION) for a negative temperature, topK < 1 or topP outside (0, 1].
  */
 export function sampleToken(logits: ArrayLike<number>, rng: Rng, opts: SamplingOptions = {}): number {
+  v.checkArrayLike("sampleToken: logits", logits);
+  if (logits.length === 0) throw new UnfoldError("E_SHAPE", "sampleToken: logits is empty", { name: "logits", expected: "at least one score", received: 0 });
+  if (!(rng instanceof Rng)) throw new UnfoldError("E_OPTION", "sampleToken: rng must be an Rng (new Rng(seed))", { name: "rng", expected: "an Rng", received: rng });
+  checkSamplingOptions("sampleToken: options", opts);
   const temperature = opts.temperature ?? 1;
-  if (!(temperature >= 0)) throw new RangeError(`unfold-rnn: temperature must be >= 0, got ${temperature}`);
   if (temperature === 0) return argmax(logits);
   const V = logits.length;
   const topK = opts.topK ?? V;
   const topP = opts.topP ?? 1;
-  if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`unfold-rnn: topK must be a positive integer, got ${topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new RangeError(`unfold-rnn: topP must be in (0, 1], got ${topP}`);
   const p = softmax(logits, temperature);
   let idx = Array.from({ length: V }, (_, i) => i);
   if (topK < V || topP < 1) {

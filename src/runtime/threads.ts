@@ -31,6 +31,7 @@
  * Dimension letters: M, N, K = GEMM sizes; B = batch; H = hidden size;
  * P = 8-wide column panels, ceil(N/8).
  */
+import { UnfoldError } from "../errors.js";
 import { KERNEL_NAMES, type Kernels, type Ptr } from "./abi.js";
 import { CTL, WORKER_SOURCE_NODE, WORKER_SOURCE_WEB, type WorkerInit } from "./worker.js";
 
@@ -197,7 +198,7 @@ export class ThreadPool {
         failed = true;
       }
     }
-    if (failed) throw new Error(`unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
+    if (failed) throw new UnfoldError("E_RUNTIME", `unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
   }
 
   /** Run worker w's posted calls on this thread (the same kernels and arguments: the same bits). */
@@ -284,7 +285,7 @@ export function jobCount(): { posted: number; ranByWorkers: number } {
 }
 
 function kern(): Kernels {
-  if (!K) throw new Error("unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
+  if (!K) throw new UnfoldError("E_STATE", "unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
   return K;
 }
 
