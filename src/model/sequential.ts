@@ -281,7 +281,8 @@ export class Sequential {
    * @returns the loss and the number of targets it averages over.
    */
   lossAndGrad(b: Batch): { loss: number; count: number } {
-    const last = this.last!;
+    if (!this.last) throw new UnfoldError("E_STATE", "lossAndGrad needs a forward first");
+    const last = this.last;
     const k = kernels();
     const hp = heap();
     const O = this.spec.output.size;

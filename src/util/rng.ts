@@ -14,6 +14,7 @@ export class Rng {
 
   /** @param seed any integer; equal seeds give equal streams. */
   constructor(seed = 0) {
+    if (typeof seed !== "number" || !Number.isFinite(seed)) throw new UnfoldError("E_OPTION", `Rng seed must be a finite number, got ${String(seed)}`, { name: "seed", expected: "a finite number", received: seed });
     // splitmix32 expands the seed into the 128-bit state.
     let x = seed >>> 0;
     const next = () => {
