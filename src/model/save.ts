@@ -169,11 +169,12 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
       if (tr.optimizer) {
         if (optim.length !== tr.optimizer.buffers || optim.some((b) => b === undefined)) throw new Error(`optimizer state has ${optim.length} of ${tr.optimizer.buffers} buffers`);
         const opt = new Optimizer(tr.optimizer.spec, model.regions());
+        model.trainState.optimizer = opt; // disposed with the model if what follows fails
         opt.loadState({ spec: tr.optimizer.spec, step: tr.optimizer.step, buffers: optim });
-        model.trainState.optimizer = opt;
       }
     }
   } catch (err) {
+    model.trainState.optimizer?.dispose();
     model.dispose();
     if (isUnfoldError(err) && (err.code === "E_STATE" || err.code === "E_RUNTIME")) throw err;
     return bad("does not match its definition", err);

@@ -468,6 +468,7 @@ export class Seq2Seq {
   }
 
   dispose(): void {
+    this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.encEmbedding?.dispose();
     this.encoder?.dispose();
     this.bridge?.dispose();

@@ -392,6 +392,7 @@ export class Sequential {
   }
 
   dispose(): void {
+    this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.embedding?.dispose();
     for (const r of this.recurrent) r.dispose();
     this.head.dispose();
