@@ -2,6 +2,7 @@
 // API. Each must throw an UnfoldError with the expected code, and a checksum
 // of every object's state — weights, optimizer state, carried state, RNG,
 // training history — must be the same after the call as before it.
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -400,4 +401,50 @@ describe("typed errors: every bad call throws UnfoldError with its code and chan
       expect((e as { reason: string }).reason).toBe("BAD_MAGIC");
     }
   });
+});
+
+describe("the unfold command: one line per error, an exit status per code, and files with NaN in their history", () => {
+  const main = path.join(import.meta.dirname, "..", "dist", "cli", "main.js");
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((res) => {
+      execFile(process.execPath, [main, ...args], { cwd: tmp }, (e, out, err) => res({ code: e ? Number((e as { code?: unknown }).code ?? 1) : 0, out, err }));
+    });
+  const oneLine = (r: { err: string }) => {
+    const lines = r.err.split("\n").filter((l) => l.length > 0);
+    expect(lines, r.err).toHaveLength(1);
+    expect(lines[0]).toMatch(/^unfold: /);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  };
+
+  it("maps codes to exit statuses and shows non-finite history numbers as '-'", async () => {
+    // A valid char LM whose history holds NaN and Infinity (a diverged epoch's loss).
+    const text = "abc abd abe ".repeat(10);
+    const v = Vocab.fromChars(text);
+    const m = new Sequential({ input: { type: "tokens", vocabSize: v.size, embeddingDim: 3 }, recurrent: [{ cell: "gru", hiddenSize: 4 }], output: { size: v.size, loss: "xent" }, mode: "many-to-many" });
+    m.fit({ stream: v.encode(text) }, { steps: 2, batchSize: 2, tbptt: { k1: 4 } });
+    m.trainState.history.epochs.push({ epoch: 2, step: 2, loss: NaN, valLoss: Infinity, seconds: 1 });
+    fs.writeFileSync(path.join(tmp, "nan.unfold"), saveModel(m, { vocab: v }));
+    m.dispose();
+    expect(loadModel(fs.readFileSync(path.join(tmp, "nan.unfold"))).model.trainState.history.epochs.at(-1)?.loss).toBeNaN();
+    fs.writeFileSync(path.join(tmp, "garbage.unfold"), "not a model");
+    const [info, sample, missing, garbage, flag] = await Promise.all([
+      cli("info", "nan.unfold"),
+      cli("sample", "nan.unfold", "--prime", "ab", "--length", "5", "--seed", "1"),
+      cli("info", "missing.unfold"),
+      cli("sample", "garbage.unfold"),
+      cli("train", "--hidden", "0"),
+    ]);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toMatch(/epoch 2: to step 2, mean loss -, val -, 1 s/);
+    expect(sample.code, sample.err).toBe(0);
+    expect(sample.out.trim()).toMatch(/^ab.{5}$/);
+    expect(missing.code).toBe(8); // E_IO
+    oneLine(missing);
+    expect(missing.err).toMatch(/no such model file: missing\.unfold/);
+    expect(garbage.code).toBe(5); // E_FORMAT
+    oneLine(garbage);
+    expect(garbage.err).toMatch(/not an unfold-rnn model file/);
+    expect(flag.code).toBe(1); // a bad flag
+    oneLine(flag);
+  }, 120_000);
 });
