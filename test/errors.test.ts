@@ -8,10 +8,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  bucketBatches, Dense, decodeModel, Embedding, encodeModel, GRU, init, loadModel, LSTM, Optimizer, padBatch, Rng, sampleToken, saveModel,
+  argmax, bucketBatches, crc32, Dense, decodeModel, Embedding, encodeModel, GRU, init, loadModel, LSTM, Optimizer, padBatch, Rng, sampleToken, saveModel,
   scheduleFactor, Seq2Seq, Sequential, SimpleRNN, softmax, TokenStream, trainValSplit, UnfoldError, type UnfoldErrorCode, Vocab,
 } from "../src/index.js";
-import { loadModelFile, saveModelFile } from "../src/node.js";
+import { loadModelFile, saveModelFile, writeFileAtomic } from "../src/node.js";
 import type { Recurrent } from "../src/layers/recurrent.js";
 
 type Case = [name: string, code: UnfoldErrorCode, call: () => unknown];
@@ -302,6 +302,9 @@ const cases: Case[] = [
   ["loadModelFile of a missing file", "E_IO", () => loadModelFile(path.join(tmp, "missing.unfold"))],
   ["saveModelFile into a missing directory", "E_IO", () => saveModelFile(path.join(tmp, "no", "such", "m.unfold"), lm)],
   ["saveModelFile path ''", "E_OPTION", () => saveModelFile("", lm)],
+  ["writeFileAtomic of a string", "E_OPTION", () => writeFileAtomic(path.join(tmp, "x.bin"), "bytes" as never)],
+  ["encodeModel(null)", "E_FORMAT", () => encodeModel(null as never)],
+  ["crc32 of a string", "E_OPTION", () => crc32("abc" as never)],
 
   // ---- sampling, optimizers, RNG, runtime ----
   ["sampleToken topK 0", "E_OPTION", () => sampleToken([1, 2], new Rng(1), { topK: 0 })],
@@ -310,6 +313,8 @@ const cases: Case[] = [
   ["softmax temperature 0", "E_OPTION", () => softmax([1, 2], 0)],
   ["Optimizer unknown type", "E_OPTION", () => new Optimizer({ type: "lion", lr: 0.1 } as never, lm.regions())],
   ["Optimizer.loadState mismatched", "E_FORMAT", () => new Optimizer({ type: "adam", lr: 0.1 }, lm.regions()).loadState({ spec: { type: "adam", lr: 0.1 }, step: 1, buffers: [] })],
+  ["Optimizer.apply lr NaN", "E_OPTION", () => lm.trainState.optimizer!.apply(NaN)],
+  ["argmax offset past the end", "E_OPTION", () => argmax([1, 2], 5)],
   ["scheduleFactor stepSize 0", "E_OPTION", () => scheduleFactor({ type: "step", stepSize: 0 }, 1)],
   ["scheduleFactor step -1", "E_OPTION", () => scheduleFactor({ type: "constant" }, -1)],
   ["Rng(NaN)", "E_OPTION", () => new Rng(NaN)],

@@ -107,6 +107,8 @@ const CRC_TABLE: Uint32Array = (() => {
  * @returns the CRC as an unsigned 32-bit integer; `crc32("123456789")` is `0xCBF43926`.
  */
 export function crc32(bytes: Uint8Array, seed = 0): number {
+  if (!(bytes instanceof Uint8Array)) throw new UnfoldError("E_OPTION", "crc32: bytes must be a Uint8Array", { name: "bytes", expected: "a Uint8Array", received: bytes });
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UnfoldError("E_OPTION", `crc32: seed must be a CRC (an integer in [0, 2^32)), got ${seed}`, { name: "seed", received: seed });
   let c = ~seed;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
@@ -190,7 +192,9 @@ function firstNonFinite(data: Float32Array): number {
  *   Float32Array or whose length is not the product of the shape;
  *   (`NON_FINITE`) for a NaN or ±Infinity value, naming the tensor.
  */
-export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
+export function encodeModel(file: ModelFile): Uint8Array {
+  if (!isPlainObject(file)) throw new ModelFileError("BAD_INPUT", "encodeModel: expected { header, tensors }");
+  const { header, tensors } = file;
   if (!isPlainObject(header)) {
     throw new ModelFileError("BAD_INPUT", "encodeModel: header must be a plain object (e.g. { arch: 'lstm', ... })");
   }

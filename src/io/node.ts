@@ -36,6 +36,11 @@ function tempPathFor(path: string): string {
   return nodePath.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
 }
 
+function checkWriteArgs(fn: string, path: unknown, bytes: unknown): void {
+  if (typeof path !== "string" || path.length === 0) throw new UnfoldError("E_OPTION", `${fn}: path must be a non-empty string`, { name: "path", received: path });
+  if (!(bytes instanceof Uint8Array)) throw new UnfoldError("E_OPTION", `${fn}: bytes must be a Uint8Array`, { name: "bytes", received: bytes });
+}
+
 /**
  * Remove temp files of `path` (our own `.<name>.<pid>.<hex>.tmp` pattern) left
  * by a writer that was killed between writing and renaming: those whose
@@ -102,6 +107,7 @@ function writeError(path: string, err: unknown): UnfoldError {
  *   the underlying error as `cause` and its code as `errno`); the temp file has been removed.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  checkWriteArgs("writeFileAtomic", path, bytes);
   cleanStaleTemps(path);
   const tmp = tempPathFor(path);
   let renamed = false;
@@ -134,6 +140,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  * @throws UnfoldError (E_IO) `cannot write model file <path>: <why>`; the temp file has been removed.
  */
 export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
+  checkWriteArgs("writeFileAtomicSync", path, bytes);
   cleanStaleTemps(path);
   const tmp = tempPathFor(path);
   let renamed = false;
@@ -205,6 +212,7 @@ function syncDirSync(dir: string): void {
  *   its code (`ENOENT`, ...) is `errno`.
  */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
+  if (typeof path !== "string" || path.length === 0) throw new UnfoldError("E_OPTION", "readFileBytes: path must be a non-empty string", { name: "path", received: path });
   try {
     return await fsp.readFile(path);
   } catch (err) {

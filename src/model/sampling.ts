@@ -27,6 +27,8 @@ export function checkSamplingOptions(name: string, o: SamplingOptions): void {
 /** Index of the largest value (the first one on ties). */
 export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset): number {
   v.checkArrayLike("argmax: x", x);
+  v.checkInt("argmax: offset", offset, 0, x.length);
+  v.checkInt("argmax: n", n, 0, x.length - offset);
   let best = 0;
   let bv = -Infinity;
   for (let i = 0; i < n; i++) {

@@ -85,6 +85,7 @@ export class Optimizer {
 
   /** Apply one update with learning rate `lr` (the schedule's result). */
   apply(lr: number): void {
+    v.checkNumber("lr", lr, { min: 0 });
     this.step++;
     const k = kernels();
     const s = this.spec;
