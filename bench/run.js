@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, validation
 import { printTable } from "./format.js";
 
 const args = process.argv.slice(2);
@@ -10,6 +10,7 @@ const suites = {
   layers: () => import("./layers.js"),
   training: () => import("./training.js"),
   threads: () => import("./threads.js"),
+  validation: () => import("./validation.js"),
 };
 
 console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);
