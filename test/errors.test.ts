@@ -195,6 +195,7 @@ const cases: Case[] = [
   ["Embedding.forward id past the table", "E_VOCAB", () => emb.forward([0, 4])],
   ["Embedding.forward negative id", "E_VOCAB", () => emb.forward([-1])],
   ["Embedding.forward id 1.5", "E_VOCAB", () => emb.forward([1.5])],
+  ["Embedding.forwardIds id past the table", "E_VOCAB", () => emb.forwardIds([2, 4])],
   ["Embedding.backward NaN", "E_NAN", () => emb.backward(nan(4))],
   ["Embedding.backward before forward", "E_STATE", () => new Embedding({ numEmbeddings: 3, embeddingDim: 2 }).backward([])],
 

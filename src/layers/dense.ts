@@ -237,6 +237,8 @@ export class Embedding {
    * @returns byte offset of y [N, E], valid until the next call.
    */
   forwardIds(ids: ArrayLike<number>): Ptr {
+    // Never gather past the table, whoever calls (a negative id is padding).
+    v.checkIds("ids", ids, this.numEmbeddings, true);
     const N = ids.length;
     if (N === 0) throw new UnfoldError("E_SHAPE", "Embedding input is empty", { name: "ids", expected: "at least one id", received: 0 });
     this.ensure(N);

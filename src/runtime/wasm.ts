@@ -128,7 +128,7 @@ export function dispose(): void {
 
 /** Something {@link init} can load from (or nothing: the default file). */
 function isWasmSource(x: unknown): boolean {
-  return x === undefined || x instanceof WebAssembly.Module || x instanceof ArrayBuffer || ArrayBuffer.isView(x) || typeof x === "string" || x instanceof URL ||
+  return x === undefined || (typeof WebAssembly === "object" && x instanceof WebAssembly.Module) || x instanceof ArrayBuffer || ArrayBuffer.isView(x) || typeof x === "string" || x instanceof URL ||
     (typeof x === "object" && x !== null && (typeof (x as { then?: unknown }).then === "function" || typeof (x as { arrayBuffer?: unknown }).arrayBuffer === "function"));
 }
 
