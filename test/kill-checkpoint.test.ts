@@ -1,7 +1,7 @@
 // Atomic checkpoints under SIGKILL: `unfold train --checkpoint-every 1` is
 // killed at random moments (mostly while it writes checkpoints) 20 times; after
 // every kill the file loads, `unfold info` and `unfold sample` work, at most
-// the killed write's temp file is left (the next run removes it), and
+// one temp file (a killed write's) is left and the next write removes it, and
 // `--resume` continues from exactly the step the file holds.
 // tools/kill-checkpoint.mjs runs the same check with 500 kills.
 import * as fs from "node:fs";

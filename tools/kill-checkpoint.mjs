@@ -3,8 +3,8 @@
 // (every step), and check after every kill that
 //   - the model file loads (in this process, with loadModel),
 //   - `unfold info` and `unfold sample` work on it (exit 0, output),
-//   - at most the one temp file of the killed write is left, and the next
-//     run removes it (none remain at the end),
+//   - at most one temp file is left (a killed write's), and the next write
+//     removes it (none remain at the end),
 //   - the next `--resume` continues from exactly the step the file holds.
 //
 //   node tools/kill-checkpoint.mjs [kills=500] [seed=1]
@@ -114,13 +114,18 @@ export async function killCheckpoints({ kills = 20, seed = 1, log = () => {} } =
     if (!m) throw new Error(`kill ${k}: the resumed run did not say where it resumed (exit ${r.code} ${r.signal}):\n${r.out}\n${r.err}`);
     if (Number(m[1]) !== step) throw new Error(`kill ${k}: resumed at step ${m[1]} but the file held step ${step}`);
     if (r.signal !== "SIGKILL") throw new Error(`kill ${k}: the run ended with ${r.code}/${r.signal} before it was killed:\n${r.err}`);
-    if (new RegExp(`-> ${name}`).test(r.out)) killedInTraining++;
+    if (new RegExp(`-> ${name}`).test(r.out)) killedInTraining++; // it had written at least one checkpoint
     // After the kill: the file loads, holds a step at least as far, and only the killed writer's temp may be left.
     const next = stepOf();
     if (next < step) throw new Error(`kill ${k}: the file went back from step ${step} to ${next}`);
     step = next;
     const left = temps(dir, name);
-    if (left.length > 1 || left.some((f) => !f.includes(`.${r.pid}.`))) throw new Error(`kill ${k}: stray temp files ${left.join(", ")} (killed pid ${r.pid})`);
+    // Every write first removes the temps of dead writers, so at most one is ever left: the killed
+    // run's own, or (if it was killed before it wrote anything) the one an earlier kill left.
+    const wrote = new RegExp(`-> ${name}`).test(r.out);
+    if (left.length > 1 || (wrote && left.some((f) => !f.includes(`.${r.pid}.`)))) {
+      throw new Error(`kill ${k}: stray temp files ${left.join(", ")} (killed pid ${r.pid}, which ${wrote ? "had written checkpoints" : "wrote none"})`);
+    }
     tempsLeftByKills += left.length;
     // `unfold info` and `unfold sample`: their code in this process after every kill, the real commands after every 5th.
     const real = k % 5 === 4 || k === kills - 1;
@@ -147,6 +152,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const seed = Number(process.argv[3] ?? 1);
   const t0 = Date.now();
   const r = await killCheckpoints({ kills, seed, log: (s) => console.log(s) });
-  console.log(`ok: ${r.kills} SIGKILLs (${r.killedInTraining} after at least one checkpoint of the run), ${r.tempsLeftByKills} temp files left by killed writes and all removed by the next run; final step ${r.finalStep}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`ok: ${r.kills} SIGKILLs (${r.killedInTraining} after the run had written at least one checkpoint); after ${r.tempsLeftByKills} of them a killed write had left its temp file, always removed by the next write; final step ${r.finalStep}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   fs.rmSync(r.dir, { recursive: true, force: true });
 }
