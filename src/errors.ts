@@ -37,6 +37,8 @@ export interface UnfoldErrorDetails {
   received?: unknown;
   /** The underlying error, if any. */
   cause?: unknown;
+  /** E_IO: the system error code of the failed read or write (`ENOENT`, `ENOSPC`, ...). */
+  errno?: string;
 }
 
 /**
@@ -54,6 +56,8 @@ export class UnfoldError extends Error {
   readonly expected: string | undefined;
   /** What was received (a short rendering). */
   readonly received: string | undefined;
+  /** E_IO: the system error code (`ENOENT`, `ENOSPC`, ...), when there is one. */
+  readonly errno: string | undefined;
 
   /**
    * @param code the stable code
@@ -67,8 +71,17 @@ export class UnfoldError extends Error {
     this.param = details.name;
     this.expected = details.expected;
     this.received = details.received === undefined ? undefined : show(details.received);
+    this.errno = details.errno;
   }
 }
+
+/** True for an {@link UnfoldError} (also one thrown by another copy of the library, e.g. from a worker bundle). */
+export function isUnfoldError(err: unknown): err is UnfoldError {
+  return err instanceof UnfoldError || (err instanceof Error && typeof (err as { code?: unknown }).code === "string" && /^E_[A-Z]+$/.test((err as unknown as { code: string }).code));
+}
+
+/** All codes, in the order docs/ERRORS.md lists them. */
+export const ERROR_CODES: readonly UnfoldErrorCode[] = ["E_SHAPE", "E_OPTION", "E_VOCAB", "E_NAN", "E_FORMAT", "E_STATE", "E_RUNTIME", "E_IO", "E_UNSUPPORTED"];
 
 /** A short, one-line rendering of a received value for error messages. */
 export function show(x: unknown): string {

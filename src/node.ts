@@ -3,27 +3,63 @@
  * leaves a half-written model). Import from "unfold-rnn/node".
  * @packageDocumentation
  */
+import { isUnfoldError, UnfoldError } from "./errors.js";
 import { readFileBytes, writeFileAtomic, writeFileAtomicSync } from "./io/node.js";
 import { loadSafetensors, saveSafetensors, type SafetensorsLoadOptions, type SafetensorsModel, type SafetensorsSaveOptions } from "./io/safetensors.js";
 import { type AnyModel, type LoadedModel, loadModel, saveModel, type SaveOptions } from "./model/save.js";
 
+/** A non-empty path string (E_OPTION otherwise). */
+function checkPath(fn: string, path: unknown): asserts path is string {
+  if (typeof path !== "string" || path.length === 0) {
+    throw new UnfoldError("E_OPTION", `${fn}: path must be a non-empty string, got ${typeof path === "string" ? '""' : typeof path}`, { name: "path", expected: "a file path", received: path });
+  }
+}
+
+/** A failed read or write (a plain Error from io/node.ts) as an E_IO UnfoldError; the errno code stays on `cause`. */
+function ioError(err: unknown): unknown {
+  if (isUnfoldError(err)) return err;
+  return new UnfoldError("E_IO", (err as Error).message, { cause: err });
+}
+
 /** Save a model (with vocabulary and optimizer state) to `path`, atomically. */
 export async function saveModelFile(path: string, model: AnyModel, opts: SaveOptions = {}): Promise<void> {
-  await writeFileAtomic(path, saveModel(model, opts));
+  checkPath("saveModelFile", path);
+  const bytes = saveModel(model, opts);
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (err) {
+    throw ioError(err);
+  }
 }
 
 /** {@link saveModelFile}, synchronous (for exit and signal handlers). */
 export function saveModelFileSync(path: string, model: AnyModel, opts: SaveOptions = {}): void {
-  writeFileAtomicSync(path, saveModel(model, opts));
+  checkPath("saveModelFileSync", path);
+  const bytes = saveModel(model, opts);
+  try {
+    writeFileAtomicSync(path, bytes);
+  } catch (err) {
+    throw ioError(err);
+  }
 }
 
-/** Load a model saved with {@link saveModelFile}; throws with the reason for a missing, corrupt or foreign file. */
+/** Load a model saved with {@link saveModelFile}; throws an UnfoldError (E_IO, E_FORMAT) with the reason for a missing, corrupt or foreign file. */
 export async function loadModelFile(path: string): Promise<LoadedModel> {
-  const bytes = await readFileBytes(path);
+  checkPath("loadModelFile", path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFileBytes(path);
+  } catch (err) {
+    throw ioError(err);
+  }
   try {
     return loadModel(bytes);
   } catch (err) {
-    throw new Error(`${(err as Error).message} (file: ${path})`, { cause: err });
+    if (isUnfoldError(err)) {
+      err.message = `${err.message} (file: ${path})`;
+      throw err;
+    }
+    throw new UnfoldError("E_FORMAT", `${(err as Error).message} (file: ${path})`, { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@
 // corrupt-vocab errors, and a real text.
 import { describe, expect, it } from "vitest";
 import { Vocab, charTokens, compareCodePoints, wordTokens } from "../src/data/index.js";
+import { UnfoldError } from "../src/errors.js";
 
 // Public domain: the Preamble of the Constitution of the United States (1787).
 const PREAMBLE =
@@ -178,8 +179,8 @@ describe("Vocab.encode errors", () => {
 
   it("decode / token reject ids out of range", () => {
     expect(() => v.decode([0, 99])).toThrow(/id 99 is out of range; ids are integers in \[0, 8\)/);
-    expect(() => v.token(-1)).toThrow(RangeError);
-    expect(() => v.token(1.5)).toThrow(RangeError);
+    expect(() => v.token(-1)).toThrow(UnfoldError);
+    expect(() => v.token(1.5)).toThrow(UnfoldError);
   });
 });
 

@@ -44,7 +44,8 @@ function expectError(bytes: Uint8Array | ArrayBuffer, code: ModelFileErrorCode, 
   }
   expect(caught, `expected ${code}`).toBeInstanceOf(ModelFileError);
   const err = caught as ModelFileError;
-  expect(err.code, err.message).toBe(code);
+  expect(err.code, err.message).toBe("E_FORMAT");
+  expect(err.reason, err.message).toBe(code);
   if (msg) expect(err.message).toMatch(msg);
   return err;
 }
@@ -257,7 +258,7 @@ describe("decodeModel rejects damage, each with its own error", () => {
         for (const mask of [0x01, 0x80, 0xff]) {
           const bad = good.slice();
           bad[i] ^= mask;
-          const err = expectError(bad, "CHECKSUM", /^corrupt or truncated: checksum/);
+          const err = expectError(bad, "CHECKSUM", /^unfold-rnn: corrupt or truncated: checksum/);
           expect(err.message, `${region} byte ${i}`).toMatch(/re-save or re-download/);
         }
       }
@@ -277,7 +278,7 @@ describe("decodeModel rejects damage, each with its own error", () => {
   it("wrong magic: not an unfold-rnn model file", () => {
     const bad = good.slice();
     bad[0] = 0x50; // "PNFOLDRN"
-    expectError(bad, "BAD_MAGIC", /^not an unfold-rnn model file/);
+    expectError(bad, "BAD_MAGIC", /^unfold-rnn: not an unfold-rnn model file/);
     expectError(ascii('{"model": {}}'), "BAD_MAGIC", /not an unfold-rnn model file/);
     expectError(ascii("PK\u0003\u0004"), "BAD_MAGIC", /not an unfold-rnn model file/);
     expectError(new Uint8Array(100), "BAD_MAGIC", /check the path/);
@@ -308,10 +309,10 @@ describe("decodeModel rejects damage, each with its own error", () => {
       [20, "TRUNCATED", /header says it is \d+ bytes but the file has only 20/],
       [16 + (headerLen >> 1), "TRUNCATED", /header says/],
       [dataStart, "TRUNCATED", /header says/], // CRC would not fit after the header
-      [dataStart + 4, "CHECKSUM", /^corrupt or truncated: checksum/],
-      [dataStart + 13, "CHECKSUM", /^corrupt or truncated: checksum/],
-      [crcAt, "CHECKSUM", /^corrupt or truncated: checksum/],
-      [good.length - 1, "CHECKSUM", /^corrupt or truncated: checksum/],
+      [dataStart + 4, "CHECKSUM", /^unfold-rnn: corrupt or truncated: checksum/],
+      [dataStart + 13, "CHECKSUM", /^unfold-rnn: corrupt or truncated: checksum/],
+      [crcAt, "CHECKSUM", /^unfold-rnn: corrupt or truncated: checksum/],
+      [good.length - 1, "CHECKSUM", /^unfold-rnn: corrupt or truncated: checksum/],
     ];
     for (const [n, code, msg] of cases) expectError(good.subarray(0, n), code, msg);
     for (let n = 0; n < good.length; n++) expect(() => decodeModel(good.subarray(0, n)), `cut at ${n}`).toThrow(ModelFileError);
@@ -353,7 +354,7 @@ describe("decodeModel validates header and tensor table even when the checksum i
     const h = header instanceof Uint8Array ? new TextDecoder().decode(header) : header;
     const file = header instanceof Uint8Array ? craftRaw(header) : craft(h);
     const err = expectError(file, "BAD_HEADER", msg);
-    expect(err.message).toMatch(/^invalid unfold-rnn model file/);
+    expect(err.message).toMatch(/^unfold-rnn: invalid unfold-rnn model file/);
   });
 
   it("non-zero padding is rejected", () => {

@@ -73,7 +73,8 @@ describe.each(writers)("%s", (_name, write) => {
     expect(err).toBeInstanceOf(Error);
     expect(err!.message).toContain(`cannot write model file ${p}`);
     expect(err!.message).toContain(`directory ${path.dirname(p)} does not exist`);
-    expect(err!.code).toBe("ENOENT");
+    expect(err!.code).toBe("E_IO");
+    expect((err as unknown as { errno: string }).errno).toBe("ENOENT");
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
@@ -149,7 +150,8 @@ describe("readFileBytes", () => {
     const p = path.join(dir, "missing.unfold");
     await expect(readFileBytes(p)).rejects.toThrow(`no such model file: ${p}`);
     const err = await readFileBytes(p).catch((e: NodeJS.ErrnoException) => e);
-    expect((err as NodeJS.ErrnoException).code).toBe("ENOENT");
+    expect((err as NodeJS.ErrnoException).code).toBe("E_IO");
+    expect((err as unknown as { errno: string }).errno).toBe("ENOENT");
   });
 
   it("says when the path is a directory", async () => {

@@ -7,13 +7,42 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
+import { isUnfoldError, type UnfoldErrorCode } from "../errors.js";
 import { threadCount } from "../runtime/threads.js";
 import "../runtime/use-node.js"; // the CLI runs in Node: files from disk, worker_threads
 import { init } from "../runtime/wasm.js";
 
 /**
+ * Exit status of the `unfold` command for each {@link UnfoldError} code
+ * (docs/ERRORS.md). 1 is a user error without a code (a bad flag, a conflict
+ * with a resumed model); 130 is Ctrl-C.
+ */
+export const EXIT_CODES: Readonly<Record<UnfoldErrorCode, number>> = {
+  E_OPTION: 2,
+  E_SHAPE: 2,
+  E_VOCAB: 3,
+  E_NAN: 4,
+  E_FORMAT: 5,
+  E_STATE: 6,
+  E_RUNTIME: 7,
+  E_IO: 8,
+  E_UNSUPPORTED: 9,
+};
+
+/** The exit status for an error: its code's (see {@link EXIT_CODES}), else 1. */
+export function exitCodeFor(err: unknown): number {
+  return isUnfoldError(err) ? (EXIT_CODES[err.code] ?? 1) : 1;
+}
+
+/** An error's message as one line, without the library's "unfold-rnn: " prefix. */
+export function oneLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).replace(/^unfold-rnn: /, "").replace(/\s*\n\s*/g, " ").trim();
+}
+
+/**
  * An error the user can fix (bad file, bad flag, conflicting resume): printed
- * as one line on stderr without a stack trace, exit code 1.
+ * as one line on stderr without a stack trace, exit code 1 (or the code's
+ * exit status when it wraps an {@link UnfoldError}).
  */
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 1) {

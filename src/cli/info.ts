@@ -11,6 +11,16 @@ function showToken(t: string): string {
   return t;
 }
 
+/** A number with `digits` decimals, or "-" for a missing or non-finite one (a diverged epoch's loss). */
+function num(x: unknown, digits = 3): string {
+  return typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
+}
+
+/** exp(loss) (perplexity), or "-". */
+function ppl(x: unknown): string {
+  return typeof x === "number" && Number.isFinite(x) ? num(Math.exp(x), 2) : "-";
+}
+
 export async function info(path: string): Promise<number> {
   await initKernels();
   const { model, vocab, meta } = await loadLm(path);
@@ -23,7 +33,7 @@ export async function info(path: string): Promise<number> {
     const preview = vocab.tokens.slice(0, 60).map(showToken).join(" ");
     out("vocabulary", `${vocab.size} characters, most frequent first: ${preview}${vocab.size > 60 ? " …" : ""}`);
     if (meta) {
-      out("corpus", `${meta.corpus.name}, ${int(meta.corpus.chars)} characters`);
+      if (meta.corpus) out("corpus", `${meta.corpus.name}, ${Number.isFinite(meta.corpus.chars) ? int(meta.corpus.chars) : "-"} characters`);
       const c = meta.cli;
       out("settings", `--model ${c.model} --hidden ${c.hidden} --layers ${c.layers} --embedding ${c.embedding} --dropout ${c.dropout} --seq ${c.seq} --batch ${c.batch} --lr ${c.lr} --seed ${c.seed} --val-fraction ${c.valFraction}`);
     }
@@ -33,7 +43,7 @@ export async function info(path: string): Promise<number> {
     out("training", `${int(h.steps)} steps, ${complete} complete epoch${complete === 1 ? "" : "s"}${st.streamPosition > 0 ? ` (stopped inside epoch ${st.epoch + 1}, resumable)` : ""}${opt}`);
     for (const e of h.epochs.slice(-5)) {
       const partial = Number.isInteger(e.epoch) ? "" : " (partial)";
-      out("", `epoch ${Math.ceil(e.epoch)}${partial}: to step ${e.step}, mean loss ${e.loss.toFixed(3)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(3)}` : ""}, ${e.seconds.toFixed(0)} s`);
+      out("", `epoch ${Number.isFinite(e.epoch) ? Math.ceil(e.epoch) : "-"}${partial}: to step ${e.step ?? "-"}, mean loss ${num(e.loss)}${e.valLoss !== undefined ? `, val ${num(e.valLoss)}` : ""}, ${num(e.seconds, 0)} s`);
     }
     const run = meta?.run;
     if (run) {
@@ -43,12 +53,12 @@ export async function info(path: string): Promise<number> {
       out("long run", `${sched}${best}; ${hms(run.trainSeconds)} training + ${hms(run.valSeconds)} validation${run.kept.length ? `; kept ${run.kept.join(", ")}` : ""}`);
     }
     const curve = meta?.curve;
-    if (curve && curve.train.length) {
-      const tail = curve.train.slice(-Math.max(1, Math.ceil(20 / curve.trainEvery)));
+    if (curve && Array.isArray(curve.train) && curve.train.length) {
+      const tail = curve.train.slice(-Math.max(1, Math.ceil(20 / (curve.trainEvery || 1))));
       const tr = tail.reduce((s, x) => s + x, 0) / tail.length;
-      const v = curve.val.at(-1);
-      const base = meta.baseline ? `; unigram baseline ${meta.baseline.loss.toFixed(3)} (ppl ${Math.exp(meta.baseline.loss).toFixed(2)})` : "";
-      out("last loss", `train ${tr.toFixed(3)} (mean of the last steps)${v ? `, validation ${v[1].toFixed(3)} (ppl ${Math.exp(v[1]).toFixed(2)}) at step ${v[0]}` : ""}${base}`);
+      const v = Array.isArray(curve.val) ? curve.val.at(-1) : undefined;
+      const base = meta.baseline ? `; unigram baseline ${num(meta.baseline.loss)} (ppl ${ppl(meta.baseline.loss)})` : "";
+      out("last loss", `train ${num(tr)} (mean of the last steps)${v ? `, validation ${num(v[1])} (ppl ${ppl(v[1])}) at step ${v[0]}` : ""}${base}`);
     }
     return 0;
   } finally {

@@ -9,13 +9,15 @@
  *   unfold info model.unfold
  *   unfold bench [--quick]
  *
- * Errors a user can fix print one line on stderr and exit 1 (see CliError);
- * anything else is a bug and shows its stack.
+ * Errors a user can fix print one line on stderr and exit with a status per
+ * error code (see CliError, EXIT_CODES and docs/ERRORS.md); anything else is
+ * a bug and shows its stack.
  */
 import { Command, Option } from "commander";
 import { bench } from "./bench.js";
+import { isUnfoldError } from "../errors.js";
 import {
-  charCount, CliError, defaultCorpusPath, defaultThreads, duration, fraction, nonNegativeInt, nonNegativeNumber, packageVersion, positiveInt, positiveNumber, probability,
+  charCount, CliError, exitCodeFor, oneLine, defaultCorpusPath, defaultThreads, duration, fraction, nonNegativeInt, nonNegativeNumber, packageVersion, positiveInt, positiveNumber, probability,
   stepsOrDuration,
 } from "./common.js";
 import { evaluate, type EvalFlags } from "./eval.js";
@@ -23,14 +25,22 @@ import { info } from "./info.js";
 import { sample } from "./sample.js";
 import { train, type TrainFlags } from "./train.js";
 
-/** Run a command's body; a CliError becomes one line on stderr and exit code 1. */
+/**
+ * Run a command's body; a CliError or an UnfoldError becomes one line on
+ * stderr (no stack) and its exit code (EXIT_CODES; 1 for a CliError).
+ */
 async function run(body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (err) {
     if (err instanceof CliError) {
-      process.stderr.write(`unfold: ${err.message}\n`);
+      process.stderr.write(`unfold: ${oneLine(err)}\n`);
       process.exitCode = err.exitCode;
+      return;
+    }
+    if (isUnfoldError(err)) {
+      process.stderr.write(`unfold: ${oneLine(err)} [${err.code}]\n`);
+      process.exitCode = exitCodeFor(err);
       return;
     }
     throw err;

@@ -4,7 +4,7 @@
  */
 import { Sequential, type Vocab } from "../index.js";
 import { loadModelFile } from "../node.js";
-import { CliError } from "./common.js";
+import { CliError, exitCodeFor, oneLine } from "./common.js";
 import type { LossCurve } from "./report.js";
 
 /** The settings `unfold train` keeps in a model file's meta. */
@@ -91,8 +91,8 @@ export async function loadLm(path: string): Promise<LoadedLm> {
   try {
     loaded = await loadModelFile(path);
   } catch (err) {
-    const msg = (err as Error).message.replace(/^unfold-rnn: /, "").replace(/ \(file: [^)]*\)$/, "").replace(/\s*\n\s*/g, " ");
-    throw new CliError(msg.startsWith("no such model file") ? msg : `cannot load model ${path}: ${msg}`);
+    const msg = oneLine(err).replace(/ \(file: [^)]*\)$/, "");
+    throw new CliError(msg.startsWith("no such model file") ? msg : `cannot load model ${path}: ${msg}`, exitCodeFor(err));
   }
   const { model, vocab, meta } = loaded;
   const fail = (why: string): never => {

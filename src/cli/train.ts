@@ -22,7 +22,7 @@ import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { saveModel, scheduleFactor, Sequential, TrainingDivergedError, type Vocab, type EpochInfo } from "../index.js";
 import { writeFileAtomic, writeFileAtomicSync } from "../node.js";
-import { CliError, defaultCorpusPath, hms, initKernels, int, packageVersion, since } from "./common.js";
+import { CliError, defaultCorpusPath, exitCodeFor, hms, initKernels, int, packageVersion, since } from "./common.js";
 import { checkUnchanged, heldOutCut, loadCorpus, primeFromIds, unigramLoss, validationSubset } from "./corpus.js";
 import { archOf, type CliMeta, type CliSettings, describeModel, loadLm, type LongRunState, type LrPlan } from "./model-file.js";
 import { createProgress, type Progress } from "./progress.js";
@@ -285,7 +285,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
   let segStart = t0; // start of the running training segment
   let charsTrained = 0;
   let smoothLoss = NaN;
-  let lastVal: number | undefined = curve.val.at(-1)?.[1];
+  let lastVal: number | undefined = curve.val.at(-1)?.[1] ?? undefined; // an old file may hold null
   const stepsToDo = target - startStep;
   const prog = createProgress(process.stdout, flags.logEvery);
   progress = prog;
@@ -433,7 +433,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     process.off("SIGINT", onSigint);
     if (err instanceof TrainingDivergedError) {
       const good = lastSavedStep >= 0 ? ` The last checkpoint in ${outPath} (step ${lastSavedStep}) is intact.` : "";
-      throw new CliError(`training diverged at step ${st.history.steps + 1}: ${err.message.replace(/^unfold-rnn: /, "")}${good} Try a lower --lr.`);
+      throw new CliError(`training diverged at step ${st.history.steps + 1}: ${err.message.replace(/^unfold-rnn: /, "")}${good} Try a lower --lr.`, exitCodeFor(err));
     }
     throw err;
   }

@@ -11,6 +11,7 @@
  * All randomness comes from a seeded {@link Rng}: the same seed gives the same
  * batches in every runtime.
  */
+import { UnfoldError } from "../errors.js";
 import type { Rng } from "../util/rng.js";
 
 /** Options of {@link padBatch}. */
@@ -51,26 +52,26 @@ export interface PaddedBatch {
  *   sequence longer than `maxLen` (without `truncate`)
  */
 export function padBatch(seqs: readonly ArrayLike<number>[], opts: PadBatchOptions): PaddedBatch {
-  if (!Array.isArray(seqs)) throw new TypeError(`padBatch: expected an array of sequences, got ${typeof seqs}`);
+  if (!Array.isArray(seqs)) throw new UnfoldError("E_OPTION", `padBatch: expected an array of sequences, got ${typeof seqs}`);
   const B = seqs.length;
-  if (B === 0) throw new Error("padBatch: no sequences; a batch needs at least one");
+  if (B === 0) throw new UnfoldError("E_SHAPE", "padBatch: no sequences; a batch needs at least one");
   const { padId, timeMajor = true, maxLen = Infinity, truncate = false } = opts;
   if (padId === undefined) {
-    throw new TypeError("padBatch: padId is undefined; pass the pad id (a vocab built with specials: { pad: true } has it as vocab.padId)");
+    throw new UnfoldError("E_OPTION", "padBatch: padId is undefined; pass the pad id (a vocab built with specials: { pad: true } has it as vocab.padId)");
   }
   checkInt32("padBatch", "padId", padId);
   if (maxLen !== Infinity && (!Number.isInteger(maxLen) || maxLen < 1)) {
-    throw new RangeError(`padBatch: maxLen must be an integer >= 1, got ${maxLen}`);
+    throw new UnfoldError("E_OPTION", `padBatch: maxLen must be an integer >= 1, got ${maxLen}`);
   }
   const lengths = new Int32Array(B); // [B]
   for (let b = 0; b < B; b++) {
     const s = seqs[b];
-    if (s == null || typeof s.length !== "number") throw new TypeError(`padBatch: sequence ${b} is not an array of ids`);
+    if (s == null || typeof s.length !== "number") throw new UnfoldError("E_OPTION", `padBatch: sequence ${b} is not an array of ids`);
     if (s.length === 0) {
-      throw new Error(`padBatch: sequence ${b} is empty; drop empty sequences before batching (a sequence needs at least one step)`);
+      throw new UnfoldError("E_SHAPE", `padBatch: sequence ${b} is empty; drop empty sequences before batching (a sequence needs at least one step)`);
     }
     if (s.length > maxLen && !truncate) {
-      throw new Error(`padBatch: sequence ${b} has length ${s.length}, longer than maxLen ${maxLen}; shorten it, raise maxLen, or pass truncate: true to keep its first ${maxLen} ids`);
+      throw new UnfoldError("E_SHAPE", `padBatch: sequence ${b} has length ${s.length}, longer than maxLen ${maxLen}; shorten it, raise maxLen, or pass truncate: true to keep its first ${maxLen} ids`);
     }
     lengths[b] = Math.min(s.length, maxLen);
   }
@@ -83,7 +84,7 @@ export function padBatch(seqs: readonly ArrayLike<number>[], opts: PadBatchOptio
     for (let t = 0; t < lengths[b]; t++) {
       const v = s[t];
       if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
-        throw new TypeError(`padBatch: sequence ${b} has ${v} at step ${t}; ids must be 32-bit integers`);
+        throw new UnfoldError("E_VOCAB", `padBatch: sequence ${b} has ${v} at step ${t}; ids must be 32-bit integers`);
       }
       const k = timeMajor ? t * B + b : b * T + t;
       ids[k] = v;
@@ -105,7 +106,7 @@ export function lastStepIndex(lengths: ArrayLike<number>): Int32Array {
   const out = new Int32Array(lengths.length); // [B]
   for (let b = 0; b < lengths.length; b++) {
     const L = lengths[b];
-    if (!Number.isInteger(L) || L < 1) throw new RangeError(`lastStepIndex: lengths[${b}] is ${L}; every length must be an integer >= 1`);
+    if (!Number.isInteger(L) || L < 1) throw new UnfoldError("E_OPTION", `lastStepIndex: lengths[${b}] is ${L}; every length must be an integer >= 1`);
     out[b] = L - 1;
   }
   return out;
@@ -162,7 +163,7 @@ export function bucketBatches(lengths: ArrayLike<number>, batchSize: number, opt
   const n = lengths.length;
   for (let i = 0; i < n; i++) {
     const L = lengths[i];
-    if (!Number.isInteger(L) || L < 0) throw new RangeError(`bucketBatches: lengths[${i}] is ${L}; lengths must be integers >= 0`);
+    if (!Number.isInteger(L) || L < 0) throw new UnfoldError("E_OPTION", `bucketBatches: lengths[${i}] is ${L}; lengths must be integers >= 0`);
   }
   const order = Array.from({ length: n }, (_, i) => i);
   if (rng) rng.shuffle(order);
@@ -225,7 +226,7 @@ export function shuffledBatches(n: number, batchSize: number, rng: Rng, opts: Sh
  */
 export function trainValSplit(n: number, valFraction: number, rng: Rng): { train: number[]; val: number[] } {
   checkNonNegInt("trainValSplit", "n", n);
-  if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`trainValSplit: valFraction must be in [0, 1), got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction < 1)) throw new UnfoldError("E_OPTION", `trainValSplit: valFraction must be in [0, 1), got ${valFraction}`);
   if (n === 0) return { train: [], val: [] };
   let nVal = Math.round(n * valFraction);
   if (valFraction > 0) nVal = Math.max(nVal, 1);
@@ -237,14 +238,14 @@ export function trainValSplit(n: number, valFraction: number, rng: Rng): { train
 
 function checkInt32(fn: string, name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
-    throw new TypeError(`${fn}: ${name} must be a 32-bit integer, got ${v}`);
+    throw new UnfoldError("E_OPTION", `${fn}: ${name} must be a 32-bit integer, got ${v}`);
   }
 }
 
 function checkPosInt(fn: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${fn}: ${name} must be an integer >= 1, got ${v}`);
+  if (!Number.isInteger(v) || v < 1) throw new UnfoldError("E_OPTION", `${fn}: ${name} must be an integer >= 1, got ${v}`);
 }
 
 function checkNonNegInt(fn: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be an integer >= 0, got ${v}`);
+  if (!Number.isInteger(v) || v < 0) throw new UnfoldError("E_OPTION", `${fn}: ${name} must be an integer >= 0, got ${v}`);
 }

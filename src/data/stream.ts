@@ -18,6 +18,7 @@
  * byte ids stays 100 MB); only each small [T, B] window is made as Int32.
  */
 import { isTokenIds, type TokenIds } from "./chars.js";
+import { UnfoldError } from "../errors.js";
 
 /** One truncated-BPTT window. */
 export interface StreamWindow {
@@ -64,12 +65,12 @@ export class TokenStream {
    * @throws Error if n < 2B: every stream needs at least 2 tokens (one input and its target)
    */
   constructor(ids: ArrayLike<number>, B: number) {
-    if (!Number.isInteger(B) || B < 1) throw new RangeError(`TokenStream: B (batch size) must be an integer >= 1, got ${B}`);
-    if (ids == null || typeof ids.length !== "number") throw new TypeError("TokenStream: ids must be an array of token ids (e.g. an Int32Array from vocab.encode)");
+    if (!Number.isInteger(B) || B < 1) throw new UnfoldError("E_OPTION", `TokenStream: B (batch size) must be an integer >= 1, got ${B}`);
+    if (ids == null || typeof ids.length !== "number") throw new UnfoldError("E_OPTION", "TokenStream: ids must be an array of token ids (e.g. an Int32Array from vocab.encode)");
     const n = ids.length;
     const L = Math.floor(n / B);
     if (L < 2) {
-      throw new Error(`TokenStream: ${n} tokens cannot make ${B} parallel streams of at least 2 tokens each (needs >= ${2 * B}); use a smaller batch size or more text`);
+      throw new UnfoldError("E_OPTION", `TokenStream: ${n} tokens cannot make ${B} parallel streams of at least 2 tokens each (needs >= ${2 * B}); use a smaller batch size or more text`);
     }
     this.B = B;
     this.L = L;
@@ -80,7 +81,7 @@ export class TokenStream {
       const data = new Int32Array(B * L);
       for (let i = 0; i < B * L; i++) {
         const v = ids[i];
-        if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new TypeError(`TokenStream: ids[${i}] is ${v}; ids must be 32-bit integers`);
+        if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new UnfoldError("E_VOCAB", `TokenStream: ids[${i}] is ${v}; ids must be 32-bit integers`);
         data[i] = v;
       }
       this.data = data;
@@ -102,7 +103,7 @@ export class TokenStream {
    */
   seek(step: number): void {
     if (!Number.isInteger(step) || step < 0 || step >= this.L - 1) {
-      throw new RangeError(`TokenStream.seek: step must be an integer in [0, ${this.L - 1}), got ${step}`);
+      throw new UnfoldError("E_OPTION", `TokenStream.seek: step must be an integer in [0, ${this.L - 1}), got ${step}`);
     }
     this.pos = step;
   }
@@ -120,7 +121,7 @@ export class TokenStream {
 
   /** Stream b: its L token ids (a view of the corpus array; do not modify). [L] */
   stream(b: number): TokenIds {
-    if (!Number.isInteger(b) || b < 0 || b >= this.B) throw new RangeError(`TokenStream.stream: b must be an integer in [0, ${this.B}), got ${b}`);
+    if (!Number.isInteger(b) || b < 0 || b >= this.B) throw new UnfoldError("E_OPTION", `TokenStream.stream: b must be an integer in [0, ${this.B}), got ${b}`);
     return this.data.subarray(b * this.L, (b + 1) * this.L);
   }
 
@@ -132,7 +133,7 @@ export class TokenStream {
     checkSeqLen("window", seqLen);
     const { B, L, data } = this;
     if (!Number.isInteger(start) || start < 0 || start >= L - 1) {
-      throw new RangeError(`TokenStream.window: start must be an integer in [0, ${L - 1}), got ${start}`);
+      throw new UnfoldError("E_OPTION", `TokenStream.window: start must be an integer in [0, ${L - 1}), got ${start}`);
     }
     const T = Math.min(seqLen, L - 1 - start);
     const x = new Int32Array(T * B); // [T, B]
@@ -168,5 +169,5 @@ export class TokenStream {
 }
 
 function checkSeqLen(fn: string, seqLen: number): void {
-  if (!Number.isInteger(seqLen) || seqLen < 1) throw new RangeError(`TokenStream.${fn}: seqLen must be an integer >= 1, got ${seqLen}`);
+  if (!Number.isInteger(seqLen) || seqLen < 1) throw new UnfoldError("E_OPTION", `TokenStream.${fn}: seqLen must be an integer >= 1, got ${seqLen}`);
 }

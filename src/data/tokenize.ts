@@ -6,6 +6,7 @@
  *   lecture, p.15: "h", "e", "l", "l" in, "e", "l", "l", "o" out).
  * - {@link wordTokens}: words, numbers and punctuation as separate tokens.
  */
+import { UnfoldError } from "../errors.js";
 
 /**
  * Split `text` into Unicode code points. A surrogate pair (emoji, rare CJK)
@@ -55,6 +56,6 @@ export function wordTokens(text: string, opts: WordTokenOptions = {}): string[] 
 
 function checkText(fn: string, text: unknown): void {
   if (typeof text !== "string") {
-    throw new TypeError(`${fn}: expected a string, got ${text === null ? "null" : typeof text}`);
+    throw new UnfoldError("E_OPTION", `${fn}: expected a string, got ${text === null ? "null" : typeof text}`);
   }
 }

@@ -10,6 +10,7 @@
  * So the same texts and options give the same ids in every runtime, and a
  * vocab with `pad` has `padId === 0`.
  */
+import { UnfoldError } from "../errors.js";
 import { charTokens, wordTokens } from "./tokenize.js";
 import {
   CharCounts, CharIndex, type CharMiss, codePointLength, encodeStringInto, encodeUtf8Into, newIdArray, type TokenIds, utf8CodePointLength,
@@ -205,11 +206,11 @@ export class Vocab {
     let i = 0;
     for (const seq of sequences) {
       if (typeof seq === "string") {
-        throw new TypeError(`Vocab.fromTokens: sequence ${i} is a string, expected an array of tokens; use Vocab.fromChars or Vocab.fromWords to split text`);
+        throw new UnfoldError("E_OPTION", `Vocab.fromTokens: sequence ${i} is a string, expected an array of tokens; use Vocab.fromChars or Vocab.fromWords to split text`);
       }
       for (const tok of seq) {
         if (typeof tok !== "string" || tok.length === 0) {
-          throw new TypeError(`Vocab.fromTokens: sequence ${i} has a token that is not a non-empty string: ${describe(tok)}`);
+          throw new UnfoldError("E_OPTION", `Vocab.fromTokens: sequence ${i} has a token that is not a non-empty string: ${describe(tok)}`);
         }
         counts.set(tok, (counts.get(tok) ?? 0) + 1);
       }
@@ -226,7 +227,7 @@ export class Vocab {
    */
   static fromJSON(json: unknown): Vocab {
     const bad = (why: string): never => {
-      throw new Error(`Vocab.fromJSON: not a valid vocab: ${why}`);
+      throw new UnfoldError("E_FORMAT", `Vocab.fromJSON: not a valid vocab: ${why}`);
     };
     let obj: unknown = json;
     if (typeof json === "string") {
@@ -316,7 +317,7 @@ export class Vocab {
   /** The token of `id`; throws a RangeError unless 0 <= id < size is an integer. */
   token(id: number): string {
     if (!Number.isInteger(id) || id < 0 || id >= this.itos.length) {
-      throw new RangeError(`Vocab.token: id ${id} is out of range; ids are integers in [0, ${this.itos.length})`);
+      throw new UnfoldError("E_VOCAB", `Vocab.token: id ${id} is out of range; ids are integers in [0, ${this.itos.length})`);
     }
     return this.itos[id];
   }
@@ -325,7 +326,7 @@ export class Vocab {
   tokenize(text: string): string[] {
     if (this.level === "char") return charTokens(text);
     if (this.level === "word") return wordTokens(text, { lowercase: this.lowercase });
-    throw new TypeError(`Vocab: this vocab was built from pre-tokenized sequences (level "token"); pass an array of tokens, not a string`);
+    throw new UnfoldError("E_OPTION", `Vocab: this vocab was built from pre-tokenized sequences (level "token"); pass an array of tokens, not a string`);
   }
 
   /**
@@ -349,10 +350,10 @@ export class Vocab {
     const unkId = this.specialIds.unk;
     const onUnknown = opts.onUnknown ?? (unkId === undefined ? "error" : "unk");
     if (onUnknown !== "error" && onUnknown !== "unk") {
-      throw new TypeError(`Vocab.encode: onUnknown is ${describe(onUnknown)}, expected "error" or "unk"`);
+      throw new UnfoldError("E_OPTION", `Vocab.encode: onUnknown is ${describe(onUnknown)}, expected "error" or "unk"`);
     }
     if (onUnknown === "unk" && unkId === undefined) {
-      throw new Error(`Vocab.encode: onUnknown "unk" needs an unk token, and this vocab has none; build the vocab with specials: { unk: true } (or a string of your choice), or use onUnknown "error"`);
+      throw new UnfoldError("E_VOCAB", `Vocab.encode: onUnknown "unk" needs an unk token, and this vocab has none; build the vocab with specials: { unk: true } (or a string of your choice), or use onUnknown "error"`);
     }
     const bos = opts.bos ? this.requireSpecial("bos") : -1;
     const eos = opts.eos ? this.requireSpecial("eos") : -1;
@@ -362,7 +363,7 @@ export class Vocab {
     }
     if (input instanceof Uint8Array && this.level === "word") input = new TextDecoder("utf-8", { fatal: true }).decode(input);
     const tokens = typeof input === "string" ? this.tokenize(input) : input;
-    if (!Array.isArray(tokens)) throw new TypeError(`Vocab.encode: expected a string or an array of tokens, got ${describe(input)}`);
+    if (!Array.isArray(tokens)) throw new UnfoldError("E_OPTION", `Vocab.encode: expected a string or an array of tokens, got ${describe(input)}`);
     const extra = (bos >= 0 ? 1 : 0) + (eos >= 0 ? 1 : 0);
     const out = compact ? newIdArray(this.size, tokens.length + extra) : new Int32Array(tokens.length + extra); // [n (+bos) (+eos)]
     let k = 0;
@@ -374,7 +375,7 @@ export class Vocab {
       } else if (onUnknown === "unk") {
         out[k++] = unkId!;
       } else {
-        throw new Error(this.unknownMessage(tokens[i], i, tokens.length, typeof input === "string"));
+        throw new UnfoldError("E_VOCAB", this.unknownMessage(tokens[i], i, tokens.length, typeof input === "string"));
       }
     }
     if (eos >= 0) out[k++] = eos;
@@ -444,7 +445,7 @@ export class Vocab {
   private requireSpecial(kind: "bos" | "eos"): number {
     const id = this.specialIds[kind];
     if (id === undefined) {
-      throw new Error(`Vocab.encode: ${kind}: true needs a ${kind} token, and this vocab has none; build the vocab with specials: { ${kind}: true }`);
+      throw new UnfoldError("E_VOCAB", `Vocab.encode: ${kind}: true needs a ${kind} token, and this vocab has none; build the vocab with specials: { ${kind}: true }`);
     }
     return id;
   }
@@ -464,10 +465,10 @@ export class Vocab {
     const specials = resolveSpecials(fn, opts.specials);
     const specialToks = SPECIAL_KINDS.map((k) => specials[k]).filter((t): t is string => t !== undefined);
     const minCount = opts.minCount ?? 1;
-    if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`${fn}: minCount must be an integer >= 1, got ${minCount}`);
+    if (!Number.isInteger(minCount) || minCount < 1) throw new UnfoldError("E_OPTION", `${fn}: minCount must be an integer >= 1, got ${minCount}`);
     const maxSize = opts.maxSize ?? Infinity;
     if (maxSize !== Infinity && (!Number.isInteger(maxSize) || maxSize < specialToks.length)) {
-      throw new RangeError(`${fn}: maxSize must be an integer >= the number of specials (${specialToks.length}), got ${maxSize}`);
+      throw new UnfoldError("E_OPTION", `${fn}: maxSize must be an integer >= the number of specials (${specialToks.length}), got ${maxSize}`);
     }
     const specialSet = new Set(specialToks);
     const ranked = [...counts.entries()]
@@ -476,7 +477,7 @@ export class Vocab {
       .map(([tok]) => tok);
     const tokens = specialToks.concat(ranked.slice(0, maxSize - specialToks.length));
     if (tokens.length === 0) {
-      throw new Error(`${fn}: the vocabulary is empty: the texts have no tokens${minCount > 1 ? ` seen ${minCount} or more times (minCount)` : ""} and no specials were asked for`);
+      throw new UnfoldError("E_OPTION", `${fn}: the vocabulary is empty: the texts have no tokens${minCount > 1 ? ` seen ${minCount} or more times (minCount)` : ""} and no specials were asked for`);
     }
     return new Vocab(level, lowercase, tokens, specials);
   }
@@ -500,10 +501,10 @@ export function compareCodePoints(a: string, b: string): number {
 function resolveSpecials(fn: string, sp: VocabSpecials | undefined): Partial<Record<SpecialKind, string>> {
   const out: Partial<Record<SpecialKind, string>> = {};
   if (sp === undefined) return out;
-  if (typeof sp !== "object" || sp === null) throw new TypeError(`${fn}: specials must be an object like { pad: true, unk: "<unk>" }, got ${describe(sp)}`);
+  if (typeof sp !== "object" || sp === null) throw new UnfoldError("E_OPTION", `${fn}: specials must be an object like { pad: true, unk: "<unk>" }, got ${describe(sp)}`);
   for (const key of Object.keys(sp)) {
     if (!(SPECIAL_KINDS as readonly string[]).includes(key)) {
-      throw new TypeError(`${fn}: unknown special "${key}"; the specials are ${SPECIAL_KINDS.join(", ")}`);
+      throw new UnfoldError("E_OPTION", `${fn}: unknown special "${key}"; the specials are ${SPECIAL_KINDS.join(", ")}`);
     }
   }
   const used = new Map<string, SpecialKind>();
@@ -512,10 +513,10 @@ function resolveSpecials(fn: string, sp: VocabSpecials | undefined): Partial<Rec
     if (v === undefined || v === false) continue;
     const tok = v === true ? DEFAULT_SPECIALS[kind] : v;
     if (typeof tok !== "string" || tok.length === 0) {
-      throw new TypeError(`${fn}: specials.${kind} must be a non-empty string, true or false, got ${describe(v)}`);
+      throw new UnfoldError("E_OPTION", `${fn}: specials.${kind} must be a non-empty string, true or false, got ${describe(v)}`);
     }
     const other = used.get(tok);
-    if (other) throw new Error(`${fn}: specials.${kind} and specials.${other} are both ${JSON.stringify(tok)}; each special needs its own token`);
+    if (other) throw new UnfoldError("E_OPTION", `${fn}: specials.${kind} and specials.${other} are both ${JSON.stringify(tok)}; each special needs its own token`);
     used.set(tok, kind);
     out[kind] = tok;
   }
@@ -525,7 +526,7 @@ function resolveSpecials(fn: string, sp: VocabSpecials | undefined): Partial<Rec
 function asTexts(fn: string, texts: string | Iterable<string>): Iterable<string> {
   if (typeof texts === "string") return [texts];
   if (texts == null || typeof (texts as Iterable<string>)[Symbol.iterator] !== "function") {
-    throw new TypeError(`${fn}: expected a string or an iterable of strings, got ${describe(texts)}`);
+    throw new UnfoldError("E_OPTION", `${fn}: expected a string or an iterable of strings, got ${describe(texts)}`);
   }
   return texts;
 }

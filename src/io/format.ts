@@ -18,6 +18,7 @@
  * D+N           4     u32 LE CRC-32 (IEEE) of bytes [8, D+N)
  * ```
  */
+import { UnfoldError } from "../errors.js";
 
 /** A named f32 tensor as stored in a model file. `shape` `[]` is a scalar. */
 export interface ModelTensor {
@@ -58,15 +59,19 @@ export type ModelFileErrorCode =
   | "NON_FINITE"
   | "BAD_INPUT";
 
-/** Thrown by {@link encodeModel} and {@link decodeModel}; the message says what is wrong and what to do. */
-export class ModelFileError extends Error {
-  /** Machine-readable reason. */
-  readonly code: ModelFileErrorCode;
-  /** @param code machine-readable reason @param message what is wrong and what to do */
-  constructor(code: ModelFileErrorCode, message: string) {
-    super(message);
+/**
+ * Thrown by {@link encodeModel} and {@link decodeModel}; the message says what
+ * is wrong and what to do. An {@link UnfoldError} with code `E_FORMAT`; the
+ * detailed reason (`BAD_MAGIC`, `CHECKSUM`, ...) is in `reason`.
+ */
+export class ModelFileError extends UnfoldError {
+  /** Machine-readable detailed reason. */
+  readonly reason: ModelFileErrorCode;
+  /** @param reason machine-readable detailed reason @param message what is wrong and what to do */
+  constructor(reason: ModelFileErrorCode, message: string) {
+    super("E_FORMAT", message, { expected: "a valid unfold-rnn model file", received: reason });
     this.name = "ModelFileError";
-    this.code = code;
+    this.reason = reason;
   }
 }
 
@@ -109,6 +114,8 @@ const CRC_TABLE: Uint32Array = (() => {
  * @returns the CRC as an unsigned 32-bit integer; `crc32("123456789")` is `0xCBF43926`.
  */
 export function crc32(bytes: Uint8Array, seed = 0): number {
+  if (!(bytes instanceof Uint8Array)) throw new UnfoldError("E_OPTION", "crc32: bytes must be a Uint8Array", { name: "bytes", expected: "a Uint8Array", received: bytes });
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UnfoldError("E_OPTION", `crc32: seed must be a CRC (an integer in [0, 2^32)), got ${seed}`, { name: "seed", received: seed });
   let c = ~seed;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
@@ -178,9 +185,10 @@ function firstNonFinite(data: Float32Array): number {
  *
  * The caller's `header` is stored under the JSON key `"model"` beside the
  * tensor table, so none of its fields can collide with the format's own.
- * It must survive `JSON.stringify` (plain objects, arrays, strings, finite
- * numbers, booleans, null); values JSON drops (`undefined`, functions) are
- * dropped.
+ * It must survive `JSON.stringify` (plain objects, arrays, strings, numbers,
+ * booleans, null); values JSON drops (`undefined`, functions) are dropped.
+ * NaN and ±Infinity are kept (as `{"$nonfinite": "NaN"}` markers that
+ * {@link decodeModel} turns back into numbers).
  *
  * @param model.header JSON-serialisable description of the model.
  * @param model.tensors the parameters, written in this order.
@@ -191,7 +199,9 @@ function firstNonFinite(data: Float32Array): number {
  *   Float32Array or whose length is not the product of the shape;
  *   (`NON_FINITE`) for a NaN or ±Infinity value, naming the tensor.
  */
-export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
+export function encodeModel(file: ModelFile): Uint8Array {
+  if (!isPlainObject(file)) throw new ModelFileError("BAD_INPUT", "encodeModel: expected { header, tensors }");
+  const { header, tensors } = file;
   if (!isPlainObject(header)) {
     throw new ModelFileError("BAD_INPUT", "encodeModel: header must be a plain object (e.g. { arch: 'lstm', ... })");
   }
@@ -241,7 +251,7 @@ export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
 
   let json: string | undefined;
   try {
-    json = JSON.stringify({ model: header, tensors: table });
+    json = JSON.stringify({ model: header, tensors: table }, keepNonFinite);
   } catch (e) {
     throw new ModelFileError(
       "BAD_INPUT",
@@ -264,6 +274,25 @@ export function encodeModel({ header, tensors }: ModelFile): Uint8Array {
   for (let i = 0; i < tensors.length; i++) writeF32LE(out, dataStart + table[i].offset, tensors[i].data);
   view.setUint32(total - CRC_BYTES, crc32(out.subarray(8, total - CRC_BYTES)), true);
   return out;
+}
+
+/**
+ * JSON has no NaN or Infinity (`JSON.stringify` writes `null`), but a training
+ * history may hold them (a diverged epoch's loss). The header keeps each as
+ * the marker object `{"$nonfinite": "NaN" | "Infinity" | "-Infinity"}`, which
+ * {@link restoreNonFinite} turns back into the number when reading.
+ */
+function keepNonFinite(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? { $nonfinite: String(value) } : value;
+}
+
+function restoreNonFinite(_key: string, value: unknown): unknown {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const v = (value as { $nonfinite?: unknown }).$nonfinite;
+    if (keys.length === 1 && (v === "NaN" || v === "Infinity" || v === "-Infinity")) return Number(v);
+  }
+  return value;
 }
 
 /** Round up to a multiple of 4. Plain arithmetic, not `& ~3`: lengths can exceed 2^31. */
@@ -350,7 +379,7 @@ export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
   // 5. The JSON header. The checksum passed, so a failure here means a writer bug, not disk damage.
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(PREAMBLE, PREAMBLE + headerLen)));
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(PREAMBLE, PREAMBLE + headerLen)), restoreNonFinite);
   } catch (e) {
     throw badHeader(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }

@@ -11,12 +11,14 @@
  * complete file or the new complete file, never a mix or a prefix. If the
  * process dies between writing the temp file and the rename, a stale
  * `.<name>.<pid>.<random>.tmp` file may be left beside the destination; the
- * destination itself is untouched.
+ * destination itself is untouched, and the next write to the same path
+ * removes it ({@link cleanStaleTemps}).
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import * as nodePath from "node:path";
+import { UnfoldError } from "../errors.js";
 
 /**
  * @internal Test hooks. `beforeRename(tmpPath)` runs after the temp file is
@@ -34,21 +36,63 @@ function tempPathFor(path: string): string {
   return nodePath.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
 }
 
+function checkWriteArgs(fn: string, path: unknown, bytes: unknown): void {
+  if (typeof path !== "string" || path.length === 0) throw new UnfoldError("E_OPTION", `${fn}: path must be a non-empty string`, { name: "path", received: path });
+  if (!(bytes instanceof Uint8Array)) throw new UnfoldError("E_OPTION", `${fn}: bytes must be a Uint8Array`, { name: "bytes", received: bytes });
+}
+
+/**
+ * Remove temp files of `path` (our own `.<name>.<pid>.<hex>.tmp` pattern) left
+ * by a writer that was killed between writing and renaming: those whose
+ * process no longer runs. Best effort; called before every atomic write, so a
+ * killed `unfold train` leaves no litter once it runs again.
+ */
+export function cleanStaleTemps(path: string): void {
+  const dir = nodePath.dirname(path);
+  const base = nodePath.basename(path);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`.${base}.`) || !name.endsWith(".tmp")) continue;
+    const m = /^\.(.*)\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+    if (!m || m[1] !== base) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || processRuns(pid)) continue;
+    try {
+      fs.rmSync(nodePath.join(dir, name), { force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+}
+
+/** Whether a process with this id exists (signal 0 checks without sending). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** The mode of an existing regular file at `path` (so overwriting keeps its permissions), else 0o666 (umask applies). */
 function modeFor(stat: fs.Stats | undefined): number {
   return stat?.isFile() ? stat.mode & 0o7777 : 0o666;
 }
 
-function writeError(path: string, err: unknown): Error {
+function writeError(path: string, err: unknown): UnfoldError {
   const e = err as NodeJS.ErrnoException;
   let why = e?.message ?? String(err);
   if (e?.code === "ENOENT") why = `directory ${nodePath.dirname(path)} does not exist (create it first)`;
   else if (e?.code === "EISDIR") why = `${path} is a directory; choose a file name`;
   else if (e?.code === "EACCES" || e?.code === "EPERM") why = `permission denied (${e.message})`;
   else if (e?.code === "ENOSPC") why = "no space left on device";
-  const out = new Error(`cannot write model file ${path}: ${why}`, { cause: err }) as NodeJS.ErrnoException;
-  if (e?.code) out.code = e.code;
-  return out;
+  return new UnfoldError("E_IO", `cannot write model file ${path}: ${why}`, { name: "path", received: path, cause: err, errno: e?.code });
 }
 
 /**
@@ -59,10 +103,12 @@ function writeError(path: string, err: unknown): Error {
  *
  * @param path destination file; its directory must exist.
  * @param bytes the complete new contents.
- * @throws Error `cannot write model file <path>: <why>` (with `cause` and
- *   `code` of the underlying error); the temp file has been removed.
+ * @throws UnfoldError (E_IO) `cannot write model file <path>: <why>` (with
+ *   the underlying error as `cause` and its code as `errno`); the temp file has been removed.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  checkWriteArgs("writeFileAtomic", path, bytes);
+  cleanStaleTemps(path);
   const tmp = tempPathFor(path);
   let renamed = false;
   try {
@@ -91,9 +137,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  *
  * @param path destination file; its directory must exist.
  * @param bytes the complete new contents.
- * @throws Error `cannot write model file <path>: <why>`; the temp file has been removed.
+ * @throws UnfoldError (E_IO) `cannot write model file <path>: <why>`; the temp file has been removed.
  */
 export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
+  checkWriteArgs("writeFileAtomicSync", path, bytes);
+  cleanStaleTemps(path);
   const tmp = tempPathFor(path);
   let renamed = false;
   try {
@@ -158,11 +206,13 @@ function syncDirSync(dir: string): void {
  *
  * @param path the file.
  * @returns its contents. The result is a Node `Buffer`, which is a `Uint8Array`.
- * @throws Error `no such model file: <path>` when it does not exist;
+ * @throws UnfoldError (E_IO) `no such model file: <path>` when it does not exist;
  *   `<path> is a directory, not a model file`; otherwise
- *   `cannot read model file <path>: <why>`. `cause` and `code` are kept.
+ *   `cannot read model file <path>: <why>`. The underlying error is `cause`,
+ *   its code (`ENOENT`, ...) is `errno`.
  */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
+  if (typeof path !== "string" || path.length === 0) throw new UnfoldError("E_OPTION", "readFileBytes: path must be a non-empty string", { name: "path", received: path });
   try {
     return await fsp.readFile(path);
   } catch (err) {
@@ -173,8 +223,6 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
         : e.code === "EISDIR"
           ? `${path} is a directory, not a model file`
           : `cannot read model file ${path}: ${e.message}`;
-    const out = new Error(msg, { cause: err }) as NodeJS.ErrnoException;
-    if (e.code) out.code = e.code;
-    throw out;
+    throw new UnfoldError("E_IO", msg, { name: "path", received: path, cause: err, errno: e.code });
   }
 }

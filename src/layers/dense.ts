@@ -11,6 +11,8 @@ import { heap, kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
 import { uniformInit } from "./init.js";
 import { dumpTensors, loadChecked, type StateDict } from "./params.js";
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 
 /** Options of {@link Dense}. */
 export interface DenseOptions {
@@ -36,8 +38,11 @@ export class Dense {
   private lastN = 0;
 
   constructor(opts: DenseOptions) {
+    v.checkObject("Dense options", opts, "an object { inFeatures, outFeatures }");
     checkPos("inFeatures", opts.inFeatures);
     checkPos("outFeatures", opts.outFeatures);
+    v.checkBool("bias", opts.bias);
+    v.checkNumber("seed", opts.seed, { optional: true });
     this.inFeatures = opts.inFeatures;
     this.outFeatures = opts.outFeatures;
     const I = opts.inFeatures;
@@ -109,7 +114,7 @@ export class Dense {
   /** Given dy [N, O]: writes dW = dy^T x, db = Σ_rows dy; returns dx [N, I] = dy W. */
   backwardPtr(dy: Ptr): Ptr {
     const N = this.lastN;
-    if (N === 0) throw new Error("unfold-rnn: Dense.backward() needs a forward() first");
+    if (N === 0) throw new UnfoldError("E_STATE", "Dense.backward() needs a forward() first");
     const k = kernels();
     const I = this.inFeatures;
     const O = this.outFeatures;
@@ -123,11 +128,13 @@ export class Dense {
   /** y [N, O] for x [N, I] (flat). */
   forward(x: ArrayLike<number>): Float32Array {
     const I = this.inFeatures;
-    if (x.length === 0 || x.length % I !== 0) throw new RangeError(`unfold-rnn: Dense input has ${x.length} values, not a multiple of inFeatures ${I}`);
+    v.checkArrayLike("Dense.forward: x", x);
+    if (x.length === 0 || x.length % I !== 0) throw new UnfoldError("E_SHAPE", `Dense input has ${x.length} values, not a multiple of inFeatures ${I}`, { name: "x", expected: `a multiple of ${I} values`, received: x.length });
+    v.checkFinite("Dense.forward: x", x);
     const N = x.length / I;
     this.ensure(N);
     heap().f32(this.t.x.ptr, x.length).set(x);
-    if (kernels().count_nonfinite(this.t.x.ptr, x.length) > 0) throw new RangeError("unfold-rnn: Dense input contains NaN or infinite values");
+    if (kernels().count_nonfinite(this.t.x.ptr, x.length) > 0) throw new UnfoldError("E_NAN", "Dense input contains NaN or infinite values", { name: "x" });
     const y = this.forwardPtr(this.t.x.ptr, N);
     return heap().f32(y, N * this.outFeatures).slice();
   }
@@ -135,7 +142,10 @@ export class Dense {
   /** dx [N, I] for dy [N, O]; parameter gradients in {@link gradStateDict}. */
   backward(dy: ArrayLike<number>): Float32Array {
     const N = this.lastN;
-    if (dy.length !== N * this.outFeatures) throw new RangeError(`unfold-rnn: Dense dy should have ${N * this.outFeatures} values ([${N}, ${this.outFeatures}]), got ${dy.length}`);
+    if (N === 0) throw new UnfoldError("E_STATE", "Dense.backward() needs a forward() first");
+    v.checkArrayLike("Dense.backward: dy", dy);
+    v.checkFinite("Dense.backward: dy", dy);
+    if (dy.length !== N * this.outFeatures) throw new UnfoldError("E_SHAPE", `Dense dy should have ${N * this.outFeatures} values ([${N}, ${this.outFeatures}]), got ${dy.length}`, { name: "dy", expected: `${N * this.outFeatures} values`, received: dy.length });
     // dy goes in the y buffer (no longer needed).
     heap().f32(this.t.y.ptr, dy.length).set(dy);
     const dx = this.backwardPtr(this.t.y.ptr);
@@ -171,8 +181,10 @@ export class Embedding {
   private lastN = 0;
 
   constructor(opts: EmbeddingOptions) {
+    v.checkObject("Embedding options", opts, "an object { numEmbeddings, embeddingDim }");
     checkPos("numEmbeddings", opts.numEmbeddings);
     checkPos("embeddingDim", opts.embeddingDim);
+    v.checkNumber("seed", opts.seed, { optional: true });
     this.numEmbeddings = opts.numEmbeddings;
     this.embeddingDim = opts.embeddingDim;
     this.w = this.params.tensor("weight", [opts.numEmbeddings, opts.embeddingDim]);
@@ -206,12 +218,8 @@ export class Embedding {
 
   /** Throw unless every id is an integer in [0, V). */
   checkIds(ids: ArrayLike<number>): void {
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= this.numEmbeddings) {
-        throw new RangeError(`unfold-rnn: token id ${id} at position ${i} is outside the vocabulary [0, ${this.numEmbeddings})`);
-      }
-    }
+    v.checkArrayLike("ids", ids);
+    v.checkIds("ids", ids, this.numEmbeddings);
   }
 
   private ensure(N: number): void {
@@ -229,8 +237,10 @@ export class Embedding {
    * @returns byte offset of y [N, E], valid until the next call.
    */
   forwardIds(ids: ArrayLike<number>): Ptr {
+    // Never gather past the table, whoever calls (a negative id is padding).
+    v.checkIds("ids", ids, this.numEmbeddings, true);
     const N = ids.length;
-    if (N === 0) throw new RangeError("unfold-rnn: Embedding input is empty");
+    if (N === 0) throw new UnfoldError("E_SHAPE", "Embedding input is empty", { name: "ids", expected: "at least one id", received: 0 });
     this.ensure(N);
     heap().i32(this.t.ids.ptr, N).set(ids);
     kernels().gather_rows(this.t.y.ptr, this.w.ptr, this.t.ids.ptr, N, this.embeddingDim);
@@ -256,7 +266,10 @@ export class Embedding {
   backward(dy: ArrayLike<number>): void {
     const N = this.lastN;
     const E = this.embeddingDim;
-    if (dy.length !== N * E) throw new RangeError(`unfold-rnn: Embedding dy should have ${N * E} values ([${N}, ${E}]), got ${dy.length}`);
+    if (N === 0) throw new UnfoldError("E_STATE", "Embedding.backward() needs a forward() first");
+    v.checkArrayLike("Embedding.backward: dy", dy);
+    if (dy.length !== N * E) throw new UnfoldError("E_SHAPE", `Embedding dy should have ${N * E} values ([${N}, ${E}]), got ${dy.length}`, { name: "dy", expected: `${N * E} values`, received: dy.length });
+    v.checkFinite("Embedding.backward: dy", dy);
     heap().f32(this.t.y.ptr, dy.length).set(dy);
     this.backwardPtr(this.t.y.ptr);
   }
@@ -268,6 +281,6 @@ export class Embedding {
   }
 }
 
-function checkPos(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`unfold-rnn: ${name} must be a positive integer, got ${v}`);
+function checkPos(name: string, x: number): void {
+  v.checkInt(name, x, 1);
 }

@@ -21,6 +21,8 @@ import { heap, kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
 import { type InitScheme, orthogonalInit, uniformInit, xavierInit } from "./init.js";
 import { dumpTensors, loadChecked, type StateDict } from "./params.js";
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 
 /** The cell of a recurrent layer. */
 export type CellKind = "rnn_tanh" | "rnn_relu" | "lstm" | "gru";
@@ -160,11 +162,8 @@ export class Recurrent {
   private stateB: number | null = null;
 
   constructor(kind: CellKind, opts: RecurrentOptions) {
-    checkInt("inputSize", opts.inputSize, 1);
-    checkInt("hiddenSize", opts.hiddenSize, 1);
-    checkInt("numLayers", opts.numLayers ?? 1, 1);
+    checkRecurrentOptions(opts);
     const dropout = opts.dropout ?? 0;
-    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`unfold-rnn: dropout must be in [0, 1), got ${dropout}`);
     this.kind = kind;
     this.inputSize = opts.inputSize;
     this.hiddenSize = opts.hiddenSize;
@@ -286,7 +285,7 @@ export class Recurrent {
    * step only, this is how the gradient vanishes (or not) going back in time.
    */
   gradNorms(): Float64Array {
-    if (!this.norms) throw new Error("unfold-rnn: call backward({ recordGradNorms: true }) first");
+    if (!this.norms) throw new UnfoldError("E_STATE", "call backward({ recordGradNorms: true }) first");
     return this.norms.slice();
   }
 
@@ -400,14 +399,30 @@ export class Recurrent {
    * @param x [T, B, I] time-major (or [B, T, I] if batchFirst), flat.
    */
   forward(x: ArrayLike<number>, opts: ForwardOptions = {}): ForwardResult {
+    v.checkArrayLike("forward: x", x);
+    v.checkObject("forward: options", opts);
     const B = opts.batchSize ?? 1;
     checkInt("batchSize", B, 1);
+    v.checkBool("forward: options.lastStepOnly", opts.lastStepOnly);
+    v.checkBool("forward: options.training", opts.training);
     const I = this.inputSize;
     if (x.length === 0 || x.length % (B * I) !== 0) {
-      throw new RangeError(
+      throw new UnfoldError("E_SHAPE", 
         `unfold-rnn: input has ${x.length} values, which is not T * batchSize * inputSize for batchSize ${B} and inputSize ${I} ` +
           `(expected shape ${this.batchFirst ? "[B, T, I]" : "[T, B, I]"}, flat)`,
+        { name: "x", expected: `a multiple of ${B * I} values`, received: x.length },
       );
+    }
+    v.checkFinite("forward: x", x);
+    if (opts.c0 !== undefined && this.kind !== "lstm") throw new UnfoldError("E_OPTION", `c0 is only for LSTM; ${this.kind} has no cell state`, { name: "c0" });
+    const nState = this.numLayers * this.numDirections * B * this.hiddenSize;
+    for (const [name, st] of [["h0", opts.h0], ["c0", opts.c0]] as const) {
+      if (st === undefined) continue;
+      v.checkArrayLike(`forward: ${name}`, st);
+      if (st.length !== nState) {
+        throw new UnfoldError("E_SHAPE", `${name} should have shape [numLayers*D, B, H] = [${this.numLayers * this.numDirections}, ${B}, ${this.hiddenSize}] (${nState} values), got ${st.length}`, { name, expected: `${nState} values`, received: st.length });
+      }
+      v.checkFinite(name, st);
     }
     const T = x.length / (B * I);
     this.ensureCapacity(T, B);
@@ -421,10 +436,10 @@ export class Recurrent {
       k.swap01_f32(a.x.ptr, tmp.ptr, B, T, I);
     } else hp.f32(a.x.ptr, x.length).set(x);
     const bad = k.count_nonfinite(a.x.ptr, x.length);
-    if (bad > 0) throw new RangeError(`unfold-rnn: input contains ${bad} NaN or infinite value(s); clean the data first`);
+    if (bad > 0) throw new UnfoldError("E_NAN", `input contains ${bad} NaN or infinite value(s); clean the data first`, { name: "x" });
     this.setState(opts.h0, a.h0, "h0", B);
     if (this.kind === "lstm") this.setState(opts.c0, a.c0, "c0", B);
-    else if (opts.c0) throw new Error(`unfold-rnn: c0 is only for LSTM; ${this.kind} has no cell state`);
+    else if (opts.c0) throw new UnfoldError("E_OPTION", `c0 is only for LSTM; ${this.kind} has no cell state`, { name: "c0" });
 
     const training = !!opts.training;
     this.run(T, B, training);
@@ -452,12 +467,13 @@ export class Recurrent {
       return;
     }
     if (v.length !== n) {
-      throw new RangeError(
-        `unfold-rnn: ${name} should have shape [numLayers*D, B, H] = [${this.numLayers * this.numDirections}, ${B}, ${this.hiddenSize}] (${n} values), got ${v.length}`,
+      throw new UnfoldError(
+        "E_SHAPE",
+        `${name} should have shape [numLayers*D, B, H] = [${this.numLayers * this.numDirections}, ${B}, ${this.hiddenSize}] (${n} values), got ${v.length}`,
       );
     }
     view.set(v);
-    if (kernels().count_nonfinite(t.ptr, n) > 0) throw new RangeError(`unfold-rnn: ${name} contains NaN or infinite values`);
+    if (kernels().count_nonfinite(t.ptr, n) > 0) throw new UnfoldError("E_NAN", `${name} contains NaN or infinite values`, { name });
   }
 
   /** Final state [L*D, B, H]: the forward direction's h_T, the reverse direction's h_0. */
@@ -486,7 +502,7 @@ export class Recurrent {
     checkInt("T", T, 1);
     checkInt("batchSize", B, 1);
     if (opts.state === "keep" && this.stateB !== null && this.stateB !== B) {
-      throw new Error(`unfold-rnn: cannot keep the hidden state across a change of batch size (${this.stateB} -> ${B}); call resetState() first`);
+      throw new UnfoldError("E_STATE", `cannot keep the hidden state across a change of batch size (${this.stateB} -> ${B}); call resetState() first`);
     }
     this.ensureCapacity(T, B);
     const k = kernels();
@@ -518,12 +534,12 @@ export class Recurrent {
    * detached: no gradient flows back across it. Unidirectional layers only.
    */
   carryState(step?: number): void {
-    if (!this.last) throw new Error("unfold-rnn: carryState() needs a forward() first");
-    if (this.numDirections !== 1) throw new Error("unfold-rnn: a bidirectional layer cannot carry its state forward in time");
+    if (!this.last) throw new UnfoldError("E_STATE", "carryState() needs a forward() first");
+    if (this.numDirections !== 1) throw new UnfoldError("E_UNSUPPORTED", "a bidirectional layer cannot carry its state forward in time");
     const { T, B } = this.last;
     const j = step ?? T;
     checkInt("step", j, 0);
-    if (j > T) throw new RangeError(`unfold-rnn: carryState(${j}) is past the last forward's ${T} steps`);
+    if (j > T) throw new UnfoldError("E_OPTION", `carryState(${j}) is past the last forward's ${T} steps`, { name: "step", expected: `an integer in [0, ${T}]`, received: j });
     const k = kernels();
     const H = this.hiddenSize;
     const BH4 = B * H * 4;
@@ -543,8 +559,14 @@ export class Recurrent {
 
   /** Restore a state from {@link carriedState}. */
   restoreCarriedState(st: { B: number; h: Float32Array; c: Float32Array }): void {
+    v.checkObject("restoreCarriedState: state", st);
+    checkInt("state.B", st.B, 1);
+    v.checkArrayLike("state.h", st.h);
+    v.checkArrayLike("state.c", st.c);
     const n = this.units.length * st.B * this.hiddenSize;
-    if (st.h.length !== n || st.c.length !== n) throw new Error(`unfold-rnn: carried state has ${st.h.length} values, expected ${n}`);
+    if (st.h.length !== n || st.c.length !== n) throw new UnfoldError("E_SHAPE", `carried state has ${st.h.length} values, expected ${n}`, { name: "state.h", expected: `${n} values`, received: st.h.length });
+    v.checkFinite("state.h", st.h);
+    v.checkFinite("state.c", st.c);
     this.ensureCapacity(Math.max(this.capT, 1), st.B);
     heap().f32(this.a.h0.ptr, n).set(st.h);
     heap().f32(this.a.c0.ptr, n).set(st.c);
@@ -557,7 +579,10 @@ export class Recurrent {
     return [...this.rng.getState(), ...g];
   }
   set rngState(s: number[]) {
-    this.rng.setState(s.slice(0, 5));
+    if (!Array.isArray(s) || (s.length !== 5 && s.length !== 9) || s.some((x) => typeof x !== "number" && x !== null)) {
+      throw new UnfoldError("E_OPTION", "rngState must be an array of 5 or 9 numbers, as rngState returned", { name: "rngState", expected: "5 or 9 numbers", received: s });
+    }
+    this.rng.setState(s.slice(0, 5).map((x) => x ?? NaN));
     if (s.length === 9) {
       if (!this.dropoutState) {
         this.dropoutState = new Arena();
@@ -574,6 +599,8 @@ export class Recurrent {
    * (beam search keeps the states of the surviving beams).
    */
   permuteState(order: ArrayLike<number>): void {
+    v.checkArrayLike("permuteState: order", order);
+    for (let b = 0; b < order.length; b++) checkInt(`order[${b}]`, order[b], 0, order.length - 1);
     if (!this.acts) return;
     const B = order.length;
     const H = this.hiddenSize;
@@ -609,7 +636,7 @@ export class Recurrent {
    * lengths[b] real steps, as PyTorch's packed sequences give.
    */
   finalStatePtr(lengths?: ArrayLike<number>): { hN: Ptr; cN: Ptr | null } {
-    if (!this.last) throw new Error("unfold-rnn: finalStatePtr() needs a forward() first");
+    if (!this.last) throw new UnfoldError("E_STATE", "finalStatePtr() needs a forward() first");
     const { T, B } = this.last;
     this.checkLengths(lengths, T, B);
     const k = kernels();
@@ -634,11 +661,9 @@ export class Recurrent {
 
   private checkLengths(lengths: ArrayLike<number> | undefined, T: number, B: number): void {
     if (!lengths) return;
-    if (this.numDirections !== 1) throw new Error("unfold-rnn: per-sequence lengths need a unidirectional layer");
-    if (lengths.length !== B) throw new RangeError(`unfold-rnn: lengths should have B = ${B} values, got ${lengths.length}`);
-    for (let b = 0; b < B; b++) {
-      if (!(Number.isInteger(lengths[b]) && lengths[b] >= 1 && lengths[b] <= T)) throw new RangeError(`unfold-rnn: lengths[${b}] = ${lengths[b]} is not in [1, ${T}]`);
-    }
+    if (this.numDirections !== 1) throw new UnfoldError("E_UNSUPPORTED", "per-sequence lengths need a unidirectional layer");
+    v.checkLength("lengths", lengths, B, "[B]");
+    for (let b = 0; b < B; b++) checkInt(`lengths[${b}]`, lengths[b], 1, T);
   }
 
   /**
@@ -647,7 +672,7 @@ export class Recurrent {
    * @returns byte offsets of dX [T, B, I], dh0 and dc0 [L*D, B, H].
    */
   backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
-    if (!this.last) throw new Error("unfold-rnn: backward() needs a forward() first");
+    if (!this.last) throw new UnfoldError("E_STATE", "backward() needs a forward() first");
     const { T, B } = this.last;
     const n = T * B * this.numDirections * this.hiddenSize;
     const k = kernels();
@@ -747,7 +772,16 @@ export class Recurrent {
    * {@link gradStateDict}.
    */
   backward(grad: BackwardInput = {}): BackwardResult {
-    if (!this.last) throw new Error("unfold-rnn: backward() needs a forward() first");
+    if (!this.last) throw new UnfoldError("E_STATE", "backward() needs a forward() first");
+    v.checkObject("backward: gradients", grad, "an object { dOutput?, dhN?, dcN? }");
+    v.checkBool("backward: recordGradNorms", grad.recordGradNorms);
+    if (grad.dcN !== undefined && this.kind !== "lstm") throw new UnfoldError("E_OPTION", "dcN is only for LSTM", { name: "dcN" });
+    for (const name of ["dOutput", "dhN", "dcN"] as const) {
+      const g = grad[name];
+      if (g === undefined) continue;
+      v.checkArrayLike(`backward: ${name}`, g);
+      v.checkFinite(name, g);
+    }
     const { T, B } = this.last;
     const k = kernels();
     const hp = heap();
@@ -760,12 +794,12 @@ export class Recurrent {
     const dY = a.dA.ptr;
     if (grad.dOutput !== undefined && this.lastStepOnly) {
       // dOutput [B, D*H] of the last step; every other step gets zero.
-      if (grad.dOutput.length !== B * D * H) throw new RangeError(`unfold-rnn: dOutput should have ${B * D * H} values (shape [B, ${D * H}]: the forward returned the last step only), got ${grad.dOutput.length}`);
+      if (grad.dOutput.length !== B * D * H) throw new UnfoldError("E_SHAPE", `dOutput should have ${B * D * H} values (shape [B, ${D * H}]: the forward returned the last step only), got ${grad.dOutput.length}`);
       k.fill_f32(dY, nOut, 0);
       hp.f32(dY + (T - 1) * B * D * H * 4, B * D * H).set(grad.dOutput);
     } else if (grad.dOutput !== undefined) {
       if (grad.dOutput.length !== nOut) {
-        throw new RangeError(`unfold-rnn: dOutput should have ${nOut} values (shape [${this.batchFirst ? "B, T" : "T, B"}, ${D * H}]), got ${grad.dOutput.length}`);
+        throw new UnfoldError("E_SHAPE", `dOutput should have ${nOut} values (shape [${this.batchFirst ? "B, T" : "T, B"}, ${D * H}]), got ${grad.dOutput.length}`);
       }
       if (this.batchFirst) {
         hp.f32(a.dB.ptr, nOut).set(grad.dOutput);
@@ -774,7 +808,6 @@ export class Recurrent {
     } else k.fill_f32(dY, nOut, 0);
     const dhN = this.checkGradState(grad.dhN, "dhN", nState);
     const dcN = this.checkGradState(grad.dcN, "dcN", nState);
-    if (dcN && this.kind !== "lstm") throw new Error(`unfold-rnn: dcN is only for LSTM`);
     // dhN, dcN go in hN, cN (free after forward).
     if (dhN) a.hN.f32().set(dhN);
     if (dcN) a.cN.f32().set(dcN);
@@ -819,7 +852,7 @@ export class Recurrent {
 
   private checkGradState(v: ArrayLike<number> | undefined, name: string, n: number): Float32Array | undefined {
     if (v === undefined) return undefined;
-    if (v.length !== n) throw new RangeError(`unfold-rnn: ${name} should have shape [numLayers*D, B, H] (${n} values), got ${v.length}`);
+    if (v.length !== n) throw new UnfoldError("E_SHAPE", `${name} should have shape [numLayers*D, B, H] (${n} values), got ${v.length}`, { name, expected: `${n} values`, received: v.length });
     return Float32Array.from(v);
   }
 
@@ -916,8 +949,21 @@ export class Recurrent {
   }
 }
 
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`unfold-rnn: ${name} must be an integer >= ${min}, got ${v}`);
+function checkInt(name: string, x: unknown, min: number, max = Infinity): void {
+  v.checkInt(name, x, min, max);
+}
+
+/** Every option of a recurrent layer, checked before anything is built. */
+function checkRecurrentOptions(opts: RecurrentOptions): void {
+  v.checkObject("recurrent layer options", opts, "an object { inputSize, hiddenSize, ... }");
+  checkInt("inputSize", opts.inputSize, 1);
+  checkInt("hiddenSize", opts.hiddenSize, 1);
+  checkInt("numLayers", opts.numLayers ?? 1, 1);
+  v.checkNumber("dropout", opts.dropout, { min: 0, max: 1, maxOpen: true, optional: true });
+  v.checkBool("bidirectional", opts.bidirectional);
+  v.checkBool("batchFirst", opts.batchFirst);
+  v.checkNumber("seed", opts.seed, { optional: true });
+  v.checkOneOf("init", opts.init, ["pytorch", "xavier", "orthogonal"] as const, true);
 }
 
 /**
@@ -926,8 +972,9 @@ function checkInt(name: string, v: number, min: number): void {
  */
 export class SimpleRNN extends Recurrent {
   constructor(opts: RecurrentOptions & { nonlinearity?: "tanh" | "relu" }) {
+    v.checkObject("SimpleRNN options", opts);
     const nl = opts.nonlinearity ?? "tanh";
-    if (nl !== "tanh" && nl !== "relu") throw new RangeError(`unfold-rnn: nonlinearity must be 'tanh' or 'relu', got '${nl}'`);
+    v.checkOneOf("nonlinearity", nl, ["tanh", "relu"] as const);
     super(nl === "relu" ? "rnn_relu" : "rnn_tanh", opts);
   }
 }
@@ -939,6 +986,7 @@ export class SimpleRNN extends Recurrent {
  */
 export class LSTM extends Recurrent {
   constructor(opts: RecurrentOptions & { forgetBias?: number }) {
+    v.checkNumber("forgetBias", opts?.forgetBias, { optional: true });
     super("lstm", opts);
     if (opts.forgetBias !== undefined) this.setForgetBias(opts.forgetBias);
   }
@@ -948,6 +996,7 @@ export class LSTM extends Recurrent {
    * the classic remedy that lets the cell state remember by default.
    */
   setForgetBias(value: number): void {
+    v.checkNumber("forgetBias", value);
     const H = this.hiddenSize;
     for (const [name, t] of this.parameters()) {
       if (name.startsWith("bias_ih")) t.f32().fill(value, H, 2 * H);

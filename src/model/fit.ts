@@ -17,7 +17,9 @@ import {
   EarlyStopper, ensureOptimizer, type EpochInfo, resolveOptions, runYielding, type ResolvedOptions, sequentialBatches,
   type TrainHistory, type TrainOptions, trainStep,
 } from "../train/trainer.js";
-import { argmax, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
+import { argmax, checkSamplingOptions, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 import type { Batch, Sequential } from "./sequential.js";
 
 /**
@@ -92,13 +94,14 @@ export async function fitAsync(model: Sequential, state: TrainState, data: Train
 }
 
 function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: FitOptions): Generator<void, void, void> {
+  // Everything is checked before anything changes (optimizer, weights, state).
   const o = resolveOptions(opts, model.spec.seed ?? 0);
+  checkData(model, data, "data", o.batchSize);
+  checkValidation(model, opts.validation, isStream(data));
   const regions = model.regions();
   const opt = ensureOptimizer(st, o.optimizer, regions);
   const rng = new Rng(o.seed + 7919 * st.epoch);
-  checkData(data);
   const { train, val } = splitValidation(data, opts.validation, rng);
-  if (isStream(train)) checkStreamModel(model);
   const stepsAtStart = st.history.steps;
   const early = new EarlyStopper(o.earlyStopping, regions);
 
@@ -163,21 +166,85 @@ function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: Fi
 
 /** A token stream trains a left-to-right language model: many-to-many, unidirectional (the state is carried forward). */
 function checkStreamModel(model: Sequential): void {
-  if (model.spec.mode !== "many-to-many") throw new Error("unfold-rnn: stream data is for many-to-many (language) models");
+  if (!model.embedding || model.spec.output.loss !== "xent") throw new UnfoldError("E_UNSUPPORTED", "stream data is for token language models (tokens input, xent output)");
+  if (model.spec.mode !== "many-to-many") throw new UnfoldError("E_UNSUPPORTED", "stream data is for many-to-many (language) models");
   if (model.recurrent.some((r) => r.numDirections !== 1)) {
-    throw new Error("unfold-rnn: stream data (truncated BPTT with a carried state) needs unidirectional recurrent layers; a bidirectional layer would read the future");
+    throw new UnfoldError("E_UNSUPPORTED", "stream data (truncated BPTT with a carried state) needs unidirectional recurrent layers; a bidirectional layer would read the future");
   }
 }
 
-function checkData(d: TrainData): void {
-  if (!d || typeof d !== "object") throw new TypeError("unfold-rnn: training data must be { stream } or { inputs, targets }");
+/**
+ * Check training or evaluation data completely, before any of it is used:
+ * its form, every id (inside the vocabulary and the output classes), every
+ * length, every value finite. `batchSize` (streams) needs 2 tokens per stream.
+ */
+export function checkData(model: Sequential, d: TrainData, name: string, batchSize?: number): void {
+  v.checkObject(name, d, "{ stream } or { inputs, targets }");
   if (isStream(d)) {
-    if (d.stream.length < 2) throw new Error("unfold-rnn: the token stream is empty (a language model needs at least 2 tokens)");
+    checkStreamModel(model);
+    v.checkArrayLike(`${name}.stream`, d.stream);
+    if (d.stream.length < 2) throw new UnfoldError("E_SHAPE", `${name}.stream has ${d.stream.length} token(s); a language model needs at least 2 tokens`, { name: `${name}.stream`, expected: "at least 2 tokens", received: d.stream.length });
+    // Every token is an input (< V) and, but the first, a target (< O).
+    v.checkIds(`${name}.stream`, d.stream, Math.min(model.embedding!.numEmbeddings, model.spec.output.size));
+    if (batchSize !== undefined && d.stream.length < 2 * batchSize) {
+      throw new UnfoldError("E_OPTION", `${d.stream.length} tokens cannot make batchSize = ${batchSize} parallel streams of at least 2 tokens; lower batchSize`, { name: "batchSize", expected: `<= ${Math.floor(d.stream.length / 2)}`, received: batchSize });
+    }
     return;
   }
-  if (!Array.isArray(d.inputs) || !Array.isArray(d.targets)) throw new TypeError("unfold-rnn: training data must be { stream } or { inputs, targets } with arrays");
-  if (d.inputs.length === 0) throw new Error("unfold-rnn: no training sequences (inputs is empty)");
-  if (d.inputs.length !== d.targets.length) throw new RangeError(`unfold-rnn: ${d.inputs.length} inputs but ${d.targets.length} targets`);
+  if (!Array.isArray((d as SequenceData).inputs) || !Array.isArray((d as SequenceData).targets)) {
+    throw new UnfoldError("E_OPTION", `${name} must be { stream } or { inputs, targets } with arrays`, { name, expected: "{ stream } or { inputs: [], targets: [] }", received: d });
+  }
+  if (d.inputs.length === 0) throw new UnfoldError("E_SHAPE", `no training sequences (${name}.inputs is empty)`, { name: `${name}.inputs`, expected: "at least one sequence", received: 0 });
+  checkInputs(model, d.inputs, `${name}.inputs`);
+  if (d.inputs.length !== d.targets.length) throw new UnfoldError("E_SHAPE", `${d.inputs.length} inputs but ${d.targets.length} targets`, { name: `${name}.targets`, expected: `${d.inputs.length} targets`, received: d.targets.length });
+  const O = model.spec.output.size;
+  const xent = model.spec.output.loss === "xent";
+  d.targets.forEach((y, i) => {
+    const n = `${name}.targets[${i}]`;
+    const L = seqLen(model, d.inputs[i], i);
+    if (model.spec.mode === "many-to-one") {
+      if (xent) {
+        if (typeof y !== "number") badTarget(i, "a class id");
+        v.checkIds(n, [y as number], O, true, "class");
+      } else {
+        if (typeof y === "number" || y.length !== O) badTarget(i, `${O} values`);
+        v.checkArrayLike(n, y);
+        v.checkFinite(n, y as ArrayLike<number>);
+      }
+    } else {
+      if (typeof y === "number") badTarget(i, xent ? `${L} class ids (one per step)` : `${L * O} values (${O} per step)`);
+      v.checkArrayLike(n, y);
+      if (xent) {
+        if (y.length !== L) badTarget(i, `${L} class ids (one per step)`);
+        v.checkIds(n, y, O, true, "class");
+      } else {
+        if (y.length !== L * O) badTarget(i, `${L * O} values (${O} per step)`);
+        v.checkFinite(n, y);
+      }
+    }
+  });
+}
+
+/** Input sequences of a model: token ids in [0, V), or T_i*F finite features. */
+function checkInputs(model: Sequential, inputs: unknown, name: string): asserts inputs is ArrayLike<number>[] {
+  v.checkSequences(name, inputs);
+  inputs.forEach((s, i) => {
+    seqLen(model, s, i);
+    if (model.embedding) v.checkIds(`${name}[${i}]`, s, model.embedding.numEmbeddings);
+    else v.checkFinite(`${name}[${i}]`, s);
+  });
+}
+
+/** `validation`: held-out data of the same kind, or { fraction } in (0, 1). */
+function checkValidation(model: Sequential, val: FitOptions["validation"], stream: boolean): void {
+  if (val === undefined) return;
+  v.checkObject("validation", val, "held-out data or { fraction }");
+  if ("fraction" in val) {
+    v.checkNumber("validation.fraction", val.fraction, { min: 0, max: 1, minOpen: true, maxOpen: true });
+    return;
+  }
+  if (isStream(val) !== stream) throw new UnfoldError("E_OPTION", `validation must be ${stream ? "{ stream }" : "{ inputs, targets }"} like the training data`, { name: "validation" });
+  checkData(model, val, "validation");
 }
 
 function recordEpoch(st: TrainState, info: EpochInfo, complete: boolean): void {
@@ -227,14 +294,14 @@ function splitValidation(data: TrainData, v: FitOptions["validation"], rng: Rng)
 function seqLen(model: Sequential, s: ArrayLike<number>, i: number): number {
   const L = model.embedding ? s.length : s.length / model.inputSize;
   if (!(Number.isInteger(L) && L >= 1)) {
-    throw new RangeError(`unfold-rnn: sequence ${i} has ${s.length} values, which is not a positive multiple of the ${model.embedding ? 1 : model.inputSize} input features per step`);
+    throw new UnfoldError("E_SHAPE", `sequence ${i} has ${s.length} values, which is not a positive multiple of the ${model.embedding ? 1 : model.inputSize} input features per step`);
   }
   return L;
 }
 
 /** Pad and stack sequences `idx` of `data` into an engine batch. */
 export function makeBatch(model: Sequential, data: SequenceData, idx: number[], withTargets: boolean): Batch {
-  if (idx.length === 0) throw new Error("unfold-rnn: empty batch");
+  if (idx.length === 0) throw new UnfoldError("E_SHAPE", "empty batch");
   const F = model.inputSize;
   const O = model.spec.output.size;
   const seqs = idx.map((i) => data.inputs[i]);
@@ -294,11 +361,16 @@ export function makeBatch(model: Sequential, data: SequenceData, idx: number[], 
 }
 
 function badTarget(i: number, want: string): never {
-  throw new RangeError(`unfold-rnn: the target of sequence ${i} should be ${want}`);
+  throw new UnfoldError("E_SHAPE", `the target of sequence ${i} should be ${want}`, { name: `targets[${i}]`, expected: want });
 }
 
 /** Mean loss (and accuracy for xent) on data, without training. */
 export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: number; k1?: number; carry?: boolean } = {}): Evaluation {
+  v.checkObject("evaluate: options", o);
+  v.checkOptionalInt("evaluate: options.batchSize", o.batchSize, 1);
+  v.checkOptionalInt("evaluate: options.k1", o.k1, 1);
+  v.checkBool("evaluate: options.carry", o.carry);
+  checkData(model, data, "data");
   const batchSize = o.batchSize ?? 32;
   let lossSum = 0;
   let count = 0;
@@ -323,7 +395,6 @@ export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: nu
     count += c;
   };
   if (isStream(data)) {
-    checkStreamModel(model);
     const B = Math.max(1, Math.min(batchSize, Math.floor(data.stream.length / 2)));
     const ts = new TokenStream(data.stream, B);
     const k1 = o.k1 ?? 64;
@@ -335,7 +406,7 @@ export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: nu
     for (const idx of sequentialBatches(data.inputs.length, batchSize)) run(makeBatch(model, data, idx, true), "zeros");
   }
   model.resetState();
-  if (count === 0) throw new Error("unfold-rnn: no targets to evaluate on (empty data?)");
+  if (count === 0) throw new UnfoldError("E_SHAPE", "no targets to evaluate on (all ignored?)", { name: "data.targets" });
   const res: Evaluation = { loss: lossSum / count, count };
   if (xent) res.accuracy = correct / counted;
   return res;
@@ -346,6 +417,8 @@ export function evaluate(model: Sequential, data: TrainData, o: { batchSize?: nu
  * for xent, values for mse); many-to-many — [T_i * O].
  */
 export function predict(model: Sequential, inputs: ArrayLike<number>[], batchSize = 32): Float32Array[] {
+  checkInputs(model, inputs, "inputs");
+  v.checkInt("predict: batchSize", batchSize, 1);
   const out: Float32Array[] = [];
   const O = model.spec.output.size;
   const xent = model.spec.output.loss === "xent";
@@ -391,10 +464,16 @@ export interface GenerateOptions extends SamplingOptions {
  */
 export function generate(model: Sequential, prime: ArrayLike<number>, o: GenerateOptions): number[] {
   if (!model.embedding || model.spec.mode !== "many-to-many" || model.spec.output.loss !== "xent" || model.recurrent.some((r) => r.numDirections !== 1)) {
-    throw new Error("unfold-rnn: generate() needs a token language model (tokens input, unidirectional layers, many-to-many, xent output)");
+    throw new UnfoldError("E_UNSUPPORTED", "generate() needs a token language model (tokens input, unidirectional layers, many-to-many, xent output)");
   }
-  if (prime.length === 0) throw new Error("unfold-rnn: generate() needs at least one prime token");
-  if (!(Number.isInteger(o.length) && o.length >= 0)) throw new RangeError(`unfold-rnn: length must be a non-negative integer, got ${o.length}`);
+  v.checkArrayLike("generate: prime", prime);
+  if (prime.length === 0) throw new UnfoldError("E_SHAPE", "generate() needs at least one prime token", { name: "prime", expected: "at least one token id", received: 0 });
+  v.checkIds("generate: prime", prime, model.embedding.numEmbeddings);
+  v.checkObject("generate: options", o, "an object { length, temperature?, topK?, topP?, seed?, stopAt? }");
+  v.checkInt("generate: options.length", o.length, 0);
+  v.checkNumber("generate: options.seed", o.seed, { optional: true });
+  v.checkOptionalInt("generate: options.stopAt", o.stopAt, 0, model.spec.output.size - 1);
+  checkSamplingOptions("generate: options", o);
   const O = model.spec.output.size;
   const rng = new Rng(o.seed ?? 0);
   const ids = Int32Array.from(prime);

@@ -2,8 +2,9 @@
  * Choosing the next token from a model's output scores (logits): greedy,
  * temperature, top-k and top-p (nucleus) sampling, all from a seeded RNG.
  */
+import { Rng } from "../util/rng.js";
 import { UnfoldError } from "../errors.js";
-import type { Rng } from "../util/rng.js";
+import * as v from "../validate.js";
 
 /** How to pick the next token. */
 export interface SamplingOptions {
@@ -15,8 +16,19 @@ export interface SamplingOptions {
   topP?: number;
 }
 
+/** Check sampling options: temperature >= 0, topK an integer >= 1, topP in (0, 1]. */
+export function checkSamplingOptions(name: string, o: SamplingOptions): void {
+  v.checkObject(name, o);
+  v.checkNumber(`${name}.temperature`, o.temperature, { min: 0, optional: true });
+  v.checkOptionalInt(`${name}.topK`, o.topK, 1);
+  v.checkNumber(`${name}.topP`, o.topP, { min: 0, minOpen: true, max: 1, optional: true });
+}
+
 /** Index of the largest value (the first one on ties). */
 export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset): number {
+  v.checkArrayLike("argmax: x", x);
+  v.checkInt("argmax: offset", offset, 0, x.length);
+  v.checkInt("argmax: n", n, 0, x.length - offset);
   let best = 0;
   let bv = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -31,6 +43,8 @@ export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset):
 
 /** Softmax of logits / temperature, in float64. */
 export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Array {
+  v.checkArrayLike("softmax: logits", logits);
+  v.checkNumber("softmax: temperature", temperature, { min: 0, minOpen: true });
   const n = logits.length;
   const p = new Float64Array(n);
   let m = -Infinity;
@@ -62,6 +76,10 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
  * @throws UnfoldError E_OPTION for a negative or infinite temperature, topK < 1 or topP outside (0, 1].
  */
 export function sampleToken(logits: ArrayLike<number>, rng: Rng, opts: SamplingOptions = {}): number {
+  v.checkArrayLike("sampleToken: logits", logits);
+  if (logits.length === 0) throw new UnfoldError("E_SHAPE", "sampleToken: logits is empty", { name: "logits", expected: "at least one score", received: 0 });
+  if (!(rng instanceof Rng)) throw new UnfoldError("E_OPTION", "sampleToken: rng must be an Rng (new Rng(seed))", { name: "rng", expected: "an Rng", received: rng });
+  checkSamplingOptions("sampleToken: options", opts);
   const V = logits.length;
   return sampleInto(logits, rng, opts, new Float64Array(V), new Int32Array(V));
 }

@@ -5,12 +5,14 @@
  * on bytes in every runtime; `unfold-rnn/node` adds files.
  */
 import { decodeModel, encodeModel, type ModelTensor } from "../io/format.js";
+import { isUnfoldError, UnfoldError } from "../errors.js";
+import { checkBool, checkObject, checkOptionalObject } from "../validate.js";
 import { Vocab, type VocabJSON } from "../data/vocab.js";
 import { Scaler, type ScalerJSON } from "../data/timeseries.js";
 import { Optimizer, type OptimizerSpec } from "../train/optimizers.js";
 import type { TrainHistory } from "../train/trainer.js";
 import type { Recurrent } from "../layers/recurrent.js";
-import { Sequential, type SequentialSpec } from "./sequential.js";
+import { type RecurrentSpec, Sequential, type SequentialSpec } from "./sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "./seq2seq.js";
 
 /** A model that can be saved: {@link Sequential} or {@link Seq2Seq}. */
@@ -64,6 +66,8 @@ function recurrentLayers(model: AnyModel): Recurrent[] {
 
 /** Encode a model (and optionally its vocabulary and training state) as bytes. */
 export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
+  checkModel("saveModel: model", model);
+  checkSaveOptions(opts);
   const ts = model.trainState;
   const tensors: ModelTensor[] = [];
   for (const [name, t] of model.parameters()) tensors.push({ name: `param/${name}`, shape: [...t.shape], data: t.toArray() });
@@ -103,15 +107,35 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
   const { header: raw, tensors } = decodeModel(bytes);
   const h = raw as unknown as SavedHeader;
   if (h.library !== "unfold-rnn" || (h.kind !== "sequential" && h.kind !== "seq2seq")) {
-    throw new Error(`unfold-rnn: the file is a valid container but not a saved model (kind ${JSON.stringify(h.kind)})`);
+    throw new UnfoldError("E_FORMAT", `the file is a valid container but not a saved model (kind ${JSON.stringify(h.kind)})`, { name: "kind", received: h.kind });
   }
-  const vocab = h.vocab ? Vocab.fromJSON(h.vocab) : undefined;
-  const targetVocab = h.targetVocab ? Vocab.fromJSON(h.targetVocab) : undefined;
+  const bad = (what: string, err?: unknown): never => {
+    const why = err ? `: ${(err as Error).message.replace(/^unfold-rnn: /, "")}` : "";
+    throw new UnfoldError("E_FORMAT", `the saved model ${what}${why}`, { cause: err });
+  };
+  let vocab: Vocab | undefined;
+  let targetVocab: Vocab | undefined;
+  try {
+    vocab = h.vocab ? Vocab.fromJSON(h.vocab) : undefined;
+    targetVocab = h.targetVocab ? Vocab.fromJSON(h.targetVocab) : undefined;
+  } catch (err) {
+    bad("has an invalid vocabulary", err);
+  }
+  if (h.meta !== undefined && (typeof h.meta !== "object" || h.meta === null || Array.isArray(h.meta))) bad("has a meta field that is not an object");
+  checkTrainHeader(h.train, bad);
+  // Build nothing bigger than the file: the definition must need exactly the weights the file holds.
+  let stored = 0;
+  for (const t of tensors) if (t.name.startsWith("param/")) stored += t.data.length;
+  const needed = parameterCountOf(h.kind, h.spec);
+  if (needed !== stored) {
+    bad(Number.isNaN(needed) ? "definition is invalid" : `definition needs ${needed} weights but the file holds ${stored}`);
+  }
   let model: AnyModel;
   try {
     model = h.kind === "seq2seq" ? new Seq2Seq(h.spec as Seq2SeqSpec) : new Sequential(h.spec as SequentialSpec);
   } catch (err) {
-    throw new Error(`unfold-rnn: the saved model definition is invalid: ${(err as Error).message}`);
+    if (isUnfoldError(err) && (err.code === "E_STATE" || err.code === "E_RUNTIME")) throw err;
+    return bad("definition is invalid", err);
   }
   try {
     const sd: Record<string, Float32Array> = {};
@@ -119,8 +143,8 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
     const states = new Map<string, Float32Array>();
     for (const t of tensors) {
       if (t.name.startsWith("param/")) sd[t.name.slice(6)] = t.data;
-      else if (t.name.startsWith("optim/")) optim[Number(t.name.slice(6))] = t.data;
-      else if (t.name.startsWith("state/")) states.set(t.name, t.data);
+      else if (/^optim\/(0|[1-9]\d{0,5})$/.test(t.name)) optim[Number(t.name.slice(6))] = t.data;
+      else if (/^state\/(0|[1-9]\d{0,5})\/[hc]$/.test(t.name)) states.set(t.name, t.data);
       else throw new Error(`unexpected tensor '${t.name}'`);
     }
     model.loadStateDict(sd);
@@ -134,28 +158,131 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
       model.trainState.epoch = tr.epoch;
       model.trainState.streamPosition = tr.streamPosition;
       const rec = recurrentLayers(model);
+      if (tr.rng && tr.rng.length !== rec.length) throw new Error(`it has RNG states for ${tr.rng.length} recurrent layers, the model has ${rec.length}`);
       tr.rng?.forEach((s, i) => {
         if (rec[i]) rec[i].rngState = s;
       });
       if (tr.carried) {
+        if (tr.carried.length !== rec.length) throw new Error(`it has carried states for ${tr.carried.length} recurrent layers, the model has ${rec.length}`);
         model.trainState.carried = tr.carried.map((B, i) => {
           if (B === null) return null;
           const h = states.get(`state/${i}/h`);
           const c = states.get(`state/${i}/c`);
           if (!h || !c) throw new Error(`carried state of recurrent layer ${i} is missing`);
+          const n = rec[i].numLayers * rec[i].numDirections * B * rec[i].hiddenSize;
+          if (h.length !== n || c.length !== n) throw new Error(`carried state of recurrent layer ${i} has ${h.length} values, expected ${n} for batch ${B}`);
           return { B, h, c };
         });
       }
       if (tr.optimizer) {
-        if (optim.length !== tr.optimizer.buffers) throw new Error(`optimizer state has ${optim.length} of ${tr.optimizer.buffers} buffers`);
+        if (optim.length !== tr.optimizer.buffers || optim.some((b) => b === undefined)) throw new Error(`optimizer state has ${optim.length} of ${tr.optimizer.buffers} buffers`);
         const opt = new Optimizer(tr.optimizer.spec, model.regions());
+        model.trainState.optimizer = opt; // disposed with the model if what follows fails
         opt.loadState({ spec: tr.optimizer.spec, step: tr.optimizer.step, buffers: optim });
-        model.trainState.optimizer = opt;
       }
     }
   } catch (err) {
+    model.trainState.optimizer?.dispose();
     model.dispose();
-    throw new Error(`unfold-rnn: the saved model does not match its definition: ${(err as Error).message}`);
+    if (isUnfoldError(err) && (err.code === "E_STATE" || err.code === "E_RUNTIME")) throw err;
+    return bad("does not match its definition", err);
   }
   return { model, vocab, targetVocab, meta: h.meta };
+}
+
+/** `model` is a Sequential or Seq2Seq that has not been disposed. */
+export function checkModel(name: string, model: unknown): asserts model is AnyModel {
+  if (!(model instanceof Sequential) && !(model instanceof Seq2Seq)) {
+    throw new UnfoldError("E_OPTION", `${name} must be a Sequential or Seq2Seq model, got ${model === null ? "null" : typeof model === "object" ? "another object" : typeof model}`, {
+      name, expected: "a Sequential or Seq2Seq", received: model,
+    });
+  }
+}
+
+function checkSaveOptions(opts: SaveOptions): void {
+  checkObject("saveModel: options", opts);
+  for (const k of ["vocab", "targetVocab"] as const) {
+    if (opts[k] !== undefined && !(opts[k] instanceof Vocab)) {
+      throw new UnfoldError("E_OPTION", `saveModel: options.${k} must be a Vocab, got ${typeof opts[k]}`, { name: `options.${k}`, expected: "a Vocab", received: opts[k] });
+    }
+  }
+  checkBool("saveModel: options.includeOptimizer", opts.includeOptimizer);
+  checkOptionalObject("saveModel: options.meta", opts.meta, "a plain object");
+}
+
+const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+
+/** The header's training record has the types {@link loadModel} relies on; `bad` throws. */
+function checkTrainHeader(tr: unknown, bad: (what: string) => never): void {
+  if (tr === undefined) return;
+  if (typeof tr !== "object" || tr === null || Array.isArray(tr)) bad("has a training record that is not an object");
+  const t = tr as NonNullable<SavedHeader["train"]>;
+  const hist = t.history as unknown as { epochs?: unknown; steps?: unknown } | undefined;
+  if (typeof hist !== "object" || hist === null || !Array.isArray(hist.epochs) || !isCount(hist.steps)) bad("has a malformed training history");
+  for (const e of hist!.epochs as unknown[]) {
+    if (typeof e !== "object" || e === null || Array.isArray(e)) bad("has a malformed epoch in its training history");
+    for (const [k, v] of Object.entries(e as object)) {
+      // Old files stored a non-finite loss as null; newer ones keep the number.
+      if (v !== null && typeof v !== "number") bad(`has a malformed epoch field "${k}" in its training history`);
+    }
+  }
+  if (!isCount(t.epoch) || !isCount(t.streamPosition)) bad("has a malformed epoch or stream position");
+  if (t.optimizer !== undefined) {
+    const o = t.optimizer as unknown as { spec?: unknown; step?: unknown; buffers?: unknown };
+    if (typeof o !== "object" || o === null || typeof o.spec !== "object" || o.spec === null || !isCount(o.step) || !isCount(o.buffers)) bad("has a malformed optimizer record");
+  }
+  if (t.carried !== undefined && (!Array.isArray(t.carried) || t.carried.some((B) => B !== null && !(isCount(B) && B >= 1)))) bad("has a malformed carried state record");
+  if (t.rng !== undefined && (!Array.isArray(t.rng) || t.rng.some((r) => !Array.isArray(r) || (r.length !== 5 && r.length !== 9) || r.some((x) => x !== null && typeof x !== "number")))) {
+    bad("has a malformed RNG state record");
+  }
+}
+
+/**
+ * Weights a definition needs, computed without building it (NaN when the
+ * definition is malformed), so a file cannot make the loader allocate more
+ * than the weights it actually holds.
+ */
+function parameterCountOf(kind: string, spec: unknown): number {
+  const pos = (x: unknown): number => (typeof x === "number" && Number.isSafeInteger(x) && x >= 1 ? x : NaN);
+  const gates: Record<string, number> = { lstm: 4, gru: 3, rnn: 1, rnn_relu: 1 };
+  const rnn = (r: RecurrentSpec | undefined, inSize: number, forceUni: boolean): { n: number; out: number } => {
+    if (typeof r !== "object" || r === null) return { n: NaN, out: NaN };
+    const G = gates[r.cell] ?? NaN;
+    const H = pos(r.hiddenSize);
+    const L = r.numLayers === undefined ? 1 : pos(r.numLayers);
+    const D = !forceUni && r.bidirectional === true ? 2 : 1;
+    let n = 0;
+    for (let l = 0; l < Math.min(L, 1e4); l++) {
+      const inL = l === 0 ? inSize : D * H;
+      n += D * (G * H * inL + G * H * H + 2 * G * H);
+    }
+    return { n: L > 1e4 ? NaN : n, out: D * H };
+  };
+  if (typeof spec !== "object" || spec === null) return NaN;
+  if (kind === "sequential") {
+    const s = spec as SequentialSpec;
+    if (typeof s.input !== "object" || s.input === null || !Array.isArray(s.recurrent) || typeof s.output !== "object" || s.output === null) return NaN;
+    let n = 0;
+    let inSize: number;
+    if (s.input.type === "tokens") {
+      n += pos(s.input.vocabSize) * pos(s.input.embeddingDim);
+      inSize = pos(s.input.embeddingDim);
+    } else inSize = pos((s.input as { size: number }).size);
+    for (const r of s.recurrent) {
+      const x = rnn(r, inSize, false);
+      n += x.n;
+      inSize = x.out;
+    }
+    return n + pos(s.output.size) * (inSize + 1);
+  }
+  const s = spec as Seq2SeqSpec;
+  if (typeof s.source !== "object" || s.source === null || typeof s.target !== "object" || s.target === null || typeof s.recurrent !== "object" || s.recurrent === null) return NaN;
+  const H = pos(s.recurrent.hiddenSize);
+  const L = s.recurrent.numLayers === undefined ? 1 : pos(s.recurrent.numLayers);
+  let n = 0;
+  if (s.source.type === "tokens") {
+    n += pos(s.source.vocabSize) * pos(s.source.embeddingDim) + rnn(s.recurrent, pos(s.source.embeddingDim), true).n;
+  } else n += (pos((s.source as { size: number }).size) + 1) * L * H;
+  const Vt = pos(s.target.vocabSize);
+  return n + Vt * pos(s.target.embeddingDim) + rnn(s.recurrent, pos(s.target.embeddingDim), true).n + Vt * (H + 1);
 }

@@ -39,8 +39,10 @@ import {
 } from "../train/trainer.js";
 import { Rng } from "../util/rng.js";
 import { newTrainState, type FitOptions, type TrainState } from "./fit.js";
-import { argmax, logSoftmax, sampleToken, type SamplingOptions } from "./sampling.js";
-import { type Batch, makeRecurrent, type RecurrentSpec, Sequential } from "./sequential.js";
+import { argmax, checkSamplingOptions, logSoftmax, sampleToken, type SamplingOptions } from "./sampling.js";
+import { type Batch, checkRecurrentSpec, makeRecurrent, type RecurrentSpec, Sequential } from "./sequential.js";
+import { checkTrainOptions } from "../train/trainer.js";
+import * as v from "../validate.js";
 
 /** A serialisable encoder-decoder definition. */
 export interface Seq2SeqSpec {
@@ -267,9 +269,9 @@ export class Seq2Seq {
       const F = (this.spec.source as { size: number }).size;
       const src = heap().f32(this.w.src.ptr, B * F);
       sources.forEach((s, b) => {
-        if (s.length !== F) throw new RangeError(`unfold-rnn: source ${b} should be a vector of ${F} values, got ${s.length}`);
+        if (s.length !== F) throw new UnfoldError("E_SHAPE", `source ${b} should be a vector of ${F} values, got ${s.length}`);
         for (let i = 0; i < F; i++) {
-          if (!Number.isFinite(s[i])) throw new RangeError(`unfold-rnn: source ${b} has a non-finite value at ${i}`);
+          if (!Number.isFinite(s[i])) throw new UnfoldError("E_NAN", `source ${b} has a non-finite value at ${i}`);
           src[b * F + i] = s[i];
         }
       });
@@ -303,7 +305,7 @@ export class Seq2Seq {
     const { bosId, eosId, vocabSize } = this.spec.target;
     const ins = targets.map((t, i) => {
       for (let j = 0; j < t.length; j++) {
-        if (!Number.isInteger(t[j]) || t[j] < 0 || t[j] >= vocabSize) throw new RangeError(`unfold-rnn: target ${i} has token id ${t[j]} outside the target vocabulary [0, ${vocabSize})`);
+        if (!Number.isInteger(t[j]) || t[j] < 0 || t[j] >= vocabSize) throw new UnfoldError("E_VOCAB", `target ${i} has token id ${t[j]} outside the target vocabulary [0, ${vocabSize})`);
       }
       return [bosId, ...Array.from(t)];
     });
@@ -453,13 +455,20 @@ export class Seq2Seq {
   }
 
   private *trainLoop(data: Seq2SeqData, opts: Seq2SeqFitOptions): Generator<void, void, void> {
-    checkData(data);
+    // Everything is checked before anything changes (optimizer, weights, state).
+    checkTrainOptions(opts);
+    v.checkNumber("scheduledSampling", opts.scheduledSampling, { min: 0, max: 1, optional: true });
+    this.checkData(data, "data");
+    if (opts.validation !== undefined) {
+      v.checkObject("validation", opts.validation, "held-out { sources, targets } or { fraction }");
+      if ("fraction" in opts.validation) v.checkNumber("validation.fraction", opts.validation.fraction, { min: 0, max: 1, minOpen: true, maxOpen: true });
+      else this.checkData(opts.validation, "validation");
+    }
     const o = resolveOptions(opts, this.spec.seed ?? 0);
     const st = this.trainState;
     const regions = this.regions();
     const opt = ensureOptimizer(st, o.optimizer, regions);
     const ss = opts.scheduledSampling ?? 0;
-    if (!(ss >= 0 && ss <= 1)) throw new RangeError(`unfold-rnn: scheduledSampling must be in [0, 1], got ${ss}`);
     const rng = new Rng(o.seed + 7919 * st.epoch);
     let train = data;
     let val: Seq2SeqData | null = null;
@@ -499,7 +508,8 @@ export class Seq2Seq {
 
   /** Mean per-token cross-entropy (teacher forcing) on data. */
   evaluate(data: Seq2SeqData, batchSize = 32): { loss: number; count: number } {
-    checkData(data);
+    this.checkData(data, "data");
+    v.checkInt("evaluate: batchSize", batchSize, 1);
     let sum = 0;
     let count = 0;
     const rng = new Rng(0);
@@ -547,6 +557,12 @@ export class Seq2Seq {
    * @returns the output token ids of each source (without begin/end tokens).
    */
   generate(sources: ArrayLike<number>[], o: DecodeOptions = {}): number[][] {
+    this.checkSources(sources, "sources", true);
+    checkSamplingOptions("generate: options", o);
+    v.checkOptionalInt("generate: options.maxLength", o.maxLength, 0);
+    v.checkOptionalInt("generate: options.beamWidth", o.beamWidth, 1);
+    v.checkNumber("generate: options.lengthPenalty", o.lengthPenalty, { min: 0, optional: true });
+    v.checkNumber("generate: options.seed", o.seed, { optional: true });
     if (sources.length === 0) return [];
     if ((o.beamWidth ?? 1) > 1) return sources.map((s) => this.beamSearch(s, o));
     const maxLen = o.maxLength ?? 50;
@@ -622,12 +638,38 @@ export class Seq2Seq {
     return all[0]?.tokens ?? [];
   }
 
+  /** Sources of this model: token ids in [0, V_source), or finite vectors of the source size. */
+  private checkSources(sources: unknown, name: string, allowEmpty = false): asserts sources is ArrayLike<number>[] {
+    v.checkSequences(name, sources, allowEmpty);
+    const src = this.spec.source;
+    sources.forEach((s, i) => {
+      if (src.type === "tokens") {
+        if (s.length === 0) throw new UnfoldError("E_SHAPE", `${name}[${i}] is empty`, { name: `${name}[${i}]`, expected: "at least one token id", received: 0 });
+        v.checkIds(`${name}[${i}]`, s, src.vocabSize);
+      } else {
+        v.checkLength(`${name}[${i}]`, s, src.size, `[${src.size}]`);
+        v.checkFinite(`${name}[${i}]`, s);
+      }
+    });
+  }
+
+  /** Examples `{ sources, targets }`: as many of each, every id inside its vocabulary. */
+  private checkData(d: Seq2SeqData, name: string): void {
+    v.checkObject(name, d, "{ sources, targets }");
+    if (!Array.isArray(d.sources) || !Array.isArray(d.targets)) throw new UnfoldError("E_OPTION", `${name} must be { sources, targets } arrays`, { name, expected: "{ sources: [], targets: [] }", received: d });
+    this.checkSources(d.sources, `${name}.sources`);
+    if (d.sources.length !== d.targets.length) throw new UnfoldError("E_SHAPE", `${d.sources.length} sources but ${d.targets.length} targets`, { name: `${name}.targets`, expected: `${d.sources.length} targets`, received: d.targets.length });
+    v.checkSequences(`${name}.targets`, d.targets);
+    d.targets.forEach((t, i) => v.checkIds(`${name}.targets[${i}]`, t, this.spec.target.vocabSize));
+  }
+
   /** The definition, for saving. */
   toJSON(): Seq2SeqSpec {
     return structuredClone(this.spec);
   }
 
   dispose(): void {
+    this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.encEmbedding?.dispose();
     this.encoder?.dispose();
     this.biEncoder?.dispose();
@@ -641,23 +683,24 @@ export class Seq2Seq {
   }
 }
 
-function checkData(d: Seq2SeqData): void {
-  if (!d || !Array.isArray(d.sources) || !Array.isArray(d.targets)) throw new TypeError("unfold-rnn: seq2seq data must be { sources, targets } arrays");
-  if (d.sources.length === 0) throw new Error("unfold-rnn: no training examples (sources is empty)");
-  if (d.sources.length !== d.targets.length) throw new RangeError(`unfold-rnn: ${d.sources.length} sources but ${d.targets.length} targets`);
-  d.sources.forEach((s, i) => {
-    if (s.length === 0) throw new RangeError(`unfold-rnn: source ${i} is empty`);
-  });
-}
-
 function validate(s: Seq2SeqSpec): void {
-  if (!s?.source || (s.source.type !== "tokens" && s.source.type !== "vector")) throw new Error("unfold-rnn: seq2seq source.type must be 'tokens' or 'vector'");
-  if (!s.target || !(s.target.vocabSize >= 2)) throw new Error("unfold-rnn: seq2seq target.vocabSize must be >= 2");
-  for (const k of ["bosId", "eosId"] as const) {
-    const v = s.target[k];
-    if (!Number.isInteger(v) || v < 0 || v >= s.target.vocabSize) throw new RangeError(`unfold-rnn: target.${k} must be a token id in [0, ${s.target.vocabSize}), got ${v}`);
+  v.checkObject("spec", s, "a Seq2Seq spec { source, target, recurrent }");
+  v.checkObject("spec.source", s.source, "{ type: 'tokens', vocabSize, embeddingDim } or { type: 'vector', size }");
+  v.checkOneOf("spec.source.type", s.source.type, ["tokens", "vector"] as const);
+  if (s.source.type === "tokens") {
+    v.checkInt("spec.source.vocabSize", s.source.vocabSize, 1);
+    v.checkInt("spec.source.embeddingDim", s.source.embeddingDim, 1);
+  } else v.checkInt("spec.source.size", s.source.size, 1);
+  v.checkObject("spec.target", s.target, "{ vocabSize, embeddingDim, bosId, eosId }");
+  v.checkInt("spec.target.vocabSize", s.target.vocabSize, 2);
+  v.checkInt("spec.target.embeddingDim", s.target.embeddingDim, 1);
+  v.checkInt("spec.target.bosId", s.target.bosId, 0, s.target.vocabSize - 1);
+  v.checkInt("spec.target.eosId", s.target.eosId, 0, s.target.vocabSize - 1);
+  if (s.target.bosId === s.target.eosId) {
+    throw new UnfoldError("E_OPTION", `spec.target.bosId and eosId are both ${s.target.bosId}; the begin and end tokens must differ`, { name: "spec.target.eosId", expected: `an id other than bosId ${s.target.bosId}`, received: s.target.eosId });
   }
-  if (!s.recurrent || !(s.recurrent.hiddenSize >= 1)) throw new Error("unfold-rnn: seq2seq needs recurrent: { cell, hiddenSize }");
+  checkRecurrentSpec("spec.recurrent", s.recurrent);
+  v.checkNumber("spec.seed", s.seed, { optional: true });
   if (s.attention !== undefined) {
     if (!["dot", "general", "additive"].includes(s.attention)) {
       throw new UnfoldError("E_OPTION", `attention must be 'dot', 'general' or 'additive', got ${JSON.stringify(s.attention)}`, { name: "spec.attention", expected: "'dot' | 'general' | 'additive'", received: s.attention });
@@ -672,7 +715,9 @@ function validate(s: Seq2SeqSpec): void {
     }
   } else if (s.inputFeeding) {
     throw new UnfoldError("E_OPTION", "inputFeeding feeds the attentional state to the next step: it needs attention", { name: "spec.inputFeeding", expected: "attention: 'dot' | 'general' | 'additive'", received: true });
-  } else if (s.recurrent.bidirectional) throw new Error("unfold-rnn: seq2seq encoder and decoder are unidirectional (the decoder writes left to right); a bidirectional encoder needs attention");
+  } else if (s.recurrent.bidirectional) {
+    throw new UnfoldError("E_UNSUPPORTED", "seq2seq encoder and decoder are unidirectional (the decoder writes left to right); a bidirectional encoder needs attention", { name: "spec.recurrent.bidirectional" });
+  }
 }
 
 /**

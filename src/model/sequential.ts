@@ -23,6 +23,8 @@ import { Dense, Embedding } from "../layers/dense.js";
 import { GRU, LSTM, type Recurrent, SimpleRNN } from "../layers/recurrent.js";
 import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import type { ParamRegion } from "../train/optimizers.js";
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 import type { TrainHistory } from "../train/trainer.js";
 import {
   type Evaluation, evaluate, fit, fitAsync, type FitOptions, generate, type GenerateOptions, newTrainState, predict,
@@ -88,7 +90,7 @@ export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number)
     case "rnn_relu":
       return new SimpleRNN({ ...o, nonlinearity: "relu" });
     default:
-      throw new Error(`unfold-rnn: unknown cell '${(r as RecurrentSpec).cell}' (use lstm, gru, rnn or rnn_relu)`);
+      throw new UnfoldError("E_OPTION", `unknown cell '${(r as RecurrentSpec).cell}' (use lstm, gru, rnn or rnn_relu)`, { name: "cell", expected: "lstm, gru, rnn or rnn_relu", received: (r as RecurrentSpec).cell });
   }
 }
 
@@ -209,47 +211,47 @@ export class Sequential {
 
   /** Check a batch's shapes and values; throws naming what is wrong. */
   checkBatch(b: Batch, needTargets: boolean): void {
+    v.checkObject("batch", b, "a batch { T, B, ids | features, ... }");
     const { T, B } = b;
-    if (!Number.isInteger(T) || T < 1 || !Number.isInteger(B) || B < 1) throw new RangeError(`unfold-rnn: batch needs T >= 1 and B >= 1, got T=${T}, B=${B}`);
+    v.checkInt("batch.T", T, 1);
+    v.checkInt("batch.B", B, 1);
     if (this.embedding) {
-      if (!b.ids) throw new Error("unfold-rnn: this model reads token ids: the batch needs `ids` [T, B]");
-      if (b.ids.length !== T * B) throw new RangeError(`unfold-rnn: ids should have T*B = ${T * B} values, got ${b.ids.length}`);
-      const V = this.embedding.numEmbeddings;
-      for (let i = 0; i < b.ids.length; i++) {
-        if (b.ids[i] >= V) throw new RangeError(`unfold-rnn: token id ${b.ids[i]} (step ${Math.floor(i / B)}, sequence ${i % B}) is outside the vocabulary [0, ${V})`);
-      }
+      if (b.ids === undefined) throw new UnfoldError("E_OPTION", "this model reads token ids: the batch needs `ids` [T, B]", { name: "batch.ids", expected: "an Int32Array [T, B]" });
+      v.checkArrayLike("batch.ids", b.ids);
+      v.checkLength("batch.ids", b.ids, T * B, "[T, B]");
+      v.checkIds("batch.ids", b.ids, this.embedding.numEmbeddings, true);
     } else {
       const F = this.inputSize;
-      if (!b.features) throw new Error("unfold-rnn: this model reads feature vectors: the batch needs `features` [T, B, F]");
-      if (b.features.length !== T * B * F) throw new RangeError(`unfold-rnn: features should have T*B*F = ${T}*${B}*${F} = ${T * B * F} values, got ${b.features.length}`);
-      for (let i = 0; i < b.features.length; i++) {
-        if (!Number.isFinite(b.features[i])) throw new RangeError(`unfold-rnn: features contain a non-finite value (${b.features[i]}) at index ${i}; clean the data first`);
+      if (b.features === undefined) throw new UnfoldError("E_OPTION", "this model reads feature vectors: the batch needs `features` [T, B, F]", { name: "batch.features", expected: "a Float32Array [T, B, F]" });
+      v.checkArrayLike("batch.features", b.features);
+      v.checkLength("batch.features", b.features, T * B * F, `[T, B, F] = [${T}, ${B}, ${F}]`);
+      v.checkFinite("batch.features", b.features);
+    }
+    if (b.lengths !== undefined) {
+      v.checkArrayLike("batch.lengths", b.lengths);
+      v.checkLength("batch.lengths", b.lengths, B, "[B]");
+      for (let i = 0; i < B; i++) v.checkInt(`batch.lengths[${i}]`, b.lengths[i], 1, T);
+      if (this.spec.mode === "many-to-one" && this.recurrent.some((r) => r.numDirections === 2) && Array.from(b.lengths).some((l) => l !== T)) {
+        throw new UnfoldError("E_UNSUPPORTED", "a bidirectional many-to-one model needs sequences of equal length in a batch (its reverse direction would read the padding); bucket by length");
       }
     }
-    if (b.lengths) {
-      if (b.lengths.length !== B) throw new RangeError(`unfold-rnn: lengths should have B = ${B} values, got ${b.lengths.length}`);
-      for (let i = 0; i < B; i++) {
-        if (!(b.lengths[i] >= 1 && b.lengths[i] <= T)) throw new RangeError(`unfold-rnn: lengths[${i}] = ${b.lengths[i]} is not in [1, T=${T}]`);
-      }
-      if (this.spec.mode === "many-to-one" && this.recurrent.some((r) => r.numDirections === 2) && b.lengths.some((l) => l !== T)) {
-        throw new Error("unfold-rnn: a bidirectional many-to-one model needs sequences of equal length in a batch (its reverse direction would read the padding); bucket by length");
-      }
+    if (b.mask !== undefined) {
+      v.checkArrayLike("batch.mask", b.mask);
+      v.checkLength("batch.mask", b.mask, T * B, "[T, B]");
+      v.checkFinite("batch.mask", b.mask);
     }
     if (!needTargets) return;
-    if (!b.targets) throw new Error("unfold-rnn: the batch has no targets");
+    if (b.targets === undefined) throw new UnfoldError("E_OPTION", "the batch has no targets", { name: "batch.targets" });
+    v.checkArrayLike("batch.targets", b.targets);
     const O = this.spec.output.size;
     const steps = this.spec.mode === "many-to-many" ? T * B : B;
     if (this.spec.output.loss === "xent") {
-      if (b.targets.length !== steps) throw new RangeError(`unfold-rnn: targets should have ${this.spec.mode === "many-to-many" ? "T*B" : "B"} = ${steps} class ids, got ${b.targets.length}`);
-      for (let i = 0; i < steps; i++) {
-        const y = b.targets[i];
-        if (!Number.isInteger(y) || y >= O) throw new RangeError(`unfold-rnn: target ${y} at position ${i} is not a class id in [0, ${O}) (negative ids mean "ignore")`);
-      }
+      v.checkLength("batch.targets", b.targets, steps, this.spec.mode === "many-to-many" ? "[T, B] class ids" : "[B] class ids");
+      // Negative class ids mean "ignore" (padding).
+      v.checkIds("batch.targets", b.targets, O, true, "class");
     } else {
-      if (b.targets.length !== steps * O) throw new RangeError(`unfold-rnn: targets should have ${steps * O} values, got ${b.targets.length}`);
-      for (let i = 0; i < b.targets.length; i++) {
-        if (!Number.isFinite(b.targets[i])) throw new RangeError(`unfold-rnn: targets contain a non-finite value at index ${i}`);
-      }
+      v.checkLength("batch.targets", b.targets, steps * O);
+      v.checkFinite("batch.targets", b.targets);
     }
   }
 
@@ -292,7 +294,8 @@ export class Sequential {
    * @returns the loss and the number of targets it averages over.
    */
   lossAndGrad(b: Batch): { loss: number; count: number } {
-    const last = this.last!;
+    if (!this.last) throw new UnfoldError("E_STATE", "lossAndGrad needs a forward first");
+    const last = this.last;
     const k = kernels();
     const hp = heap();
     const O = this.spec.output.size;
@@ -337,7 +340,7 @@ export class Sequential {
    */
   backwardPtr(): { dh0: Ptr; dc0: Ptr | null } {
     const last = this.last;
-    if (!last) throw new Error("unfold-rnn: backward needs a forward first");
+    if (!last) throw new UnfoldError("E_STATE", "backward needs a forward first");
     const k = kernels();
     const { T, B } = last;
     let d: Ptr | null = this.head.backwardPtr(last.logits); // [rows, D*H]
@@ -421,6 +424,7 @@ export class Sequential {
   }
 
   dispose(): void {
+    this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.embedding?.dispose();
     for (const r of this.recurrent) r.dispose();
     this.head.dispose();
@@ -431,10 +435,31 @@ export class Sequential {
 }
 
 function validateSpec(s: SequentialSpec): void {
-  if (!s || typeof s !== "object") throw new TypeError("unfold-rnn: a model spec object is required");
-  if (!s.input || (s.input.type !== "tokens" && s.input.type !== "features")) throw new Error("unfold-rnn: spec.input.type must be 'tokens' or 'features'");
-  if (!Array.isArray(s.recurrent) || s.recurrent.length === 0) throw new Error("unfold-rnn: spec.recurrent needs at least one recurrent layer, e.g. [{ cell: 'lstm', hiddenSize: 128 }]");
-  if (!s.output || !(Number.isInteger(s.output.size) && s.output.size >= 1)) throw new Error("unfold-rnn: spec.output.size must be a positive integer");
-  if (s.output.loss !== "xent" && s.output.loss !== "mse") throw new Error("unfold-rnn: spec.output.loss must be 'xent' or 'mse'");
-  if (s.mode !== "many-to-many" && s.mode !== "many-to-one") throw new Error("unfold-rnn: spec.mode must be 'many-to-many' or 'many-to-one'");
+  v.checkObject("spec", s, "a model spec { input, recurrent, output, mode }");
+  v.checkObject("spec.input", s.input, "{ type: 'tokens', vocabSize, embeddingDim } or { type: 'features', size }");
+  v.checkOneOf("spec.input.type", s.input.type, ["tokens", "features"] as const);
+  if (s.input.type === "tokens") {
+    v.checkInt("spec.input.vocabSize", s.input.vocabSize, 1);
+    v.checkInt("spec.input.embeddingDim", s.input.embeddingDim, 1);
+  } else v.checkInt("spec.input.size", s.input.size, 1);
+  v.checkArray("spec.recurrent", s.recurrent, "a list of recurrent layers, e.g. [{ cell: 'lstm', hiddenSize: 128 }]");
+  if (s.recurrent.length === 0) throw new UnfoldError("E_OPTION", "spec.recurrent needs at least one recurrent layer, e.g. [{ cell: 'lstm', hiddenSize: 128 }]", { name: "spec.recurrent" });
+  s.recurrent.forEach((r, i) => checkRecurrentSpec(`spec.recurrent[${i}]`, r));
+  v.checkObject("spec.output", s.output, "{ size, loss }");
+  v.checkInt("spec.output.size", s.output.size, 1);
+  v.checkOneOf("spec.output.loss", s.output.loss, ["xent", "mse"] as const);
+  v.checkOneOf("spec.mode", s.mode, ["many-to-many", "many-to-one"] as const);
+  v.checkNumber("spec.seed", s.seed, { optional: true });
+}
+
+/** One recurrent block of a spec: cell, sizes, flags. */
+export function checkRecurrentSpec(name: string, r: RecurrentSpec): void {
+  v.checkObject(name, r, "{ cell, hiddenSize, ... }");
+  v.checkOneOf(`${name}.cell`, r.cell, ["lstm", "gru", "rnn", "rnn_relu"] as const);
+  v.checkInt(`${name}.hiddenSize`, r.hiddenSize, 1);
+  v.checkOptionalInt(`${name}.numLayers`, r.numLayers, 1);
+  v.checkBool(`${name}.bidirectional`, r.bidirectional);
+  v.checkNumber(`${name}.dropout`, r.dropout, { min: 0, max: 1, maxOpen: true, optional: true });
+  v.checkNumber(`${name}.forgetBias`, r.forgetBias, { optional: true });
+  if (r.forgetBias !== undefined && r.cell !== "lstm") throw new UnfoldError("E_OPTION", `${name}.forgetBias is only for lstm cells`, { name: `${name}.forgetBias` });
 }

@@ -5,9 +5,9 @@
  * that block, 16-byte aligned, and a training step is a sequence of kernel
  * calls on offsets: no allocation in the hot loop.
  */
+import { UnfoldError } from "../errors.js";
 import type { Ptr } from "./abi.js";
 import { align16 } from "./heap.js";
-import { UnfoldError } from "../errors.js";
 import { heap, kernels } from "./wasm.js";
 
 export type DType = "f32" | "i32";
@@ -27,14 +27,14 @@ export class Tensor {
     readonly rel: number = 0,
   ) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new RangeError(`unfold-rnn: tensor '${name}' has an invalid shape [${shape.join(", ")}]`);
+      if (!Number.isInteger(d) || d < 0) throw new UnfoldError("E_SHAPE", `tensor '${name}' has an invalid shape [${shape.join(", ")}]`);
     }
     this.size = shape.reduce((a, b) => a * b, 1);
   }
 
   /** Byte offset in WASM memory. */
   get ptr(): Ptr {
-    if (this._ptr < 0) throw new Error(`unfold-rnn: tensor '${this.name}' belongs to an arena that is not committed (or was disposed)`);
+    if (this._ptr < 0) throw new UnfoldError("E_STATE", `tensor '${this.name}' belongs to an arena that is not committed (or was disposed)`);
     return this._ptr;
   }
 
@@ -50,20 +50,20 @@ export class Tensor {
 
   /** A fresh Float32Array over the tensor's memory. Do not keep it across allocations. */
   f32(): Float32Array {
-    if (this.dtype !== "f32") throw new TypeError(`unfold-rnn: tensor '${this.name}' is ${this.dtype}, not f32`);
+    if (this.dtype !== "f32") throw new UnfoldError("E_OPTION", `tensor '${this.name}' is ${this.dtype}, not f32`);
     return heap().f32(this.ptr, this.size);
   }
 
   /** A fresh Int32Array over the tensor's memory. */
   i32(): Int32Array {
-    if (this.dtype !== "i32") throw new TypeError(`unfold-rnn: tensor '${this.name}' is ${this.dtype}, not i32`);
+    if (this.dtype !== "i32") throw new UnfoldError("E_OPTION", `tensor '${this.name}' is ${this.dtype}, not i32`);
     return heap().i32(this.ptr, this.size);
   }
 
   /** Copy `src` into the tensor after checking its length. */
   set(src: ArrayLike<number>): void {
     if (src.length !== this.size) {
-      throw new RangeError(`unfold-rnn: '${this.name}' expects ${this.size} values (shape [${this.shape.join(", ")}]), got ${src.length}`);
+      throw new UnfoldError("E_SHAPE", `'${this.name}' expects ${this.size} values (shape [${this.shape.join(", ")}]), got ${src.length}`);
     }
     (this.dtype === "f32" ? this.f32() : this.i32()).set(src);
   }
@@ -136,8 +136,8 @@ export class Arena {
 
   /** Plan a tensor; only before {@link commit}. Names are unique in an arena. */
   tensor(name: string, shape: readonly number[], dtype: DType = "f32"): Tensor {
-    if (this.base >= 0) throw new Error(`unfold-rnn: cannot add '${name}' to an arena that is already committed`);
-    if (this.tensors.has(name)) throw new Error(`unfold-rnn: arena already has a tensor named '${name}'`);
+    if (this.base >= 0) throw new UnfoldError("E_STATE", `cannot add '${name}' to an arena that is already committed`);
+    if (this.tensors.has(name)) throw new UnfoldError("E_OPTION", `arena already has a tensor named '${name}'`);
     const t = new Tensor(name, shape, dtype, this.used);
     this.used += align16(t.bytes);
     this.tensors.set(name, t);
@@ -160,7 +160,7 @@ export class Arena {
   /** The tensor called `name`. */
   get(name: string): Tensor {
     const t = this.tensors.get(name);
-    if (!t) throw new Error(`unfold-rnn: no tensor named '${name}' in this arena`);
+    if (!t) throw new UnfoldError("E_OPTION", `no tensor named '${name}' in this arena`);
     return t;
   }
 
@@ -181,7 +181,7 @@ export class Arena {
 
   /** Byte offset of the block: all tensors lie in [ptr, ptr + bytes). */
   get ptr(): Ptr {
-    if (this.base < 0) throw new Error("unfold-rnn: arena is not committed");
+    if (this.base < 0) throw new UnfoldError("E_STATE", "arena is not committed");
     return this.base;
   }
 

@@ -4,6 +4,7 @@
  * typed-array view is detached, so views are made fresh on every read
  * ({@link Heap.f32}) and never kept across an allocation.
  */
+import { UnfoldError } from "../errors.js";
 import type { Kernels, Ptr } from "./abi.js";
 
 const ALIGN = 16;
@@ -34,7 +35,7 @@ export class Heap {
 
   /** Allocate `bytes` (rounded up to 16); returns the byte offset. */
   alloc(bytes: number): Ptr {
-    if (!Number.isFinite(bytes) || bytes < 0) throw new RangeError(`unfold-rnn: cannot allocate ${bytes} bytes`);
+    if (!Number.isFinite(bytes) || bytes < 0) throw new UnfoldError("E_RUNTIME", `cannot allocate ${bytes} bytes`);
     const size = Math.max(ALIGN, align16(bytes));
     // First fit among freed blocks.
     for (let i = 0; i < this.freeList.length; i++) {
@@ -57,7 +58,8 @@ export class Heap {
         // Shared memory (threads) grows in place: old views keep their length, so views are still made fresh.
         this.memory.grow(pages);
       } catch {
-        throw new RangeError(
+        throw new UnfoldError(
+          "E_RUNTIME",
           `unfold-rnn: out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(1)} MiB in all (max ${(this.maxBytes / 2 ** 30).toFixed(this.maxBytes % 2 ** 30 ? 2 : 0)} GiB). ` +
             "Use a smaller batch, sequence chunk (truncated BPTT) or model.",
         );
@@ -71,7 +73,7 @@ export class Heap {
   /** Return a block from {@link alloc}. Freeing twice is an error. */
   free(ptr: Ptr): void {
     const size = this.live.get(ptr);
-    if (size === undefined) throw new Error(`unfold-rnn: free of a block that is not allocated (${ptr})`);
+    if (size === undefined) throw new UnfoldError("E_STATE", `unfold-rnn: free of a block that is not allocated (${ptr})`);
     this.live.delete(ptr);
     let block = { start: ptr, size };
     // Insert sorted and coalesce with neighbours.

@@ -38,6 +38,7 @@
  * Dimension letters: M, N, K = GEMM sizes; B = batch; H = hidden size;
  * P = 8-wide column panels, ceil(N/8).
  */
+import { UnfoldError } from "../errors.js";
 import { KERNEL_NAMES, type Kernels, type Ptr } from "./abi.js";
 import { CTL, WORKER_TEMPLATE, type WorkerInit } from "./worker.js";
 // Node's worker_threads or Web Workers: see platform.ts.
@@ -208,7 +209,7 @@ export class ThreadPool {
         failed = true;
       }
     }
-    if (failed) throw new Error(`unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
+    if (failed) throw new UnfoldError("E_RUNTIME", `unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
   }
 
   /** Run worker w's posted calls on this thread (the same kernels and arguments: the same bits). */
@@ -294,7 +295,7 @@ export function jobCount(): { posted: number; ranByWorkers: number; unitSplits: 
 }
 
 function kern(): Kernels {
-  if (!K) throw new Error("unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
+  if (!K) throw new UnfoldError("E_STATE", "unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
   return K;
 }
 

@@ -6,7 +6,7 @@
  * part (reading a file) is in platform-node.ts, installed only through the
  * package's `node` export condition (platform.ts).
  */
-import { UnfoldError } from "../errors.js";
+import { show, UnfoldError } from "../errors.js";
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./heap.js";
 import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, ThreadPool, threadsUnavailable } from "./threads.js";
@@ -134,18 +134,22 @@ export function init(source?: WasmSource | InitOptions, options: InitOptions = {
     options = source;
     source = undefined;
   }
+  if (!isWasmSource(source) || !isInitOptions(options)) {
+    const [name, got] = isWasmSource(source) ? ["options", options] : ["source", source];
+    return Promise.reject(new UnfoldError("E_OPTION", `init(): ${name} must be ${name === "source" ? "a WebAssembly.Module, bytes, a URL or path, or a fetch Response" : "an object { threads }"}, got ${show(got)}`, { name, received: got }));
+  }
   const threads = options.threads ?? 1;
   const simd = options.simd;
   if (simd !== undefined && simd !== "relaxed" && simd !== "plain") {
     return Promise.reject(new UnfoldError("E_OPTION", `init({ simd }) must be "relaxed" or "plain", got ${JSON.stringify(simd)}`, { name: "options.simd", expected: '"relaxed" or "plain"', received: simd }));
   }
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-    return Promise.reject(new RangeError(`unfold-rnn: init({ threads }) must be an integer from 1 to 64, got ${threads}`));
+    return Promise.reject(new UnfoldError("E_OPTION", `init({ threads }) must be an integer from 1 to 64, got ${threads}`, { name: "threads", expected: "an integer in [1, 64]", received: threads }));
   }
   if (runtime) {
     const have = runtime.pool ? runtime.pool.threads : 1;
     if (options.threads !== undefined && threads !== have && !(have === 1 && runtime.fellBack)) {
-      return Promise.reject(new Error(`unfold-rnn: init() already ran with ${have} thread${have > 1 ? "s" : ""}; call dispose() before init({ threads: ${threads} })`));
+      return Promise.reject(new UnfoldError("E_STATE", `unfold-rnn: init() already ran with ${have} thread${have > 1 ? "s" : ""}; call dispose() before init({ threads: ${threads} })`));
     }
     if (simd !== undefined && simd !== runtime.simd) {
       return Promise.reject(new UnfoldError("E_STATE", `init() already loaded the ${runtime.simd} SIMD build; call dispose() before init({ simd: "${simd}" })`, { name: "options.simd", expected: `"${runtime.simd}"`, received: simd }));
@@ -180,6 +184,12 @@ export function dispose(): void {
   bindThreads(null, null);
 }
 
+/** Something {@link init} can load from (or nothing: the default file). */
+function isWasmSource(x: unknown): boolean {
+  return x === undefined || (typeof WebAssembly === "object" && x instanceof WebAssembly.Module) || x instanceof ArrayBuffer || ArrayBuffer.isView(x) || typeof x === "string" || x instanceof URL ||
+    (typeof x === "object" && x !== null && (typeof (x as { then?: unknown }).then === "function" || typeof (x as { arrayBuffer?: unknown }).arrayBuffer === "function"));
+}
+
 /** True for a plain `{ threads }` object (not a Module, bytes, URL, string or Response). @internal */
 export function isInitOptions(x: unknown): x is InitOptions {
   return typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype && typeof (x as { then?: unknown }).then !== "function";
@@ -192,19 +202,19 @@ export function isInitialized(): boolean {
 
 /** The loaded kernels; throws a clear error before {@link init}. */
 export function kernels(): Kernels {
-  if (!runtime) throw new Error("unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
+  if (!runtime) throw new UnfoldError("E_STATE", "unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
   return runtime.kernels;
 }
 
 /** The heap allocator over the module's memory; throws before {@link init}. */
 export function heap(): Heap {
-  if (!runtime) throw new Error("unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
+  if (!runtime) throw new UnfoldError("E_STATE", "unfold-rnn: the WebAssembly kernels are not loaded. Call `await init()` once before using layers or models.");
   return runtime.heap;
 }
 
 async function load(source: WasmSource | undefined, threads: number, simd: SimdBuild | undefined): Promise<Runtime> {
   if (!hasWasmSimd()) {
-    throw new Error(
+    throw new UnfoldError("E_RUNTIME", 
       "unfold-rnn: this JavaScript runtime does not support WebAssembly SIMD (the fixed-width 128-bit 'simd128' feature). " +
         "Use Node >= 16.4, Deno, Bun, Chrome/Edge >= 91, Firefox >= 89 or Safari >= 16.4.",
     );
@@ -231,7 +241,7 @@ async function load(source: WasmSource | undefined, threads: number, simd: SimdB
   // The shared-memory build imports its memory; the default build owns it.
   const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
   if (threads > 1 && !importsMemory) {
-    throw new Error(
+    throw new UnfoldError("E_RUNTIME", 
       `unfold-rnn: init({ threads: ${threads} }) needs the shared-memory build ${MT_FILE} (npm run asbuild:mt); the module given to init() is the single-threaded one.`,
     );
   }
@@ -240,19 +250,19 @@ async function load(source: WasmSource | undefined, threads: number, simd: SimdB
     try {
       memory = sharedMemory();
     } catch (err) {
-      throw new Error(`unfold-rnn: ${MT_FILE} needs shared WebAssembly memory, which this runtime refused (${(err as Error).message}). Use ${ST_FILE} here.`);
+      throw new UnfoldError("E_RUNTIME", `unfold-rnn: ${MT_FILE} needs shared WebAssembly memory, which this runtime refused (${(err as Error).message}). Use ${ST_FILE} here.`);
     }
   }
   let instance: WebAssembly.Instance;
   try {
     instance = await WebAssembly.instantiate(module, { env: { abort: onAbort, ...(memory ? { memory } : {}) } });
   } catch (err) {
-    throw new Error(`unfold-rnn: could not instantiate the WebAssembly module: ${(err as Error).message}`);
+    throw new UnfoldError("E_RUNTIME", `unfold-rnn: could not instantiate the WebAssembly module: ${(err as Error).message}`);
   }
   const exp = (memory ? { ...instance.exports, memory } : instance.exports) as Record<string, unknown>;
   const missing = KERNEL_NAMES.filter((n) => typeof exp[n] !== "function");
   if (!(exp.memory instanceof WebAssembly.Memory) || missing.length > 0) {
-    throw new Error(
+    throw new UnfoldError("E_RUNTIME", 
       `unfold-rnn: the WebAssembly module is not this version's unfold.wasm (missing exports: ${
         missing.join(", ") || "memory"
       }). Rebuild with \`npm run build\` or pass the matching file to init().`,
@@ -304,7 +314,7 @@ function sharedMemory(): WebAssembly.Memory {
 }
 
 function onAbort(_msg: number, _file: number, line: number, col: number): never {
-  throw new Error(`unfold-rnn: kernel assertion failed at ${line}:${col} (debug build)`);
+  throw new UnfoldError("E_RUNTIME", `unfold-rnn: kernel assertion failed at ${line}:${col} (debug build)`);
 }
 
 /**

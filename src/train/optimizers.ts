@@ -7,6 +7,8 @@
 import type { Ptr } from "../runtime/abi.js";
 import { Arena } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 
 /** One flat block of parameters and the gradient block of the same layout. */
 export interface ParamRegion {
@@ -39,6 +41,8 @@ export type ScheduleSpec =
 /** The learning-rate factor of `schedule` at update number `step` (0-based). */
 export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number): number {
   if (!schedule) return 1;
+  checkSchedule("schedule", schedule);
+  v.checkInt("step", step, 0);
   switch (schedule.type) {
     case "constant":
       return 1;
@@ -78,6 +82,7 @@ export class Optimizer {
 
   constructor(spec: OptimizerSpec, regions: ParamRegion[]) {
     validateSpec(spec);
+    v.checkArray("regions", regions, "the model's parameter regions (model.regions())");
     this.spec = spec;
     this.regions = regions;
     this.slots = spec.type === "adam" || spec.type === "adamw" ? 2 : spec.type === "sgd" && !(spec.momentum ?? 0) ? 0 : 1;
@@ -90,6 +95,7 @@ export class Optimizer {
 
   /** Apply one update with learning rate `lr` (the schedule's result). */
   apply(lr: number): void {
+    v.checkNumber("lr", lr, { min: 0 });
     this.step++;
     const k = kernels();
     const s = this.spec;
@@ -146,11 +152,17 @@ export class Optimizer {
   /** Restore a state from {@link state}; checks that it fits these regions. */
   loadState(st: OptimizerState): void {
     const bs = this.buffers();
+    v.checkObject("optimizer state", st, "{ spec, step, buffers }");
+    v.checkObject("optimizer state.spec", st.spec);
+    v.checkInt("optimizer state.step", st.step, 0);
+    v.checkArray("optimizer state.buffers", st.buffers);
     if (st.buffers.length !== bs.length || st.spec.type !== this.spec.type) {
-      throw new Error(`unfold-rnn: optimizer state does not match (${st.spec.type} with ${st.buffers.length} buffers vs ${this.spec.type} with ${bs.length})`);
+      throw new UnfoldError("E_FORMAT", `optimizer state does not match (${st.spec.type} with ${st.buffers.length} buffers vs ${this.spec.type} with ${bs.length})`);
     }
     bs.forEach((b, i) => {
-      if (st.buffers[i].length !== b.n) throw new Error(`unfold-rnn: optimizer buffer ${i} has ${st.buffers[i].length} values, expected ${b.n}`);
+      v.checkArrayLike(`optimizer state.buffers[${i}]`, st.buffers[i]);
+      if (st.buffers[i].length !== b.n) throw new UnfoldError("E_SHAPE", `optimizer buffer ${i} has ${st.buffers[i].length} values, expected ${b.n}`);
+      v.checkFinite(`optimizer state.buffers[${i}]`, st.buffers[i]);
     });
     bs.forEach((b, i) => heap().f32(b.ptr, b.n).set(st.buffers[i]));
     this.step = st.step;
@@ -162,11 +174,39 @@ export class Optimizer {
 }
 
 function validateSpec(s: OptimizerSpec): void {
-  const known = ["sgd", "adagrad", "rmsprop", "adam", "adamw"];
-  if (!known.includes(s.type)) throw new Error(`unfold-rnn: unknown optimizer '${s.type}' (use one of ${known.join(", ")})`);
-  if (!(s.lr > 0) || !Number.isFinite(s.lr)) throw new RangeError(`unfold-rnn: learning rate must be a positive number, got ${s.lr}`);
-  if (s.weightDecay !== undefined && !(s.weightDecay >= 0)) throw new RangeError(`unfold-rnn: weightDecay must be >= 0, got ${s.weightDecay}`);
-  if (s.type === "sgd" && s.nesterov && !(s.momentum! > 0)) throw new RangeError("unfold-rnn: Nesterov momentum needs momentum > 0");
+  checkOptimizerSpec(s);
+}
+
+/** An optimizer spec: known type, positive finite lr, each hyper-parameter in its range. */
+export function checkOptimizerSpec(s: OptimizerSpec): void {
+  v.checkObject("optimizer", s, "{ type, lr, ... }");
+  v.checkOneOf("optimizer.type", s.type, ["sgd", "adagrad", "rmsprop", "adam", "adamw"] as const);
+  v.checkNumber("optimizer.lr", s.lr, { min: 0, minOpen: true });
+  v.checkNumber("optimizer.weightDecay", s.weightDecay, { min: 0, optional: true });
+  const o = s as { momentum?: number; nesterov?: boolean; eps?: number; alpha?: number; beta1?: number; beta2?: number };
+  v.checkNumber("optimizer.momentum", o.momentum, { min: 0, max: 1, maxOpen: true, optional: true });
+  v.checkBool("optimizer.nesterov", o.nesterov);
+  v.checkNumber("optimizer.eps", o.eps, { min: 0, minOpen: true, optional: true });
+  v.checkNumber("optimizer.alpha", o.alpha, { min: 0, max: 1, optional: true });
+  v.checkNumber("optimizer.beta1", o.beta1, { min: 0, max: 1, maxOpen: true, optional: true });
+  v.checkNumber("optimizer.beta2", o.beta2, { min: 0, max: 1, maxOpen: true, optional: true });
+  if (s.type === "sgd" && s.nesterov && !(s.momentum! > 0)) throw new UnfoldError("E_OPTION", "Nesterov momentum needs momentum > 0", { name: "optimizer.momentum", expected: "> 0 with nesterov", received: s.momentum });
+}
+
+/** A learning-rate schedule spec (recursively for linear-warmup's `then`). */
+export function checkSchedule(name: string, s: ScheduleSpec): void {
+  v.checkObject(name, s, "{ type, ... }");
+  v.checkOneOf(`${name}.type`, s.type, ["constant", "step", "cosine", "linear-warmup"] as const);
+  if (s.type === "step") {
+    v.checkInt(`${name}.stepSize`, s.stepSize, 1);
+    v.checkNumber(`${name}.gamma`, s.gamma, { min: 0, minOpen: true, optional: true });
+  } else if (s.type === "cosine") {
+    v.checkInt(`${name}.totalSteps`, s.totalSteps, 1);
+    v.checkNumber(`${name}.minFactor`, s.minFactor, { min: 0, max: 1, optional: true });
+  } else if (s.type === "linear-warmup") {
+    v.checkInt(`${name}.warmupSteps`, s.warmupSteps, 1);
+    if (s.then !== undefined) checkSchedule(`${name}.then`, s.then);
+  }
 }
 
 /** Global L2 norm of all gradients, sqrt(Σ g²) over every region. */

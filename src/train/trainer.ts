@@ -8,8 +8,10 @@
  *   forward a window (state carried from the last one) -> loss -> backward
  *   -> clip -> update -> carry the hidden state to the next window.
  */
+import { UnfoldError } from "../errors.js";
+import * as v from "../validate.js";
 import {
-  countNonFiniteParams, gradNorm, clipGradValues, Optimizer, type OptimizerSpec, type ParamRegion,
+  checkOptimizerSpec, checkSchedule, countNonFiniteParams, gradNorm, clipGradValues, Optimizer, type OptimizerSpec, type ParamRegion,
   restoreParams, scaleGrads, scheduleFactor, type ScheduleSpec, snapshotParams,
 } from "./optimizers.js";
 
@@ -77,10 +79,13 @@ export interface TrainHistory {
   steps: number;
 }
 
-/** Thrown when training produces a non-finite loss or gradient; the model keeps its last good weights. */
-export class TrainingDivergedError extends Error {
+/**
+ * Thrown when training produces a non-finite loss or gradient; the model keeps
+ * its last good weights. An {@link UnfoldError} with code `E_NAN`.
+ */
+export class TrainingDivergedError extends UnfoldError {
   constructor(msg: string) {
-    super(msg);
+    super("E_NAN", msg, { name: "loss", expected: "a finite loss and gradients" });
     this.name = "TrainingDivergedError";
   }
 }
@@ -109,15 +114,12 @@ export function applyUpdate(regions: ParamRegion[], opt: Optimizer, o: { clipNor
 
 /** Fill in the defaults of {@link TrainOptions}. */
 export function resolveOptions(o: TrainOptions, seed: number) {
-  if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new RangeError(`unfold-rnn: epochs must be a positive integer, got ${o.epochs}`);
-  if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps >= 1)) throw new RangeError(`unfold-rnn: steps must be a positive integer, got ${o.steps}`);
+  checkTrainOptions(o);
   const batchSize = o.batchSize ?? 32;
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new RangeError(`unfold-rnn: batchSize must be a positive integer, got ${batchSize}`);
   const k1 = o.tbptt?.k1 ?? 64;
   const k2 = o.tbptt?.k2 ?? k1;
-  if (!(Number.isInteger(k1) && k1 >= 1 && Number.isInteger(k2) && k2 >= k1)) throw new RangeError(`unfold-rnn: tbptt needs integers k2 >= k1 >= 1, got k1=${k1}, k2=${k2}`);
+  if (k2 < k1) throw new UnfoldError("E_OPTION", `tbptt needs integers k2 >= k1 >= 1, got k1=${k1}, k2=${k2}`, { name: "tbptt.k2", expected: `an integer >= k1 = ${k1}`, received: k2 });
   const clipNorm = o.clipNorm === undefined ? 5 : o.clipNorm;
-  if (clipNorm !== null && !(clipNorm > 0)) throw new RangeError(`unfold-rnn: clipNorm must be > 0 or null, got ${clipNorm}`);
   return {
     epochs: o.epochs ?? (o.steps ? Infinity : 1),
     steps: o.steps ?? Infinity,
@@ -138,6 +140,33 @@ export function resolveOptions(o: TrainOptions, seed: number) {
 }
 
 export type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
+/** Every training option, checked before training starts (so a bad one changes nothing). */
+export function checkTrainOptions(o: TrainOptions): void {
+  v.checkObject("fit options", o);
+  v.checkOptionalInt("epochs", o.epochs, 1);
+  v.checkOptionalInt("steps", o.steps, 1);
+  v.checkOptionalInt("batchSize", o.batchSize, 1);
+  if (o.optimizer !== undefined) checkOptimizerSpec(o.optimizer);
+  if (o.schedule !== undefined) checkSchedule("schedule", o.schedule);
+  if (o.clipNorm !== null) v.checkNumber("clipNorm", o.clipNorm, { min: 0, minOpen: true, optional: true });
+  v.checkNumber("clipValue", o.clipValue, { min: 0, minOpen: true, optional: true });
+  if (o.tbptt !== undefined) {
+    v.checkObject("tbptt", o.tbptt, "{ k1, k2?, carry? }");
+    v.checkInt("tbptt.k1", o.tbptt.k1, 1);
+    v.checkOptionalInt("tbptt.k2", o.tbptt.k2, 1);
+    v.checkBool("tbptt.carry", o.tbptt.carry);
+  }
+  v.checkNumber("seed", o.seed, { optional: true });
+  v.checkBool("shuffle", o.shuffle);
+  if (o.earlyStopping !== undefined) {
+    v.checkObject("earlyStopping", o.earlyStopping, "{ patience, minDelta? }");
+    v.checkInt("earlyStopping.patience", o.earlyStopping.patience, 1);
+    v.checkNumber("earlyStopping.minDelta", o.earlyStopping.minDelta, { min: 0, optional: true });
+  }
+  v.checkFunction("onStep", o.onStep);
+  v.checkFunction("onEpoch", o.onEpoch);
+}
 
 /** The learning rate of the next update. */
 export function currentLr(opt: Optimizer, r: ResolvedOptions): number {

@@ -3,6 +3,8 @@
  * JavaScript runtime: the same seed gives the same weights, dropout masks,
  * shuffles and samples in Node, browsers and edge runtimes.
  */
+import { UnfoldError } from "../errors.js";
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -12,6 +14,7 @@ export class Rng {
 
   /** @param seed any integer; equal seeds give equal streams. */
   constructor(seed = 0) {
+    if (typeof seed !== "number" || !Number.isFinite(seed)) throw new UnfoldError("E_OPTION", `Rng seed must be a finite number, got ${String(seed)}`, { name: "seed", expected: "a finite number", received: seed });
     // splitmix32 expands the seed into the 128-bit state.
     let x = seed >>> 0;
     const next = () => {
@@ -34,7 +37,9 @@ export class Rng {
 
   /** Restore a state from {@link getState}. */
   setState(st: number[]): void {
-    if (!Array.isArray(st) || st.length !== 5) throw new Error("unfold-rnn: invalid RNG state");
+    if (!Array.isArray(st) || st.length !== 5 || st.some((v) => typeof v !== "number")) {
+      throw new UnfoldError("E_OPTION", "invalid RNG state: expected the 5 numbers getState() returned", { name: "state", expected: "5 numbers", received: st });
+    }
     [this.s0, this.s1, this.s2, this.s3] = st.map((v) => v | 0);
     this.spare = Number.isNaN(st[4]) ? null : st[4];
   }
