@@ -26,7 +26,9 @@ describe("supply chain", () => {
     const always = /^(package\.json|README(\.md)?|LICEN[CS]E(\.md|\.txt)?)$/i; // npm adds these whatever `files` says
     const intended = (f: string) => always.test(f) || pkg.files.some((e) => f === e || f.startsWith(`${e.replace(/\/$/, "")}/`));
     expect(files.filter((f) => !intended(f)), "files outside `files`").toEqual([]);
-    expect(files.filter((f) => /^(src|test|tools|bench|examples|assembly|node_modules)\//.test(f) || /\.test\.|\.tsbuildinfo$|(^|\/)\.[^/]+$/.test(f)), "sources, tests or dotfiles").toEqual([]);
+    // tools/to_torch.py ships on purpose: it rebuilds a saved model as a PyTorch module (README "Exchange").
+    const shippedTools = new Set(["tools/to_torch.py"]);
+    expect(files.filter((f) => !shippedTools.has(f) && (/^(src|test|tools|bench|examples|assembly|node_modules)\//.test(f) || /\.test\.|\.tsbuildinfo$|(^|\/)\.[^/]+$/.test(f))), "sources, tests or dotfiles").toEqual([]);
     for (const e of pkg.files) expect(files.some((f) => f === e || f.startsWith(`${e}/`)), `nothing packed for files entry ${e}`).toBe(true);
     const targets = [pkg.main, pkg.types, ...Object.values(pkg.bin), ...Object.values(pkg.exports).flatMap((v) => (typeof v === "string" ? [v] : Object.values(v)))];
     for (const t of targets) expect(files, `package.json points at ${t}`).toContain(t.replace(/^\.\//, ""));

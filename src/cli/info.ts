@@ -45,12 +45,18 @@ export async function info(path: string): Promise<number> {
       const partial = Number.isInteger(e.epoch) ? "" : " (partial)";
       out("", `epoch ${Number.isFinite(e.epoch) ? Math.ceil(e.epoch) : "-"}${partial}: to step ${e.step ?? "-"}, mean loss ${num(e.loss)}${e.valLoss !== undefined ? `, val ${num(e.valLoss)}` : ""}, ${num(e.seconds, 0)} s`);
     }
-    const run = meta?.run;
-    if (run) {
-      const p = run.plan;
-      const sched = p.schedule === "constant" ? "constant lr" : `warm-up ${p.warmup} steps, cosine to x${p.floor} at ${p.steps !== undefined ? `step ${p.startStep + p.steps}` : `${hms(p.seconds!)} of time`}`;
-      const best = run.best ? `; best validation ${run.best.loss.toFixed(3)} at step ${run.best.step}${run.sinceBest ? ` (${run.sinceBest} validation${run.sinceBest === 1 ? "" : "s"} since)` : ""}` : "";
-      out("long run", `${sched}${best}; ${hms(run.trainSeconds)} training + ${hms(run.valSeconds)} validation${run.kept.length ? `; kept ${run.kept.join(", ")}` : ""}`);
+    const run = meta?.run as Record<string, unknown> | undefined;
+    if (run && typeof run === "object") {
+      // Read defensively: info must describe any file that loads, whatever its meta holds.
+      const p = (run.plan && typeof run.plan === "object" ? run.plan : {}) as Record<string, unknown>;
+      const secs = (x: unknown) => (typeof x === "number" ? hms(x) : "-");
+      const at = typeof p.steps === "number" ? `step ${num((typeof p.startStep === "number" ? p.startStep : 0) + p.steps, 0)}` : `${secs(p.seconds)} of time`;
+      const sched = p.schedule === "cosine" ? `warm-up ${num(p.warmup, 0)} steps, cosine to x${num(p.floor)} at ${at}` : "constant lr";
+      const b = (run.best && typeof run.best === "object" ? run.best : null) as Record<string, unknown> | null;
+      const since = typeof run.sinceBest === "number" && run.sinceBest > 0 ? ` (${run.sinceBest} validation${run.sinceBest === 1 ? "" : "s"} since)` : "";
+      const best = b ? `; best validation ${num(b.loss)} at step ${num(b.step, 0)}${since}` : "";
+      const kept = Array.isArray(run.kept) ? run.kept.map(String) : [];
+      out("long run", `${sched}${best}; ${secs(run.trainSeconds)} training + ${secs(run.valSeconds)} validation${kept.length ? `; kept ${kept.join(", ")}` : ""}`);
     }
     const curve = meta?.curve;
     if (curve && Array.isArray(curve.train) && curve.train.length) {

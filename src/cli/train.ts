@@ -343,8 +343,9 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     try {
       await writeFileAtomic(path, bytes);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const why = e.code === "ENOSPC" ? "no space left on device" : e.code === "EFBIG" ? "file too large (the system's file size limit, EFBIG)" : e.code === "EDQUOT" ? "disk quota exceeded" : e.message.replace(/^cannot write model file [^:]*: /, "");
+      const e = err as NodeJS.ErrnoException & { errno?: unknown };
+      const sys = typeof e.errno === "string" ? e.errno : e.code; // UnfoldError E_IO carries the system's code in errno
+      const why = sys === "ENOSPC" ? "no space left on device" : sys === "EFBIG" ? "file too large (the system's file size limit, EFBIG)" : sys === "EDQUOT" ? "disk quota exceeded" : e.message.replace(/^(unfold-rnn: )?cannot write model file [^:]*: /, "");
       const saved = path === outPath ? intact() : `the checkpoint of step ${step} itself is saved in ${outPath}`;
       throw new CliError(`could not write the checkpoint of step ${step} to ${path}: ${why}; ${saved}. Free some space, then continue with \`unfold train --resume ${outPath}\``);
     }

@@ -169,7 +169,7 @@ export class Vocab {
     for (const text of list as Iterable<string | Uint8Array>) {
       if (typeof text === "string") counts.addString(text);
       else if (text instanceof Uint8Array) counts.addUtf8(text);
-      else throw new TypeError(`Vocab.fromChars: expected strings or UTF-8 bytes (Uint8Array), got ${describe(text)}`);
+      else throw new UnfoldError("E_OPTION", `Vocab.fromChars: expected strings or UTF-8 bytes (Uint8Array), got ${describe(text)}`, { name: "text", expected: "a string or a Uint8Array", received: text });
     }
     return Vocab.fromCharCounts(counts, opts);
   }
@@ -180,7 +180,7 @@ export class Vocab {
    * file), so a corpus is counted once, never held as a string.
    */
   static fromCharCounts(counts: CharCounts, opts: VocabOptions = {}): Vocab {
-    if (!(counts instanceof CharCounts)) throw new TypeError(`Vocab.fromCharCounts: expected a CharCounts, got ${describe(counts)}`);
+    if (!(counts instanceof CharCounts)) throw new UnfoldError("E_OPTION", `Vocab.fromCharCounts: expected a CharCounts, got ${describe(counts)}`, { name: "counts", expected: "a CharCounts", received: counts });
     return Vocab.build("Vocab.fromChars", "char", false, new Map(counts.entries()), opts);
   }
 
@@ -387,7 +387,7 @@ export class Vocab {
    * @internal for the CLI's streaming corpus reader
    */
   charIndex(): CharIndex {
-    if (this.level !== "char") throw new TypeError(`Vocab.charIndex: this vocab is ${this.level}-level, not char-level`);
+    if (this.level !== "char") throw new UnfoldError("E_STATE", `Vocab.charIndex: this vocab is ${this.level}-level, not char-level`, { name: "vocab" });
     return (this.charIdx ??= new CharIndex(this.itos));
   }
 
@@ -400,7 +400,7 @@ export class Vocab {
     if (bos >= 0) out[0] = bos;
     const idx = this.charIndex();
     const miss: CharMiss | null = typeof text === "string" ? encodeStringInto(text, idx, unk, out, first) : encodeUtf8Into(text, idx, unk, out, first);
-    if (miss) throw new Error(this.unknownMessage(miss.ch, miss.index, n, true));
+    if (miss) throw new UnfoldError("E_VOCAB", this.unknownMessage(miss.ch, miss.index, n, true), { name: "text", received: miss.ch });
     if (eos >= 0) out[len - 1] = eos;
     return out;
   }

@@ -7,6 +7,7 @@
 import { decodeModel, encodeModel, type ModelTensor } from "../io/format.js";
 import { isUnfoldError, UnfoldError } from "../errors.js";
 import { checkBool, checkObject, checkOptionalObject } from "../validate.js";
+import { attentionShapes } from "../reference/attention.js";
 import { Vocab, type VocabJSON } from "../data/vocab.js";
 import { Scaler, type ScalerJSON } from "../data/timeseries.js";
 import { Optimizer, type OptimizerSpec } from "../train/optimizers.js";
@@ -280,9 +281,17 @@ function parameterCountOf(kind: string, spec: unknown): number {
   const H = pos(s.recurrent.hiddenSize);
   const L = s.recurrent.numLayers === undefined ? 1 : pos(s.recurrent.numLayers);
   let n = 0;
+  // With attention the encoder may be bidirectional (D = 2): its outputs are [S, B, D*H].
+  const att = s.attention;
+  if (att !== undefined && att !== "dot" && att !== "general" && att !== "additive") return NaN;
+  const D = att !== undefined && s.recurrent.bidirectional === true ? 2 : 1;
   if (s.source.type === "tokens") {
-    n += pos(s.source.vocabSize) * pos(s.source.embeddingDim) + rnn(s.recurrent, pos(s.source.embeddingDim), true).n;
+    n += pos(s.source.vocabSize) * pos(s.source.embeddingDim) + rnn(s.recurrent, pos(s.source.embeddingDim), D === 1).n;
   } else n += (pos((s.source as { size: number }).size) + 1) * L * H;
   const Vt = pos(s.target.vocabSize);
-  return n + Vt * pos(s.target.embeddingDim) + rnn(s.recurrent, pos(s.target.embeddingDim), true).n + Vt * (H + 1);
+  const Et = pos(s.target.embeddingDim);
+  // Input feeding: the decoder's recurrent layer reads [embedding; h~] (E + H features).
+  n += Vt * Et + rnn(s.recurrent, att !== undefined && s.inputFeeding === true ? Et + H : Et, true).n + Vt * (H + 1);
+  if (att !== undefined) for (const [, shape] of attentionShapes({ score: att, hiddenSize: H, encoderSize: D * H, attentionSize: H })) n += shape[0] * shape[1];
+  return n;
 }

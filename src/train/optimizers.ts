@@ -42,7 +42,7 @@ export type ScheduleSpec =
 export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number): number {
   if (!schedule) return 1;
   checkSchedule("schedule", schedule);
-  v.checkInt("step", step, 0);
+  v.checkNumber("step", step, { min: 0 }); // time-based plans ask at fractional steps
   switch (schedule.type) {
     case "constant":
       return 1;
@@ -196,7 +196,10 @@ export function checkOptimizerSpec(s: OptimizerSpec): void {
 /** A learning-rate schedule spec (recursively for linear-warmup's `then`). */
 export function checkSchedule(name: string, s: ScheduleSpec): void {
   v.checkObject(name, s, "{ type, ... }");
-  v.checkOneOf(`${name}.type`, s.type, ["constant", "step", "cosine", "linear-warmup"] as const);
+  v.checkOneOf(`${name}.type`, s.type, ["constant", "step", "cosine", "linear-warmup", "custom"] as const);
+  if (s.type === "custom" && typeof (s as { factor?: unknown }).factor !== "function") {
+    throw new UnfoldError("E_OPTION", `${name}.factor must be a function (step) => learning-rate factor`, { name: `${name}.factor`, expected: "a function", received: (s as { factor?: unknown }).factor });
+  }
   if (s.type === "step") {
     v.checkInt(`${name}.stepSize`, s.stepSize, 1);
     v.checkNumber(`${name}.gamma`, s.gamma, { min: 0, minOpen: true, optional: true });

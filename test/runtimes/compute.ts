@@ -170,7 +170,7 @@ export interface ThreadsResult {
  * recurrent GEMMs (B=16, H=64: [16, 64] x [64, 256]) are big enough to be
  * split across threads; the bits must equal one thread's.
  */
-export async function threaded(lib: Library, options: { threads: number }, runtime: string): Promise<ThreadsResult> {
+export async function threaded(lib: Library, options: { threads: number; simd?: "plain" | "relaxed" }, runtime: string): Promise<ThreadsResult> {
   await lib.init(options);
   const lstm = new lib.LSTM({ inputSize: 8, hiddenSize: 64, seed: 3 });
   const { output } = lstm.forward(fixedArray(6 * 16 * 8, 9), { batchSize: 16 });
