@@ -45,8 +45,12 @@ export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset):
 export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Array {
   v.checkArrayLike("softmax: logits", logits);
   v.checkNumber("softmax: temperature", temperature, { min: 0, minOpen: true });
+  return softmaxInto(logits, temperature, new Float64Array(logits.length));
+}
+
+/** p [n] = softmax(logits / temperature) in float64, into caller-owned p (no checks). */
+function softmaxInto(logits: ArrayLike<number>, temperature: number, p: Float64Array): Float64Array {
   const n = logits.length;
-  const p = new Float64Array(n);
   let m = -Infinity;
   for (let i = 0; i < n; i++) m = Math.max(m, logits[i]);
   let s = 0;
@@ -100,15 +104,7 @@ export function sampleInto(logits: ArrayLike<number>, rng: Rng, opts: SamplingOp
   if (!Number.isInteger(topK) || topK < 1) throw new UnfoldError("E_OPTION", `topK must be a positive integer, got ${topK}`, { name: "topK", expected: "an integer >= 1", received: topK });
   if (typeof topP !== "number" || !(topP > 0 && topP <= 1)) throw new UnfoldError("E_OPTION", `topP must be in (0, 1], got ${topP}`, { name: "topP", expected: "a number in (0, 1]", received: topP });
   if (temperature === 0) return argmax(logits);
-  // p = softmax(logits / temperature), in float64
-  let m = -Infinity;
-  for (let i = 0; i < V; i++) m = Math.max(m, logits[i]);
-  let s = 0;
-  for (let i = 0; i < V; i++) {
-    p[i] = Math.exp((logits[i] - m) / temperature);
-    s += p[i];
-  }
-  for (let i = 0; i < V; i++) p[i] /= s;
+  softmaxInto(logits, temperature, p);
   for (let i = 0; i < V; i++) order[i] = i;
   let n = V; // candidates order[0..n)
   if (topK < V || topP < 1) {
