@@ -158,26 +158,24 @@ export class Scaler {
    * fitted ones (default all F).
    */
   transform(x: ArrayLike<number>, featureIndices?: number[]): Float32Array {
-    const idx = targetIndices(featureIndices, this.features);
-    checkSeries(x, idx.length, "x");
-    const y = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      const f = idx[i % idx.length];
-      y[i] = (x[i] - this.offset[f]) / this.scale[f];
-    }
-    return y;
+    return this.affine(x, featureIndices, "x", false);
   }
 
   /** Undo {@link transform}. */
   inverse(y: ArrayLike<number>, featureIndices?: number[]): Float32Array {
+    return this.affine(y, featureIndices, "y", true);
+  }
+
+  /** (x - offset) / scale per feature, or its inverse x * scale + offset. */
+  private affine(x: ArrayLike<number>, featureIndices: number[] | undefined, name: string, inverse: boolean): Float32Array {
     const idx = targetIndices(featureIndices, this.features);
-    checkSeries(y, idx.length, "y");
-    const x = new Float32Array(y.length);
-    for (let i = 0; i < y.length; i++) {
+    checkSeries(x, idx.length, name);
+    const y = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) {
       const f = idx[i % idx.length];
-      x[i] = y[i] * this.scale[f] + this.offset[f];
+      y[i] = inverse ? x[i] * this.scale[f] + this.offset[f] : (x[i] - this.offset[f]) / this.scale[f];
     }
-    return x;
+    return y;
   }
 }
 

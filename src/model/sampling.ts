@@ -48,8 +48,8 @@ export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Arra
   return softmaxInto(logits, temperature, new Float64Array(logits.length));
 }
 
-/** p [n] = softmax(logits / temperature) in float64, into caller-owned p (no checks). */
-function softmaxInto(logits: ArrayLike<number>, temperature: number, p: Float64Array): Float64Array {
+/** p [n] = softmax(logits / temperature) in float64, into caller-owned p (no checks). @internal */
+export function softmaxInto(logits: ArrayLike<number>, temperature: number, p: Float64Array): Float64Array {
   const n = logits.length;
   let m = -Infinity;
   for (let i = 0; i < n; i++) m = Math.max(m, logits[i]);

@@ -18,7 +18,7 @@ import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
-import { sampleInto, type SamplingOptions } from "./sampling.js";
+import { sampleInto, type SamplingOptions, softmaxInto } from "./sampling.js";
 import type { Sequential } from "./sequential.js";
 
 /** Options of `model.session()`. */
@@ -273,11 +273,7 @@ export class InferenceSession {
       this.result.set(this.logits);
       return this.result;
     }
-    let m = -Infinity;
-    for (let i = 0; i < O; i++) m = Math.max(m, this.logits[i]);
-    let s = 0;
-    for (let i = 0; i < O; i++) s += this.p64[i] = Math.exp(this.logits[i] - m);
-    for (let i = 0; i < O; i++) this.result[i] = this.p64[i] / s;
+    this.result.set(softmaxInto(this.logits, 1, this.p64));
     return this.result;
   }
 
