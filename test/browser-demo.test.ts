@@ -195,8 +195,13 @@ describe("the demo page (examples/browser/)", () => {
     const box = (await canvas.boundingBox())!;
     expect(box.width).toBeCloseTo(shape.chars * cw, 0);
     expect(box.height).toBeCloseTo(6 * 128 * ch, 0);
+    // A whole-pixel point inside cell (row, t): rows may be 1 CSS px tall and the
+    // canvas may sit at a fractional offset, so a "centre" could round into the
+    // neighbouring row; ceil(start + (size - 1) / 2) is always inside [start, start + size).
+    const at = (row: number, t: number) => ({ x: Math.ceil(box.x + t * cw + (cw - 1) / 2), y: Math.ceil(box.y + row * ch + (ch - 1) / 2) });
     for (const [kind, k, unit, t] of [["f", 3, 5, 10], ["c", 1, 77, shape.chars - 1], ["h", 0, 0, 0]] as [string, number, number, number][]) {
-      await page.mouse.move(box.x + t * cw + cw / 2, box.y + (k * 128 + unit) * ch + ch / 2);
+      const p = at(k * 128 + unit, t);
+      await page.mouse.move(p.x, p.y);
       const tip = await page.evaluate(() => {
         const e = document.getElementById("tooltip")!;
         return { hidden: e.hidden, text: e.textContent, value: Number(e.dataset.value) };
@@ -207,7 +212,8 @@ describe("the demo page (examples/browser/)", () => {
       expect(tip.value).toBe(want);
     }
     // Click the row of c[77]: the text is coloured by that unit, one span per character.
-    await page.mouse.click(box.x + 5 * cw, box.y + (1 * 128 + 77) * ch + ch / 2);
+    const c77 = at(1 * 128 + 77, 5);
+    await page.mouse.click(c77.x, c77.y);
     const unit = await page.evaluate(() => {
       const e = document.getElementById("unit-text")!;
       const t = (window as unknown as { __demo: Demo }).__demo.trace!;
