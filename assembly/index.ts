@@ -11,6 +11,7 @@ export * from "./optim";
 export * from "./util";
 export * from "./layout";
 export * from "./session";
+export * from "./quant";
 export { simd_relaxed } from "./fma";
 export * from "./attention";
 

@@ -152,6 +152,16 @@ export interface Kernels {
   /** y [N] = W x + b at B = 1; W [N, K] (nn.Linear layout). */
   dense_b1(x: Ptr, K: number, W: Ptr, b: Ptr, y: Ptr, N: number): void;
 
+  // ---- quant.ts: int8 weights (one f32 scale per row), dynamically quantized activations ----
+  /** xq [ceil8(K)] i16 = nearest-even(x * 127/max|x|), zero tail; returns max|x|/127 (0 for x all zero). */
+  quantize_act_q8(x: Ptr, K: number, xq: Ptr): number;
+  /** y [N] = beta*y + (sw[j]*sx) * sum_k W[j,k] xq[k]; W [N, K] int8, sw [N] f32, xq i16 from quantize_act_q8. */
+  gemv_q8(N: number, K: number, W: Ptr, sw: Ptr, xq: Ptr, sx: number, y: Ptr, beta: number): void;
+  /** cell_step_b1 with int8 wIh / wHh and their row scales sIh / sHh; qs: i16 [ceil8(I) + ceil8(H)]. */
+  cell_step_b1_q8(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, sIh: Ptr, wHh: Ptr, sHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, qs: Ptr, H: number): void;
+  /** y [N] = W x + b with W [N, K] int8 and row scales sw [N]; qs: i16 [ceil8(K)]. */
+  dense_b1_q8(x: Ptr, K: number, W: Ptr, sw: Ptr, b: Ptr, y: Ptr, N: number, qs: Ptr): void;
+
   // ---- attention.ts (scores / weights [T, B, S], row r = t*B + b; lengths i32 [B]) ----
   /** p [R, S] = softmax over the first lengths[r % B] entries of each row of x, zeros after; p may equal x. */
   masked_softmax_fwd(p: Ptr, x: Ptr, R: number, S: number, lengths: Ptr, B: number): void;
@@ -176,5 +186,6 @@ export const KERNEL_NAMES = [
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",
   "copy2d_f32", "mul_f32", "dropout_mask",
   "gemv_f32x4", "cell_step_b1", "dense_b1",
+  "quantize_act_q8", "gemv_q8", "cell_step_b1_q8", "dense_b1_q8",
   "masked_softmax_fwd", "masked_softmax_bwd", "additive_scores_fwd", "additive_scores_bwd",
 ] as const;
