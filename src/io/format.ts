@@ -10,24 +10,40 @@
  * ```
  * offset        size  field
  * 0             8     magic "UNFOLDRN"
- * 8             4     u32 LE format version (2; 1 is read too)
+ * 8             4     u32 LE format version (3 with f16 / int8 tensors, else 2; 1 is read too)
  * 12            4     u32 LE header byte length H
  * 16            H     UTF-8 JSON header {"model": {...}, "tensors": [...]}
  * 16+H          P     zero padding, P = (4 - (16+H) % 4) % 4
- * D = 16+H+P    N     data section: f32 LE values of all tensors, table order
+ * D = 16+H+P    N     data section: the values of all tensors, table order (f32 LE;
+ *                     from version 3 a tensor may be f16 LE or int8, zero-padded to 4 bytes)
  * D+N           4     u32 LE CRC-32 (IEEE) of bytes [8, D+N)
  * ```
  */
 import { UnfoldError } from "../errors.js";
 
-/** A named f32 tensor as stored in a model file. `shape` `[]` is a scalar. */
+/**
+ * How a tensor's values are stored: `f32` (IEEE binary32, every version),
+ * `f16` (IEEE binary16, from version 3) or `i8` (two's-complement int8, from
+ * version 3; what the values mean, e.g. per-row scales, is the caller's).
+ */
+export type TensorDType = "f32" | "f16" | "i8";
+
+/** Bytes per value of each dtype. */
+const DTYPE_BYTES: Record<TensorDType, number> = { f32: 4, f16: 2, i8: 1 };
+
+/** A named tensor as stored in a model file. `shape` `[]` is a scalar. */
 export interface ModelTensor {
   /** Unique, non-empty name, e.g. `"lstm.0.weight_ih"`. */
   name: string;
   /** Dimensions; `data.length` equals their product (1 for `[]`). */
   shape: number[];
-  /** The values, row-major (last dimension fastest). */
-  data: Float32Array;
+  /**
+   * The values, row-major (last dimension fastest): a Float32Array (f32), a
+   * Uint16Array of binary16 bit patterns (f16) or an Int8Array (i8).
+   */
+  data: Float32Array | Uint16Array | Int8Array;
+  /** Storage type; must agree with `data` (default f32). */
+  dtype?: TensorDType;
 }
 
 /** What {@link encodeModel} writes and {@link decodeModel} returns. */
@@ -44,8 +60,10 @@ export interface TensorEntry {
   shape: number[];
   /** Byte offset of the first value from the start of the data section (multiple of 4). */
   offset: number;
-  /** Number of f32 values (product of `shape`); the tensor occupies `4 * length` bytes. */
+  /** Number of values (product of `shape`); the tensor occupies `align4(bytes(dtype) * length)` bytes. */
   length: number;
+  /** Version 3: `"f16"` or `"i8"`; absent for f32. */
+  dtype?: TensorDType;
 }
 
 /** Why a model file could not be encoded or decoded; `code` is stable for programs. */
@@ -79,12 +97,19 @@ export class ModelFileError extends UnfoldError {
 export const MAGIC: Uint8Array = new Uint8Array([0x55, 0x4e, 0x46, 0x4f, 0x4c, 0x44, 0x52, 0x4e]);
 
 /**
- * The format version this library writes and the newest it reads. Version 2
- * (attention in Seq2Seq) has the byte layout of version 1; only the header's
- * model definition may say more (`spec.attention`, a bidirectional encoder).
- * Version 1 files still load.
+ * The newest format version this library writes and reads. Version 3 adds
+ * f16 and int8 tensors (a `dtype` in the tensor table; quantized and
+ * half-precision models). Version 2 (attention in Seq2Seq) has the byte
+ * layout of version 1; only the header's model definition may say more
+ * (`spec.attention`, a bidirectional encoder). Version 1 and 2 files still load.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/**
+ * Version 3 adds f16 and int8 tensors (`dtype` in the tensor table). A file
+ * whose tensors are all f32 is still written as version 2, byte for byte as
+ * before, so older readers load it.
+ */
+const F32_VERSION = 2;
 /** The oldest format version this library reads. */
 export const MIN_FORMAT_VERSION = 1;
 
@@ -139,6 +164,26 @@ function writeF32LE(dst: Uint8Array, at: number, src: Float32Array): void {
   for (let i = 0; i < src.length; i++) view.setFloat32(i * 4, src[i], true);
 }
 
+function writeU16LE(dst: Uint8Array, at: number, src: Uint16Array): void {
+  if (_byteOrder.hostLittleEndian) {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), at);
+    return;
+  }
+  const view = new DataView(dst.buffer, dst.byteOffset + at, src.length * 2);
+  for (let i = 0; i < src.length; i++) view.setUint16(i * 2, src[i], true);
+}
+
+function readU16LE(src: Uint8Array, at: number, length: number): Uint16Array {
+  const out = new Uint16Array(length);
+  if (_byteOrder.hostLittleEndian) {
+    new Uint8Array(out.buffer).set(src.subarray(at, at + length * 2));
+    return out;
+  }
+  const view = new DataView(src.buffer, src.byteOffset + at, length * 2);
+  for (let i = 0; i < length; i++) out[i] = view.getUint16(i * 2, true);
+  return out;
+}
+
 function readF32LE(src: Uint8Array, at: number, length: number): Float32Array {
   const out = new Float32Array(length); // fresh buffer: copied out, 4-byte aligned
   if (_byteOrder.hostLittleEndian) {
@@ -171,8 +216,13 @@ function shapeSize(shape: unknown): number {
   return Number.isSafeInteger(n) ? n : -1;
 }
 
-/** Index of the first NaN or ±Infinity in `data`, or -1. */
-function firstNonFinite(data: Float32Array): number {
+/** Index of the first NaN or ±Infinity in `data`, or -1 (int8 is always finite). */
+function firstNonFinite(data: Float32Array | Uint16Array | Int8Array): number {
+  if (data instanceof Int8Array) return -1;
+  if (data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) if ((data[i] & 0x7c00) === 0x7c00) return i; // exponent all ones
+    return -1;
+  }
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN
@@ -227,8 +277,14 @@ export function encodeModel(file: ModelFile): Uint8Array {
         `encodeModel: tensor "${name}" has shape ${JSON.stringify(t.shape)}; a shape is a list of non-negative integers ([] for a scalar)`,
       );
     }
-    if (!isFloat32Array(t.data)) {
-      throw new ModelFileError("BAD_INPUT", `encodeModel: tensor "${name}" data must be a Float32Array`);
+    const dtype = t.dtype ?? "f32";
+    if (dtype !== "f32" && dtype !== "f16" && dtype !== "i8") {
+      throw new ModelFileError("BAD_INPUT", `encodeModel: tensor "${name}" has dtype ${JSON.stringify(t.dtype)}; use "f32", "f16" or "i8"`);
+    }
+    const typeOk = dtype === "f32" ? isFloat32Array(t.data) : dtype === "f16" ? t.data instanceof Uint16Array : t.data instanceof Int8Array;
+    if (!typeOk) {
+      const want = { f32: "a Float32Array", f16: "a Uint16Array of binary16 bits", i8: "an Int8Array" }[dtype];
+      throw new ModelFileError("BAD_INPUT", `encodeModel: tensor "${name}" data must be ${want} (dtype ${dtype})`);
     }
     if (t.data.length !== size) {
       throw new ModelFileError(
@@ -244,9 +300,10 @@ export function encodeModel(file: ModelFile): Uint8Array {
           "the model has diverged or is uninitialised — fix training (lower the learning rate, clip gradients) before saving",
       );
     }
-    table.push({ name, shape: t.shape.slice(), offset, length: size });
-    offset += size * 4;
+    table.push(dtype === "f32" ? { name, shape: t.shape.slice(), offset, length: size } : { name, shape: t.shape.slice(), offset, length: size, dtype });
+    offset += align4(size * DTYPE_BYTES[dtype]);
   }
+  const version = table.some((e) => e.dtype !== undefined) ? FORMAT_VERSION : F32_VERSION;
   const dataBytes = offset;
 
   let json: string | undefined;
@@ -268,10 +325,16 @@ export function encodeModel(file: ModelFile): Uint8Array {
   const out = new Uint8Array(total); // zero-filled: the padding is zeros
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(8, version, true);
   view.setUint32(12, headerBytes.length, true);
   out.set(headerBytes, PREAMBLE);
-  for (let i = 0; i < tensors.length; i++) writeF32LE(out, dataStart + table[i].offset, tensors[i].data);
+  for (let i = 0; i < tensors.length; i++) {
+    const at = dataStart + table[i].offset;
+    const d = tensors[i].data;
+    if (d instanceof Int8Array) out.set(new Uint8Array(d.buffer, d.byteOffset, d.length), at);
+    else if (d instanceof Uint16Array) writeU16LE(out, at, d);
+    else writeF32LE(out, at, d as Float32Array);
+  }
   view.setUint32(total - CRC_BYTES, crc32(out.subarray(8, total - CRC_BYTES)), true);
   return out;
 }
@@ -313,8 +376,9 @@ function align4(n: number): number {
  *
  * @param bytes the whole file. Not modified and not retained.
  * @returns the caller's header (as stored under `"model"`) and the tensors in
- *   file order, each with its own freshly allocated (hence 4-byte-aligned)
- *   Float32Array.
+ *   file order, each with its own freshly allocated (hence aligned) array: a
+ *   Float32Array, or for version 3 tensors with a `dtype` a Uint16Array of
+ *   binary16 bits (`"f16"`) or an Int8Array (`"i8"`).
  */
 export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
   const buf = toBytes(bytes);
@@ -395,31 +459,37 @@ export function decodeModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
   // 6. The tensor table: every entry well-formed and inside the data section,
   //    no two overlapping, no bytes unaccounted for.
   const dataBytes = crcAt - dataStart;
-  const table = validateTable(rawTable, dataBytes);
+  const table = validateTable(rawTable, dataBytes, version);
 
   // 7. Copy out and check the values.
   const tensors: ModelTensor[] = [];
   for (const e of table) {
-    const data = readF32LE(buf, dataStart + e.offset, e.length);
+    const at = dataStart + e.offset;
+    const dtype = e.dtype ?? "f32";
+    const used = e.length * DTYPE_BYTES[dtype];
+    for (let i = at + used; i < at + align4(used); i++) {
+      if (buf[i] !== 0) throw badTensor(`tensor "${e.name}" has a non-zero padding byte at data offset ${i - dataStart}`);
+    }
+    const data = dtype === "f32" ? readF32LE(buf, at, e.length) : dtype === "f16" ? readU16LE(buf, at, e.length) : new Int8Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + e.length));
     const bad = firstNonFinite(data);
     if (bad >= 0) {
       throw new ModelFileError(
         "NON_FINITE",
-        `tensor "${e.name}" has a non-finite weight (${data[bad]}) at index ${bad}; ` +
+        `tensor "${e.name}" has a non-finite weight (${dtype === "f16" ? ((data[bad] & 0x3ff) !== 0 ? "NaN" : data[bad] & 0x8000 ? "-Infinity" : "Infinity") : data[bad]}) at index ${bad}; ` +
           "the model was saved after training diverged — retrain or load an earlier checkpoint",
       );
     }
-    tensors.push({ name: e.name, shape: e.shape, data });
+    tensors.push(dtype === "f32" ? { name: e.name, shape: e.shape, data } : { name: e.name, shape: e.shape, data, dtype });
   }
   return { header: model, tensors };
 }
 
-function validateTable(rawTable: unknown[], dataBytes: number): TensorEntry[] {
+function validateTable(rawTable: unknown[], dataBytes: number, version: number): TensorEntry[] {
   const table: TensorEntry[] = [];
   const names = new Set<string>();
   for (const [i, raw] of rawTable.entries()) {
     if (!isPlainObject(raw)) throw badTensor(`tensor table entry #${i} is not an object`);
-    const { name, shape, offset, length } = raw;
+    const { name, shape, offset, length, dtype } = raw;
     if (typeof name !== "string" || name.length === 0) throw badTensor(`tensor table entry #${i} has no name`);
     const what = `tensor "${name}"`;
     if (names.has(name)) throw badTensor(`${what} appears twice in the tensor table`);
@@ -437,12 +507,22 @@ function validateTable(rawTable: unknown[], dataBytes: number): TensorEntry[] {
     if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0 || offset % 4 !== 0) {
       throw badTensor(`${what} has offset ${JSON.stringify(offset)}; it must be a non-negative multiple of 4`);
     }
-    if (offset + length * 4 > dataBytes) {
+    if (dtype !== undefined && (version < 3 || (dtype !== "f16" && dtype !== "i8"))) {
       throw badTensor(
-        `${what} spans bytes [${offset}, ${offset + length * 4}) but the data section has only ${dataBytes} bytes (out of range)`,
+        version < 3
+          ? `${what} has a dtype (${JSON.stringify(dtype)}), which version ${version} files do not have`
+          : `${what} has dtype ${JSON.stringify(dtype)}; a version 3 file has "f16", "i8" or none (f32)`,
       );
     }
-    table.push({ name, shape: (shape as number[]).slice(), offset, length });
+    const bytes = align4(length * DTYPE_BYTES[(dtype as TensorDType | undefined) ?? "f32"]);
+    if (offset + bytes > dataBytes) {
+      throw badTensor(
+        `${what} spans bytes [${offset}, ${offset + bytes}) but the data section has only ${dataBytes} bytes (out of range)`,
+      );
+    }
+    const entry: TensorEntry = { name, shape: (shape as number[]).slice(), offset, length };
+    if (dtype !== undefined) entry.dtype = dtype as TensorDType;
+    table.push(entry);
   }
   // Overlaps and gaps: sort the non-empty extents by offset and walk them.
   const extents = table.filter((e) => e.length > 0).sort((a, b) => a.offset - b.offset);
@@ -453,7 +533,7 @@ function validateTable(rawTable: unknown[], dataBytes: number): TensorEntry[] {
       throw badTensor(`tensor "${e.name}" overlaps tensor "${prev!.name}" in the data section`);
     }
     if (e.offset > end) throw badTensor(`data section bytes [${end}, ${e.offset}) belong to no tensor`);
-    end = e.offset + e.length * 4;
+    end = e.offset + align4(e.length * DTYPE_BYTES[e.dtype ?? "f32"]);
     prev = e;
   }
   if (end !== dataBytes) throw badTensor(`data section bytes [${end}, ${dataBytes}) belong to no tensor`);

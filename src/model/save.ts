@@ -5,6 +5,9 @@
  * on bytes in every runtime; `unfold-rnn/node` adds files.
  */
 import { decodeModel, encodeModel, type ModelTensor } from "../io/format.js";
+import { fromF16, toF16 } from "../io/f16.js";
+import { checkOneOf } from "../validate.js";
+import { isQuantized, QUANTIZATION, type QuantizedMatrix, QuantizedSeq2Seq, QuantizedSequential } from "./quantize.js";
 import { isUnfoldError, UnfoldError } from "../errors.js";
 import { checkBool, checkObject, checkOptionalObject } from "../validate.js";
 import { attentionShapes } from "../reference/attention.js";
@@ -39,6 +42,8 @@ interface SavedHeader {
   meta?: Record<string, unknown>;
   /** Time series: the model's fitted scaler. */
   scaler?: ScalerJSON;
+  /** An int8 model (quantize.ts): its matrices are int8 tensors `param/<name>` with row scales `qscale/<name>`. */
+  quantized?: { bits: number; scale: string };
 }
 
 /** What {@link loadModel} returns. */
@@ -57,6 +62,14 @@ export interface SaveOptions {
   /** Keep the optimizer's moments so training resumes exactly. Default true. */
   includeOptimizer?: boolean;
   meta?: Record<string, unknown>;
+  /**
+   * How the weights are stored: `"f32"` (default, exact) or `"f16"` (half the
+   * bytes; each weight rounded to the nearest binary16, loaded back as that
+   * value widened to f32). With f16 the optimizer state is left out unless
+   * `includeOptimizer: true` asks for it (then it is kept f32, so training
+   * resumes from the rounded weights). A quantized model is always int8.
+   */
+  weights?: "f32" | "f16";
 }
 
 /** The recurrent layers of a model, in a fixed order. */
@@ -71,14 +84,28 @@ export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
   checkSaveOptions(opts);
   const ts = model.trainState;
   const tensors: ModelTensor[] = [];
-  for (const [name, t] of model.parameters()) tensors.push({ name: `param/${name}`, shape: [...t.shape], data: t.toArray() });
+  const f16 = opts.weights === "f16";
+  const q8: Map<string, QuantizedMatrix> | null = isQuantized(model) ? model.quantizedMatrices() : null;
+  for (const [name, t] of model.parameters()) {
+    const m = q8?.get(name);
+    if (m) {
+      tensors.push({ name: `param/${name}`, shape: [...t.shape], data: m.q, dtype: "i8" }, { name: `qscale/${name}`, shape: [m.shape[0]], data: m.scale });
+    } else if (f16) {
+      const w = t.toArray();
+      for (let i = 0; i < w.length; i++) {
+        if (Math.abs(w[i]) > 65504) throw new UnfoldError("E_OPTION", `saveModel: weight '${name}' [${i}] is ${w[i]}, beyond the f16 range (±65504); save it as f32`, { name: "options.weights", expected: "f32 for this model", received: "f16" });
+      }
+      tensors.push({ name: `param/${name}`, shape: [...t.shape], data: toF16(w), dtype: "f16" });
+    } else tensors.push({ name: `param/${name}`, shape: [...t.shape], data: t.toArray() });
+  }
   const header: SavedHeader = {
     library: "unfold-rnn",
     kind: model instanceof Seq2Seq ? "seq2seq" : "sequential",
     spec: model.toJSON(),
     train: { history: ts.history, epoch: ts.epoch, streamPosition: ts.streamPosition },
   };
-  if (ts.optimizer && (opts.includeOptimizer ?? true)) {
+  if (q8) header.quantized = { ...QUANTIZATION };
+  if (ts.optimizer && (opts.includeOptimizer ?? !f16)) {
     const st = ts.optimizer.state();
     header.train!.optimizer = { spec: st.spec, step: st.step, buffers: st.buffers.length };
     st.buffers.forEach((b, i) => tensors.push({ name: `optim/${i}`, shape: [b.length], data: b }));
@@ -105,7 +132,7 @@ export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
  * returned; a corrupt or mismatched file throws and yields nothing.
  */
 export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
-  const { header: raw, tensors } = decodeModel(bytes);
+  const { header: raw, tensors: stored0 } = decodeModel(bytes);
   const h = raw as unknown as SavedHeader;
   if (h.library !== "unfold-rnn" || (h.kind !== "sequential" && h.kind !== "seq2seq")) {
     throw new UnfoldError("E_FORMAT", `the file is a valid container but not a saved model (kind ${JSON.stringify(h.kind)})`, { name: "kind", received: h.kind });
@@ -124,18 +151,54 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
   }
   if (h.meta !== undefined && (typeof h.meta !== "object" || h.meta === null || Array.isArray(h.meta))) bad("has a meta field that is not an object");
   checkTrainHeader(h.train, bad);
+  // f16 weights widen to f32 (exactly); int8 ones stay int8, with their row scales, for a quantized model.
+  if (h.quantized !== undefined && (typeof h.quantized !== "object" || h.quantized === null || h.quantized.bits !== QUANTIZATION.bits || h.quantized.scale !== QUANTIZATION.scale)) {
+    bad(`is quantized as ${JSON.stringify(h.quantized)}; this library reads int8 with one scale per row ({"bits":8,"scale":"row"})`);
+  }
+  const mats = new Map<string, QuantizedMatrix>();
+  const scales = new Map<string, Float32Array>();
+  const tensors: { name: string; data: Float32Array }[] = [];
+  for (const t of stored0) {
+    if (t.dtype === "i8") {
+      if (!h.quantized || !t.name.startsWith("param/") || t.shape.length !== 2) bad(`has an int8 tensor '${t.name}' ${h.quantized ? "that is not a weight matrix" : "but no quantization record"}`);
+      mats.set(t.name.slice(6), { q: t.data as Int8Array, scale: new Float32Array(0), shape: [t.shape[0], t.shape[1]] });
+    } else if (t.dtype === "f16") {
+      if (!t.name.startsWith("param/")) bad(`has an f16 tensor '${t.name}' that is not a weight`);
+      tensors.push({ name: t.name, data: fromF16(t.data as Uint16Array) });
+    } else if (t.name.startsWith("qscale/")) scales.set(t.name.slice(7), t.data as Float32Array);
+    else tensors.push({ name: t.name, data: t.data as Float32Array });
+  }
+  if (h.quantized) {
+    for (const [name, m] of mats) {
+      const sc = scales.get(name);
+      if (!sc) bad(`int8 weights '${name}' have no row scales (qscale/${name} is missing)`);
+      m.scale = sc!;
+      scales.delete(name);
+    }
+    for (const name of scales.keys()) bad(`has row scales qscale/${name} for no int8 weights`);
+    if (mats.size === 0) bad("is marked quantized but holds no int8 weights");
+  } else if (scales.size > 0) bad("has row scales (qscale/) but is not quantized");
   // Build nothing bigger than the file: the definition must need exactly the weights the file holds.
   let stored = 0;
   for (const t of tensors) if (t.name.startsWith("param/")) stored += t.data.length;
+  for (const m of mats.values()) stored += m.q.length;
   const needed = parameterCountOf(h.kind, h.spec);
   if (needed !== stored) {
     bad(Number.isNaN(needed) ? "definition is invalid" : `definition needs ${needed} weights but the file holds ${stored}`);
   }
   let model: AnyModel;
+  const f32Params: Record<string, Float32Array> = {};
+  if (h.quantized) {
+    for (const t of tensors) if (t.name.startsWith("param/") && !mats.has(t.name.slice(6))) f32Params[t.name.slice(6)] = t.data;
+  }
   try {
-    model = h.kind === "seq2seq" ? new Seq2Seq(h.spec as Seq2SeqSpec) : new Sequential(h.spec as SequentialSpec);
+    if (h.quantized) {
+      // Every check of the int8 weights (shapes, which tensors, scales finite and > 0) runs in the constructor.
+      model = h.kind === "seq2seq" ? new QuantizedSeq2Seq(h.spec as Seq2SeqSpec, f32Params, mats) : new QuantizedSequential(h.spec as SequentialSpec, f32Params, mats);
+    } else model = h.kind === "seq2seq" ? new Seq2Seq(h.spec as Seq2SeqSpec) : new Sequential(h.spec as SequentialSpec);
   } catch (err) {
     if (isUnfoldError(err) && (err.code === "E_STATE" || err.code === "E_RUNTIME")) throw err;
+    if (h.quantized && isUnfoldError(err) && err.code === "E_FORMAT") return bad("has invalid int8 weights", err);
     return bad("definition is invalid", err);
   }
   try {
@@ -143,12 +206,14 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
     const optim: Float32Array[] = [];
     const states = new Map<string, Float32Array>();
     for (const t of tensors) {
-      if (t.name.startsWith("param/")) sd[t.name.slice(6)] = t.data;
+      if (t.name.startsWith("param/")) {
+        if (!h.quantized) sd[t.name.slice(6)] = t.data;
+      }
       else if (/^optim\/(0|[1-9]\d{0,5})$/.test(t.name)) optim[Number(t.name.slice(6))] = t.data;
       else if (/^state\/(0|[1-9]\d{0,5})\/[hc]$/.test(t.name)) states.set(t.name, t.data);
       else throw new Error(`unexpected tensor '${t.name}'`);
     }
-    model.loadStateDict(sd);
+    if (!h.quantized) model.loadStateDict(sd);
     if (h.scaler !== undefined) {
       if (!(model instanceof Sequential)) throw new Error("a scaler is saved with a model that is not Sequential");
       model.scaler = Scaler.fromJSON(h.scaler);
@@ -176,6 +241,7 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer): LoadedModel {
         });
       }
       if (tr.optimizer) {
+        if (h.quantized) throw new Error("an int8 model has optimizer state (a quantized model cannot be trained)");
         if (optim.length !== tr.optimizer.buffers || optim.some((b) => b === undefined)) throw new Error(`optimizer state has ${optim.length} of ${tr.optimizer.buffers} buffers`);
         const opt = new Optimizer(tr.optimizer.spec, model.regions());
         model.trainState.optimizer = opt; // disposed with the model if what follows fails
@@ -208,6 +274,7 @@ function checkSaveOptions(opts: SaveOptions): void {
     }
   }
   checkBool("saveModel: options.includeOptimizer", opts.includeOptimizer);
+  checkOneOf("saveModel: options.weights", opts.weights, ["f32", "f16"] as const, true);
   checkOptionalObject("saveModel: options.meta", opts.meta, "a plain object");
 }
 

@@ -8,7 +8,9 @@
  * Per token and per layer it makes one WebAssembly call (`cell_step_b1`: the
  * input and recurrent matrix-vector products and the fused cell), plus one
  * for the output layer (`dense_b1`); the embedding is read in place (a
- * pointer to the token's row), and nothing is allocated per step.
+ * pointer to the token's row), and nothing is allocated per step. A
+ * quantized model (quantize.ts, registered in q8.ts) steps with the int8
+ * twins of those kernels (`cell_step_b1_q8`, `dense_b1_q8`).
  *
  * Legend: V = vocabulary, E = embedding size, F = input features, H = hidden
  * size, O = outputs of the head, L = layers.
@@ -18,6 +20,7 @@ import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
+import { type Q8Matrix, q8Weights } from "./q8.js";
 import { sampleInto, type SamplingOptions, softmaxInto } from "./sampling.js";
 import type { Sequential } from "./sequential.js";
 
@@ -38,6 +41,7 @@ interface Unit {
   bHh: Tensor; // [G*H]
   h: number; // byte offset of h [H] inside the session's state block
   c: number; // byte offset of c [H] (LSTM) inside the state block
+  q8: { wIh: Q8Matrix; wHh: Q8Matrix } | null; // int8 weights of a quantized model (quantize.ts), else null
 }
 
 const KIND = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 } as const;
@@ -66,6 +70,8 @@ export class InferenceSession {
   private readonly embW: Tensor | null; // [V, E]
   private readonly headW: Tensor; // [O, H]
   private readonly headB: Tensor; // [O]
+  private readonly headQ8: Q8Matrix | null; // int8 head of a quantized model
+  private readonly q8Scratch: Tensor | null; // i16 quantized activations (x, then h)
   private rng: Rng;
   private readonly seed: number;
   /** The last step's output: probabilities (xent) or predictions (mse). Reused. */
@@ -100,7 +106,9 @@ export class InferenceSession {
     let off = 0;
     let inSize = model.inputSize;
     let maxH = 0;
-    for (const r of model.recurrent) {
+    let maxI = 0;
+    const q8 = q8Weights(model);
+    for (const [ri, r] of model.recurrent.entries()) {
       const p = r.parameters();
       for (let l = 0; l < r.numLayers; l++) {
         const H = r.hiddenSize;
@@ -108,7 +116,9 @@ export class InferenceSession {
           kind: KIND[r.kind], I: inSize, H,
           wIh: p.get(`weight_ih_l${l}`)!, wHh: p.get(`weight_hh_l${l}`)!, bIh: p.get(`bias_ih_l${l}`)!, bHh: p.get(`bias_hh_l${l}`)!,
           h: off, c: off + H * 4,
+          q8: q8 ? { wIh: q8.get(`rnn${ri}.weight_ih_l${l}`)!, wHh: q8.get(`rnn${ri}.weight_hh_l${l}`)! } : null,
         });
+        maxI = Math.max(maxI, inSize);
         off += 2 * H * 4;
         inSize = H;
         maxH = Math.max(maxH, H);
@@ -120,6 +130,7 @@ export class InferenceSession {
     const head = model.head.parameters();
     this.headW = head.get("weight")!;
     this.headB = head.get("bias")!;
+    this.headQ8 = q8?.get("head.weight") ?? null;
     if (initial && initial.length * 4 !== off) throw new UnfoldError("E_SHAPE", `initial state has ${initial.length} values, expected ${off / 4}`, { name: "initial" });
     this.initial = initial ? initial.slice() : null;
     const a = new Arena();
@@ -127,6 +138,8 @@ export class InferenceSession {
     this.scratchPtr = a.tensor("scratch", [10 * maxH]);
     this.xPtr = model.embedding ? null : a.tensor("x", [model.inputSize]);
     this.out = a.tensor("out", [this.outputSize]);
+    const k8 = (n: number) => (n + 7) & ~7;
+    this.q8Scratch = q8 ? a.tensor("q8", [(k8(Math.max(maxI, maxH)) + k8(maxH)) / 2]) : null; // i16 lanes, 2 per float
     this.arena = a.commit();
     this.result = new Float32Array(this.outputSize);
     this.logits = new Float32Array(this.outputSize);
@@ -254,7 +267,8 @@ export class InferenceSession {
     const state = this.arena.ptr;
     const scratch = this.scratchPtr.ptr;
     for (const u of this.units) {
-      k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H);
+      if (u.q8) k.cell_step_b1_q8(u.kind, x, u.I, state + u.h, state + u.c, u.q8.wIh.q, u.q8.wIh.scale, u.q8.wHh.q, u.q8.wHh.scale, u.bIh.ptr, u.bHh.ptr, scratch, this.q8Scratch!.ptr, u.H);
+      else k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H);
       x = state + u.h;
     }
     this.steps++;
@@ -265,7 +279,8 @@ export class InferenceSession {
     const k = kernels();
     const top = this.units[this.units.length - 1];
     const O = this.outputSize;
-    k.dense_b1(this.arena.ptr + top.h, top.H, this.headW.ptr, this.headB.ptr, this.out.ptr, O);
+    if (this.headQ8) k.dense_b1_q8(this.arena.ptr + top.h, top.H, this.headQ8.q, this.headQ8.scale, this.headB.ptr, this.out.ptr, O, this.q8Scratch!.ptr);
+    else k.dense_b1(this.arena.ptr + top.h, top.H, this.headW.ptr, this.headB.ptr, this.out.ptr, O);
     const mem = this.f32();
     const o = this.out.ptr >> 2;
     for (let i = 0; i < O; i++) this.logits[i] = mem[o + i];
