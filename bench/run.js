@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention, onnx, validation
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention, onnx, validation, quantize
 import "../dist/runtime/use-node.js"; // Node: read unfold.wasm from disk, worker_threads (what the package's `node` condition does)
 import { printTable } from "./format.js";
 
@@ -15,6 +15,7 @@ const suites = {
   attention: () => import("./attention.js"),
   onnx: () => import("./onnx.js"),
   validation: () => import("./validation.js"),
+  quantize: () => import("./quantize.js"),
 };
 
 console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);
