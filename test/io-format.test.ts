@@ -197,11 +197,11 @@ describe("byte layout (docs/FORMAT.md)", () => {
   const bytes = encodeModel(sample());
   const { v, headerLen, dataStart, crcAt } = layout(bytes);
 
-  it("starts with the magic UNFOLDRN, then u32 LE version 2, then u32 LE header length", () => {
+  it("starts with the magic UNFOLDRN, then u32 LE version 2 (all tensors f32), then u32 LE header length", () => {
     expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe("UNFOLDRN");
     expect(Array.from(bytes.subarray(0, 8))).toEqual(Array.from(MAGIC));
     expect(Array.from(bytes.subarray(8, 12))).toEqual([2, 0, 0, 0]);
-    expect(FORMAT_VERSION).toBe(2);
+    expect(FORMAT_VERSION).toBe(3); // written only for files with f16 / int8 tensors
     const json = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(16, 16 + headerLen));
     expect(() => JSON.parse(json)).not.toThrow();
     expect(json.startsWith("{") && json.endsWith("}")).toBe(true);
@@ -285,18 +285,18 @@ describe("decodeModel rejects damage, each with its own error", () => {
   });
 
   it("a newer version says which version the file has and which this library reads", () => {
-    const v3 = good.slice();
-    new DataView(v3.buffer).setUint32(8, 3, true);
-    const err = expectError(v3, "UNSUPPORTED_VERSION", /version 3/);
-    expect(err.message).toMatch(/reads versions 1 to 2/);
+    const v4 = good.slice();
+    new DataView(v4.buffer).setUint32(8, 4, true);
+    const err = expectError(v4, "UNSUPPORTED_VERSION", /version 4/);
+    expect(err.message).toMatch(/reads versions 1 to 3/);
     expect(err.message).toMatch(/upgrade unfold-rnn/);
-    // A v3 file with a checksum that is valid for its bytes is still refused on version, not checksum.
-    expectError(craft({ model: {}, tensors: [] }, undefined, { version: 3 }), "UNSUPPORTED_VERSION", /version 3/);
+    // A v4 file with a checksum that is valid for its bytes is still refused on version, not checksum.
+    expectError(craft({ model: {}, tensors: [] }, undefined, { version: 4 }), "UNSUPPORTED_VERSION", /version 4/);
     // Version 1 (same layout) is still read.
     expect(decodeModel(craft({ model: {}, tensors: [] }, undefined, { version: 1 })).tensors).toEqual([]);
     const v0 = good.slice();
     new DataView(v0.buffer).setUint32(8, 0, true);
-    expectError(v0, "UNSUPPORTED_VERSION", /version 0.*reads versions 1 to 2/);
+    expectError(v0, "UNSUPPORTED_VERSION", /version 0.*reads versions 1 to 3/);
   });
 
   it("truncation at any point is reported (truncated or checksum), never decoded", () => {
@@ -456,5 +456,114 @@ describe("runtime neutrality", () => {
       expect(src, f).not.toMatch(/\bBuffer\b|\bprocess\b|require\(/);
       expect(src, f).not.toMatch(/from\s+["']\.\/node(\.js)?["']/);
     }
+  });
+});
+
+describe("version 3: f16 and int8 tensors", () => {
+  const tensors: ModelFile["tensors"] = [
+    { name: "w8", shape: [2, 3], data: Int8Array.of(-128, -1, 0, 1, 127, 5), dtype: "i8" },
+    { name: "s", shape: [2], data: Float32Array.of(0.5, 2) },
+    { name: "h", shape: [3], data: Uint16Array.of(0x3c00, 0xc000, 0x0001), dtype: "f16" },
+    { name: "e", shape: [0], data: new Int8Array(0), dtype: "i8" },
+  ];
+  const bytes = encodeModel({ header: { k: 1 }, tensors });
+  const { headerLen, dataStart, crcAt } = layout(bytes);
+  const json = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLen)));
+
+  it("is written as version 3, each tensor's bytes padded with zeros to a multiple of 4, the dtype in the table", () => {
+    expect(Array.from(bytes.subarray(8, 12))).toEqual([3, 0, 0, 0]);
+    expect(json.tensors).toEqual([
+      { name: "w8", shape: [2, 3], offset: 0, length: 6, dtype: "i8" },
+      { name: "s", shape: [2], offset: 8, length: 2 },
+      { name: "h", shape: [3], offset: 16, length: 3, dtype: "f16" },
+      { name: "e", shape: [0], offset: 24, length: 0, dtype: "i8" },
+    ]);
+    expect(crcAt - dataStart).toBe(24);
+    expect(Array.from(bytes.subarray(dataStart, dataStart + 8))).toEqual([0x80, 0xff, 0, 1, 0x7f, 5, 0, 0]);
+    expect(Array.from(bytes.subarray(dataStart + 16, dataStart + 24))).toEqual([0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0, 0]);
+  });
+
+  it("reads back every dtype as its own array type, bit for bit", () => {
+    const back = decodeModel(bytes);
+    expect(back.tensors.map((t) => [t.name, t.dtype ?? "f32", t.data.constructor.name])).toEqual([["w8", "i8", "Int8Array"], ["s", "f32", "Float32Array"], ["h", "f16", "Uint16Array"], ["e", "i8", "Int8Array"]]);
+    back.tensors.forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(tensors[i].data)));
+  });
+
+  it("refuses a dtype in a version 1-2 file, an unknown dtype, non-zero padding, f16 Inf/NaN, mismatched arrays", () => {
+    const enc = (t: unknown[]) => () => encodeModel({ header: {}, tensors: t } as ModelFile);
+    const h = (tweak: (t: Record<string, unknown>[]) => void, version = 3, data = bytes.slice(dataStart, crcAt)) => {
+      const j = structuredClone(json);
+      tweak(j.tensors);
+      return craft(j, data, { version });
+    };
+    expectError(h(() => {}, 2), "BAD_TENSOR", /"w8" has a dtype \("i8"\), which version 2 files do not have/);
+    expectError(h((t) => (t[0].dtype = "i4")), "BAD_TENSOR", /"w8" has dtype "i4"/);
+    expectError(h((t) => (t[1].dtype = "f32")), "BAD_TENSOR", /"s" has dtype "f32"/);
+    const d = bytes.slice(dataStart, crcAt);
+    d[7] = 1; // padding after w8's 6 bytes
+    expectError(h(() => {}, 3, d), "BAD_TENSOR", /"w8" has a non-zero padding byte/);
+    const inf = bytes.slice(dataStart, crcAt);
+    inf.set([0x00, 0x7c], 16); // +Infinity in f16
+    expectError(h(() => {}, 3, inf), "NON_FINITE", /tensor "h" has a non-finite weight \(Infinity\) at index 0/);
+    inf.set([0x01, 0xfe], 18);
+    inf.set([0x00, 0x3c], 16);
+    expectError(h(() => {}, 3, inf), "NON_FINITE", /tensor "h" has a non-finite weight \(NaN\) at index 1/);
+    expectError(h((t) => (t[1].offset = 12)), "BAD_TENSOR", /overlaps|belong to no tensor/);
+    expect(enc([{ name: "x", shape: [2], data: Float32Array.of(1, 2), dtype: "i8" }])).toThrow(/"x" data must be an Int8Array \(dtype i8\)/);
+    expect(enc([{ name: "x", shape: [2], data: Int8Array.of(1, 2) }])).toThrow(/"x" data must be a Float32Array/);
+    expect(enc([{ name: "x", shape: [2], data: Int8Array.of(1, 2), dtype: "u8" as "i8" }])).toThrow(/dtype "u8"/);
+    expect(enc([{ name: "x", shape: [1], data: Uint16Array.of(0x7c00), dtype: "f16" }])).toThrow(/non-finite/);
+  });
+});
+
+describe("f16 conversion (src/io/f16.ts)", () => {
+  // An independent scalar binary16 decoder: sign * 2^(e - 15) * (1 + m/1024), subnormals 2^-14 * m/1024.
+  const decode = (h: number): number => {
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    if (e === 0x1f) return m ? NaN : sign * Infinity;
+    if (e === 0) return sign * 2 ** -14 * (m / 1024);
+    return sign * 2 ** (e - 15) * (1 + m / 1024);
+  };
+
+  it("widening is exact: every one of the 65,536 bit patterns equals the scalar decoder's value", async () => {
+    const { f16BitsToF32 } = await import("../src/io/f16.js");
+    const wrong: string[] = [];
+    for (let h = 0; h < 65536; h++) {
+      const a = f16BitsToF32(h);
+      const b = decode(h);
+      if (Number.isNaN(b) ? !Number.isNaN(a) : !Object.is(a, b)) wrong.push(`0x${h.toString(16)}: ${a} != ${b}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("narrowing rounds to the nearest f16, ties to even; every f16 value survives the round trip", async () => {
+    const { f16BitsToF32, f32ToF16Bits } = await import("../src/io/f16.js");
+    const wrong: number[] = [];
+    for (let h = 0; h < 65536; h++) {
+      if (((h >> 10) & 0x1f) === 0x1f && h & 0x3ff) continue; // NaN
+      if (f32ToF16Bits(f16BitsToF32(h)) !== h) wrong.push(h);
+    }
+    expect(wrong).toEqual([]);
+    // Random f32 values: the result is a nearest f16 (no other f16 closer), ties to the even pattern.
+    let seed = 5;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let i = 0; i < 20000; i++) {
+      const x = Math.fround((rnd() - 0.5) * 2 ** (Math.floor(rnd() * 44) - 28));
+      const h = f32ToF16Bits(x);
+      const v = decode(h);
+      const up = decode((h & 0x7fff) === 0x7bff ? h : h + 1);
+      const down = decode((h & 0x7fff) === 0 ? h ^ 0x8000 : h - 1);
+      if (!(Math.abs(v - x) <= Math.abs(up - x) && Math.abs(v - x) <= Math.abs(down - x))) wrong.push(x);
+    }
+    expect(wrong).toEqual([]);
+    expect(f32ToF16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie between 1 and 1+2^-10: to even (1)
+    expect(f32ToF16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie: to even (1 + 2^-9)
+    expect(f32ToF16Bits(65520)).toBe(0x7c00); // past the largest finite half (65504) by half an ulp: Infinity
+    expect(f32ToF16Bits(65519)).toBe(0x7bff);
+    expect(f32ToF16Bits(2 ** -25)).toBe(0); // a tie with the smallest subnormal: to even (0)
+    expect(f32ToF16Bits(2 ** -25 * 1.0001)).toBe(1);
+    expect(f32ToF16Bits(-0)).toBe(0x8000);
   });
 });

@@ -246,3 +246,40 @@ describe("int8 model files", () => {
     for (const x of [s1, s2, back, q, f]) x.dispose();
   });
 });
+
+describe("f16 model files", () => {
+  it("saveModel({ weights: 'f16' }) halves the weights; loadModel gives f32 weights equal to the f16 values widened", async () => {
+    const { f16BitsToF32, f32ToF16Bits } = await import("../src/io/f16.js");
+    const f = new Sequential({ input: { type: "tokens", vocabSize: vocab.size, embeddingDim: 16 }, recurrent: [{ cell: "lstm", hiddenSize: 48, numLayers: 2 }], output: { size: vocab.size, loss: "xent" }, mode: "many-to-many", seed: 9 });
+    f.fit({ stream: vocab.encode(TRAIN.slice(0, 3000)) }, { epochs: 1, batchSize: 8, tbptt: { k1: 32 } });
+    const b32 = saveModel(f, { vocab, includeOptimizer: false });
+    const b16 = saveModel(f, { vocab, weights: "f16" }); // leaves the optimizer out by default
+    const weights = f.parameterCount;
+    // The data shrinks by exactly the f16 halves (each tensor padded to 4 bytes); the table gains a dtype per tensor (< 20 bytes each).
+    const saved = weights * 4 - Array.from(f.parameters().values()).reduce((n, t) => n + Math.ceil((t.size * 2) / 4) * 4, 0);
+    expect(b32.length - b16.length).toBeLessThanOrEqual(saved);
+    expect(b32.length - b16.length).toBeGreaterThan(saved - 20 * f.parameters().size);
+    expect(b16.length / b32.length).toBeLessThan(0.56);
+    const back = loadModel(b16).model as Sequential;
+    expect(isQuantized(back)).toBe(false);
+    let mismatches = 0;
+    let changed = 0;
+    for (const [name, t] of f.parameters()) {
+      const w = t.toArray();
+      const r = back.parameters().get(name)!.toArray();
+      for (let i = 0; i < w.length; i++) {
+        if (!Object.is(r[i], f16BitsToF32(f32ToF16Bits(w[i])))) mismatches++;
+        if (r[i] !== w[i]) changed++;
+      }
+    }
+    expect(mismatches).toBe(0);
+    expect(changed).toBeGreaterThan(weights / 2); // really rounded, not stored f32
+    back.fit({ stream: vocab.encode(TRAIN.slice(0, 2000)) }, { epochs: 1, batchSize: 8, tbptt: { k1: 32 } }); // an f32 model again: trainable
+    expect(() => saveModel(f, { weights: "f8" as "f16" })).toThrow(/options.weights/);
+    f.parameters().get("head.bias")!.f32()[0] = 7e4;
+    expect(() => saveModel(f, { weights: "f16" })).toThrow(/beyond the f16 range/);
+    back.dispose();
+    f.trainState.optimizer?.dispose();
+    f.dispose();
+  });
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Seeded fuzzing of the model-file reader. Valid files written by the library
-// (a CLI-trained char LM, a Seq2Seq, a bidirectional features model) are
+// (a CLI-trained char LM, also as int8 and f16 files, a Seq2Seq, a
+// bidirectional features model) are
 // mutated — truncations, bit flips (with and without a repaired checksum),
 // huge / negative / fractional / wrong-typed numbers anywhere in the JSON
 // header (dimensions, tensor shapes, offsets, lengths, training state),
@@ -166,6 +167,17 @@ async function baseFiles(lib) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  // The same LM as an int8 file (format version 3: int8 tensors, row scales) and with f16 weights.
+  {
+    const { quantize } = lib;
+    const lm = lib.loadModel(files[0].bytes);
+    const q = quantize(lm.model, { bits: 8 });
+    files.push({ name: "cli-lm-int8", bytes: saveModel(q, { vocab: lm.vocab, meta: lm.meta }) });
+    files.push({ name: "cli-lm-f16", bytes: saveModel(lm.model, { vocab: lm.vocab, meta: lm.meta, weights: "f16" }) });
+    q.dispose();
+    lm.model.trainState.optimizer?.dispose();
+    lm.model.dispose();
+  }
   const s2s = new Seq2Seq({ source: { type: "tokens", vocabSize: 5, embeddingDim: 3 }, target: { vocabSize: 6, embeddingDim: 2, bosId: 0, eosId: 1 }, recurrent: { cell: "lstm", hiddenSize: 4, numLayers: 2 }, seed: 1 });
   s2s.fit({ sources: [[1, 2], [3, 4, 1]], targets: [[2, 3], [4]] }, { epochs: 2, batchSize: 2 });
   const v = Vocab.fromChars("abcd");
@@ -228,7 +240,7 @@ export async function fuzzModelFile({ mutations = 2000, seed = 1, log = () => {}
       outcome = "loaded";
       exercise(lib, loaded);
       // A file that loads must also be shown by `unfold info` (a char LM from the CLI).
-      if (base.name === "cli-lm") await infoOf(info, CliError, bytes);
+      if (base.name.startsWith("cli-lm")) await infoOf(info, CliError, bytes);
     } catch (err) {
       if (!(err instanceof UnfoldError)) {
         throw new Error(`mutation ${i} (${kind} of ${base.name}, seed ${seed}): not an UnfoldError: ${err?.stack ?? err}`);

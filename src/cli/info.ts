@@ -1,5 +1,6 @@
 /** `unfold info`: what is in a model file. */
 import { statSync } from "node:fs";
+import { isQuantized } from "../index.js";
 import { bytes, hms, initKernels, int } from "./common.js";
 import { describeModel, loadLm } from "./model-file.js";
 
@@ -30,6 +31,7 @@ export async function info(path: string): Promise<number> {
     process.stdout.write(`${path} (${bytes(statSync(path).size)})\n`);
     out("model", describeModel(model));
     out("parameters", int(model.parameterCount));
+    if (isQuantized(model)) out("weights", "int8, one f32 scale per output row (embedding and biases f32); for inference: `unfold sample`, `unfold eval`");
     const preview = vocab.tokens.slice(0, 60).map(showToken).join(" ");
     out("vocabulary", `${vocab.size} characters, most frequent first: ${preview}${vocab.size > 60 ? " …" : ""}`);
     if (meta) {
