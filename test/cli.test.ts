@@ -103,6 +103,39 @@ describe("unfold train / info / sample", () => {
     expect(greedy.code).toBe(0);
   });
 
+  it("quantize writes an int8 (and an f16) file that info, sample, eval and loadModel read; --resume of int8 is refused", async () => {
+    const r = await run(["quantize", "m.unfold"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^m\.int8\.unfold: LSTM, 1 layer x 24 hidden, embedding 8, int8 weights \(one scale per row\), [\d.]+ kB: [\d.]+x smaller than its f32 weights/);
+    const h = await run(["quantize", "m.unfold", "--to", "f16", "--out", "half.unfold"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^half\.unfold: .* f16 weights/);
+    const info = await run(["info", "m.int8.unfold"]);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/weights\s+int8, one f32 scale per output row/);
+    expect(info.stdout).toMatch(/training\s+12 steps/);
+    const a = await run(["sample", "m.int8.unfold", "--prime", "The ", "--length", "60", "--seed", "3"]);
+    const b = await run(["sample", "m.int8.unfold", "--prime", "The ", "--length", "60", "--seed", "3"]);
+    expect(a.code).toBe(0);
+    expect([...a.stdout].length).toBe(4 + 60 + 1);
+    expect(b.stdout).toBe(a.stdout);
+    const e8 = await run(["eval", "m.int8.unfold", corpus, "--log-every", "0"]);
+    const e32 = await run(["eval", "m.unfold", corpus, "--log-every", "0"]);
+    expect(e8.code).toBe(0);
+    const loss = (out: string) => Number(/(\d+\.\d+) nats\/char/.exec(out)?.[1]);
+    expect(Math.abs(loss(e8.stdout) - loss(e32.stdout)) / loss(e32.stdout)).toBeLessThan(0.01);
+    const { model } = await loadModelFile(join(dir, "m.int8.unfold"));
+    const { isQuantized } = await import("../src/model/quantize.js");
+    expect(isQuantized(model)).toBe(true);
+    model.dispose();
+    const half = await loadModelFile(join(dir, "half.unfold"));
+    expect(half.model).toBeInstanceOf(Sequential);
+    half.model.dispose();
+    expectOneLineError(await run(["train", "--resume", "m.int8.unfold", "--steps", "2"]), /quantized \(int8\) model .*dequantize/);
+    expectOneLineError(await run(["quantize", "m.int8.unfold"]), /already an int8 model/);
+  });
+
   it("resume continues the step count, and is exactly the uninterrupted run", async () => {
     const straight = await run(["train", corpus, ...SMALL, "--steps", "10", "--sample-every", "0", "--out", "straight.unfold"]);
     expect(straight.code).toBe(0);

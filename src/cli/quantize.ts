@@ -37,7 +37,10 @@ export async function quantize(path: string, f: QuantizeFlags): Promise<number> 
     } else data = saveModel(model, { ...opts, weights: "f16", includeOptimizer: false });
     await writeFileAtomic(out, data);
     const before = statSync(path).size;
-    process.stdout.write(`${out}: ${describeModel(model)}, ${f.to === "int8" ? "int8 weights (one scale per row)" : "f16 weights"}, ${bytes(data.length)} (${(before / data.length).toFixed(2)}x smaller than ${bytes(before)})\n`);
+    const f32 = saveModel(model, { ...opts, includeOptimizer: false }).length; // the same model, f32 weights only
+    const what = f.to === "int8" ? "int8 weights (one scale per row)" : "f16 weights";
+    const vsFile = before !== f32 ? `; ${path} is ${bytes(before)} with its optimizer state` : "";
+    process.stdout.write(`${out}: ${describeModel(model)}, ${what}, ${bytes(data.length)}: ${(f32 / data.length).toFixed(2)}x smaller than its f32 weights (${bytes(f32)})${vsFile}\n`);
     return 0;
   } finally {
     q?.dispose();
