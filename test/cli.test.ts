@@ -134,6 +134,16 @@ describe("unfold train / info / sample", () => {
     half.model.dispose();
     expectOneLineError(await run(["train", "--resume", "m.int8.unfold", "--steps", "2"]), /quantized \(int8\) model .*dequantize/);
     expectOneLineError(await run(["quantize", "m.int8.unfold"]), /already an int8 model/);
+    // train --weights f16: checkpoints with f16 weights (and no optimizer state), half the f32 weights' bytes.
+    const t16 = await run(["train", corpus, ...SMALL, "--steps", "3", "--sample-every", "0", "--weights", "f16", "--out", "t16.unfold"]);
+    expect(t16.code).toBe(0);
+    const { decodeModel } = await import("../src/io/format.js");
+    const file = decodeModel(readFileSync(join(dir, "t16.unfold")));
+    const params = file.tensors.filter((t) => t.name.startsWith("param/"));
+    expect(params.length).toBeGreaterThan(0);
+    expect(params.every((t) => t.dtype === "f16")).toBe(true);
+    expect(file.tensors.some((t) => t.name.startsWith("optim/"))).toBe(false);
+    expect((await run(["sample", "t16.unfold", "--length", "10", "--seed", "1"])).code).toBe(0);
   });
 
   it("resume continues the step count, and is exactly the uninterrupted run", async () => {

@@ -85,6 +85,7 @@ export function program(): Command {
     .option("--early-stop <n>", "stop when validation has not improved for n checkpoints (0: never)", nonNegativeInt, 0)
     .addOption(new Option("--threads <n>", "threads for the kernels (results are identical for any count)").argParser(positiveInt).default(defaultThreads(), `the cores available, at most 4: ${defaultThreads()}`))
     .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
+    .addOption(new Option("--weights <type>", "how checkpoints store the weights: f32, or f16 (half the bytes; rounded weights and no optimizer state, so a --resume starts a new optimizer)").choices(["f32", "f16"]).default("f32"))
     .action(async (corpus: string | undefined, flags: TrainFlags, cmd: Command) => {
       const explicit = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === "cli"));
       await run(() => train(corpus, flags, explicit));

@@ -55,6 +55,8 @@ export interface TrainFlags extends CliSettings {
   lrFloor: number;
   earlyStop: number;
   keepLast: number;
+  /** How checkpoints store the weights: f32 (default, with the optimizer state) or f16 (half the bytes, no optimizer state). */
+  weights?: "f32" | "f16";
 }
 
 /** Flags that fix the architecture: a resumed model keeps its own. */
@@ -308,7 +310,7 @@ export async function train(corpusArg: string | undefined, flags: TrainFlags, ex
     run.trainSeconds = prevTrainSeconds + trainSeconds;
     run.valSeconds = prevValSeconds + valSeconds;
     if (plan.seconds !== undefined) plan.doneSeconds = planDone0 + since(t0);
-    return { vocab, meta: newMeta as unknown as Record<string, unknown> };
+    return { vocab, meta: newMeta as unknown as Record<string, unknown>, weights: flags.weights ?? "f32" };
   };
   const writeReport = () => {
     try {
