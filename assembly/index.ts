@@ -12,6 +12,7 @@ export * from "./util";
 export * from "./layout";
 export * from "./session";
 export * from "./quant";
+export * from "./peak";
 export { simd_relaxed } from "./fma";
 export * from "./attention";
 

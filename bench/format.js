@@ -18,13 +18,28 @@ export function time(name, fn, { maxTime = 1, minSamples = 5, minTime } = {}) {
   });
 }
 
+/**
+ * This machine's WASM SIMD ceiling (bench/ceiling.js), GFLOP/s: set by
+ * run.js before the suites; printTable then shows every GFLOP/s figure as a
+ * % of the plain one (and of the relaxed FMA one where the runtime has it).
+ */
+export const ceiling = { plain: null, relaxed: null };
+
+/** `unit` with each GFLOP/s figure followed by its % of the ceiling. */
+function withCeiling(rate, unit) {
+  if (!ceiling.plain || typeof unit !== "string") return unit;
+  const pct = (g) => `${((100 * g) / ceiling.plain).toFixed(0)}%${ceiling.relaxed ? ` / ${((100 * g) / ceiling.relaxed).toFixed(0)}%` : ""} of ceiling`;
+  if (unit.startsWith("GFLOP/s")) return `${unit} (${pct(rate)})`;
+  return unit.replace(/([\d.]+) GFLOP\/s/g, (m, g) => `${m}, ${pct(Number(g))}`);
+}
+
 /** Print rows { case, impl, rate, unit, ratio, baseline } as an aligned Markdown table. */
 export function printTable(rows, out = console.log) {
   const head = ["case", "implementation", "rate", "ratio", "vs"];
   const body = rows.map((r) => [
     r.case,
     r.impl,
-    `${fmt(r.rate)} ${r.unit}`,
+    Number.isNaN(r.rate) ? r.unit : `${fmt(r.rate)} ${withCeiling(r.rate, r.unit)}`,
     r.ratio === undefined ? "" : `${r.ratio.toFixed(r.ratio >= 10 ? 1 : 2)}x`,
     r.baseline ?? "",
   ]);

@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { printTable } from "./format.js";
+import { ceiling, printTable } from "./format.js";
+import { measureCeiling } from "./ceiling.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
@@ -187,7 +188,10 @@ function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 const rows = [];
-const json = { date: new Date().toISOString(), node: process.version, rounds, quick, peers: Object.fromEntries(live.map((p) => [p.name, p.info])), cases: {}, cli: [], notes };
+// This machine's WASM SIMD ceiling (bench/ceiling.js), measured after the peers ran: every GFLOP/s is also printed as a % of it.
+Object.assign(ceiling, await measureCeiling({ quick }));
+console.log(`WASM SIMD ceiling (12 f32x4 mul+add chains, 1 core): ${ceiling.plain.toFixed(1)} GFLOP/s plain${ceiling.relaxed ? `, ${ceiling.relaxed.toFixed(1)} GFLOP/s relaxed FMA` : " (relaxed SIMD: not in this runtime)"}\n`);
+const json = { date: new Date().toISOString(), node: process.version, rounds, quick, ceiling: { ...ceiling }, peers: Object.fromEntries(live.map((p) => [p.name, p.info])), cases: {}, cli: [], notes };
 for (const c of cases) {
   const scale = c.unit === "ms" ? 1e3 : 1e6;
   const base = ["pytorch 1t", "tfjs-wasm", "brain.js"].map((n) => ({ n, v: median(results.get(`${c.id}|${n}`) ?? []) })).find((b) => Number.isFinite(b.v));

@@ -162,6 +162,10 @@ export interface Kernels {
   /** y [N] = W x + b with W [N, K] int8 and row scales sw [N]; qs: i16 [ceil8(K)]. */
   dense_b1_q8(x: Ptr, K: number, W: Ptr, sw: Ptr, b: Ptr, y: Ptr, N: number, qs: Ptr): void;
 
+  // ---- peak.ts: the benchmarks' SIMD ceiling ----
+  /** n iterations of 12 independent f32x4 chains a = a*m + c (96 flops each); returns their lane sum. */
+  simd_peak_f32x4(n: number, m: number, c: number): number;
+
   // ---- attention.ts (scores / weights [T, B, S], row r = t*B + b; lengths i32 [B]) ----
   /** p [R, S] = softmax over the first lengths[r % B] entries of each row of x, zeros after; p may equal x. */
   masked_softmax_fwd(p: Ptr, x: Ptr, R: number, S: number, lengths: Ptr, B: number): void;
@@ -186,6 +190,6 @@ export const KERNEL_NAMES = [
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",
   "copy2d_f32", "mul_f32", "dropout_mask",
   "gemv_f32x4", "cell_step_b1", "dense_b1",
-  "quantize_act_q8", "gemv_q8", "cell_step_b1_q8", "dense_b1_q8",
+  "quantize_act_q8", "gemv_q8", "cell_step_b1_q8", "dense_b1_q8", "simd_peak_f32x4",
   "masked_softmax_fwd", "masked_softmax_bwd", "additive_scores_fwd", "additive_scores_bwd",
 ] as const;
