@@ -8,6 +8,7 @@
 // - cell_step_b1_q8 vs the twin: the same gate values (bit-exact), then the
 //   SIMD cell against the float64 one: |y - r| / max(|r|, 1) <= 2e-6, as in
 //   test/cells.test.ts.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Kernels, Ptr } from "../src/runtime/abi.js";
 import { heap } from "../src/runtime/wasm.js";
@@ -214,3 +215,31 @@ describe("cell_step_b1_q8 and dense_b1_q8", () => {
 
 // Keep a reference to heap so a grown memory is noticed by Mem's views.
 void heap;
+
+describe("the int8 kernels in every build", () => {
+  // Integer dot products and plain f32 ops only: the relaxed build must give the plain build's bits.
+  // It runs where the runtime has relaxed SIMD (npm test on Node 24; Node 20 has it off by default).
+  const bytes = (f: string) => new Uint8Array(readFileSync(new URL(`../build/${f}`, import.meta.url)));
+  const relaxedOk = WebAssembly.validate(bytes("unfold-relaxed.wasm"));
+  it.runIf(relaxedOk)("relaxed build: quantize_act_q8 and gemv_q8 bit-identical to the plain build", async () => {
+    const run = async (f: string) => {
+      const { instance } = await WebAssembly.instantiate(bytes(f), { env: { abort() {}, seed: () => 1 } });
+      const e = instance.exports as unknown as Kernels & { memory: WebAssembly.Memory };
+      const rng = new Rng(30);
+      const N = 37, K = 301;
+      const base = 1 << 16;
+      const f32 = new Float32Array(e.memory.buffer);
+      const x = base, xq = x + 4 * 512, w = xq + 2 * 512, sw = w + N * K + 16, y = sw + 4 * 64;
+      for (let i = 0; i < K; i++) f32[x / 4 + i] = rng.uniform(-2, 2);
+      const i8 = new Int8Array(e.memory.buffer);
+      for (let i = 0; i < N * K; i++) i8[w + i] = rng.int(255) - 127;
+      for (let j = 0; j < N; j++) f32[sw / 4 + j] = rng.uniform(1e-3, 1e-2);
+      const s = e.quantize_act_q8(x, K, xq);
+      e.gemv_q8(N, K, w, sw, xq, s, y, 0);
+      return Float32Array.from(f32.subarray(y / 4, y / 4 + N));
+    };
+    const a = await run("unfold.wasm");
+    const b = await run("unfold-relaxed.wasm");
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
+});
