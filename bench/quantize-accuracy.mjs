@@ -16,7 +16,7 @@ import { loadModelFile } from "../dist/node.js";
 const args = process.argv.slice(2);
 const ci = args.indexOf("--chars");
 const chars = ci >= 0 ? Number(args[ci + 1]) : 20000;
-const files = args.filter((a, i) => !a.startsWith("--") && i !== ci + 1);
+const files = args.filter((a, i) => !a.startsWith("--") && (ci < 0 || i !== ci + 1));
 await init();
 const corpus = readFileSync(new URL("../corpus/sotu.txt", import.meta.url), "utf8");
 const held = [...corpus.slice(Math.floor(corpus.length * 0.95))].slice(0, chars).join("");
