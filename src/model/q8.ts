@@ -10,10 +10,15 @@
  */
 import type { Ptr } from "../runtime/abi.js";
 
-/** One int8 matrix in WASM memory: q [rows, cols] int8, scale [rows] f32 (w ~ q * scale per row). */
+/**
+ * One int8 matrix in WASM memory: q [rows, cols] int8, scale [rows] f32
+ * (w ~ q * scale per row), sum [rows] i32 (each row's sum of q over its first
+ * cols & ~15 columns, for the relaxed build's kernel).
+ */
 export interface Q8Matrix {
   readonly q: Ptr;
   readonly scale: Ptr;
+  readonly sum: Ptr;
   readonly rows: number;
   readonly cols: number;
 }

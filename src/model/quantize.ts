@@ -106,16 +106,29 @@ export function checkQuantizedMatrix(name: string, m: QuantizedMatrix): void {
   }
 }
 
+/** Each row's sum of q over its first K & ~15 columns: the relaxed kernel's correction for its offset activations (assembly/quant.ts). */
+export function rowSums(m: QuantizedMatrix): Int32Array {
+  const [N, K] = m.shape;
+  const K16 = K & ~15;
+  const out = new Int32Array(N);
+  for (let j = 0; j < N; j++) {
+    let s = 0;
+    for (let k = 0; k < K16; k++) s += m.q[j * K + k];
+    out[j] = s;
+  }
+  return out;
+}
+
 /** The int8 matrices of a model in WASM memory, for the session kernels. */
 class Q8Store {
   private readonly arena: Arena;
-  private readonly mats = new Map<string, { q: Tensor; scale: Tensor; rows: number; cols: number }>();
+  private readonly mats = new Map<string, { q: Tensor; scale: Tensor; sum: Tensor; rows: number; cols: number }>();
 
   constructor(mats: ReadonlyMap<string, QuantizedMatrix>) {
     const a = new Arena();
     for (const [name, m] of mats) {
       const [N, K] = m.shape;
-      this.mats.set(name, { q: a.tensor(`${name}.q`, [Math.ceil((N * K) / 4)]), scale: a.tensor(`${name}.scale`, [N]), rows: N, cols: K });
+      this.mats.set(name, { q: a.tensor(`${name}.q`, [Math.ceil((N * K) / 4)]), scale: a.tensor(`${name}.scale`, [N]), sum: a.tensor(`${name}.sum`, [N], "i32"), rows: N, cols: K });
     }
     this.arena = a.commit();
     const buf = kernels().memory.buffer;
@@ -123,6 +136,7 @@ class Q8Store {
       const t = this.mats.get(name)!;
       new Int8Array(buf, t.q.ptr, m.q.length).set(m.q);
       t.scale.set(m.scale);
+      t.sum.set(rowSums(m));
     }
   }
 
@@ -130,7 +144,7 @@ class Q8Store {
   matrices(prefix: string): Map<string, Q8Matrix> {
     const out = new Map<string, Q8Matrix>();
     for (const [name, t] of this.mats) {
-      if (name.startsWith(prefix)) out.set(name.slice(prefix.length), { q: t.q.ptr, scale: t.scale.ptr, rows: t.rows, cols: t.cols });
+      if (name.startsWith(prefix)) out.set(name.slice(prefix.length), { q: t.q.ptr, scale: t.scale.ptr, sum: t.sum.ptr, rows: t.rows, cols: t.cols });
     }
     return out;
   }

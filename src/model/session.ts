@@ -267,7 +267,7 @@ export class InferenceSession {
     const state = this.arena.ptr;
     const scratch = this.scratchPtr.ptr;
     for (const u of this.units) {
-      if (u.q8) k.cell_step_b1_q8(u.kind, x, u.I, state + u.h, state + u.c, u.q8.wIh.q, u.q8.wIh.scale, u.q8.wHh.q, u.q8.wHh.scale, u.bIh.ptr, u.bHh.ptr, scratch, this.q8Scratch!.ptr, u.H);
+      if (u.q8) k.cell_step_b1_q8(u.kind, x, u.I, state + u.h, state + u.c, u.q8.wIh.q, u.q8.wIh.scale, u.q8.wIh.sum, u.q8.wHh.q, u.q8.wHh.scale, u.q8.wHh.sum, u.bIh.ptr, u.bHh.ptr, scratch, this.q8Scratch!.ptr, u.H);
       else k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H);
       x = state + u.h;
     }
@@ -279,7 +279,7 @@ export class InferenceSession {
     const k = kernels();
     const top = this.units[this.units.length - 1];
     const O = this.outputSize;
-    if (this.headQ8) k.dense_b1_q8(this.arena.ptr + top.h, top.H, this.headQ8.q, this.headQ8.scale, this.headB.ptr, this.out.ptr, O, this.q8Scratch!.ptr);
+    if (this.headQ8) k.dense_b1_q8(this.arena.ptr + top.h, top.H, this.headQ8.q, this.headQ8.scale, this.headQ8.sum, this.headB.ptr, this.out.ptr, O, this.q8Scratch!.ptr);
     else k.dense_b1(this.arena.ptr + top.h, top.H, this.headW.ptr, this.headB.ptr, this.out.ptr, O);
     const mem = this.f32();
     const o = this.out.ptr >> 2;

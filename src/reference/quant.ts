@@ -21,9 +21,10 @@ export function roundHalfEven(v: number): number {
 }
 
 /**
- * The activation quantizer: xq [K8] = nearest-even(f32(x / s)), s = f32(max|x| / 127),
- * zero tail. Returns s; 0 when s is 0 (xq all 0). NaN lanes become 0 (WASM's
- * saturating truncation), and a NaN or infinite x gives a NaN or infinite s.
+ * The activation quantizer (the plain build's layout): xq [K8] =
+ * nearest-even(f32(x / s)) in [-63, 63], s = f32(max|x| / 63), zero tail.
+ * Returns s; 0 when s is 0 (xq all 0). NaN lanes become 0 (WASM's saturating
+ * truncation), and a NaN or infinite x gives a NaN or infinite s.
  */
 export function quantize_act_q8_ref(x: ArrayLike<number>, K: number, xq: Int16Array): number {
   let m = 0;
@@ -33,7 +34,7 @@ export function quantize_act_q8_ref(x: ArrayLike<number>, K: number, xq: Int16Ar
   }
   const K8 = (K + 7) & ~7;
   xq.fill(0, 0, K8);
-  const s = f(m / 127);
+  const s = f(m / 63);
   if (s === 0) return 0;
   for (let k = 0; k < K; k++) {
     const q = roundHalfEven(f(f(x[k]) / s));
@@ -42,7 +43,7 @@ export function quantize_act_q8_ref(x: ArrayLike<number>, K: number, xq: Int16Ar
   return s;
 }
 
-/** y [N] = beta*y + f32(sum_k W[j,k] xq[k]) * f32(sw[j] * sx), rounded to f32 as the kernel does. */
+/** y [N] = beta*y + f32(sum_k W[j,k] xq[k]) * f32(sw[j] * sx), rounded to f32 as the kernel does (both builds). */
 export function gemv_q8_ref(N: number, K: number, W: Int8Array, sw: ArrayLike<number>, xq: Int16Array, sx: number, y: NumArray, beta: number): void {
   for (let j = 0; j < N; j++) {
     let s = 0;

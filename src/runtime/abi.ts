@@ -153,14 +153,16 @@ export interface Kernels {
   dense_b1(x: Ptr, K: number, W: Ptr, b: Ptr, y: Ptr, N: number): void;
 
   // ---- quant.ts: int8 weights (one f32 scale per row), dynamically quantized activations ----
-  /** xq [ceil8(K)] i16 = nearest-even(x * 127/max|x|), zero tail; returns max|x|/127 (0 for x all zero). */
+  /** q = nearest-even(x / s) in [-63, 63], s = max|x|/63 (returned; 0 for x all zero) into xq (2 * ceil8(K) bytes):
+   * plain build i16 lanes q (zero tail), relaxed build u8 lanes q + 64. */
   quantize_act_q8(x: Ptr, K: number, xq: Ptr): number;
-  /** y [N] = beta*y + (sw[j]*sx) * sum_k W[j,k] xq[k]; W [N, K] int8, sw [N] f32, xq i16 from quantize_act_q8. */
-  gemv_q8(N: number, K: number, W: Ptr, sw: Ptr, xq: Ptr, sx: number, y: Ptr, beta: number): void;
-  /** cell_step_b1 with int8 wIh / wHh and their row scales sIh / sHh; qs: i16 [ceil8(I) + ceil8(H)]. */
-  cell_step_b1_q8(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, sIh: Ptr, wHh: Ptr, sHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, qs: Ptr, H: number): void;
-  /** y [N] = W x + b with W [N, K] int8 and row scales sw [N]; qs: i16 [ceil8(K)]. */
-  dense_b1_q8(x: Ptr, K: number, W: Ptr, sw: Ptr, b: Ptr, y: Ptr, N: number, qs: Ptr): void;
+  /** y [N] = beta*y + (sw[j]*sx) * sum_k W[j,k] q[k]; W [N, K] int8, sw [N] f32, wsum [N] i32 = row sums of W over
+   * its first K & ~15 columns (read by the relaxed build), xq from quantize_act_q8. */
+  gemv_q8(N: number, K: number, W: Ptr, sw: Ptr, wsum: Ptr, xq: Ptr, sx: number, y: Ptr, beta: number): void;
+  /** cell_step_b1 with int8 wIh / wHh, their row scales sIh / sHh and row sums uIh / uHh; qs: 2 * (ceil8(I) + ceil8(H)) bytes. */
+  cell_step_b1_q8(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, sIh: Ptr, uIh: Ptr, wHh: Ptr, sHh: Ptr, uHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, qs: Ptr, H: number): void;
+  /** y [N] = W x + b with W [N, K] int8, row scales sw [N] and row sums wsum [N]; qs: 2 * ceil8(K) bytes. */
+  dense_b1_q8(x: Ptr, K: number, W: Ptr, sw: Ptr, wsum: Ptr, b: Ptr, y: Ptr, N: number, qs: Ptr): void;
 
   // ---- peak.ts: the benchmarks' SIMD ceiling ----
   /** n iterations of 12 independent f32x4 chains a = a*m + c (96 flops each); returns their lane sum. */
