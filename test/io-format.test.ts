@@ -449,8 +449,8 @@ describe("encodeModel refuses what it cannot write faithfully", () => {
 });
 
 describe("runtime neutrality", () => {
-  it("format.ts and index.ts import nothing from Node (browser and edge bundles stay clean)", () => {
-    for (const f of ["format.ts", "index.ts"]) {
+  it("format.ts, f16.ts and index.ts import nothing from Node (browser and edge bundles stay clean)", () => {
+    for (const f of ["format.ts", "index.ts", "f16.ts"]) {
       const src = fs.readFileSync(new URL(`../src/io/${f}`, import.meta.url), "utf8");
       expect(src, f).not.toMatch(/from\s+["'](node:|fs|path|crypto|buffer)/);
       expect(src, f).not.toMatch(/\bBuffer\b|\bprocess\b|require\(/);

@@ -15,4 +15,6 @@ export {
   type ModelFileErrorCode,
   type ModelTensor,
   type TensorEntry,
+  type TensorDType,
 } from "./format.js";
+export { f16BitsToF32, f32ToF16Bits } from "./f16.js";
