@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { UnfoldError, type UnfoldErrorCode, type UnfoldErrorDetails } from "./errors.js";
-export { init, dispose, isInitialized, hasWasmSimd, type WasmSource, type InitOptions } from "./runtime/wasm.js";
+export { init, dispose, isInitialized, hasWasmSimd, type WasmSource, type InitOptions, type WasmModule, type WasmMemory, type WasmResponse } from "./runtime/wasm.js";
 export { hasRelaxedSimd, simdBuild, type SimdBuild } from "./runtime/wasm.js";
 export { threadCount } from "./runtime/threads.js";
 export { Arena, Tensor } from "./runtime/arena.js";
