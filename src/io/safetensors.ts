@@ -23,17 +23,19 @@ import { Sequential, type SequentialSpec } from "../model/sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "../model/seq2seq.js";
 import type { Tensor } from "../runtime/arena.js";
 
-/** Element types of the safetensors format, with their size in bytes. */
-const DTYPE_BYTES = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
-} as const;
-
 /** A safetensors element type name, e.g. `"F32"`. */
-export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
+export type SafetensorsDtype = "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "I16" | "U16" | "F16" | "BF16" | "I32" | "U32" | "F32" | "F64" | "I64" | "U64";
+
+/** Element types of the safetensors format, with their size in bytes. */
+const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+};
 
 /** One tensor of a safetensors file, as stored. */
 export interface SafetensorsEntry {
+  /** Element type, as the safetensors header names it ("F32", "F16", ...). */
   dtype: SafetensorsDtype;
+  /** Dimensions, outermost first (row-major). */
   shape: number[];
   /** The raw little-endian bytes (a view into the file). */
   bytes: Uint8Array;

@@ -33,25 +33,53 @@ import {
 
 /** One recurrent block of a model. */
 export interface RecurrentSpec {
+  /** The cell: LSTM, GRU, or SimpleRNN with tanh ("rnn") or ReLU ("rnn_relu"). */
   cell: "lstm" | "gru" | "rnn" | "rnn_relu";
+  /** Hidden size H. */
   hiddenSize: number;
+  /** Stacked layers in this block (default 1). */
   numLayers?: number;
+  /** Run each layer backwards in time too, concatenating both directions (D*H outputs; default false). */
   bidirectional?: boolean;
+  /** Dropout probability between stacked layers while training (default 0). */
   dropout?: number;
   /** LSTM: initial forget-gate bias. */
   forgetBias?: number;
 }
 
 /** The input of a model: token ids (with an Embedding) or feature vectors. */
-export type InputSpec = { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "features"; size: number };
+export type InputSpec =
+  | {
+      /** Token ids, embedded. */
+      type: "tokens";
+      /** Vocabulary size V. */
+      vocabSize: number;
+      /** Embedding size E. */
+      embeddingDim: number;
+    }
+  | {
+      /** Feature vectors. */
+      type: "features";
+      /** Features F per step. */
+      size: number;
+    };
 
 /** A serialisable model definition. */
 export interface SequentialSpec {
+  /** Token ids through an Embedding, or feature vectors. */
   input: InputSpec;
+  /** The recurrent blocks, first to last. */
   recurrent: RecurrentSpec[];
   /** The Dense head: O outputs per step; loss 'xent' (softmax cross-entropy on class ids) or 'mse'. */
-  output: { size: number; loss: "xent" | "mse" };
+  output: {
+    /** Outputs O per step (classes for xent). */
+    size: number;
+    /** "xent": softmax cross-entropy on class ids; "mse": mean squared error. */
+    loss: "xent" | "mse";
+  };
+  /** "many-to-many": an output at every step; "many-to-one": one output per sequence, at its last real step. */
   mode: "many-to-many" | "many-to-one";
+  /** Seeds initialisation, dropout, shuffling and sampling (default 0). */
   seed?: number;
 }
 
@@ -60,7 +88,9 @@ export interface SequentialSpec {
  * `padBatch` (src/data) or let {@link Sequential.fit} do it.
  */
 export interface Batch {
+  /** Time steps. */
   T: number;
+  /** Sequences. */
   B: number;
   /** Token ids [T, B] (tokens input); a negative id is padding. */
   ids?: Int32Array;
@@ -96,9 +126,13 @@ export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number)
 
 /** An Embedding / recurrent stack / Dense head model. */
 export class Sequential {
+  /** The definition the model was built from. */
   readonly spec: SequentialSpec;
+  /** The input Embedding (tokens input), or null (features input). */
   readonly embedding: Embedding | null;
+  /** The recurrent blocks, as in the spec. */
   readonly recurrent: Recurrent[];
+  /** The Dense head, applied at every step (many-to-many) or at the last real step (many-to-one). */
   readonly head: Dense;
   /** Features per step entering the first recurrent layer (E or F). */
   readonly inputSize: number;
@@ -108,7 +142,7 @@ export class Sequential {
   /** Time series: the scaler fitted on the training data, used by {@link forecast} and saved with the model. */
   scaler: Scaler | null = null;
 
-  /** Optimizer and history, kept across fit() calls and saved with the model. */
+  /** Optimizer and history, kept across fit() calls and saved with the model. @internal */
   trainState: TrainState = newTrainState();
   /** All parameters, all gradients (same layout), and each layer's share of them in floats. */
   private readonly block: { params: Arena; grads: Arena; parts: number[] };
@@ -147,7 +181,7 @@ export class Sequential {
     };
   }
 
-  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). */
+  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). @internal */
   regions(): ParamRegion[] {
     return [this.block];
   }
@@ -260,6 +294,7 @@ export class Sequential {
    * [T*B, O] (many-to-many, time-major) or [B, O] (many-to-one), in WASM memory.
    * @param state 'zeros' starts every sequence from h0 = 0; 'keep' continues
    *   from the carried state (truncated BPTT, stateful generation).
+   * @internal
    */
   forwardPtr(b: Batch, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): { out: Ptr; rows: number } {
     const { T, B } = b;
@@ -292,6 +327,7 @@ export class Sequential {
    * output with dL/d(output) for {@link backwardPtr}. xent: mean over
    * non-ignored targets; mse: mean over values (masked steps excluded).
    * @returns the loss and the number of targets it averages over.
+   * @internal
    */
   lossAndGrad(b: Batch): { loss: number; count: number } {
     if (!this.last) throw new UnfoldError("E_STATE", "lossAndGrad needs a forward first");
@@ -337,6 +373,7 @@ export class Sequential {
    * Backward from the gradient {@link lossAndGrad} left in the head's output.
    * Writes all parameter gradients; returns where the gradients of the first
    * recurrent layer's initial state are (for an encoder feeding this model).
+   * @internal
    */
   backwardPtr(): { dh0: Ptr; dc0: Ptr | null } {
     const last = this.last;
@@ -423,6 +460,7 @@ export class Sequential {
     return structuredClone(this.spec);
   }
 
+  /** Free the model's WASM memory; the model is unusable afterwards. */
   dispose(): void {
     this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.embedding?.dispose();
