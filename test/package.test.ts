@@ -9,7 +9,7 @@
 //   each, equal to the same program as an ES module.
 // - publint and @arethetypeswrong/cli on the tarball: no problems for the
 //   resolutions the package claims (node16 from ESM, bundler).
-// CI budget: ~25 s (one pack + install, three tsc runs, a few small Node processes).
+// CI budget: ~40 s (one pack + install, four tsc runs at once, a few small Node processes).
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
