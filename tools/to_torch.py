@@ -22,11 +22,22 @@ names unfold-rnn uses (embedding.weight, rnn0.weight_ih_l0, ..., head.bias).
 
 Semantics (as unfold-rnn's Sequential): inputs are time-major — token ids
 [T, B] (long) or features [T, B, F] — and `lengths` [B] gives each sequence's
-real length. Many-to-many returns [T, B, O] (logits for 'xent', values for
-'mse'); many-to-one returns the head applied to each sequence's output at step
-lengths[b]-1, [B, O]. The recurrent layers run over the padded batch as a
-whole (no packing), exactly as unfold-rnn does; padding ids (negative) are
-read as id 0, which changes nothing at real steps of a unidirectional layer.
+real length. With `lengths`, every recurrent block runs on
+`pack_padded_sequence(x, lengths, enforce_sorted=False)`: each sequence as if
+alone (the reverse direction starts at its own last real step), outputs past
+a length are zero, final states are those of each sequence's own last step,
+and padding (ids, features) is never read. Many-to-many returns [T, B, O]
+(logits for 'xent', values for 'mse'); many-to-one returns the head applied
+to each sequence's final top-layer state, [B, O]: the output at step
+lengths[b]-1, and for a bidirectional top block the forward half there and
+the reverse half at step 0 (its final state) — PyTorch's usual
+`torch.cat((h_n[-2], h_n[-1]), 1)`.
+
+`load` keeps the file's metadata on the module (`module.unfold_metadata`) and
+`save` writes it back (a vocabulary saved from JavaScript survives training
+here), with the spec. A file saved from a DistributedDataParallel wrapper
+(names 'module.…') loads with `load(path, strip_prefix="module.")`; `save`
+unwraps such a wrapper itself.
 
 safetensors is read and written here directly (an 8-byte little-endian header
 length, a JSON header, raw little-endian tensors), so the `safetensors`
@@ -134,20 +145,31 @@ class UnfoldSequential(nn.Module):
         self.many_to_one = spec["mode"] == "many-to-one"
 
     def forward(self, x, lengths=None, state=None, return_state=False):
-        """x: ids [T, B] (long) or features [T, B, F]; lengths [B] (default all T).
+        """x: ids [T, B] (long) or features [T, B, F]; lengths [B] (default all T): packed sequences.
         state: the first recurrent block's initial state (h0, or (h0, c0) for LSTM), [L*D, B, H];
-        return_state: also return the first block's final state (over all T steps)."""
+        return_state: also return the first block's final state (at each sequence's last real step)."""
+        T, B = x.shape[0], x.shape[1]
         if self.embedding is not None:
-            x = self.embedding(x.clamp(min=0))
+            x = self.embedding(x.clamp(min=0))  # padding ids (negative) are never read when packed
         final = None
         for k, rnn in enumerate(self.rnns):
-            x, st = rnn(x, state if k == 0 else None)  # [T, B, D*H]
+            h0 = state if k == 0 else None
+            if lengths is not None:
+                packed = nn.utils.rnn.pack_padded_sequence(x, torch.as_tensor(lengths).cpu(), enforce_sorted=False)
+                y, st = rnn(packed, h0)
+                x, _ = nn.utils.rnn.pad_packed_sequence(y, total_length=T)  # [T, B, D*H], zeros past each length
+            else:
+                x, st = rnn(x, h0)
             if k == 0:
                 final = st
         if self.many_to_one:
-            T, B = x.shape[0], x.shape[1]
-            last = (lengths if lengths is not None else torch.full((B,), T)).long() - 1
-            x = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step
+            last = (torch.as_tensor(lengths) if lengths is not None else torch.full((B,), T)).long() - 1
+            out = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step
+            top = self.spec["recurrent"][-1]
+            if top.get("bidirectional", False):
+                H = top["hiddenSize"]
+                out = torch.cat((out[:, :H], x[0, :, H:]), 1)  # the reverse direction's final state is at t = 0
+            x = out
         y = self.head(x)
         return (y, final) if return_state else y
 
@@ -201,23 +223,52 @@ def build(spec):
     return UnfoldSeq2Seq(spec) if "source" in spec else UnfoldSequential(spec)
 
 
-def load(path, spec=None):
-    """(module, spec): the module for the file's spec (or `spec`), weights loaded with strict names and shapes."""
+def _prefix_hint(names, expected):
+    """The dotted prefix whose removal makes every name an expected one (DDP's 'module.'), or None."""
+    first = next(iter(names), "")
+    i = first.find(".")
+    while i > 0:
+        p = first[: i + 1]
+        if all(n.startswith(p) and n[len(p):] in expected for n in names):
+            return p
+        i = first.find(".", i + 1)
+    return None
+
+
+def load(path, spec=None, strip_prefix=None):
+    """(module, spec): the module for the file's spec (or `spec`), weights loaded with strict names and shapes.
+    The file's metadata is kept on the module as `unfold_metadata` (save() writes it back).
+    strip_prefix: remove it from every name first (e.g. "module." for a DistributedDataParallel state dict)."""
     tensors, meta = read_safetensors(path)
     if spec is None:
         if "unfold.spec" not in meta:
             raise ValueError(f"{path} has no unfold.spec metadata; pass the spec (model.toJSON()) explicitly")
         spec = json.loads(meta["unfold.spec"])
     model = build(spec)
+    if strip_prefix:
+        tensors = {(k[len(strip_prefix):] if k.startswith(strip_prefix) else k): v for k, v in tensors.items()}
+    expected = set(model.state_dict().keys())
+    if set(tensors) != expected:
+        p = _prefix_hint(list(tensors), expected)
+        if p is not None:
+            raise ValueError(f"{path}: the tensor names carry the prefix {p!r} (a wrapper such as DistributedDataParallel); pass strip_prefix={p!r}")
     model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
+    model.unfold_metadata = dict(meta)
     return model, spec
 
 
-def save(model, spec, path):
-    """Write the module's weights (unwrap DDP first: model.module) as safetensors that unfold-rnn loads."""
+def save(model, spec, path, metadata=None):
+    """Write the module's weights as safetensors that unfold-rnn loads. Unwraps DataParallel /
+    DistributedDataParallel (model.module). The metadata is the loaded file's (`unfold_metadata`,
+    e.g. the vocabulary written in JavaScript), then `metadata`, then the spec (format, kind, spec)."""
+    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
     sd = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
     kind = "Seq2Seq" if "source" in spec else "Sequential"
-    write_safetensors(path, sd, {"format": "pt", "unfold.kind": kind, "unfold.spec": json.dumps(spec)})
+    meta = dict(getattr(model, "unfold_metadata", None) or {})
+    meta.update(metadata or {})
+    meta.update({"format": "pt", "unfold.kind": kind, "unfold.spec": json.dumps(spec, separators=(",", ":"))})  # as JSON.stringify
+    write_safetensors(path, sd, meta)
 
 
 def main():
