@@ -260,7 +260,7 @@ export class Seq2Seq {
         this.attention!.setEncoderPtr(out, p.T, B, p.lengths);
         this.feeding?.start(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
       } else {
-        const out = this.encoder!.forwardPtr(x, p.T, B, { training });
+        const out = this.encoder!.forwardPtr(x, p.T, B, { training, lengths: p.lengths });
         const { hN, cN } = this.encoder!.finalStatePtr(p.lengths);
         dec.setInitialStatePtr(hN, cN, B);
         this.attention?.setEncoderPtr(out, p.T, B, p.lengths);

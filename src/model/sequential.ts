@@ -66,7 +66,13 @@ export interface Batch {
   ids?: Int32Array;
   /** Features [T, B, F] (features input). */
   features?: Float32Array;
-  /** Real length of each sequence [B] (default: all T). Many-to-one reads step lengths[b]-1. */
+  /**
+   * Real length of each sequence [B] (default: all T) of a right-padded batch,
+   * as PyTorch's `pack_padded_sequence(x, lengths, enforce_sorted=False)`:
+   * what lies past a sequence's length is never read, and its results are the
+   * same in any batch. Many-to-one reads step lengths[b]-1 (both directions,
+   * PyTorch's `output[lengths - 1, arange(B)]`).
+   */
   lengths?: Int32Array;
   /**
    * xent: class ids, many-to-many [T, B] (negative = ignore, e.g. padding),
@@ -231,9 +237,6 @@ export class Sequential {
       v.checkArrayLike("batch.lengths", b.lengths);
       v.checkLength("batch.lengths", b.lengths, B, "[B]");
       for (let i = 0; i < B; i++) v.checkInt(`batch.lengths[${i}]`, b.lengths[i], 1, T);
-      if (this.spec.mode === "many-to-one" && this.recurrent.some((r) => r.numDirections === 2) && Array.from(b.lengths).some((l) => l !== T)) {
-        throw new UnfoldError("E_UNSUPPORTED", "a bidirectional many-to-one model needs sequences of equal length in a batch (its reverse direction would read the padding); bucket by length");
-      }
     }
     if (b.mask !== undefined) {
       v.checkArrayLike("batch.mask", b.mask);
@@ -272,7 +275,8 @@ export class Sequential {
       hp.f32(this.w.feat.ptr, b.features!.length).set(b.features!);
       x = this.w.feat.ptr;
     }
-    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state });
+    // With lengths, every recurrent layer runs each sequence as PyTorch's packed sequences do.
+    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state, lengths: b.lengths });
     let rows = T * B;
     if (this.spec.mode === "many-to-one") {
       // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H].
