@@ -91,10 +91,8 @@ const VERSION = "0.1.0";
  *
  * Padding: with `lengths`, outputs past a sequence's length are zero, and a
  * bidirectional layer's reverse direction starts at each sequence's last real
- * step (as PyTorch's packed sequences do). unfold-rnn's own forward runs the
- * reverse direction over the padding, so for bidirectional layers the two
- * agree on batches of equal lengths (the only ones a bidirectional
- * many-to-one Sequential accepts).
+ * step (as PyTorch's packed sequences do, and unfold-rnn's own forward):
+ * every sequence gives what it gives alone, at every real step.
  *
  * Dropout is identity at inference and is left out. Throws UnfoldError
  * E_UNSUPPORTED naming the option for anything the standard operators cannot
