@@ -28,10 +28,10 @@ alone (the reverse direction starts at its own last real step), outputs past
 a length are zero, final states are those of each sequence's own last step,
 and padding (ids, features) is never read. Many-to-many returns [T, B, O]
 (logits for 'xent', values for 'mse'); many-to-one returns the head applied
-to each sequence's final top-layer state, [B, O]: the output at step
-lengths[b]-1, and for a bidirectional top block the forward half there and
-the reverse half at step 0 (its final state) — PyTorch's usual
-`torch.cat((h_n[-2], h_n[-1]), 1)`.
+to each sequence's top-layer output at its step lengths[b]-1, [B, O]
+(`out[lengths - 1, arange(B)]` after pad_packed_sequence; for a bidirectional
+top block that is the forward direction's final state and the reverse
+direction's first step, as unfold-rnn's Sequential and its ONNX export read).
 
 `load` keeps the file's metadata on the module (`module.unfold_metadata`) and
 `save` writes it back (a vocabulary saved from JavaScript survives training
@@ -164,12 +164,7 @@ class UnfoldSequential(nn.Module):
                 final = st
         if self.many_to_one:
             last = (torch.as_tensor(lengths) if lengths is not None else torch.full((B,), T)).long() - 1
-            out = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step
-            top = self.spec["recurrent"][-1]
-            if top.get("bidirectional", False):
-                H = top["hiddenSize"]
-                out = torch.cat((out[:, :H], x[0, :, H:]), 1)  # the reverse direction's final state is at t = 0
-            x = out
+            x = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step (both directions)
         y = self.head(x)
         return (y, final) if return_state else y
 
