@@ -18,6 +18,7 @@ import {
 import { Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq } from "../src/model/seq2seq.js";
 import { Vocab } from "../src/data/vocab.js";
+import type { AttentionSession } from "../src/model/attention-session.js";
 import { loadSafetensorsFile, saveSafetensorsFile } from "../src/node.js";
 import { heap, init } from "../src/runtime/wasm.js";
 
@@ -248,6 +249,36 @@ describe("ragged batches: padded bidirectional models cross unfold-rnn -> PyTorc
       }
     });
   }
+
+  it("an attention Seq2Seq (bidirectional encoder, general score, input feeding): to_torch.py's module gives our streaming decoder's probabilities and weights on ragged sources", () => {
+    const m = modelFromSafetensors(read("ours_ragged_seq2seq_attention.safetensors")) as Seq2Seq;
+    try {
+      const x = json("ours_ragged_seq2seq_attention.input.json");
+      const t = json("ours_ragged_seq2seq_attention.torch.json");
+      const V = m.spec.target.vocabSize;
+      let errP = 0;
+      let errW = 0;
+      for (let b = 0; b < x.B; b++) {
+        const s = m.session(x.sources[b]) as AttentionSession;
+        for (let step = 0; step < x.target_lengths[b]; step++) {
+          const p = s.step(x.tokens[step * x.B + b]);
+          const row = (t.output as number[]).slice((step * x.B + b) * V, (step * x.B + b + 1) * V);
+          const mx = Math.max(...row);
+          const e = row.map((v) => Math.exp(v - mx));
+          const sum = e.reduce((a, c) => a + c, 0);
+          errP = Math.max(errP, relErr(p, e.map((v) => v / sum)));
+          const w = (t.weights as number[]).slice((b * x.T + step) * x.S, (b * x.T + step) * x.S + x.source_lengths[b]); // [B, T, S]
+          errW = Math.max(errW, relErr(s.attentionWeights(), w));
+        }
+        s.dispose();
+      }
+      console.log(`[safetensors] ours_ragged_seq2seq_attention: max rel. error vs PyTorch, probabilities ${errP.toExponential(2)}, weights ${errW.toExponential(2)}`);
+      expect(errP).toBeLessThan(TOL);
+      expect(errW).toBeLessThan(TOL);
+    } finally {
+      m.dispose();
+    }
+  });
 
   it("trained on in PyTorch and saved by to_torch.save: every metadata key (the vocabulary) and the spec survive; PyTorch's outputs here", () => {
     const ours = read("ours_ragged_bigru_words.safetensors");

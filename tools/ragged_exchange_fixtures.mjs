@@ -10,10 +10,12 @@
 //
 //   ours_ragged_bigru_words    tokens, 2-layer bidirectional GRU, many-to-one (3 classes of words)
 //   ours_ragged_bilstm_tagger  tokens, bidirectional LSTM, many-to-many (a vowel tagger)
+//   ours_ragged_seq2seq_attention  Seq2Seq: words spelled backwards, 2-layer bidirectional LSTM encoder,
+//                              'general' attention with input feeding; ragged sources, teacher-forced decoder tokens
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { init, Rng, saveSafetensors, Sequential, Vocab } from "../dist/index.node.js";
+import { init, Rng, saveSafetensors, Seq2Seq, Sequential, Vocab } from "../dist/index.node.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "test", "fixtures", "safetensors");
@@ -65,4 +67,30 @@ const pick = (n) => [7, 2, 12, 4, 9, 5, 11, 3].slice(0, n).map((L, k) => words.s
   for (let i = 0; i + 10 < 8000; i += 10) windows.push(text.slice(i, i + 10));
   m.fit({ inputs: windows.map((w) => vocab.encode(w)), targets: windows.map((w) => Array.from(w, isVowel)) }, { epochs: 2, batchSize: 16, optimizer: { type: "adam", lr: 0.02 } });
   write("ours_ragged_bilstm_tagger", m, raggedBatch(pick(6), rng));
+}
+
+// 3. An attention Seq2Seq: spell a word backwards (characters in, characters out; ids 0, 1 are begin/end).
+{
+  const V = vocab.size + 2;
+  const enc = (w) => Array.from(vocab.encode(w), (id) => id + 2);
+  const m = new Seq2Seq({
+    source: { type: "tokens", vocabSize: vocab.size, embeddingDim: 8 },
+    target: { vocabSize: V, embeddingDim: 6, bosId: 0, eosId: 1 },
+    recurrent: { cell: "lstm", hiddenSize: 10, numLayers: 2, bidirectional: true },
+    attention: "general",
+    inputFeeding: true,
+    seed: 23,
+  });
+  const train = words.slice(0, 600);
+  m.fit({ sources: train.map((w) => vocab.encode(w)), targets: train.map((w) => enc([...w].reverse().join(""))) }, { epochs: 2, batchSize: 16, optimizer: { type: "adam", lr: 0.01 } });
+  const list = pick(5);
+  const B = list.length;
+  const T = Math.max(...list.map((w) => w.length)) + 1;
+  // Decoder inputs [bos, y...] (time-major [T, B], random ids past each target's length).
+  const tokens = Array.from({ length: T * B }, () => Math.floor(rng.next() * V));
+  list.forEach((w, b) => [0, ...enc([...w].reverse().join(""))].forEach((id, t) => (tokens[t * B + b] = id)));
+  const S = Math.max(...list.map((w) => w.length));
+  const source = Array.from({ length: S * B }, () => Math.floor(rng.next() * vocab.size)); // padding: random ids
+  list.forEach((w, b) => Array.from(vocab.encode(w)).forEach((id, t) => (source[t * B + b] = id)));
+  write("ours_ragged_seq2seq_attention", m, { S, T, B, source, source_lengths: list.map((w) => w.length), tokens, target_lengths: list.map((w) => w.length + 1), sources: list.map((w) => Array.from(vocab.encode(w))), words: list });
 }

@@ -174,19 +174,59 @@ class _Encoder(nn.Module):
         super().__init__()
         src, r = spec["source"], spec["recurrent"]
         self.embedding = nn.Embedding(src["vocabSize"], src["embeddingDim"])
-        self.rnn = make_rnn({**r, "bidirectional": False}, src["embeddingDim"])
+        self.rnn = make_rnn({**r, "bidirectional": bool(spec.get("attention")) and r.get("bidirectional", False)}, src["embeddingDim"])
+
+
+class Attention(nn.Module):
+    """unfold-rnn's attention block (src/layers/attention.ts): Luong dot / general, Bahdanau additive
+    scores, a softmax masked by each source's length, the context, h~ = tanh(W_c [c; h])."""
+
+    def __init__(self, score, H, DE):
+        super().__init__()
+        self.kind = score
+        if score == "general":
+            self.score = nn.Linear(DE, H, bias=False)  # W_a [H, DE]
+        elif score == "additive":
+            self.query = nn.Linear(H, H, bias=False)  # W_q [A, H], A = H
+            self.key = nn.Linear(DE, H, bias=False)  # W_k [A, DE]
+            self.energy = nn.Linear(H, 1, bias=False)  # v [1, A]
+        elif score != "dot":
+            raise ValueError(f"unknown attention {score!r} (dot, general, additive)")
+        self.combine = nn.Linear(DE + H, H, bias=False)  # W_c [H, DE + H]
+
+    def forward(self, h, enc, lengths):
+        """h [T, B, H], enc [S, B, DE], lengths [B] -> h~ [T, B, H], weights [B, T, S]."""
+        q, e = h.transpose(0, 1), enc.transpose(0, 1)  # [B, T, H], [B, S, DE]
+        if self.kind == "dot":
+            scores = torch.bmm(q, e.transpose(1, 2))
+        elif self.kind == "general":
+            scores = torch.bmm(q, self.score(e).transpose(1, 2))
+        else:
+            scores = self.energy(torch.tanh(self.query(q).unsqueeze(2) + self.key(e).unsqueeze(1))).squeeze(-1)
+        pad = torch.arange(e.shape[1])[None, :] >= torch.as_tensor(lengths)[:, None]  # [B, S]
+        alpha = torch.softmax(scores.masked_fill(pad[:, None, :], float("-inf")), dim=-1)
+        ht = torch.tanh(self.combine(torch.cat([torch.bmm(alpha, e), q], dim=-1)))
+        return ht.transpose(0, 1), alpha
 
 
 class UnfoldSeq2Seq(nn.Module):
-    """unfold-rnn's Seq2Seq: an encoder (tokens: encoder.embedding + encoder.rnn; or a vector:
+    """unfold-rnn's Seq2Seq: an encoder (tokens: encoder.embedding + encoder.rnn, packed; or a vector:
     h0 = tanh(bridge(v)), c0 = 0) whose final state starts the decoder (a many-to-many token
-    Sequential named decoder.*)."""
+    Sequential named decoder.*). With `attention`, every decoder step also attends over the
+    encoder outputs (Attention, named attention.*; the encoder may be bidirectional), and with
+    `inputFeeding` the decoder's input is [embedding; h~ of the last step]."""
 
     def __init__(self, spec):
         super().__init__()
+        known = {"source", "target", "recurrent", "attention", "inputFeeding", "seed"}
+        extra = set(spec) - known
+        if extra:
+            raise ValueError(f"spec fields this script does not know: {sorted(extra)}")
         self.spec = spec
         r = {**spec["recurrent"], "bidirectional": False}
         self.L, self.H, self.lstm = r.get("numLayers", 1), r["hiddenSize"], r["cell"] == "lstm"
+        self.bi = spec["recurrent"].get("bidirectional", False) and bool(spec.get("attention"))
+        self.feed = bool(spec.get("inputFeeding"))
         if spec["source"]["type"] == "tokens":
             self.encoder = _Encoder(spec)
             self.bridge = None
@@ -194,23 +234,60 @@ class UnfoldSeq2Seq(nn.Module):
             self.encoder = None
             self.bridge = nn.Linear(spec["source"]["size"], self.L * self.H)
         t = spec["target"]
-        self.decoder = UnfoldSequential({"input": {"type": "tokens", "vocabSize": t["vocabSize"], "embeddingDim": t["embeddingDim"]},
-                                         "recurrent": [r], "output": {"size": t["vocabSize"], "loss": "xent"}, "mode": "many-to-many"})
+        if spec.get("attention"):
+            # decoder.embedding, decoder.rnn0 (reads [embedding; h~] with input feeding), decoder.head; attention.*
+            self.decoder = nn.Module()
+            self.decoder.embedding = nn.Embedding(t["vocabSize"], t["embeddingDim"])
+            self.decoder.rnn0 = make_rnn(r, t["embeddingDim"] + (self.H if self.feed else 0))
+            self.decoder.head = nn.Linear(self.H, t["vocabSize"])
+            self.attention = Attention(spec["attention"], self.H, (2 if self.bi else 1) * self.H)
+        else:
+            self.attention = None
+            self.decoder = UnfoldSequential({"input": {"type": "tokens", "vocabSize": t["vocabSize"], "embeddingDim": t["embeddingDim"]},
+                                             "recurrent": [r], "output": {"size": t["vocabSize"], "loss": "xent"}, "mode": "many-to-many"})
 
-    def encode(self, source, source_lengths=None):
-        """The decoder's initial state from source ids [S, B] (+ lengths [B]) or vectors [B, F]."""
+    def encode(self, source, source_lengths=None, return_outputs=False):
+        """The decoder's initial state from source ids [S, B] (+ lengths [B]) or vectors [B, F];
+        return_outputs: also the encoder outputs [S, B, D*H] (zeros past each length), for attention.
+        A bidirectional encoder hands the decoder the sum of its two directions' final states per layer."""
         if self.bridge is not None:
             h = torch.tanh(self.bridge(source)).reshape(-1, self.L, self.H).transpose(0, 1).contiguous()  # [L, B, H]
             return (h, torch.zeros_like(h)) if self.lstm else h
+        S = source.shape[0]
         x = self.encoder.embedding(source.clamp(min=0))
-        if source_lengths is not None:  # each source's final state at its own length
-            x = nn.utils.rnn.pack_padded_sequence(x, source_lengths.cpu(), enforce_sorted=False)
-        _, state = self.encoder.rnn(x)
-        return state
+        if source_lengths is not None:  # each source as if alone: final states at its own length
+            x = nn.utils.rnn.pack_padded_sequence(x, torch.as_tensor(source_lengths).cpu(), enforce_sorted=False)
+        out, state = self.encoder.rnn(x)
+        if source_lengths is not None:
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=S)
+        if self.bi:
+            state = tuple(s[0::2] + s[1::2] for s in state) if self.lstm else state[0::2] + state[1::2]
+        return (state, out) if return_outputs else state
 
     def forward(self, source, source_lengths, tokens):
-        """Teacher forcing: decoder logits [T, B, V] for decoder inputs tokens [T, B] ([bos, y...])."""
-        return self.decoder(tokens, state=self.encode(source, source_lengths))
+        """Teacher forcing: decoder logits [T, B, V] for decoder inputs tokens [T, B] ([bos, y...]).
+        With attention, the weights of every step are kept in self.last_weights [B, T, S]."""
+        if self.attention is None:
+            return self.decoder(tokens, state=self.encode(source, source_lengths))
+        B = source.shape[1]
+        if source_lengths is None:
+            source_lengths = torch.full((B,), source.shape[0])
+        state, enc = self.encode(source, source_lengths, return_outputs=True)
+        emb = self.decoder.embedding(tokens.clamp(min=0))  # [T, B, E]
+        if self.feed:  # step by step: each step reads the last one's h~
+            fed = emb.new_zeros(B, self.H)
+            hts, weights = [], []
+            for t in range(emb.shape[0]):
+                h, state = self.decoder.rnn0(torch.cat([emb[t], fed], dim=-1).unsqueeze(0), state)
+                ht, w = self.attention(h, enc, source_lengths)
+                hts.append(ht)
+                weights.append(w)
+                fed = ht[0]
+            ht, self.last_weights = torch.cat(hts, 0), torch.cat(weights, 1)
+        else:
+            h, _ = self.decoder.rnn0(emb, state)
+            ht, self.last_weights = self.attention(h, enc, source_lengths)
+        return self.decoder.head(ht)
 
 
 def build(spec):

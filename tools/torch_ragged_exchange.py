@@ -13,6 +13,8 @@ files in test/fixtures/safetensors/ are committed. Regenerate:
 2. torch_continued_bigru_words: the word classifier trained on in PyTorch (20 Adam steps on ragged,
    packed batches of words from corpus/sotu.txt, encoded with the vocabulary from the file) and saved
    with to_torch.save, which keeps the file's metadata (the vocabulary) and the spec.
+   ours_ragged_seq2seq_attention (an attention Seq2Seq, bidirectional encoder, input feeding):
+   teacher-forced decoder logits and attention weights on ragged sources.
 3. torch_ddp_bilstm_tagger: the tagger trained in a DistributedDataParallel wrapper (gloo, one
    process) and saved the way a user who does not unwrap it does: its state dict, 'module.' names.
 Each of 2 and 3 has a .json with a ragged batch and PyTorch's outputs on it.
@@ -81,7 +83,28 @@ def word_class(w):
     return 0 if w[0].isupper() else 1 if w[-1] in ".,;:!?" else 2
 
 
+def seq2seq(name):
+    """Teacher-forced decoder logits [T, B, V] on ragged sources; each source alone gives the same."""
+    model, spec = load(os.path.join(OUT, name + ".safetensors"))
+    model.eval()
+    with open(os.path.join(OUT, name + ".input.json")) as f:
+        inp = json.load(f)
+    S, T, B = inp["S"], inp["T"], inp["B"]
+    src, lengths = torch.tensor(inp["source"]).reshape(S, B), torch.tensor(inp["source_lengths"])
+    tokens = torch.tensor(inp["tokens"]).reshape(T, B)
+    with torch.no_grad():
+        y = model(src, lengths, tokens)
+        w = model.last_weights  # [B, T, S]
+        for b in range(B):
+            L = int(lengths[b])
+            alone = model(src[:L, b:b + 1], lengths[b:b + 1], tokens[:, b:b + 1])
+            err = (alone - y[:, b:b + 1]).abs().max().item()
+            assert err < 1e-6, f"{name} source {b}: batch vs alone differ by {err}"
+    write(name + ".torch.json", {"torch_version": torch.__version__, "output": f32list(y), "weights": f32list(w)})
+
+
 def ours():
+    seq2seq("ours_ragged_seq2seq_attention")
     for name in ["ours_ragged_bigru_words", "ours_ragged_bilstm_tagger"]:
         model, spec = load(os.path.join(OUT, name + ".safetensors"))
         model.eval()
