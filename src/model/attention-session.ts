@@ -74,6 +74,9 @@ interface Unit {
  * `seq2seq.session(source, { seed })`; feed the begin token first
  * (`s.feed([bosId])`), then `s.step(id)` or `s.sample()` token by token.
  * After every step, {@link attentionWeights} says where the step looked.
+ * The session reads the model's weights in place but keeps the source's
+ * products (encoder outputs, their projections) from when it was made: make
+ * a new session after training the model further.
  *
  * The arrays `feed`, `step` return are reused by the next call: copy them
  * (`.slice()`) to keep them.
