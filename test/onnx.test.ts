@@ -529,6 +529,36 @@ describe("the protobuf writer", () => {
       m.dispose();
     }
   });
+
+  it("the attention decoder step: standard operators of the default domain only: the mask is Range + Less + Where, the weights a Softmax", () => {
+    const Model = root.lookupType("onnx.ModelProto");
+    const m = new Seq2Seq({ source: tok(7, 3), target: { vocabSize: 6, embeddingDim: 3, bosId: 0, eosId: 1 }, recurrent: { cell: "gru", hiddenSize: 4, bidirectional: true }, attention: "additive", inputFeeding: true, seed: 2 });
+    try {
+      const { encoder, decoder } = toONNX(m);
+      const STANDARD = new Set(["Gather", "GRU", "LSTM", "RNN", "Transpose", "Reshape", "ReduceSum", "Identity", "Concat", "Unsqueeze", "Squeeze", "MatMul", "Add", "Tanh", "Shape", "Range", "Cast", "Less", "Where", "Softmax", "Slice"]);
+      for (const bytes of [encoder, decoder]) {
+        const d = Model.toObject(Model.decode(bytes), { longs: Number, bytes: Array }) as any;
+        expect(d.opset_import).toEqual([{ domain: "", version: 17 }]);
+        for (const n of d.graph.node) {
+          expect(n.domain ?? "").toBe("");
+          expect(STANDARD.has(n.op_type), n.op_type).toBe(true);
+        }
+      }
+      const d = Model.toObject(Model.decode(decoder), { longs: Number, bytes: Array }) as any;
+      const ops = d.graph.node.map((n: any) => n.op_type);
+      for (const op of ["Range", "Less", "Where", "Softmax", "Tanh"]) expect(ops).toContain(op);
+      expect(d.graph.input.map((v: any) => v.name)).toEqual(["tokens", "h0", "encoder_outputs", "source_lengths", "h_tilde0"]);
+      expect(d.graph.output.map((v: any) => v.name)).toEqual(["logits", "hN", "attention_weights", "h_tildeN"]);
+      // The combine weight W_c [H, DE + H] is exported transposed for MatMul([c; h], W_c^T).
+      const Wc = d.graph.initializer.find((t: any) => t.name.startsWith("attention.combine.weight_T"));
+      expect(Wc.dims).toEqual([12, 4]);
+      const w = new Float32Array(Uint8Array.from(Wc.raw_data).buffer);
+      const ours = m.parameters().get("attention.combine.weight")!.toArray(); // [4, 12]
+      for (let r = 0; r < 4; r++) for (let c = 0; c < 12; c++) expect(w[c * 4 + r]).toBe(ours[r * 12 + c]);
+    } finally {
+      m.dispose();
+    }
+  });
 });
 
 describe("in headless Chromium (onnxruntime-web's browser bundle, served locally)", () => {

@@ -171,6 +171,13 @@ def ddp():
     sd = wrapped.state_dict()
     assert all(k.startswith("module.") for k in sd), list(sd)[:3]
     write_safetensors(out, sd, {**meta, "trained": f"torch {torch.__version__} DistributedDataParallel (gloo, 1 process)"})
+    # to_torch.save unwraps the wrapper itself: plain names, the metadata kept.
+    unwrapped = os.path.join(OUT, "..", "..", "..", "build", "ddp-unwrapped.safetensors")
+    os.makedirs(os.path.dirname(unwrapped), exist_ok=True)
+    save(wrapped, spec, unwrapped)
+    t, m2 = read_safetensors(unwrapped)
+    assert set(t) == {k[len("module."):] for k in sd} and m2["vocab"] == meta["vocab"], "save() did not unwrap DDP"
+    os.remove(unwrapped)
     dist.destroy_process_group()
     print(f"wrote {os.path.relpath(out, ROOT)} ({os.path.getsize(out)} bytes)")
     # to_torch.load tells the user which prefix to strip, and strips it when asked.
