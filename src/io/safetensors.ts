@@ -313,7 +313,14 @@ function matchingPrefix(names: string[], params: Map<string, unknown>): string |
 /** Options of {@link modelFromSafetensors}. */
 export interface ModelFromSafetensorsOptions extends SafetensorsLoadOptions {
   /** The model's spec, for a file without `unfold.spec` metadata: a Sequential spec, or `{ kind: "Seq2Seq", spec }`. */
-  spec?: SequentialSpec | { kind: "Seq2Seq"; spec: Seq2SeqSpec };
+  spec?:
+    | SequentialSpec
+    | {
+        /** Marks a Seq2Seq spec. */
+        kind: "Seq2Seq";
+        /** The Seq2Seq spec. */
+        spec: Seq2SeqSpec;
+      };
 }
 
 /**
