@@ -101,23 +101,25 @@ describe("metrics vs R (tools/baselines-series.R)", () => {
 
 describe("planSeries: the preprocessing chosen from the data", () => {
   it("logs AirPassengers (spread grows with the level) but not nottem (a stable level) or Nile (no trend in spread)", () => {
-    const ap = planSeries(split(byName("AirPassengers")).train, 12);
+    const ap = planSeries(split(byName("AirPassengers")).train, 12, 24);
     expect(ap.log).toBe(true);
     expect(ap.levelSlope!).toBeGreaterThanOrEqual(0.5);
     expect(ap.levelCorrelation!).toBeGreaterThanOrEqual(0.5);
     expect(ap.seasonalDifference).toBe(true);
-    expect(planSeries(split(byName("nottem")).train, 12).log).toBe(false);
-    expect(planSeries(split(byName("Nile")).train, 1).log).toBe(false);
+    expect(planSeries(split(byName("nottem")).train, 12, 24).log).toBe(false);
+    expect(planSeries(split(byName("Nile")).train, 1, 10).log).toBe(false);
     // a series with a value <= 0 is never logged
-    expect(planSeries([0, ...split(byName("AirPassengers")).train], 12).log).toBe(false);
+    expect(planSeries([0, ...split(byName("AirPassengers")).train], 12, 24).log).toBe(false);
   });
 
-  it("differences a wandering level (WWWusage, BJsales) but not a mean-reverting one (Nile, discoveries)", () => {
-    expect(planSeries(split(byName("WWWusage")).train, 1).difference).toBe(true);
-    expect(planSeries(split(byName("BJsales")).train, 1).difference).toBe(true);
-    expect(planSeries(split(byName("Nile")).train, 1).difference).toBe(false);
-    expect(planSeries(split(byName("discoveries")).train, 1).difference).toBe(false);
-    expect(planSeries(split(byName("Nile")).train, 1, { difference: true }).difference).toBe(true);
+  it("differences a trend or a random walk (WWWusage, BJsales: VR >= 0.5) but not a mean-reverting series (Nile, discoveries, sunspots)", () => {
+    for (const [n, h] of [["WWWusage", 10], ["BJsales", 15]] as const) expect(planSeries(split(byName(n)).train, 1, h).varianceRatio).toBeGreaterThan(1);
+    expect(planSeries(split(byName("sunspot.month")).train, 1, 318).difference).toBe(false);
+    expect(planSeries(split(byName("WWWusage")).train, 1, 10).difference).toBe(true);
+    expect(planSeries(split(byName("BJsales")).train, 1, 15).difference).toBe(true);
+    expect(planSeries(split(byName("Nile")).train, 1, 10).difference).toBe(false);
+    expect(planSeries(split(byName("discoveries")).train, 1, 10).difference).toBe(false);
+    expect(planSeries(split(byName("Nile")).train, 1, 10, { difference: true }).difference).toBe(true);
   });
 });
 
@@ -127,11 +129,11 @@ describe("Forecaster", () => {
     x[37] = NaN;
     let e = error(() => Forecaster.fit(x, { period: 12, horizon: 24, name: "AirPassengers" }));
     expect([e.code, e.param, e.received]).toEqual(["E_NAN", "AirPassengers[37]", "NaN"]);
-    e = error(() => Forecaster.fit(split(byName("AirPassengers")).train.slice(0, 40), { period: 12, horizon: 24, name: "short" }));
+    e = error(() => Forecaster.fit(split(byName("AirPassengers")).train.slice(0, 30), { period: 12, horizon: 24, name: "short" }));
     expect(e.code).toBe("E_SHAPE");
     expect(e.param).toBe("short");
-    expect(e.received).toBe("40");
-    expect(e.message).toMatch(/short has 40 values, too few for lookback/);
+    expect(e.received).toBe("30");
+    expect(e.message).toMatch(/short has 30 values, too few for lookback/);
     e = error(() => Forecaster.fit([1, 2, 3, 4, 5], { period: 12, horizon: 2, name: "tiny" }));
     expect([e.code, e.param, e.received]).toEqual(["E_SHAPE", "tiny.period", "12"]);
     expect(error(() => Forecaster.fit([1, 2, 3], { period: 0, horizon: 2 })).param).toBe("series.period");

@@ -44,10 +44,10 @@ for (i in seq_len(nrow(idx))) {
     if (!isTRUE(all.equal(mase, acc["Test set", "MASE"], tolerance = 1e-10))) stop(sprintf("%s %s: MASE %.12g here, %.12g from accuracy()", name, meth, mase, acc["Test set", "MASE"]))
     stopifnot(isTRUE(all.equal(mae, acc["Test set", "MAE"], tolerance = 1e-10)))
     rows <- rbind(rows, data.frame(series = name, method = meth, model = gsub(",", ";", fc$method),
-      mae = sprintf("%.10g", mae), mase = sprintf("%.10g", mase), smape = sprintf("%.10g", smape(as.numeric(test), f)),
+      mae = sprintf("%.17g", mae), mase = sprintf("%.17g", mase), smape = sprintf("%.17g", smape(as.numeric(test), f)),
       cover80 = sprintf("%.6g", mean(as.numeric(test) >= lo & as.numeric(test) <= hi))))
     fcs <- rbind(fcs, data.frame(series = name, method = meth, step = seq_len(h),
-      mean = sprintf("%.10g", f), lo80 = sprintf("%.10g", lo), hi80 = sprintf("%.10g", hi)))
+      mean = sprintf("%.17g", f), lo80 = sprintf("%.17g", lo), hi80 = sprintf("%.17g", hi)))
   }
   cat(sprintf("%-16s n=%4d h=%3d  MASE snaive %.3f ets %.3f arima %.3f theta %.3f\n", name, n, h,
     as.numeric(rows$mase[nrow(rows) - 3]), as.numeric(rows$mase[nrow(rows) - 2]), as.numeric(rows$mase[nrow(rows) - 1]), as.numeric(rows$mase[nrow(rows)])))

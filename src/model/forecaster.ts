@@ -12,8 +12,11 @@
  *     correlation >= 0.5. Spread: the block's standard deviation (m > 1) or its
  *     mean absolute change (m = 1). Otherwise z = x.
  *  2. seasonal differencing w_t = z_t - z_{t-m} when m > 1, else w = z;
- *  3. first differencing u_t = w_t - w_{t-1} when var(Δw) < 0.5 var(w) (the
- *     lag-1 autocorrelation of w is above 0.75: a wandering level), else u = w;
+ *  3. first differencing u_t = w_t - w_{t-1} when the variance ratio
+ *     VR(k) = var(w_t - w_{t-k}) / (k var(w_t - w_{t-1})) at k = h (at most a
+ *     quarter of w) is >= 0.5: changes accumulate over the horizon as in a
+ *     random walk (VR = 1) or a trend (VR > 1) instead of cancelling out as in
+ *     a mean-reverting series (VR -> 0; Lo & MacKinlay 1988). Else u = w;
  *  4. a standard Scaler fitted on the training values of u only;
  *  5. per seed, an LSTM (many-to-one, L steps -> the next) trained one epoch at
  *     a time on all but the last v training steps (v = m, or the horizon when
@@ -51,7 +54,7 @@ export interface SeriesPlan {
   levelSlope: number | null;
   /** Their correlation, null when not computed. */
   levelCorrelation: number | null;
-  /** var(Δw) / var(w). */
+  /** VR(k) = var(w_t - w_{t-k}) / (k var(w_t - w_{t-1})), k = min(h, len(w)/4). */
   varianceRatio: number;
 }
 
@@ -108,6 +111,8 @@ export interface NamedSeries {
   values: ArrayLike<number>;
   /** m of this series. */
   period: number;
+  /** h of this series: v when m = 1 (default: the options' horizon). */
+  horizon?: number;
 }
 
 interface Resolved {
@@ -192,8 +197,9 @@ function levelSpread(x: ArrayLike<number>, m: number): { slope: number; corr: nu
  * the module comment), from the data and the declared period only.
  * @param x training values [n], finite
  * @param period m
+ * @param horizon h: the lag of the variance ratio (step 3)
  */
-export function planSeries(x: ArrayLike<number>, period: number, opts: { log?: "auto" | boolean; difference?: "auto" | boolean } = {}): SeriesPlan {
+export function planSeries(x: ArrayLike<number>, period: number, horizon: number, opts: { log?: "auto" | boolean; difference?: "auto" | boolean } = {}): SeriesPlan {
   let lo = Infinity, hi = -Infinity;
   for (let i = 0; i < x.length; i++) { lo = Math.min(lo, x[i]); hi = Math.max(hi, x[i]); }
   const constant = hi === lo;
@@ -202,9 +208,12 @@ export function planSeries(x: ArrayLike<number>, period: number, opts: { log?: "
   const seasonalDifference = period > 1;
   const z = Float64Array.from(x, (v) => (log ? Math.log(v) : v));
   const w = seasonalDifference ? lagDiff(z, period) : z;
-  const vw = variance(w);
-  const varianceRatio = vw > 0 ? variance(lagDiff(w, 1)) / vw : 1;
-  const difference = opts.difference === undefined || opts.difference === "auto" ? !constant && varianceRatio < 0.25 : opts.difference;
+  // Variance ratio (Lo & MacKinlay) at lag k = the horizon: ~1 for a random walk, > 1 with a trend, -> 0
+  // for a mean-reverting series whose changes cancel over k steps.
+  const k = Math.max(1, Math.min(horizon, Math.floor(w.length / 4)));
+  const v1 = variance(lagDiff(w, 1));
+  const varianceRatio = v1 > 0 ? variance(lagDiff(w, k)) / (k * v1) : 0;
+  const difference = opts.difference === undefined || opts.difference === "auto" ? !constant && varianceRatio >= 0.5 : opts.difference;
   return { constant, log, seasonalDifference, difference, levelSlope: ls?.slope ?? null, levelCorrelation: ls?.corr ?? null, varianceRatio };
 }
 
@@ -225,7 +234,7 @@ class Unit {
   readonly fullScaler: Scaler;
 
   constructor(readonly name: string, readonly x: Float64Array, readonly m: number, horizon: number, opts: ForecasterOptions) {
-    this.plan = planSeries(x, m, opts);
+    this.plan = planSeries(x, m, horizon, opts);
     this.v = opts.validation ?? (m > 1 ? m : horizon);
     this.head = x.subarray(0, x.length - this.v);
     this.truth = x.subarray(x.length - this.v);
@@ -491,7 +500,7 @@ export class Forecaster {
     const name = opts.name ?? "series";
     const x = checkSeries(name, series, opts.period, opts.horizon, opts);
     const m = opts.period;
-    const plan = planSeries(x, m, opts);
+    const plan = planSeries(x, m, opts.horizon, opts);
     if (plan.constant) return new Forecaster(x, plan, 0, null, [], r, opts.horizon);
     const v = opts.validation ?? (m > 1 ? m : opts.horizon);
     const L = lookbackFor(name, x.length, m, v, plan, r.L);
@@ -554,12 +563,12 @@ export class GlobalForecaster {
     this.members = members;
     this.r = r;
     this.epochs = members.map((m) => m.epochs);
-    this.plans = new Map([...units].map(([k, u]) => [k, u.unit?.plan ?? planSeries(u.x, 1)]));
+    this.plans = new Map([...units].map(([k, u]) => [k, u.unit?.plan ?? planSeries(u.x, 1, 1)]));
   }
 
   /**
    * Train one model on all `collection` (each entirely training data).
-   * `opts.period` is ignored (each series has its own); `opts.horizon` is v for series with m = 1.
+   * `opts.period` is ignored (each series has its own); a series' `horizon` (default `opts.horizon`) is its v when m = 1.
    * @throws UnfoldError as {@link Forecaster.fit}, naming the series; E_OPTION for duplicate names
    */
   static fit(collection: NamedSeries[], opts: Omit<ForecasterOptions, "period"> & { period?: number }): GlobalForecaster {
@@ -570,17 +579,18 @@ export class GlobalForecaster {
       if (!s || typeof s !== "object" || typeof s.name !== "string") throw new UnfoldError("E_OPTION", `collection[${i}] must be { name, values, period }`, { name: `collection[${i}]`, received: s });
       if (names.has(s.name)) throw new UnfoldError("E_OPTION", `two series are named ${s.name}`, { name: `collection[${i}].name`, received: s.name });
       names.add(s.name);
-      const x = checkSeries(s.name, s.values, s.period, opts.horizon, opts as ForecasterOptions);
-      const plan = planSeries(x, s.period, opts);
-      const v = opts.validation ?? (s.period > 1 ? s.period : opts.horizon);
-      return { s, x, plan, v, L: plan.constant ? Infinity : lookbackFor(s.name, x.length, s.period, v, plan, r.L) };
+      const h = s.horizon ?? opts.horizon;
+      const x = checkSeries(s.name, s.values, s.period, h, opts as ForecasterOptions);
+      const plan = planSeries(x, s.period, h, opts);
+      const v = opts.validation ?? (s.period > 1 ? s.period : h);
+      return { s, x, h, plan, v, L: plan.constant ? Infinity : lookbackFor(s.name, x.length, s.period, v, plan, r.L) };
     });
     const L = Math.min(...prepared.map((p) => p.L));
     if (!Number.isFinite(L)) throw new UnfoldError("E_OPTION", "every series of the collection is constant; there is nothing to train", { name: "collection" });
     const map: GlobalForecaster["units"] = new Map();
     const units: Unit[] = [];
     for (const p of prepared) {
-      const unit = p.plan.constant ? null : new Unit(p.s.name, p.x, p.s.period, opts.horizon, { ...(opts as ForecasterOptions), period: p.s.period });
+      const unit = p.plan.constant ? null : new Unit(p.s.name, p.x, p.s.period, p.h, { ...(opts as ForecasterOptions), period: p.s.period, horizon: p.h });
       map.set(p.s.name, { unit, index: unit ? units.length : -1, x: p.x });
       if (unit) units.push(unit);
     }
