@@ -165,7 +165,7 @@ async function benchmarkSeries(name) {
   writeFileSync(svgPath, svgForecast({
     title: `${s.name}: the last ${keep} training steps, ${s.holdout} held out; MASE recipe ${ours.toFixed(2)}, seasonal naive ${b.snaive.mase.toFixed(2)}, ets ${b.ets.mase.toFixed(2)}`,
     history: train.slice(-keep), truth: test, forecast: Array.from(r.mean), lower: Array.from(r.lower), upper: Array.from(r.upper),
-    naive: Array.from(seasonalNaive(train, s.holdout, s.period)),
+    naive: Array.from(seasonalNaive(train, s.holdout, s.period)), naiveLabel: s.period > 1 ? "seasonal naive" : "naive (last value)",
   }));
   console.log(`plot written to ${relative(process.cwd(), svgPath) || svgPath} (${((performance.now() - t0) / 1000).toFixed(1)} s, budget ${budgetName})`);
   console.log(`RESULT forecast-series name=${s.name} budget=${budgetName} mase=${ours.toFixed(4)} snaive_mase=${b.snaive.mase.toFixed(4)} cover80=${cover.toFixed(3)}`);

@@ -2,7 +2,7 @@
 // seasonal naive (orange, dashed), the forecast (blue) and its interval (a
 // light blue band). No dependencies.
 
-/** @param o { title, history[], truth[], forecast[], lower[], upper[], naive[] } */
+/** @param o { title, history[], truth[], forecast[], lower[], upper[], naive[], naiveLabel? } */
 export function svgForecast(o) {
   const W = 760, H = 340, m = { l: 60, r: 150, t: 16, b: 40 };
   const n = o.history.length + o.truth.length;
@@ -27,7 +27,7 @@ export function svgForecast(o) {
   const lines = [
     ["history", "#999", path(o.history, 0), ""],
     ["held out (truth)", "#000", path([last, ...o.truth], at), ""],
-    ["seasonal naive", "#e69f00", path([last, ...o.naive], at), ' stroke-dasharray="5 4"'],
+    [o.naiveLabel ?? "seasonal naive", "#e69f00", path([last, ...o.naive], at), ' stroke-dasharray="5 4"'],
     ["forecast", "#0072b2", path([last, ...o.forecast], at), ""],
   ];
   lines.forEach(([name, color, d, extra], i) => {
