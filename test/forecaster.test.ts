@@ -139,6 +139,9 @@ describe("Forecaster", () => {
     expect(error(() => Forecaster.fit([1, 2, 3], { period: 0, horizon: 2 })).param).toBe("series.period");
     expect(error(() => Forecaster.fit([1, 2, 3], { period: 1, horizon: 2, seeds: [] })).param).toBe("seeds");
     expect(error(() => Forecaster.fit([1, 2, 3], { period: 1, horizon: 2, level: 1 })).param).toBe("level");
+    expect(error(() => Forecaster.fit([1, 2, 3], { period: 1, horizon: 2, difference: "yes" as never })).param).toBe("difference");
+    e = error(() => Forecaster.fit([3, 2, 0, 4, 5, 6], { period: 1, horizon: 2, log: true, name: "s" }));
+    expect([e.code, e.param, e.received]).toEqual(["E_OPTION", "s[2]", "0"]);
   });
 
   it("a constant series gets that constant, with a zero-width interval, not NaN", () => {

@@ -267,6 +267,10 @@ function checkSeries(name: string, values: ArrayLike<number>, period: unknown, h
   }
   if (period >= x.length) throw new UnfoldError("E_SHAPE", `${name} has ${x.length} values, no more than its period ${period}`, { name: `${name}.period`, expected: `a period < ${x.length}`, received: period });
   if (opts.validation !== undefined && (!Number.isInteger(opts.validation) || opts.validation < 1)) throw new UnfoldError("E_OPTION", `validation must be an integer >= 1, got ${String(opts.validation)}`, { name: "validation", expected: "an integer >= 1", received: opts.validation });
+  if (opts.log === true) {
+    const i = x.findIndex((v) => !(v > 0));
+    if (i >= 0) throw new UnfoldError("E_OPTION", `log: true needs positive values; ${name}[${i}] is ${x[i]}`, { name: `${name}[${i}]`, expected: "a value > 0 (or log: 'auto')", received: x[i] });
+  }
   return x;
 }
 
@@ -281,6 +285,10 @@ function resolve(opts: ForecasterOptions, defaultHidden: number): Resolved {
   if (!Array.isArray(seeds) || seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new UnfoldError("E_OPTION", `seeds must be a non-empty array of integers, got ${JSON.stringify(seeds)}`, { name: "seeds", expected: "integers", received: seeds });
   const level = opts.level ?? 0.8;
   if (typeof level !== "number" || !(level > 0 && level < 1)) throw new UnfoldError("E_OPTION", `level must be in (0, 1), got ${String(level)}`, { name: "level", expected: "a number in (0, 1)", received: level });
+  for (const k of ["log", "difference"] as const) {
+    const v = opts[k];
+    if (v !== undefined && v !== "auto" && typeof v !== "boolean") throw new UnfoldError("E_OPTION", `${k} must be 'auto', true or false, got ${String(v)}`, { name: k, expected: "'auto' | boolean", received: v });
+  }
   const lr = opts.lr ?? 0.005;
   if (typeof lr !== "number" || !(lr > 0)) throw new UnfoldError("E_OPTION", `lr must be > 0, got ${String(lr)}`, { name: "lr", expected: "a number > 0", received: lr });
   return {
