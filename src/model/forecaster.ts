@@ -94,11 +94,11 @@ export interface ForecasterOptions {
 
 /** A forecast with its interval, in the units of the data. */
 export interface ForecastResult {
-  /** [h]: the mean of the members' forecasts. */
+  /** The mean of the members' forecasts, [h]. */
   mean: Float64Array;
-  /** [h]: the lower end of the interval (quantile (1 - level)/2 of the simulated paths). */
+  /** The lower end of the interval (quantile (1 - level)/2 of the simulated paths), [h]. */
   lower: Float64Array;
-  /** [h]: the upper end (quantile (1 + level)/2). */
+  /** The upper end (quantile (1 + level)/2), [h]. */
   upper: Float64Array;
   /** K x [h]: each member's forecast. */
   members: Float64Array[];
