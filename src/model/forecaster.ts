@@ -102,12 +102,15 @@ export interface ForecastResult {
   upper: Float64Array;
   /** K x [h]: each member's forecast. */
   members: Float64Array[];
+  /** The interval's level in (0, 1). */
   level: number;
 }
 
 /** One series of a collection for {@link GlobalForecaster.fit}. */
 export interface NamedSeries {
+  /** The series' name (forecasts are asked for by it). */
   name: string;
+  /** Its observations, oldest first. */
   values: ArrayLike<number>;
   /** m of this series. */
   period: number;
@@ -557,6 +560,7 @@ export class Forecaster {
 export class GlobalForecaster {
   /** L (one for all series). */
   readonly lookback: number;
+  /** Epochs each member was trained for (chosen by early stopping). */
   readonly epochs: number[];
   /** Per series name: its plan. */
   readonly plans: ReadonlyMap<string, SeriesPlan>;
