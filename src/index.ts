@@ -23,7 +23,8 @@ export { Seq2Seq, type Seq2SeqSpec, type Seq2SeqData, type Seq2SeqFitOptions, ty
 export { Attention, type AttentionOptions, type ScoreKind } from "./layers/attention.js";
 export { saveModel, loadModel, type SaveOptions, type LoadedModel, type AnyModel } from "./model/save.js";
 export { InferenceSession, type SessionOptions } from "./model/session.js";
+export { AttentionSession } from "./model/attention-session.js";
 export { forecast, type ForecastOptions } from "./model/forecast.js";
 // Exchange with PyTorch: safetensors weights (issue 8).
-export { encodeSafetensors, decodeSafetensors, entryToFloat32, saveSafetensors, loadSafetensors, modelFromSafetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsFile, type SafetensorsModel, type SafetensorsSaveOptions, type SafetensorsLoadOptions } from "./io/safetensors.js";
+export { encodeSafetensors, decodeSafetensors, entryToFloat32, saveSafetensors, loadSafetensors, modelFromSafetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsFile, type SafetensorsModel, type SafetensorsSaveOptions, type SafetensorsLoadOptions, type ModelFromSafetensorsOptions } from "./io/safetensors.js";
 export { inspect, INSPECT_KINDS, type Inspection, type LayerInspection } from "./model/inspect.js";

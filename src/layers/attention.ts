@@ -233,6 +233,13 @@ export class Attention {
     return { ...this.encSet };
   }
 
+  /** The encoder outputs held by {@link setEncoderPtr}, enc [S, B, DE] (a copy; a streaming session keeps its own). */
+  encoderOutputs(): Float32Array {
+    if (!this.encSet) throw new UnfoldError("E_STATE", "attention needs the encoder outputs first (setEncoderPtr)");
+    const { S, B } = this.encSet;
+    return heap().f32(this.t.enc.ptr, S * B * this.encoderSize).slice();
+  }
+
   /** The weights α [T, B, S] of the last forward (a copy). */
   weights(): Float32Array {
     if (!this.last) throw new UnfoldError("E_STATE", "attention weights need a forward first");

@@ -25,6 +25,7 @@
  */
 import { UnfoldError } from "../errors.js";
 import { InferenceSession, type SessionOptions } from "./session.js";
+import { AttentionSession } from "./attention-session.js";
 import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
@@ -512,18 +513,22 @@ export class Seq2Seq {
    * model). Feed the begin token first: `s.feed([spec.target.bosId])`, then
    * `s.sample()` or `s.step(id)` token by token; `reset()` returns to the
    * encoder's state. The model itself is left as it was.
+   *
+   * With attention it is an {@link AttentionSession}: the encoder outputs
+   * are computed once, here, and each step also attends over them
+   * (`s.attentionWeights()` after a step says where); the same tokens as
+   * `generate([source])`, greedy or sampled with the same seed.
    */
-  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession {
+  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession | AttentionSession {
     if (!source || typeof source !== "object" || typeof source.length !== "number" || source.length === 0) {
       throw new UnfoldError("E_SHAPE", "session(source) needs a non-empty source sequence (or vector)", { name: "source", expected: "a non-empty array", received: source });
     }
-    if (this.attention) {
-      throw new UnfoldError("E_UNSUPPORTED", "a streaming session does not run attention decoders yet (each step would also need the encoder outputs); use generate() or attentionWeights()", { name: "attention", received: this.spec.attention });
-    }
+    if (this.attention) this.checkSources([source], "source");
     const dec = this.decoder.recurrent[0];
     const carried = dec.carriedState();
     this.encode([source], false);
     const st = dec.carriedState()!; // [L, 1, H] h and c, set by encode
+    const enc = this.attention ? this.attention.encoderOutputs() : null; // [S, 1, DE]
     if (carried) dec.restoreCarriedState(carried);
     else this.decoder.resetState();
     const { L, H } = this;
@@ -531,6 +536,14 @@ export class Seq2Seq {
     for (let l = 0; l < L; l++) {
       initial.set(st.h.subarray(l * H, (l + 1) * H), 2 * l * H);
       initial.set(st.c.subarray(l * H, (l + 1) * H), 2 * l * H + H);
+    }
+    if (this.attention) {
+      const emb = (this.decEmbedding ?? this.decoder.embedding!).parameters().get("weight")!;
+      const head = this.decoder.head.parameters();
+      return new AttentionSession({
+        embedding: emb, rnn: dec, attention: this.attention, headWeight: head.get("weight")!, headBias: head.get("bias")!,
+        inputFeeding: !!this.feeding, enc: enc!, initial,
+      }, opts);
     }
     return new InferenceSession(this.decoder, opts, initial);
   }
