@@ -25,6 +25,8 @@ export { saveModel, loadModel, type SaveOptions, type LoadedModel, type AnyModel
 export { InferenceSession, type SessionOptions } from "./model/session.js";
 export { AttentionSession } from "./model/attention-session.js";
 export { forecast, type ForecastOptions } from "./model/forecast.js";
+export { Forecaster, GlobalForecaster, planSeries, type ForecasterOptions, type ForecastResult, type NamedSeries, type SeriesPlan } from "./model/forecaster.js";
+export { mae, mase, smape, coverage, naiveScale, seasonalNaive } from "./data/metrics.js";
 // Exchange with PyTorch: safetensors weights (issue 8).
 export { encodeSafetensors, decodeSafetensors, entryToFloat32, saveSafetensors, loadSafetensors, modelFromSafetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsFile, type SafetensorsModel, type SafetensorsSaveOptions, type SafetensorsLoadOptions, type ModelFromSafetensorsOptions } from "./io/safetensors.js";
 export { inspect, INSPECT_KINDS, type Inspection, type LayerInspection } from "./model/inspect.js";
