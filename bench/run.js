@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention-session, attention, onnx, validation
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention-session, attention, onnx, validation, ragged
 import "../dist/runtime/use-node.js"; // Node: read unfold.wasm from disk, worker_threads (what the package's `node` condition does)
 import { printTable } from "./format.js";
 
@@ -16,6 +16,7 @@ const suites = {
   attention: () => import("./attention.js"),
   onnx: () => import("./onnx.js"),
   validation: () => import("./validation.js"),
+  ragged: () => import("./ragged.js"),
 };
 
 console.log(`unfold-rnn benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? " (quick)" : ""}`);
