@@ -19,7 +19,7 @@ import { Arena, type Tensor } from "../runtime/arena.js";
 import { kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
 import { sampleInto, type SamplingOptions, softmaxInto } from "./sampling.js";
-import type { Sequential } from "./sequential.js";
+import type { SequentialModel as Sequential } from "./types.js";
 
 /** Options of `model.session()`. */
 export interface SessionOptions {
