@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  argmax, bucketBatches, crc32, Dense, decodeModel, Embedding, encodeModel, GRU, init, loadModel, LSTM, Optimizer, padBatch, Rng, sampleToken, saveModel,
+  argmax, bucketBatches, crc32, Dense, decodeModel, decodeSafetensors, Embedding, encodeModel, encodeSafetensors, entryToFloat32, GRU, init, loadModel, loadSafetensors, LSTM, modelFromSafetensors, Optimizer, padBatch, Rng, sampleToken, saveModel, saveSafetensors,
   scheduleFactor, Seq2Seq, Sequential, SimpleRNN, softmax, TokenStream, trainValSplit, UnfoldError, type UnfoldErrorCode, Vocab,
 } from "../src/index.js";
 import { loadModelFile, saveModelFile, writeFileAtomic } from "../src/node.js";
@@ -105,6 +105,9 @@ beforeAll(async () => {
   vocab = Vocab.fromChars("hello world");
 });
 
+/** A model's safetensors with every name behind `prefix` (a wrapper's state dict). */
+const prefixed = (m: Sequential | Seq2Seq, prefix: string) =>
+  encodeSafetensors([...decodeSafetensors(saveSafetensors(m)).tensors].map(([k, e]) => [prefix + k, { shape: e.shape, data: entryToFloat32(k, e) }]), decodeSafetensors(saveSafetensors(m)).metadata);
 const nan = (n: number, at = 0) => Float32Array.from({ length: n }, (_, i) => (i === at ? NaN : 0.1));
 const lmSpec = { input: { type: "tokens", vocabSize: V, embeddingDim: 4 }, recurrent: [{ cell: "lstm", hiddenSize: 5 }], output: { size: V, loss: "xent" }, mode: "many-to-many" } as const;
 const spec = (patch: Record<string, unknown>) => ({ ...lmSpec, ...patch }) as never;
@@ -162,6 +165,17 @@ const cases: Case[] = [
   ["LSTM.forward batchSize 0", "E_OPTION", () => lstm.forward(new Float32Array(6), { batchSize: 0 })],
   ["LSTM.forward batchSize 1.5", "E_OPTION", () => lstm.forward(new Float32Array(6), { batchSize: 1.5 })],
   ["LSTM.forward lastStepOnly 'yes'", "E_OPTION", () => lstm.forward(new Float32Array(6), { lastStepOnly: "yes" as never })],
+  ["LSTM.forward lengths with a 0", "E_OPTION", () => lstm.forward(new Float32Array(12), { batchSize: 2, lengths: [0, 2] })],
+  ["LSTM.forward lengths longer than T", "E_OPTION", () => lstm.forward(new Float32Array(12), { batchSize: 2, lengths: [3, 2] })],
+  ["LSTM.forward lengths 1.5", "E_OPTION", () => lstm.forward(new Float32Array(12), { batchSize: 2, lengths: [1.5, 2] })],
+  ["LSTM.forward lengths NaN", "E_OPTION", () => lstm.forward(new Float32Array(12), { batchSize: 2, lengths: [NaN, 2] })],
+  ["LSTM.forward lengths of the wrong count", "E_SHAPE", () => lstm.forward(new Float32Array(12), { batchSize: 2, lengths: [2] })],
+  ["LSTM.forward lengths a string", "E_OPTION", () => lstm.forward(new Float32Array(12), { batchSize: 2, lengths: "22" as never })],
+  ["bidirectional forward lengths longer than T", "E_OPTION", () => biLstm.forward(new Float32Array(4), { lengths: [3] })],
+  ["bidirectional forwardPtr lengths with a 0", "E_OPTION", () => biLstm.forwardPtr(0, 2, 1, { lengths: [0] })],
+  ["LSTM.finalStatePtr lengths longer than T", "E_OPTION", () => lstm.finalStatePtr([3, 1])],
+  ["bidirectional finalStatePtr lengths the forward did not have", "E_STATE", () => biLstm.finalStatePtr([1])],
+  ["bidirectional backwardPtr lengths the forward did not have", "E_STATE", () => biLstm.backwardPtr(null, null, null, false, [1])],
   ["LSTM.backward NaN upstream gradient", "E_NAN", () => lstm.backward({ dOutput: nan(8, 2) })],
   ["LSTM.backward Infinity in dhN", "E_NAN", () => lstm.backward({ dhN: Float32Array.from({ length: 8 }, (_, i) => (i === 1 ? Infinity : 0)) })],
   ["LSTM.backward NaN in dcN", "E_NAN", () => lstm.backward({ dcN: nan(8) })],
@@ -218,6 +232,10 @@ const cases: Case[] = [
   ["fit mse target Infinity", "E_NAN", () => feat.fit({ inputs: [[1, 2]], targets: [[Infinity, 0]] })],
   ["fit stream on a features model", "E_UNSUPPORTED", () => feat.fit({ stream: [0, 1, 0, 1] })],
   ["fit stream on a bidirectional model", "E_UNSUPPORTED", () => bi.fit({ stream: [0, 1, 0, 1] })],
+  ["Sequential.forwardPtr batch lengths with a 0", "E_OPTION", () => bi.forwardPtr({ T: 2, B: 2, ids: Int32Array.of(1, 2, 3, -1), lengths: Int32Array.of(2, 0) })],
+  ["Sequential.checkBatch lengths longer than T", "E_OPTION", () => bi.checkBatch({ T: 2, B: 2, ids: Int32Array.of(1, 2, 3, -1), lengths: Int32Array.of(2, 3) }, false)],
+  ["Sequential.checkBatch lengths 1.5", "E_OPTION", () => bi.checkBatch({ T: 2, B: 2, ids: Int32Array.of(1, 2, 3, -1), lengths: Float32Array.of(2, 1.5) as never }, false)],
+  ["Sequential.checkBatch lengths of the wrong count", "E_SHAPE", () => bi.checkBatch({ T: 2, B: 2, ids: Int32Array.of(1, 2, 3, -1), lengths: Int32Array.of(2) }, false)],
   // ---- Sequential.fit: options ----
   ["fit epochs 0", "E_OPTION", fitLm({ epochs: 0 })],
   ["fit steps 1.5", "E_OPTION", fitLm({ steps: 1.5 })],
@@ -306,6 +324,12 @@ const cases: Case[] = [
   ["writeFileAtomic of a string", "E_OPTION", () => writeFileAtomic(path.join(tmp, "x.bin"), "bytes" as never)],
   ["encodeModel(null)", "E_FORMAT", () => encodeModel(null as never)],
   ["crc32 of a string", "E_OPTION", () => crc32("abc" as never)],
+  ["loadSafetensors of names with a prefix not asked for (DDP's 'module.')", "E_FORMAT", () => loadSafetensors(lm, prefixed(lm, "module."))],
+  ["loadSafetensors stripPrefix of the wrong wrapper", "E_FORMAT", () => loadSafetensors(lm, prefixed(lm, "module."), { stripPrefix: "model." })],
+  ["loadSafetensors stripPrefix not a string", "E_OPTION", () => loadSafetensors(lm, saveSafetensors(lm), { stripPrefix: 1 as never })],
+  ["loadSafetensors unknown option", "E_OPTION", () => loadSafetensors(lm, saveSafetensors(lm), { prefix: "module." } as never)],
+  ["modelFromSafetensors of 'module.' names without stripPrefix", "E_FORMAT", () => modelFromSafetensors(prefixed(s2s, "module."))],
+  ["modelFromSafetensors stripPrefix null", "E_OPTION", () => modelFromSafetensors(saveSafetensors(s2s), { stripPrefix: null as never })],
 
   // ---- sampling, optimizers, RNG, runtime ----
   ["sampleToken topK 0", "E_OPTION", () => sampleToken([1, 2], new Rng(1), { topK: 0 })],

@@ -16,7 +16,7 @@ import { UnfoldError } from "../errors.js";
 import type { CellKind } from "../layers/recurrent.js";
 import { heap } from "../runtime/wasm.js";
 import { softmax } from "./sampling.js";
-import type { Sequential } from "./sequential.js";
+import type { SequentialModel as Sequential } from "./types.js";
 
 /** What one layer-direction of a recurrent block did at every step. */
 export interface LayerInspection {
@@ -28,6 +28,7 @@ export interface LayerInspection {
   layer: number;
   /** 0 forward, 1 reverse (bidirectional blocks). */
   direction: 0 | 1;
+  /** The layer's cell. */
   cell: CellKind;
   /** H */
   hiddenSize: number;

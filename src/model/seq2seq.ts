@@ -25,6 +25,7 @@
  */
 import { UnfoldError } from "../errors.js";
 import { InferenceSession, type SessionOptions } from "./session.js";
+import { AttentionSession } from "./attention-session.js";
 import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
@@ -34,11 +35,10 @@ import { Attention, InputFeeding, type ScoreKind } from "../layers/attention.js"
 import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import type { ParamRegion } from "../train/optimizers.js";
-import {
-  EarlyStopper, ensureOptimizer, type EpochInfo, runYielding, resolveOptions, sequentialBatches, type TrainHistory, trainStep,
-} from "../train/trainer.js";
+import { resolveOptions, sequentialBatches, type TrainHistory } from "../train/trainer.js";
+import { fit as runFit, fitAsync as runFitAsync, newTrainState, type Trainable, type TrainState } from "../train/loop.js";
 import { Rng } from "../util/rng.js";
-import { newTrainState, type FitOptions, type TrainState } from "./fit.js";
+import type { FitOptions } from "./fit.js";
 import { argmax, checkSamplingOptions, logSoftmax, sampleToken, type SamplingOptions } from "./sampling.js";
 import { type Batch, checkRecurrentSpec, makeRecurrent, type RecurrentSpec, Sequential } from "./sequential.js";
 import { checkTrainOptions } from "../train/trainer.js";
@@ -47,9 +47,32 @@ import * as v from "../validate.js";
 /** A serialisable encoder-decoder definition. */
 export interface Seq2SeqSpec {
   /** Token source (encoder-decoder) or one vector per example (one-to-many). */
-  source: { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "vector"; size: number };
+  source:
+    | {
+        /** Token ids, embedded. */
+        type: "tokens";
+        /** Source vocabulary size. */
+        vocabSize: number;
+        /** Source embedding size. */
+        embeddingDim: number;
+      }
+    | {
+        /** One vector per example (one-to-many). */
+        type: "vector";
+        /** Values per vector. */
+        size: number;
+      };
   /** Target vocabulary; it must contain the begin and end tokens. */
-  target: { vocabSize: number; embeddingDim: number; bosId: number; eosId: number };
+  target: {
+    /** Target vocabulary size. */
+    vocabSize: number;
+    /** Target embedding size. */
+    embeddingDim: number;
+    /** Id of the begin token, fed first. */
+    bosId: number;
+    /** Id of the end token, which ends a generated sequence. */
+    eosId: number;
+  };
   /**
    * Both encoder and decoder use this cell, hidden size and layer count.
    * `bidirectional` makes the encoder bidirectional (attention only; the
@@ -61,12 +84,15 @@ export interface Seq2SeqSpec {
   attention?: ScoreKind;
   /** With attention: feed each step's attentional state h~ into the next step's input (Luong's input feeding). Default false. */
   inputFeeding?: boolean;
+  /** Seeds initialisation, dropout, shuffling and sampling (default 0). */
   seed?: number;
 }
 
 /** Examples: a source (token ids, or a vector) and its target token ids (without begin/end tokens). */
 export interface Seq2SeqData {
+  /** One per example: token ids (tokens source) or `size` values (vector source). */
   sources: ArrayLike<number>[];
+  /** One per example: target token ids, without the begin and end tokens. */
   targets: ArrayLike<number>[];
 }
 
@@ -74,7 +100,11 @@ export interface Seq2SeqData {
 export interface Seq2SeqFitOptions extends Omit<FitOptions, "validation" | "tbptt"> {
   /** Probability of feeding the model's own prediction instead of the truth. Default 0 (pure teacher forcing). */
   scheduledSampling?: number;
-  validation?: Seq2SeqData | { fraction: number };
+  /** Held-out examples, or a fraction of the data to hold out (seeded). */
+  validation?: Seq2SeqData | {
+    /** In (0, 1): this fraction of the examples, chosen by the seed. */
+    fraction: number;
+  };
 }
 
 /** Options of {@link Seq2Seq.generate}. */
@@ -85,16 +115,21 @@ export interface DecodeOptions extends SamplingOptions {
   beamWidth?: number;
   /** Beam search: divide scores by length^alpha. Default 0.6 (0 = none). */
   lengthPenalty?: number;
+  /** Seeds sampling (default: the model's seed). */
   seed?: number;
 }
 
+/** An encoder-decoder (lecture p.14): the encoder's final state starts a decoder language model; optional attention. Built from a plain-data {@link Seq2SeqSpec}. */
 export class Seq2Seq {
+  /** The definition the model was built from. */
   readonly spec: Seq2SeqSpec;
   /** Encoder input: an Embedding (tokens) or Dense projecting the vector to L*H (vector). */
   readonly encEmbedding: Embedding | null;
+  /** The unidirectional encoder (token source), else null. */
   readonly encoder: Recurrent | null;
-  /** The bidirectional encoder (attention with `recurrent.bidirectional`), else null. */
+  /** The bidirectional encoder (attention with `recurrent.bidirectional`), else null. @internal */
   readonly biEncoder: BidirectionalEncoder | null = null;
+  /** Vector source: the Dense layer that maps the vector to the decoder's initial state, else null. */
   readonly bridge: Dense | null;
   /** The attention block between the decoder's recurrent layers and its head, or null. */
   readonly attention: Attention | null = null;
@@ -103,6 +138,7 @@ export class Seq2Seq {
   private readonly feeding: InputFeeding | null = null;
   /** The decoder: a token LM whose initial state is the encoder's final state. */
   readonly decoder: Sequential;
+  /** Optimizer and history, kept across fit() calls and saved with the model. @internal */
   trainState: TrainState = newTrainState();
   private work: Arena | null = null;
   private cap = 0;
@@ -156,7 +192,7 @@ export class Seq2Seq {
     return this.spec.recurrent.hiddenSize;
   }
 
-  /** Parameter regions for an optimizer. */
+  /** Parameter regions for an optimizer. @internal */
   regions(): ParamRegion[] {
     const r: ParamRegion[] = [];
     if (this.encEmbedding) r.push(this.encEmbedding.arenas());
@@ -211,6 +247,7 @@ export class Seq2Seq {
     loadChecked(this.parameters(), sd);
   }
 
+  /** Number of trainable parameters. */
   get parameterCount(): number {
     let n = 0;
     for (const t of this.parameters().values()) n += t.size;
@@ -259,7 +296,7 @@ export class Seq2Seq {
         this.attention!.setEncoderPtr(out, p.T, B, p.lengths);
         this.feeding?.start(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
       } else {
-        const out = this.encoder!.forwardPtr(x, p.T, B, { training });
+        const out = this.encoder!.forwardPtr(x, p.T, B, { training, lengths: p.lengths });
         const { hN, cN } = this.encoder!.finalStatePtr(p.lengths);
         dec.setInitialStatePtr(hN, cN, B);
         this.attention?.setEncoderPtr(out, p.T, B, p.lengths);
@@ -440,74 +477,65 @@ export class Seq2Seq {
   }
 
 
-  /** Train with teacher forcing (and optional scheduled sampling). */
+  /** Train with teacher forcing (and optional scheduled sampling); train/loop.ts's loop. */
   fit(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): TrainHistory {
-    const run = this.trainLoop(data, opts);
-    for (let r = run.next(); !r.done; r = run.next());
-    return this.trainState.history;
+    return runFit(this.trainer(), data, opts);
   }
 
   /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work. */
-  async fitAsync(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): Promise<TrainHistory> {
-    const run = this.trainLoop(data, opts);
-    await runYielding(run);
-    return this.trainState.history;
+  fitAsync(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): Promise<TrainHistory> {
+    return runFitAsync(this.trainer(), data, opts);
   }
 
-  private *trainLoop(data: Seq2SeqData, opts: Seq2SeqFitOptions): Generator<void, void, void> {
-    // Everything is checked before anything changes (optimizer, weights, state).
-    checkTrainOptions(opts);
-    v.checkNumber("scheduledSampling", opts.scheduledSampling, { min: 0, max: 1, optional: true });
-    this.checkData(data, "data");
-    if (opts.validation !== undefined) {
-      v.checkObject("validation", opts.validation, "held-out { sources, targets } or { fraction }");
-      if ("fraction" in opts.validation) v.checkNumber("validation.fraction", opts.validation.fraction, { min: 0, max: 1, minOpen: true, maxOpen: true });
-      else this.checkData(opts.validation, "validation");
-    }
-    const o = resolveOptions(opts, this.spec.seed ?? 0);
-    const st = this.trainState;
-    const regions = this.regions();
-    const opt = ensureOptimizer(st, o.optimizer, regions);
-    const ss = opts.scheduledSampling ?? 0;
-    const rng = new Rng(o.seed + 7919 * st.epoch);
-    let train = data;
-    let val: Seq2SeqData | null = null;
-    if (opts.validation && "fraction" in opts.validation) {
-      const sp = trainValSplit(data.sources.length, opts.validation.fraction, rng);
-      const pick = (ix: number[]) => ({ sources: ix.map((i) => data.sources[i]), targets: ix.map((i) => data.targets[i]) });
-      train = pick(sp.train);
-      val = pick(sp.val);
-    } else if (opts.validation) val = opts.validation as Seq2SeqData;
-    const start = st.history.steps;
-    const early = new EarlyStopper(o.earlyStopping, regions);
-    for (let e = 0; e < o.epochs && st.history.steps - start < o.steps; e++) {
-      const t0 = performance.now();
-      let lossSum = 0;
-      let count = 0;
-      let stop = false;
-      const order = o.shuffle ? bucketBatches(train.targets.map((t) => t.length + 1), o.batchSize, { rng }) : sequentialBatches(train.sources.length, o.batchSize);
-      for (const idx of order) {
-        const r = trainStep(
-          () => this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng),
-          regions, opt, o, st.history, st.epoch + 1,
-        );
-        lossSum += r.loss * r.count;
-        count += r.count;
-        if (r.stop || st.history.steps - start >= o.steps) stop = true;
-        yield;
-        if (stop) break;
-      }
-      st.epoch++;
-      const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: lossSum / count, seconds: (performance.now() - t0) / 1000 };
-      if (val) info.valLoss = this.evaluate(val, o.batchSize).loss;
-      st.history.epochs.push(info);
-      if (o.onEpoch?.(info) === false || stop || early.update(info.valLoss)) break;
-    }
-    early.restoreBest();
+  /**
+   * This model as the training loop sees it: batches of example indices
+   * (bucketed by target length when shuffling), each a teacher-forced
+   * forward / loss / backward through decoder and encoder.
+   */
+  private trainer(): Trainable<Seq2SeqData, Seq2SeqFitOptions, number[]> {
+    let ss = 0;
+    let train: Seq2SeqData = { sources: [], targets: [] };
+    return {
+      trainState: this.trainState,
+      regions: () => this.regions(),
+      checkFit: (data, opts) => {
+        checkTrainOptions(opts);
+        v.checkNumber("scheduledSampling", opts.scheduledSampling, { min: 0, max: 1, optional: true });
+        this.checkData(data, "data");
+        if (opts.validation !== undefined) {
+          v.checkObject("validation", opts.validation, "held-out { sources, targets } or { fraction }");
+          if ("fraction" in opts.validation) v.checkNumber("validation.fraction", opts.validation.fraction, { min: 0, max: 1, minOpen: true, maxOpen: true });
+          else this.checkData(opts.validation, "validation");
+        }
+        ss = opts.scheduledSampling ?? 0;
+        return resolveOptions(opts, this.spec.seed ?? 0);
+      },
+      splitValidation: (data, opts, rng) => {
+        if (opts.validation && "fraction" in opts.validation) {
+          const sp = trainValSplit(data.sources.length, opts.validation.fraction, rng);
+          const pick = (ix: number[]) => ({ sources: ix.map((i) => data.sources[i]), targets: ix.map((i) => data.targets[i]) });
+          return { train: pick(sp.train), val: pick(sp.val) };
+        }
+        return { train: data, val: (opts.validation as Seq2SeqData | undefined) ?? null };
+      },
+      batches: (t, o, rng) => {
+        train = t;
+        return o.shuffle ? bucketBatches(t.targets.map((y) => y.length + 1), o.batchSize, { rng }) : sequentialBatches(t.sources.length, o.batchSize);
+      },
+      lossAndBackward: (idx, rng) => this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng),
+      stoppedInside: () => true,
+      validationLoss: (val, o) => this.evaluate(val, o.batchSize).loss,
+      resetState: () => this.decoder.resetState(),
+    };
   }
 
   /** Mean per-token cross-entropy (teacher forcing) on data. */
-  evaluate(data: Seq2SeqData, batchSize = 32): { loss: number; count: number } {
+  evaluate(data: Seq2SeqData, batchSize = 32): {
+    /** Mean cross-entropy per target token (nats). */
+    loss: number;
+    /** Target tokens averaged over. */
+    count: number;
+  } {
     this.checkData(data, "data");
     v.checkInt("evaluate: batchSize", batchSize, 1);
     let sum = 0;
@@ -527,18 +555,22 @@ export class Seq2Seq {
    * model). Feed the begin token first: `s.feed([spec.target.bosId])`, then
    * `s.sample()` or `s.step(id)` token by token; `reset()` returns to the
    * encoder's state. The model itself is left as it was.
+   *
+   * With attention it is an {@link AttentionSession}: the encoder outputs
+   * are computed once, here, and each step also attends over them
+   * (`s.attentionWeights()` after a step says where); the same tokens as
+   * `generate([source])`, greedy or sampled with the same seed.
    */
-  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession {
+  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession | AttentionSession {
     if (!source || typeof source !== "object" || typeof source.length !== "number" || source.length === 0) {
       throw new UnfoldError("E_SHAPE", "session(source) needs a non-empty source sequence (or vector)", { name: "source", expected: "a non-empty array", received: source });
     }
-    if (this.attention) {
-      throw new UnfoldError("E_UNSUPPORTED", "a streaming session does not run attention decoders yet (each step would also need the encoder outputs); use generate() or attentionWeights()", { name: "attention", received: this.spec.attention });
-    }
+    if (this.attention) this.checkSources([source], "source");
     const dec = this.decoder.recurrent[0];
     const carried = dec.carriedState();
     this.encode([source], false);
     const st = dec.carriedState()!; // [L, 1, H] h and c, set by encode
+    const enc = this.attention ? this.attention.encoderOutputs() : null; // [S, 1, DE]
     if (carried) dec.restoreCarriedState(carried);
     else this.decoder.resetState();
     const { L, H } = this;
@@ -546,6 +578,14 @@ export class Seq2Seq {
     for (let l = 0; l < L; l++) {
       initial.set(st.h.subarray(l * H, (l + 1) * H), 2 * l * H);
       initial.set(st.c.subarray(l * H, (l + 1) * H), 2 * l * H + H);
+    }
+    if (this.attention) {
+      const emb = (this.decEmbedding ?? this.decoder.embedding!).parameters().get("weight")!;
+      const head = this.decoder.head.parameters();
+      return new AttentionSession({
+        embedding: emb, rnn: dec, attention: this.attention, headWeight: head.get("weight")!, headBias: head.get("bias")!,
+        inputFeeding: !!this.feeding, enc: enc!, initial,
+      }, opts);
     }
     return new InferenceSession(this.decoder, opts, initial);
   }
@@ -668,6 +708,7 @@ export class Seq2Seq {
     return structuredClone(this.spec);
   }
 
+  /** Free the model's WASM memory; the model is unusable afterwards. */
   dispose(): void {
     this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.encEmbedding?.dispose();

@@ -26,56 +26,13 @@ import type { ParamRegion } from "../train/optimizers.js";
 import { UnfoldError } from "../errors.js";
 import * as v from "../validate.js";
 import type { TrainHistory } from "../train/trainer.js";
+import { newTrainState, type TrainState } from "../train/loop.js";
 import {
-  type Evaluation, evaluate, fit, fitAsync, type FitOptions, generate, type GenerateOptions, newTrainState, predict,
-  type TrainData, type TrainState,
+  type Evaluation, evaluate, fit, fitAsync, type FitOptions, generate, type GenerateOptions, predict, type TrainData,
 } from "./fit.js";
+import type { Batch, RecurrentSpec, SequentialModel, SequentialSpec } from "./types.js";
 
-/** One recurrent block of a model. */
-export interface RecurrentSpec {
-  cell: "lstm" | "gru" | "rnn" | "rnn_relu";
-  hiddenSize: number;
-  numLayers?: number;
-  bidirectional?: boolean;
-  dropout?: number;
-  /** LSTM: initial forget-gate bias. */
-  forgetBias?: number;
-}
-
-/** The input of a model: token ids (with an Embedding) or feature vectors. */
-export type InputSpec = { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "features"; size: number };
-
-/** A serialisable model definition. */
-export interface SequentialSpec {
-  input: InputSpec;
-  recurrent: RecurrentSpec[];
-  /** The Dense head: O outputs per step; loss 'xent' (softmax cross-entropy on class ids) or 'mse'. */
-  output: { size: number; loss: "xent" | "mse" };
-  mode: "many-to-many" | "many-to-one";
-  seed?: number;
-}
-
-/**
- * A batch in the engine's layout (time-major). Build one with
- * `padBatch` (src/data) or let {@link Sequential.fit} do it.
- */
-export interface Batch {
-  T: number;
-  B: number;
-  /** Token ids [T, B] (tokens input); a negative id is padding. */
-  ids?: Int32Array;
-  /** Features [T, B, F] (features input). */
-  features?: Float32Array;
-  /** Real length of each sequence [B] (default: all T). Many-to-one reads step lengths[b]-1. */
-  lengths?: Int32Array;
-  /**
-   * xent: class ids, many-to-many [T, B] (negative = ignore, e.g. padding),
-   * many-to-one [B]. mse: values, many-to-many [T, B, O], many-to-one [B, O].
-   */
-  targets?: Int32Array | Float32Array;
-  /** mse many-to-many: 1 at real steps, 0 at padding [T, B] (default all 1). */
-  mask?: Float32Array;
-}
+export type { Batch, InputSpec, RecurrentSpec, SequentialSpec } from "./types.js";
 
 /** Build the recurrent layer of a spec. */
 export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number): Recurrent {
@@ -95,10 +52,14 @@ export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number)
 }
 
 /** An Embedding / recurrent stack / Dense head model. */
-export class Sequential {
+export class Sequential implements SequentialModel {
+  /** The definition the model was built from. */
   readonly spec: SequentialSpec;
+  /** The input Embedding (tokens input), or null (features input). */
   readonly embedding: Embedding | null;
+  /** The recurrent blocks, as in the spec. */
   readonly recurrent: Recurrent[];
+  /** The Dense head, applied at every step (many-to-many) or at the last real step (many-to-one). */
   readonly head: Dense;
   /** Features per step entering the first recurrent layer (E or F). */
   readonly inputSize: number;
@@ -108,7 +69,7 @@ export class Sequential {
   /** Time series: the scaler fitted on the training data, used by {@link forecast} and saved with the model. */
   scaler: Scaler | null = null;
 
-  /** Optimizer and history, kept across fit() calls and saved with the model. */
+  /** Optimizer and history, kept across fit() calls and saved with the model. @internal */
   trainState: TrainState = newTrainState();
   /** All parameters, all gradients (same layout), and each layer's share of them in floats. */
   private readonly block: { params: Arena; grads: Arena; parts: number[] };
@@ -147,7 +108,7 @@ export class Sequential {
     };
   }
 
-  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). */
+  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). @internal */
   regions(): ParamRegion[] {
     return [this.block];
   }
@@ -231,9 +192,6 @@ export class Sequential {
       v.checkArrayLike("batch.lengths", b.lengths);
       v.checkLength("batch.lengths", b.lengths, B, "[B]");
       for (let i = 0; i < B; i++) v.checkInt(`batch.lengths[${i}]`, b.lengths[i], 1, T);
-      if (this.spec.mode === "many-to-one" && this.recurrent.some((r) => r.numDirections === 2) && Array.from(b.lengths).some((l) => l !== T)) {
-        throw new UnfoldError("E_UNSUPPORTED", "a bidirectional many-to-one model needs sequences of equal length in a batch (its reverse direction would read the padding); bucket by length");
-      }
     }
     if (b.mask !== undefined) {
       v.checkArrayLike("batch.mask", b.mask);
@@ -260,6 +218,7 @@ export class Sequential {
    * [T*B, O] (many-to-many, time-major) or [B, O] (many-to-one), in WASM memory.
    * @param state 'zeros' starts every sequence from h0 = 0; 'keep' continues
    *   from the carried state (truncated BPTT, stateful generation).
+   * @internal
    */
   forwardPtr(b: Batch, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): { out: Ptr; rows: number } {
     const { T, B } = b;
@@ -272,7 +231,8 @@ export class Sequential {
       hp.f32(this.w.feat.ptr, b.features!.length).set(b.features!);
       x = this.w.feat.ptr;
     }
-    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state });
+    // With lengths, every recurrent layer runs each sequence as PyTorch's packed sequences do.
+    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state, lengths: b.lengths });
     let rows = T * B;
     if (this.spec.mode === "many-to-one") {
       // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H].
@@ -292,6 +252,7 @@ export class Sequential {
    * output with dL/d(output) for {@link backwardPtr}. xent: mean over
    * non-ignored targets; mse: mean over values (masked steps excluded).
    * @returns the loss and the number of targets it averages over.
+   * @internal
    */
   lossAndGrad(b: Batch): { loss: number; count: number } {
     if (!this.last) throw new UnfoldError("E_STATE", "lossAndGrad needs a forward first");
@@ -337,6 +298,7 @@ export class Sequential {
    * Backward from the gradient {@link lossAndGrad} left in the head's output.
    * Writes all parameter gradients; returns where the gradients of the first
    * recurrent layer's initial state are (for an encoder feeding this model).
+   * @internal
    */
   backwardPtr(): { dh0: Ptr; dc0: Ptr | null } {
     const last = this.last;
@@ -376,12 +338,12 @@ export class Sequential {
    * continues with the same optimizer state.
    */
   fit(data: TrainData, opts: FitOptions = {}): TrainHistory {
-    return fit(this, this.trainState, data, opts);
+    return fit(this, data, opts);
   }
 
   /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work, keeping a page responsive. */
   fitAsync(data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
-    return fitAsync(this, this.trainState, data, opts);
+    return fitAsync(this, data, opts);
   }
 
   /** Mean loss, and accuracy for classification, on data. */
@@ -423,6 +385,7 @@ export class Sequential {
     return structuredClone(this.spec);
   }
 
+  /** Free the model's WASM memory; the model is unusable afterwards. */
   dispose(): void {
     this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.embedding?.dispose();

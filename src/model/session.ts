@@ -22,7 +22,7 @@ import { kernels } from "../runtime/wasm.js";
 import { Rng } from "../util/rng.js";
 import { type Q8Matrix, q8Weights } from "./q8.js";
 import { sampleInto, type SamplingOptions, softmaxInto } from "./sampling.js";
-import type { Sequential } from "./sequential.js";
+import type { SequentialModel as Sequential } from "./types.js";
 
 /** Options of `model.session()`. */
 export interface SessionOptions {
