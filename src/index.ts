@@ -27,3 +27,4 @@ export { forecast, type ForecastOptions } from "./model/forecast.js";
 // Exchange with PyTorch: safetensors weights (issue 8).
 export { encodeSafetensors, decodeSafetensors, entryToFloat32, saveSafetensors, loadSafetensors, modelFromSafetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsFile, type SafetensorsModel, type SafetensorsSaveOptions, type SafetensorsLoadOptions } from "./io/safetensors.js";
 export { inspect, INSPECT_KINDS, type Inspection, type LayerInspection } from "./model/inspect.js";
+export { fromTfjs, type TfjsModelJson, type TfjsWeightSpec, type TfjsImportDescription } from "./io/tfjs.js";
