@@ -211,6 +211,42 @@ describe("fromTfjs: tfjs-layers models, trained, saved and imported, give tfjs's
   });
 });
 
+describe("unfold import (CLI)", () => {
+  it("imports model.json with its weight file into a model file that loads and predicts the same; and an .onnx file", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { execFileSync } = await import("node:child_process");
+    const { loadModelFile } = await import("../src/node.js");
+    const dir = mkdtempSync(join(tmpdir(), "unfold-import-"));
+    const tm = CASES[2].build();
+    const { json, data: wd } = await saved(tm);
+    tm.dispose();
+    writeFileSync(join(dir, "model.json"), JSON.stringify(json));
+    writeFileSync(join(dir, "w.bin"), new Uint8Array(wd));
+    const main = new URL("../dist/cli/main.js", import.meta.url).pathname;
+    const out = execFileSync(process.execPath, [main, "import", join(dir, "model.json"), "--out", join(dir, "gru.unfold")], { encoding: "utf8" });
+    expect(out).toMatch(/imported .*model\.json: GRU/);
+    const { model } = await loadModelFile(join(dir, "gru.unfold"));
+    const { model: direct } = fromTfjs(json, wd);
+    const b = data(CASES[2], 3, new Rng(1)).batch;
+    expect(ours(model as Sequential, b, false)).toEqual(ours(direct, b, false));
+    model.dispose();
+    direct.dispose();
+    const onnx = new URL("./fixtures/onnx-import/rnn_relu_last_step.onnx", import.meta.url).pathname;
+    expect(execFileSync(process.execPath, [main, "import", onnx, "--out", join(dir, "rnn.unfold")], { encoding: "utf8" })).toMatch(/saved .*rnn\.unfold/);
+    // A model.json whose weight file is missing: one line, the E_FORMAT-style exit.
+    writeFileSync(join(dir, "w.bin"), new Uint8Array(8));
+    let failed = "";
+    try {
+      execFileSync(process.execPath, [main, "import", join(dir, "model.json")], { encoding: "utf8", stdio: "pipe" });
+    } catch (e) {
+      failed = String((e as { stderr: string }).stderr);
+    }
+    expect(failed).toMatch(/unfold: .*fromTfjs: weight '.*' .* needs bytes .*\[E_FORMAT\]/);
+  }, 60_000);
+});
+
 describe("fromTfjs: Keras's reset_after = true GRU (bias [2, 3H])", () => {
   it("maps to the PyTorch-style GRU: the same weights written the Keras way import to the same outputs", async () => {
     const { Sequential } = await import("../src/model/sequential.js");
