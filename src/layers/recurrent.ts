@@ -77,6 +77,16 @@ export interface ForwardOptions {
   lastStepOnly?: boolean;
   /** Apply dropout (if configured). Default false. */
   training?: boolean;
+  /**
+   * Real length of each sequence [B], for a right-padded batch (PyTorch's
+   * `pack_padded_sequence(x, lengths, enforce_sorted=False)`): for sequence b
+   * the forward direction runs steps 0..L_b-1, the reverse direction starts at
+   * step L_b-1 from its initial state, outputs past L_b are zero, and hN / cN
+   * are each sequence's own final states. The padding values are never read.
+   * Default: every sequence has all T steps. With `lastStepOnly`, the output
+   * is each sequence's step L_b-1 (PyTorch's `output[lengths-1, arange(B)]`).
+   */
+  lengths?: ArrayLike<number>;
 }
 
 /** Result of {@link Recurrent.forward}. */
@@ -167,7 +177,7 @@ export class Recurrent {
   private caches: UnitCache[] = [];
   private a!: Record<string, Tensor>;
   /** Shape of the last forward, which backward differentiates. */
-  private last: { T: number; B: number; training: boolean } | null = null;
+  private last: { T: number; B: number; training: boolean; lengths: Int32Array | null } | null = null;
   private norms: Float64Array | null = null;
   /** The last public forward returned only the last step. */
   private lastStepOnly = false;
@@ -367,6 +377,8 @@ export class Recurrent {
       gh: a.tensor("gh", [capB, G * H]), // GRU: h_{t-1} W_hh^T of one step
       dc: a.tensor("dc", [capB, H]), // LSTM: running dL/dc
       dhp: a.tensor("dhp", [capB, H]), // GRU: dL/dh_{t-1} of one step
+      dhAcc: a.tensor("dhAcc", [capB, H]), // reverse direction with lengths: dL/dh0 of the sequences that ended early
+      dcAcc: a.tensor("dcAcc", [capB, H]), // ... and dL/dc0 (LSTM)
       dG: a.tensor("dG", [capT, capB, G * H]), // gate gradients of one layer-direction
       dGh: a.tensor("dGh", [capT, capB, G * H]), // GRU: recurrent-projection gradients
       dHs: a.tensor("dHs", [capT, capB, H]), // dL/dh_t of one layer-direction
@@ -446,6 +458,7 @@ export class Recurrent {
       v.checkFinite(name, st);
     }
     const T = x.length / (B * I);
+    const lens = checkLengths(opts.lengths, T, B, "forward: options.lengths");
     this.ensureCapacity(T, B);
     const k = kernels();
     const a = this.a;
@@ -463,20 +476,27 @@ export class Recurrent {
     else if (opts.c0) throw new UnfoldError("E_OPTION", `c0 is only for LSTM; ${this.kind} has no cell state`, { name: "c0" });
 
     const training = !!opts.training;
-    this.run(T, B, training);
+    this.run(T, B, training, lens);
 
     const D = this.numDirections;
     const H = this.hiddenSize;
     const out = this.layerOut(this.numLayers - 1, B);
     let output: Float32Array;
     this.lastStepOnly = !!opts.lastStepOnly;
-    if (this.lastStepOnly) output = hp.f32(out + (T - 1) * B * D * H * 4, B * D * H).slice();
+    if (this.lastStepOnly && lens) {
+      // Each sequence's own last real step, row (L_b - 1)*B + b.
+      const all = hp.f32(out, T * B * D * H);
+      output = new Float32Array(B * D * H);
+      for (let b = 0; b < B; b++) output.set(all.subarray(((lens[b] - 1) * B + b) * D * H, ((lens[b] - 1) * B + b + 1) * D * H), b * D * H);
+    } else if (this.lastStepOnly) output = hp.f32(out + (T - 1) * B * D * H * 4, B * D * H).slice();
     else if (this.batchFirst) {
       k.swap01_f32(a.dA.ptr, out, T, B, D * H);
       output = hp.f32(a.dA.ptr, T * B * D * H).slice();
     } else output = hp.f32(out, T * B * D * H).slice();
-    const res: ForwardResult = { output, hN: this.finalState("h", T, B) };
-    if (this.kind === "lstm") res.cN = this.finalState("c", T, B);
+    const { hN, cN } = this.finalStatePtr();
+    const n = this.units.length * B * H;
+    const res: ForwardResult = { output, hN: hp.f32(hN, n).slice() };
+    if (cN !== null) res.cN = hp.f32(cN, n).slice();
     return res;
   }
 
@@ -497,19 +517,6 @@ export class Recurrent {
     if (kernels().count_nonfinite(t.ptr, n) > 0) throw new UnfoldError("E_NAN", `${name} contains NaN or infinite values`, { name });
   }
 
-  /** Final state [L*D, B, H]: the forward direction's h_T, the reverse direction's h_0. */
-  private finalState(which: "h" | "c", T: number, B: number): Float32Array {
-    const H = this.hiddenSize;
-    const out = new Float32Array(this.units.length * B * H);
-    this.units.forEach((u, i) => {
-      const c = this.caches[i];
-      const buf = which === "h" ? c.hs : c.cs!;
-      const slot = u.d === 0 ? T : 0;
-      out.set(heap().f32(buf.ptr + slot * B * H * 4, B * H), i * B * H);
-    });
-    return out;
-  }
-
   // ---- engine-level API (time-major, WASM pointers), used by models -------------
 
   /**
@@ -517,11 +524,14 @@ export class Recurrent {
    * time-major regardless of batchFirst, and is not checked for NaN.
    * @param state 'zeros' (default) starts from h0 = c0 = 0; 'keep' starts from
    *   the state set by {@link carryState} or {@link setInitialStatePtr}.
+   * @param lengths [B] real length of each sequence (see {@link ForwardOptions.lengths});
+   *   {@link backwardPtr} and {@link finalStatePtr} then use them too.
    * @returns byte offset of the output [T, B, D*H], valid until the next call.
    */
-  forwardPtr(x: Ptr, T: number, B: number, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): Ptr {
+  forwardPtr(x: Ptr, T: number, B: number, opts: { training?: boolean; state?: "zeros" | "keep"; lengths?: ArrayLike<number> } = {}): Ptr {
     checkInt("T", T, 1);
     checkInt("batchSize", B, 1);
+    const lens = checkLengths(opts.lengths, T, B, "lengths");
     if (opts.state === "keep" && this.stateB !== null && this.stateB !== B) {
       throw new UnfoldError("E_STATE", `cannot keep the hidden state across a change of batch size (${this.stateB} -> ${B}); call resetState() first`);
     }
@@ -530,7 +540,7 @@ export class Recurrent {
     const a = this.a;
     k.copy2d_f32(a.x.ptr, this.inputSize, x, this.inputSize, T * B, this.inputSize);
     if (opts.state !== "keep") this.resetState();
-    this.run(T, B, !!opts.training);
+    this.run(T, B, !!opts.training, lens);
     return this.runOutput(B);
   }
 
@@ -652,67 +662,90 @@ export class Recurrent {
 
   /**
    * Byte offsets of the last forward's final states hN, cN [L*D, B, H]
-   * (copied into scratch). With `lengths` [B] (right-padded sequences,
-   * unidirectional only), sequence b's final state is the one after its
-   * lengths[b] real steps, as PyTorch's packed sequences give.
+   * (copied into scratch): the forward direction's state after each
+   * sequence's last real step (slot L_b), the reverse direction's after step 0.
+   * The lengths are those the forward ran with; a unidirectional layer run
+   * without them may be given `lengths` [B] here (right-padded sequences:
+   * the forward direction never reads what comes after a sequence's end).
    */
   finalStatePtr(lengths?: ArrayLike<number>): { hN: Ptr; cN: Ptr | null } {
     if (!this.last) throw new UnfoldError("E_STATE", "finalStatePtr() needs a forward() first");
     const { T, B } = this.last;
-    this.checkLengths(lengths, T, B);
+    const lens = this.lengthsOfLast(lengths);
     const k = kernels();
     const H = this.hiddenSize;
     const BH4 = B * H * 4;
     this.units.forEach((u, ui) => {
       const c = this.caches[ui];
-      const slot = u.d === 0 ? T : 0;
-      if (lengths) {
+      if (lens && u.d === 0) {
         for (let b = 0; b < B; b++) {
-          const at = lengths[b] * BH4 + b * H * 4;
+          const at = lens[b] * BH4 + b * H * 4;
           k.copy2d_f32(this.a.hN.ptr + ui * BH4 + b * H * 4, H, c.hs.ptr + at, H, 1, H);
           if (c.cs) k.copy2d_f32(this.a.cN.ptr + ui * BH4 + b * H * 4, H, c.cs.ptr + at, H, 1, H);
         }
         return;
       }
+      const slot = u.d === 0 ? T : 0;
       k.copy2d_f32(this.a.hN.ptr + ui * BH4, H, this.hAt(c, slot, B), H, B, H);
       if (c.cs) k.copy2d_f32(this.a.cN.ptr + ui * BH4, H, c.cs.ptr + slot * BH4, H, B, H);
     });
     return { hN: this.a.hN.ptr, cN: this.kind === "lstm" ? this.a.cN.ptr : null };
   }
 
-  private checkLengths(lengths: ArrayLike<number> | undefined, T: number, B: number): void {
-    if (!lengths) return;
-    if (this.numDirections !== 1) throw new UnfoldError("E_UNSUPPORTED", "per-sequence lengths need a unidirectional layer");
-    v.checkLength("lengths", lengths, B, "[B]");
-    for (let b = 0; b < B; b++) checkInt(`lengths[${b}]`, lengths[b], 1, T);
+  /**
+   * The lengths backward and the final states use: those of the last forward,
+   * or (unidirectional layers run without them) the ones given here.
+   */
+  private lengthsOfLast(given: ArrayLike<number> | undefined): Int32Array | null {
+    const { T, B, lengths } = this.last!;
+    if (given === undefined) return lengths;
+    const g = checkLengths(given, T, B, "lengths");
+    if (lengths) {
+      if (g === null || g.some((L, b) => L !== lengths[b])) {
+        throw new UnfoldError("E_OPTION", "lengths differ from the ones the last forward ran with", { name: "lengths", expected: Array.from(lengths).join(","), received: given });
+      }
+      return lengths;
+    }
+    if (g !== null && this.numDirections === 2) {
+      throw new UnfoldError("E_STATE", "a bidirectional layer needs the lengths in forwardPtr(..., { lengths }): its reverse direction starts at each sequence's last step", { name: "lengths" });
+    }
+    return g;
   }
 
   /**
    * BPTT from gradients in WASM memory (time-major). dY [T, B, D*H] or null
-   * for zeros; dhN/dcN [L*D, B, H] or null. Writes the parameter gradients.
+   * for zeros (entries past a sequence's length are ignored); dhN/dcN
+   * [L*D, B, H] or null. Writes the parameter gradients. `lengths`: as in
+   * {@link finalStatePtr}.
    * @returns byte offsets of dX [T, B, I], dh0 and dc0 [L*D, B, H].
    */
   backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
     if (!this.last) throw new UnfoldError("E_STATE", "backward() needs a forward() first");
+    const lens = this.lengthsOfLast(lengths);
     const { T, B } = this.last;
     const n = T * B * this.numDirections * this.hiddenSize;
     const k = kernels();
     if (dY === null) k.fill_f32(this.a.dA.ptr, n, 0);
     else k.copy2d_f32(this.a.dA.ptr, n, dY, n, 1, n);
-    this.checkLengths(lengths, T, B);
-    const dX = this.bptt(dhN, dcN, recordGradNorms, lengths);
+    const dX = this.bptt(dhN, dcN, recordGradNorms, lens);
     return { dX, dh0: this.a.dh0.ptr, dc0: this.kind === "lstm" ? this.a.dc0.ptr : null };
   }
 
-  /** Forward on the input already in `x` (time-major) and states in h0/c0. */
-  private run(T: number, B: number, training: boolean): void {
+  /**
+   * Forward on the input already in `x` (time-major) and states in h0/c0.
+   * With lengths [B], the padding steps (t >= L_b) of the input are zeroed
+   * first, so whatever they held changes nothing, and every layer's outputs
+   * there are zeroed after it ran, so the next layer reads zeros too.
+   */
+  private run(T: number, B: number, training: boolean, lens: Int32Array | null): void {
     const k = kernels();
     const H = this.hiddenSize;
     const D = this.numDirections;
+    if (lens) zeroPadding(this.a.x.ptr, this.inputSize, T, B, lens);
     for (let l = 0; l < this.numLayers; l++) {
       if (l > 0 && training && this.dropout > 0) this.dropoutForward(l, T, B);
       const X = this.layerIn(l, B, training);
-      for (let d = 0; d < D; d++) this.unitForward(l * D + d, X, T, B);
+      for (let d = 0; d < D; d++) this.unitForward(l * D + d, X, T, B, lens);
       // Interleave the directions (or make batch-first room) into the layer output.
       const out = this.layerOut(l, B);
       const last = l === this.numLayers - 1;
@@ -721,9 +754,11 @@ export class Recurrent {
           const c = this.caches[l * D + d];
           k.copy2d_f32(out + d * H * 4, D * H, this.hAt(c, d === 0 ? 1 : 0, B), H, T * B, H);
         }
+        // (The forward direction's padding is zero already; the reverse direction's slot L_b holds h0.)
+        if (D === 2 && lens) zeroPadding(out, D * H, T, B, lens);
       }
     }
-    this.last = { T, B, training };
+    this.last = { T, B, training, lengths: lens };
   }
 
   private dropoutForward(l: number, T: number, B: number): void {
@@ -743,8 +778,15 @@ export class Recurrent {
     k.mul_f32(this.a[`xin${l}`].ptr, this.layerOut(l - 1, B), mask.ptr, n);
   }
 
-  /** One layer-direction over all T steps. X: [T, B, in]. */
-  private unitForward(ui: number, X: Ptr, T: number, B: number): void {
+  /**
+   * One layer-direction over all T steps. X: [T, B, in]. With lengths, the
+   * reverse direction of sequence b starts at its own last step L_b - 1 from
+   * its initial state (copied into slot L_b of row b just before that step,
+   * where backward also finds it as h_prev); the steps it ran before, over the
+   * (zero) padding, are overwritten or zeroed. The forward direction's states
+   * past L_b are zeroed: they are its output there.
+   */
+  private unitForward(ui: number, X: Ptr, T: number, B: number, lens: Int32Array | null): void {
     const k = kernels();
     const u = this.units[ui];
     const c = this.caches[ui];
@@ -775,6 +817,13 @@ export class Recurrent {
       const hPrev = this.hAt(c, prev, B);
       const hCur = this.hAt(c, cur, B);
       const Gt = c.gates.ptr + t * B * GH * 4;
+      if (rev && lens) {
+        for (let b = 0; b < B; b++) {
+          if (lens[b] - 1 !== t || lens[b] === T) continue;
+          k.copy2d_f32(hPrev + b * H * 4, H, this.a.h0.ptr + ui * BH4 + b * H * 4, H, 1, H);
+          if (c.cs) k.copy2d_f32(c.cs.ptr + prev * BH4 + b * H * 4, H, this.a.c0.ptr + ui * BH4 + b * H * 4, H, 1, H);
+        }
+      }
       switch (this.kind) {
         // Each is gemm_packed_f32x4_4x8 (h_{t-1} W_hh^T) then the fused cell kernel.
         case "lstm":
@@ -786,6 +835,15 @@ export class Recurrent {
           break;
         default:
           threads.rnnStepFwd(B, H, hPrev, packed, Gt, u.bIh.ptr, u.bHh.ptr, hCur, this.kind === "rnn_relu" ? 1 : 0);
+      }
+    }
+    if (lens) {
+      // Forward: h_t for t >= L_b (slots L_b+1..T). Reverse: the states of the padding
+      // steps (slots L_b+1..T-1; slot L_b holds h0 and slot T the initial state).
+      const hs = heap().f32(c.hs.ptr, (T + 1) * B * H);
+      for (let b = 0; b < B; b++) {
+        const end = rev ? T - 1 : T;
+        for (let sl = lens[b] + 1; sl <= end; sl++) hs.fill(0, (sl * B + b) * H, (sl * B + b + 1) * H);
       }
     }
   }
@@ -808,7 +866,7 @@ export class Recurrent {
       v.checkArrayLike(`backward: ${name}`, g);
       v.checkFinite(name, g);
     }
-    const { T, B } = this.last;
+    const { T, B, lengths: lens } = this.last;
     const k = kernels();
     const hp = heap();
     const a = this.a;
@@ -819,10 +877,13 @@ export class Recurrent {
     // dY of the top layer, time-major, in dA.
     const dY = a.dA.ptr;
     if (grad.dOutput !== undefined && this.lastStepOnly) {
-      // dOutput [B, D*H] of the last step; every other step gets zero.
+      // dOutput [B, D*H] of the last step (each sequence's own, with lengths); every other step gets zero.
       if (grad.dOutput.length !== B * D * H) throw new UnfoldError("E_SHAPE", `dOutput should have ${B * D * H} values (shape [B, ${D * H}]: the forward returned the last step only), got ${grad.dOutput.length}`);
       k.fill_f32(dY, nOut, 0);
-      hp.f32(dY + (T - 1) * B * D * H * 4, B * D * H).set(grad.dOutput);
+      if (lens) {
+        const all = hp.f32(dY, nOut);
+        for (let b = 0; b < B; b++) for (let j = 0; j < D * H; j++) all[((lens[b] - 1) * B + b) * D * H + j] = grad.dOutput[b * D * H + j];
+      } else hp.f32(dY + (T - 1) * B * D * H * 4, B * D * H).set(grad.dOutput);
     } else if (grad.dOutput !== undefined) {
       if (grad.dOutput.length !== nOut) {
         throw new UnfoldError("E_SHAPE", `dOutput should have ${nOut} values (shape [${this.batchFirst ? "B, T" : "T, B"}, ${D * H}]), got ${grad.dOutput.length}`);
@@ -837,7 +898,7 @@ export class Recurrent {
     // dhN, dcN go in hN, cN (free after forward).
     if (dhN) a.hN.f32().set(dhN);
     if (dcN) a.cN.f32().set(dcN);
-    const dXp = this.bptt(dhN ? a.hN.ptr : null, dcN ? a.cN.ptr : null, !!grad.recordGradNorms);
+    const dXp = this.bptt(dhN ? a.hN.ptr : null, dcN ? a.cN.ptr : null, !!grad.recordGradNorms, lens);
     const I = this.inputSize;
     let dInput: Float32Array;
     if (this.batchFirst) {
@@ -850,8 +911,12 @@ export class Recurrent {
     return res;
   }
 
-  /** BPTT through all layers; dA holds dL/d(output). Returns where dL/dx [T, B, I] is. */
-  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths?: ArrayLike<number>): Ptr {
+  /**
+   * BPTT through all layers; dA holds dL/d(output). Returns where dL/dx [T, B, I] is.
+   * With lengths, dL/d(output) at the padding steps is dropped first; no
+   * gradient then reaches a padding step of any layer, so dL/dx is zero there.
+   */
+  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths: Int32Array | null): Ptr {
     const { T, B, training } = this.last!;
     const k = kernels();
     const a = this.a;
@@ -861,6 +926,7 @@ export class Recurrent {
     const BH4 = B * H * 4;
     this.norms = recordGradNorms ? new Float64Array(T) : null;
     let dY = a.dA.ptr;
+    if (lengths) zeroPadding(dY, D * H, T, B, lengths);
     let dX = a.dB.ptr;
     for (let l = L - 1; l >= 0; l--) {
       const X = this.layerIn(l, B, training);
@@ -890,7 +956,7 @@ export class Recurrent {
   private unitBackward(
     ui: number, X: Ptr, dY: Ptr, dX: Ptr,
     dhN: Ptr | null, dcN: Ptr | null,
-    T: number, B: number, record: boolean, lengths?: ArrayLike<number>,
+    T: number, B: number, record: boolean, lengths: Int32Array | null,
   ): void {
     const k = kernels();
     const u = this.units[ui];
@@ -910,14 +976,20 @@ export class Recurrent {
 
     k.copy2d_f32(dHs, H, dY + u.d * H * 4, D * H, T * B, H);
     const tLast = rev ? 0 : T - 1; // the time step processed last in forward
-    // dL/dhN enters at the last step — each sequence's own last step with lengths.
-    if (dhN !== null && lengths) {
+    // dL/dhN enters at the last step processed: the forward direction's at each
+    // sequence's own last step with lengths, the reverse direction's at step 0.
+    const own = lengths !== null && !rev;
+    if (dhN !== null && own) {
       for (let b = 0; b < B; b++) k.axpy_f32(dHs + (lengths[b] - 1) * BH4 + b * H * 4, dhN + b * H * 4, H, 1);
     } else if (dhN !== null) k.axpy_f32(dHs + tLast * BH4, dhN, BH, 1);
     if (this.kind === "lstm") {
-      if (dcN !== null && !lengths) k.copy2d_f32(a.dc.ptr, BH, dcN, BH, 1, BH);
+      if (dcN !== null && !own) k.copy2d_f32(a.dc.ptr, BH, dcN, BH, 1, BH);
       else k.fill_f32(a.dc.ptr, BH, 0);
     }
+    // Reverse direction with lengths: sequence b's first step is L_b - 1; the
+    // gradient reaching its initial state there is set aside (dhAcc, dcAcc)
+    // so that the padding steps after it carry none.
+    const early = rev && lengths !== null ? Array.from(lengths).some((L) => L < T) : false;
     // W_hh [GH, H] packed as the right operand of dG_t W_hh (reset-before GRU: rows r, z and rows n apart).
     if (this.resetAfter) k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
     else {
@@ -934,7 +1006,7 @@ export class Recurrent {
       const first = s === T - 1;
       const dPrev = first ? dh0 : dHs + (rev ? t + 1 : t - 1) * BH4;
       if (record) this.norms![t] = Math.sqrt(k.sum_squares(dh, BH));
-      if (dcN !== null && lengths) {
+      if (dcN !== null && own) {
         // dL/dcN of the sequences whose last real step is t.
         for (let b = 0; b < B; b++) if (lengths[b] - 1 === t) k.axpy_f32(a.dc.ptr + b * H * 4, dcN + b * H * 4, H, 1);
       }
@@ -955,8 +1027,29 @@ export class Recurrent {
         default:
           threads.rnnStepBwd(B, H, this.hAt(c, cur, B), dh, dGt, packed, dPrev, first ? 0 : 1, this.kind === "rnn_relu" ? 1 : 0);
       }
+      if (early && !first) {
+        for (let b = 0; b < B; b++) {
+          if (lengths![b] - 1 !== t) continue;
+          const row = b * H * 4;
+          k.copy2d_f32(a.dhAcc.ptr + row, H, dPrev + row, H, 1, H);
+          k.fill_f32(dPrev + row, H, 0);
+          if (this.kind === "lstm") {
+            k.copy2d_f32(a.dcAcc.ptr + row, H, a.dc.ptr + row, H, 1, H);
+            k.fill_f32(a.dc.ptr + row, H, 0);
+          }
+        }
+      }
     }
     if (this.kind === "lstm") k.copy2d_f32(a.dc0.ptr + ui * BH4, H, a.dc.ptr, H, B, H);
+    if (early) {
+      // (The last step, t = T-1, wrote these rows of dh0 and dc0 from zero gradients.)
+      for (let b = 0; b < B; b++) {
+        if (lengths![b] === T) continue;
+        const row = b * H * 4;
+        k.copy2d_f32(dh0 + row, H, a.dhAcc.ptr + row, H, 1, H);
+        if (this.kind === "lstm") k.copy2d_f32(a.dc0.ptr + ui * BH4 + row, H, a.dcAcc.ptr + row, H, 1, H);
+      }
+    }
 
     // Weight gradients: one GEMM each over all T*B rows.
     const TB = T * B;
@@ -987,6 +1080,29 @@ export class Recurrent {
 
 function checkInt(name: string, x: unknown, min: number, max = Infinity): void {
   v.checkInt(name, x, min, max);
+}
+
+/**
+ * Per-sequence lengths [B] of a right-padded batch of T steps: B integers in
+ * [1, T]. Returns them as an Int32Array, or null when there are none or every
+ * sequence has all T steps (the plain, unpadded run).
+ */
+export function checkLengths(lengths: unknown, T: number, B: number, name = "lengths"): Int32Array | null {
+  if (lengths === undefined || lengths === null) return null;
+  v.checkArrayLike(name, lengths);
+  v.checkLength(name, lengths, B, "[B]");
+  let full = true;
+  for (let b = 0; b < B; b++) {
+    checkInt(`${name}[${b}]`, lengths[b], 1, T);
+    if (lengths[b] !== T) full = false;
+  }
+  return full ? null : Int32Array.from(lengths);
+}
+
+/** Zero the padding rows (t, b), t >= lens[b], of a time-major [T, B, width] tensor. */
+function zeroPadding(ptr: Ptr, width: number, T: number, B: number, lens: Int32Array): void {
+  const x = heap().f32(ptr, T * B * width);
+  for (let b = 0; b < B; b++) for (let t = lens[b]; t < T; t++) x.fill(0, (t * B + b) * width, (t * B + b + 1) * width);
 }
 
 /** Every option of a recurrent layer, checked before anything is built. */

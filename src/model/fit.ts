@@ -1,5 +1,7 @@
 /**
- * Training, evaluation, prediction and generation for {@link Sequential}.
+ * Training, evaluation, prediction and generation for a `Sequential`
+ * ({@link SequentialModel}); training is train/loop.ts's loop, driven through
+ * {@link sequentialTrainer}.
  *
  * Data comes in one of two forms:
  *  - a token stream `{ stream }` for a language model: cut into B parallel
@@ -12,15 +14,17 @@ import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import { TokenStream } from "../data/stream.js";
 import { isTokenIds } from "../data/chars.js";
 import { Rng } from "../util/rng.js";
-import type { Optimizer } from "../train/optimizers.js";
+import { fit as runFit, fitAsync as runFitAsync, type Trainable } from "../train/loop.js";
 import {
-  EarlyStopper, ensureOptimizer, type EpochInfo, resolveOptions, runYielding, type ResolvedOptions, sequentialBatches,
-  type TrainHistory, type TrainOptions, trainStep,
+  resolveOptions, type ResolvedOptions, sequentialBatches, type TrainHistory, type TrainOptions,
 } from "../train/trainer.js";
 import { argmax, checkSamplingOptions, sampleToken, type SamplingOptions, softmax } from "./sampling.js";
 import { UnfoldError } from "../errors.js";
 import * as v from "../validate.js";
-import type { Batch, Sequential } from "./sequential.js";
+import type { Batch, SequentialModel } from "./types.js";
+
+/** (Functions here take the interface; `Sequential` implements it.) */
+type Sequential = SequentialModel;
 
 /**
  * A language-model corpus: token ids in reading order. A Uint8Array,
@@ -49,21 +53,7 @@ export interface FitOptions extends TrainOptions {
   validation?: TrainData | { fraction: number };
 }
 
-/** What a model keeps between fit() calls, and saves for resuming. */
-export interface TrainState {
-  optimizer: Optimizer | null;
-  history: TrainHistory;
-  /** Stream data: the window position inside the current epoch, to resume there. */
-  streamPosition: number;
-  /** Completed epochs. */
-  epoch: number;
-  /** Stream data stopped mid-epoch: each recurrent layer's carried state, to resume with. */
-  carried?: ({ B: number; h: Float32Array; c: Float32Array } | null)[];
-}
-
-export function newTrainState(): TrainState {
-  return { optimizer: null, history: { epochs: [], steps: 0 }, streamPosition: 0, epoch: 0 };
-}
+export { newTrainState, type TrainState } from "../train/loop.js";
 
 /** Mean loss and accuracy (xent) of a model on data. */
 export interface Evaluation {
@@ -76,92 +66,82 @@ export interface Evaluation {
 
 const isStream = (d: TrainData): d is StreamData => (d as StreamData).stream !== undefined;
 
-/** Train `model` on `data`; returns the history of this call. */
-export function fit(model: Sequential, state: TrainState, data: TrainData, opts: FitOptions = {}): TrainHistory {
-  const run = trainLoop(model, state, data, opts);
-  for (let r = run.next(); !r.done; r = run.next());
-  return state.history;
+/** Train `model` on `data` (train/loop.ts's loop); returns the model's history. */
+export function fit(model: Sequential, data: TrainData, opts: FitOptions = {}): TrainHistory {
+  return runFit(sequentialTrainer(model), data, opts);
+}
+
+/** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work. */
+export function fitAsync(model: Sequential, data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
+  return runFitAsync(sequentialTrainer(model), data, opts);
+}
+
+/** One step of Sequential training: a batch, the state it starts from, and (streams) where the next window starts. */
+interface SequentialStep {
+  batch: Batch;
+  state: "zeros" | "keep";
+  /** Stream windows: the step of this window whose state starts the next one, and the next window's position. */
+  window?: { carry: number; next: number };
 }
 
 /**
- * {@link fit} that yields to the event loop (without sleeping) whenever about
- * 8 ms of training has passed since the last yield, so timers, I/O and a
- * page's input and rendering keep running.
+ * A Sequential as the training loop sees it. Stream data: truncated-BPTT
+ * windows over `batchSize` parallel streams, the hidden state carried from
+ * one window to the next, resumable inside an epoch. Sequences: padded
+ * batches with their lengths, bucketed by length when shuffling.
  */
-export async function fitAsync(model: Sequential, state: TrainState, data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
-  await runYielding(trainLoop(model, state, data, opts));
-  return state.history;
-}
-
-function* trainLoop(model: Sequential, st: TrainState, data: TrainData, opts: FitOptions): Generator<void, void, void> {
-  // Everything is checked before anything changes (optimizer, weights, state).
-  const o = resolveOptions(opts, model.spec.seed ?? 0);
-  checkData(model, data, "data", o.batchSize);
-  checkValidation(model, opts.validation, isStream(data));
-  const regions = model.regions();
-  const opt = ensureOptimizer(st, o.optimizer, regions);
-  const rng = new Rng(o.seed + 7919 * st.epoch);
-  const { train, val } = splitValidation(data, opts.validation, rng);
-  const stepsAtStart = st.history.steps;
-  const early = new EarlyStopper(o.earlyStopping, regions);
-
-  for (let e = 0; e < o.epochs && st.history.steps - stepsAtStart < o.steps; e++) {
-    const t0 = performance.now();
-    let lossSum = 0;
-    let countSum = 0;
-    let stop = false;
-    const step = (b: Batch, state: "zeros" | "keep"): void => {
-      const r = trainStep(() => {
-        model.checkBatch(b, true);
-        model.forwardPtr(b, { training: true, state });
-        const lc = model.lossAndGrad(b);
-        if (Number.isFinite(lc.loss)) model.backwardPtr();
-        return lc;
-      }, regions, opt, o, st.history, st.epoch + 1);
-      lossSum += r.loss * r.count;
-      countSum += r.count;
-      if (r.stop || st.history.steps - stepsAtStart >= o.steps) stop = true;
-    };
-
-    if (isStream(train)) {
-      const ts = new TokenStream(train.stream, o.batchSize);
-      if (st.streamPosition > 0 && st.carried) {
-        // Resuming inside an epoch: continue from the state the run stopped with.
-        st.carried.forEach((c, i) => (c ? model.recurrent[i].restoreCarriedState(c) : model.recurrent[i].resetState()));
+export function sequentialTrainer(model: Sequential): Trainable<TrainData, FitOptions, SequentialStep> {
+  const st = model.trainState;
+  return {
+    trainState: st,
+    regions: () => model.regions(),
+    checkFit(data, opts) {
+      const o = resolveOptions(opts, model.spec.seed ?? 0);
+      checkData(model, data, "data", o.batchSize);
+      checkValidation(model, opts.validation, isStream(data));
+      return o;
+    },
+    splitValidation: (data, opts, rng) => splitValidation(data, opts.validation, rng),
+    *batches(train, o, rng) {
+      if (isStream(train)) {
+        const ts = new TokenStream(train.stream, o.batchSize);
+        if (st.streamPosition > 0 && st.carried) {
+          // Resuming inside an epoch: continue from the state the run stopped with.
+          st.carried.forEach((c, i) => (c ? model.recurrent[i].restoreCarriedState(c) : model.recurrent[i].resetState()));
+        }
+        st.carried = undefined;
+        for (const w of streamWindows(ts, o.k1, o.k2, st.streamPosition)) {
+          yield { batch: w.batch, state: w.first || !o.carry ? "zeros" : "keep", window: { carry: w.carry, next: w.next } };
+        }
+        st.streamPosition = 0; // (the epoch ran to its end)
+        return;
       }
-      st.carried = undefined;
-      for (const w of streamWindows(ts, o.k1, o.k2, st.streamPosition)) {
-        step(w.batch, w.first || !o.carry ? "zeros" : "keep");
-        model.carryState(w.carry);
-        st.streamPosition = w.next;
-        yield;
-        if (stop) break;
-      }
-      if (!stop) st.streamPosition = 0;
-    } else {
       const order = o.shuffle
         ? bucketBatches(train.inputs.map((s, i) => seqLen(model, s, i)), o.batchSize, { rng })
         : sequentialBatches(train.inputs.length, o.batchSize);
-      for (const idx of order) {
-        step(makeBatch(model, train, idx, true), "zeros");
-        yield;
-        if (stop) break;
-      }
-    }
-    if (stop && (!isStream(train) || st.streamPosition !== 0)) {
-      // Stopped inside an epoch: it is not complete. Keep the carried state to resume with.
-      if (isStream(train)) st.carried = model.recurrent.map((r) => r.carriedState());
-      if (countSum > 0) recordEpoch(st, { epoch: st.epoch + 1, step: st.history.steps, loss: lossSum / countSum, seconds: (performance.now() - t0) / 1000 }, false);
-      break;
-    }
-    st.epoch++;
-    const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: countSum ? lossSum / countSum : NaN, seconds: (performance.now() - t0) / 1000 };
-    if (val) info.valLoss = evaluate(model, val, { batchSize: o.batchSize, k1: o.k1, carry: o.carry }).loss;
-    recordEpoch(st, info, true);
-    if (o.onEpoch?.(info) === false || stop || early.update(info.valLoss)) break;
-  }
-  early.restoreBest();
-  model.resetState();
+      for (const idx of order) yield { batch: makeBatch(model, train, idx, true), state: "zeros" };
+    },
+    lossAndBackward({ batch, state }) {
+      model.checkBatch(batch, true);
+      model.forwardPtr(batch, { training: true, state });
+      const lc = model.lossAndGrad(batch);
+      if (Number.isFinite(lc.loss)) model.backwardPtr();
+      return lc;
+    },
+    afterStep({ window }) {
+      if (!window) return;
+      model.carryState(window.carry);
+      st.streamPosition = window.next;
+    },
+    stoppedInside(train) {
+      if (!isStream(train)) return true;
+      if (st.streamPosition === 0) return false;
+      st.carried = model.recurrent.map((r) => r.carriedState()); // to resume with
+      return true;
+    },
+    validationLoss: (val, o) => evaluate(model, val, { batchSize: o.batchSize, k1: o.k1, carry: o.carry }).loss,
+    resetState: () => model.resetState(),
+  };
 }
 
 /** A token stream trains a left-to-right language model: many-to-many, unidirectional (the state is carried forward). */
@@ -245,10 +225,6 @@ function checkValidation(model: Sequential, val: FitOptions["validation"], strea
   }
   if (isStream(val) !== stream) throw new UnfoldError("E_OPTION", `validation must be ${stream ? "{ stream }" : "{ inputs, targets }"} like the training data`, { name: "validation" });
   checkData(model, val, "validation");
-}
-
-function recordEpoch(st: TrainState, info: EpochInfo, complete: boolean): void {
-  st.history.epochs.push(complete ? info : { ...info, epoch: info.epoch - 0.5 });
 }
 
 /**

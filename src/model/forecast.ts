@@ -12,7 +12,7 @@
  */
 import { UnfoldError } from "../errors.js";
 import type { Scaler } from "../data/timeseries.js";
-import type { Sequential } from "./sequential.js";
+import type { SequentialModel as Sequential } from "./types.js";
 
 /** Options of {@link forecast}. */
 export interface ForecastOptions {

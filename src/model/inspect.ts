@@ -16,7 +16,7 @@ import { UnfoldError } from "../errors.js";
 import type { CellKind } from "../layers/recurrent.js";
 import { heap } from "../runtime/wasm.js";
 import { softmax } from "./sampling.js";
-import type { Sequential } from "./sequential.js";
+import type { SequentialModel as Sequential } from "./types.js";
 
 /** What one layer-direction of a recurrent block did at every step. */
 export interface LayerInspection {

@@ -34,11 +34,10 @@ import { Attention, InputFeeding, type ScoreKind } from "../layers/attention.js"
 import { dumpTensors, loadChecked, type StateDict } from "../layers/params.js";
 import { bucketBatches, padBatch, trainValSplit } from "../data/batch.js";
 import type { ParamRegion } from "../train/optimizers.js";
-import {
-  EarlyStopper, ensureOptimizer, type EpochInfo, runYielding, resolveOptions, sequentialBatches, type TrainHistory, trainStep,
-} from "../train/trainer.js";
+import { resolveOptions, sequentialBatches, type TrainHistory } from "../train/trainer.js";
+import { fit as runFit, fitAsync as runFitAsync, newTrainState, type Trainable, type TrainState } from "../train/loop.js";
 import { Rng } from "../util/rng.js";
-import { newTrainState, type FitOptions, type TrainState } from "./fit.js";
+import type { FitOptions } from "./fit.js";
 import { argmax, checkSamplingOptions, logSoftmax, sampleToken, type SamplingOptions } from "./sampling.js";
 import { type Batch, checkRecurrentSpec, makeRecurrent, type RecurrentSpec, Sequential } from "./sequential.js";
 import { checkTrainOptions } from "../train/trainer.js";
@@ -259,7 +258,7 @@ export class Seq2Seq {
         this.attention!.setEncoderPtr(out, p.T, B, p.lengths);
         this.feeding?.start(this.w.h0.ptr, this.biEncoder.hasCell ? this.w.c0.ptr : null, B);
       } else {
-        const out = this.encoder!.forwardPtr(x, p.T, B, { training });
+        const out = this.encoder!.forwardPtr(x, p.T, B, { training, lengths: p.lengths });
         const { hN, cN } = this.encoder!.finalStatePtr(p.lengths);
         dec.setInitialStatePtr(hN, cN, B);
         this.attention?.setEncoderPtr(out, p.T, B, p.lengths);
@@ -440,70 +439,56 @@ export class Seq2Seq {
   }
 
 
-  /** Train with teacher forcing (and optional scheduled sampling). */
+  /** Train with teacher forcing (and optional scheduled sampling); train/loop.ts's loop. */
   fit(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): TrainHistory {
-    const run = this.trainLoop(data, opts);
-    for (let r = run.next(); !r.done; r = run.next());
-    return this.trainState.history;
+    return runFit(this.trainer(), data, opts);
   }
 
   /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work. */
-  async fitAsync(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): Promise<TrainHistory> {
-    const run = this.trainLoop(data, opts);
-    await runYielding(run);
-    return this.trainState.history;
+  fitAsync(data: Seq2SeqData, opts: Seq2SeqFitOptions = {}): Promise<TrainHistory> {
+    return runFitAsync(this.trainer(), data, opts);
   }
 
-  private *trainLoop(data: Seq2SeqData, opts: Seq2SeqFitOptions): Generator<void, void, void> {
-    // Everything is checked before anything changes (optimizer, weights, state).
-    checkTrainOptions(opts);
-    v.checkNumber("scheduledSampling", opts.scheduledSampling, { min: 0, max: 1, optional: true });
-    this.checkData(data, "data");
-    if (opts.validation !== undefined) {
-      v.checkObject("validation", opts.validation, "held-out { sources, targets } or { fraction }");
-      if ("fraction" in opts.validation) v.checkNumber("validation.fraction", opts.validation.fraction, { min: 0, max: 1, minOpen: true, maxOpen: true });
-      else this.checkData(opts.validation, "validation");
-    }
-    const o = resolveOptions(opts, this.spec.seed ?? 0);
-    const st = this.trainState;
-    const regions = this.regions();
-    const opt = ensureOptimizer(st, o.optimizer, regions);
-    const ss = opts.scheduledSampling ?? 0;
-    const rng = new Rng(o.seed + 7919 * st.epoch);
-    let train = data;
-    let val: Seq2SeqData | null = null;
-    if (opts.validation && "fraction" in opts.validation) {
-      const sp = trainValSplit(data.sources.length, opts.validation.fraction, rng);
-      const pick = (ix: number[]) => ({ sources: ix.map((i) => data.sources[i]), targets: ix.map((i) => data.targets[i]) });
-      train = pick(sp.train);
-      val = pick(sp.val);
-    } else if (opts.validation) val = opts.validation as Seq2SeqData;
-    const start = st.history.steps;
-    const early = new EarlyStopper(o.earlyStopping, regions);
-    for (let e = 0; e < o.epochs && st.history.steps - start < o.steps; e++) {
-      const t0 = performance.now();
-      let lossSum = 0;
-      let count = 0;
-      let stop = false;
-      const order = o.shuffle ? bucketBatches(train.targets.map((t) => t.length + 1), o.batchSize, { rng }) : sequentialBatches(train.sources.length, o.batchSize);
-      for (const idx of order) {
-        const r = trainStep(
-          () => this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng),
-          regions, opt, o, st.history, st.epoch + 1,
-        );
-        lossSum += r.loss * r.count;
-        count += r.count;
-        if (r.stop || st.history.steps - start >= o.steps) stop = true;
-        yield;
-        if (stop) break;
-      }
-      st.epoch++;
-      const info: EpochInfo = { epoch: st.epoch, step: st.history.steps, loss: lossSum / count, seconds: (performance.now() - t0) / 1000 };
-      if (val) info.valLoss = this.evaluate(val, o.batchSize).loss;
-      st.history.epochs.push(info);
-      if (o.onEpoch?.(info) === false || stop || early.update(info.valLoss)) break;
-    }
-    early.restoreBest();
+  /**
+   * This model as the training loop sees it: batches of example indices
+   * (bucketed by target length when shuffling), each a teacher-forced
+   * forward / loss / backward through decoder and encoder.
+   */
+  private trainer(): Trainable<Seq2SeqData, Seq2SeqFitOptions, number[]> {
+    let ss = 0;
+    let train: Seq2SeqData = { sources: [], targets: [] };
+    return {
+      trainState: this.trainState,
+      regions: () => this.regions(),
+      checkFit: (data, opts) => {
+        checkTrainOptions(opts);
+        v.checkNumber("scheduledSampling", opts.scheduledSampling, { min: 0, max: 1, optional: true });
+        this.checkData(data, "data");
+        if (opts.validation !== undefined) {
+          v.checkObject("validation", opts.validation, "held-out { sources, targets } or { fraction }");
+          if ("fraction" in opts.validation) v.checkNumber("validation.fraction", opts.validation.fraction, { min: 0, max: 1, minOpen: true, maxOpen: true });
+          else this.checkData(opts.validation, "validation");
+        }
+        ss = opts.scheduledSampling ?? 0;
+        return resolveOptions(opts, this.spec.seed ?? 0);
+      },
+      splitValidation: (data, opts, rng) => {
+        if (opts.validation && "fraction" in opts.validation) {
+          const sp = trainValSplit(data.sources.length, opts.validation.fraction, rng);
+          const pick = (ix: number[]) => ({ sources: ix.map((i) => data.sources[i]), targets: ix.map((i) => data.targets[i]) });
+          return { train: pick(sp.train), val: pick(sp.val) };
+        }
+        return { train: data, val: (opts.validation as Seq2SeqData | undefined) ?? null };
+      },
+      batches: (t, o, rng) => {
+        train = t;
+        return o.shuffle ? bucketBatches(t.targets.map((y) => y.length + 1), o.batchSize, { rng }) : sequentialBatches(t.sources.length, o.batchSize);
+      },
+      lossAndBackward: (idx, rng) => this.lossBatch(idx.map((i) => train.sources[i]), idx.map((i) => train.targets[i]), true, ss, rng),
+      stoppedInside: () => true,
+      validationLoss: (val, o) => this.evaluate(val, o.batchSize).loss,
+      resetState: () => this.decoder.resetState(),
+    };
   }
 
   /** Mean per-token cross-entropy (teacher forcing) on data. */

@@ -26,66 +26,13 @@ import type { ParamRegion } from "../train/optimizers.js";
 import { UnfoldError } from "../errors.js";
 import * as v from "../validate.js";
 import type { TrainHistory } from "../train/trainer.js";
+import { newTrainState, type TrainState } from "../train/loop.js";
 import {
-  type Evaluation, evaluate, fit, fitAsync, type FitOptions, generate, type GenerateOptions, newTrainState, predict,
-  type TrainData, type TrainState,
+  type Evaluation, evaluate, fit, fitAsync, type FitOptions, generate, type GenerateOptions, predict, type TrainData,
 } from "./fit.js";
+import type { Batch, RecurrentSpec, SequentialModel, SequentialSpec } from "./types.js";
 
-/** One recurrent block of a model. */
-export interface RecurrentSpec {
-  cell: "lstm" | "gru" | "rnn" | "rnn_relu";
-  hiddenSize: number;
-  numLayers?: number;
-  bidirectional?: boolean;
-  dropout?: number;
-  /** LSTM: initial forget-gate bias. */
-  forgetBias?: number;
-  /**
-   * LSTM, GRU: 'sigmoid' (default, PyTorch) or 'hard_sigmoid' (clip(0.2x + 0.5, 0, 1),
-   * Keras's and tfjs-layers' default recurrent activation).
-   */
-  gateActivation?: "sigmoid" | "hard_sigmoid";
-  /**
-   * GRU: true (default, PyTorch) applies the reset gate to h W_hn^T + b_hn; false
-   * to h before W_hn (Keras reset_after=False, tfjs-layers' GRU, ONNX linear_before_reset=0).
-   */
-  resetAfter?: boolean;
-}
-
-/** The input of a model: token ids (with an Embedding) or feature vectors. */
-export type InputSpec = { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "features"; size: number };
-
-/** A serialisable model definition. */
-export interface SequentialSpec {
-  input: InputSpec;
-  recurrent: RecurrentSpec[];
-  /** The Dense head: O outputs per step; loss 'xent' (softmax cross-entropy on class ids) or 'mse'. */
-  output: { size: number; loss: "xent" | "mse" };
-  mode: "many-to-many" | "many-to-one";
-  seed?: number;
-}
-
-/**
- * A batch in the engine's layout (time-major). Build one with
- * `padBatch` (src/data) or let {@link Sequential.fit} do it.
- */
-export interface Batch {
-  T: number;
-  B: number;
-  /** Token ids [T, B] (tokens input); a negative id is padding. */
-  ids?: Int32Array;
-  /** Features [T, B, F] (features input). */
-  features?: Float32Array;
-  /** Real length of each sequence [B] (default: all T). Many-to-one reads step lengths[b]-1. */
-  lengths?: Int32Array;
-  /**
-   * xent: class ids, many-to-many [T, B] (negative = ignore, e.g. padding),
-   * many-to-one [B]. mse: values, many-to-many [T, B, O], many-to-one [B, O].
-   */
-  targets?: Int32Array | Float32Array;
-  /** mse many-to-many: 1 at real steps, 0 at padding [T, B] (default all 1). */
-  mask?: Float32Array;
-}
+export type { Batch, InputSpec, RecurrentSpec, SequentialSpec } from "./types.js";
 
 /** Build the recurrent layer of a spec. */
 export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number): Recurrent {
@@ -106,7 +53,7 @@ export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number)
 }
 
 /** An Embedding / recurrent stack / Dense head model. */
-export class Sequential {
+export class Sequential implements SequentialModel {
   readonly spec: SequentialSpec;
   readonly embedding: Embedding | null;
   readonly recurrent: Recurrent[];
@@ -242,9 +189,6 @@ export class Sequential {
       v.checkArrayLike("batch.lengths", b.lengths);
       v.checkLength("batch.lengths", b.lengths, B, "[B]");
       for (let i = 0; i < B; i++) v.checkInt(`batch.lengths[${i}]`, b.lengths[i], 1, T);
-      if (this.spec.mode === "many-to-one" && this.recurrent.some((r) => r.numDirections === 2) && Array.from(b.lengths).some((l) => l !== T)) {
-        throw new UnfoldError("E_UNSUPPORTED", "a bidirectional many-to-one model needs sequences of equal length in a batch (its reverse direction would read the padding); bucket by length");
-      }
     }
     if (b.mask !== undefined) {
       v.checkArrayLike("batch.mask", b.mask);
@@ -283,7 +227,8 @@ export class Sequential {
       hp.f32(this.w.feat.ptr, b.features!.length).set(b.features!);
       x = this.w.feat.ptr;
     }
-    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state });
+    // With lengths, every recurrent layer runs each sequence as PyTorch's packed sequences do.
+    for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state, lengths: b.lengths });
     let rows = T * B;
     if (this.spec.mode === "many-to-one") {
       // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H].
@@ -387,12 +332,12 @@ export class Sequential {
    * continues with the same optimizer state.
    */
   fit(data: TrainData, opts: FitOptions = {}): TrainHistory {
-    return fit(this, this.trainState, data, opts);
+    return fit(this, data, opts);
   }
 
   /** {@link fit} that yields to the event loop (without sleeping) every ~8 ms of work, keeping a page responsive. */
   fitAsync(data: TrainData, opts: FitOptions = {}): Promise<TrainHistory> {
-    return fitAsync(this, this.trainState, data, opts);
+    return fitAsync(this, data, opts);
   }
 
   /** Mean loss, and accuracy for classification, on data. */
