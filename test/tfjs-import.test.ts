@@ -99,9 +99,9 @@ const CASES: Case[] = [
     expectSpec: [{ cell: "rnn", hiddenSize: 5 }, { cell: "rnn_relu", hiddenSize: 4 }],
   },
   {
-    name: "Embedding -> Bidirectional(LSTM sigmoid, concat) -> Dropout -> TimeDistributed(Dense softmax)",
-    tokens: 9, many: true, softmax: true,
-    build: () => tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 9, outputDim: 4, inputLength: 6 }), tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 3, returnSequences: true, recurrentActivation: "sigmoid", ...rnnOpts }) as tfl.RNN, mergeMode: "concat" }), tfl.layers.dropout({ rate: 0.3 }), tfl.layers.timeDistributed({ layer: tfl.layers.dense({ units: 9, activation: "softmax" }) })] }),
+    name: "Embedding(mask_zero) -> Bidirectional(LSTM sigmoid, concat) -> Dropout -> TimeDistributed(Dense softmax), padded sequences",
+    tokens: 9, many: true, softmax: true, ragged: true,
+    build: () => tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 9, outputDim: 4, inputLength: 6, maskZero: true }), tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 3, returnSequences: true, recurrentActivation: "sigmoid", ...rnnOpts }) as tfl.RNN, mergeMode: "concat" }), tfl.layers.dropout({ rate: 0.3 }), tfl.layers.timeDistributed({ layer: tfl.layers.dense({ units: 9, activation: "softmax" }) })] }),
     expectSpec: [{ cell: "lstm", hiddenSize: 3, bidirectional: true }],
   },
   {
