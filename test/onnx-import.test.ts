@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { UnfoldError } from "../src/errors.js";
 import { type Batch, Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "../src/model/seq2seq.js";
-import { fromONNX, toONNX } from "../src/onnx/index.js";
+import { fromONNX, fromONNXSeq2Seq, toONNX } from "../src/onnx/index.js";
 import { DT, GraphBuilder } from "../src/onnx/graph.js";
 import { heap, init } from "../src/runtime/wasm.js";
 import { Rng } from "../src/util/rng.js";
@@ -185,7 +185,7 @@ describe("fromONNX(toONNX(model)): every exported configuration comes back equal
   }
 });
 
-describe("fromONNX({ encoder, decoder }): toONNX(Seq2Seq)'s pair comes back a Seq2Seq", () => {
+describe("fromONNXSeq2Seq({ encoder, decoder }): toONNX(Seq2Seq)'s pair comes back a Seq2Seq", () => {
   const cases: [string, Seq2SeqSpec][] = [
     ["2-layer LSTM", { source: tok(12, 5), target: { vocabSize: 10, embeddingDim: 4, bosId: 0, eosId: 1 }, recurrent: { cell: "lstm", hiddenSize: 7, numLayers: 2 } }],
     ["reset-before hard-sigmoid GRU", { source: tok(9, 3), target: { vocabSize: 8, embeddingDim: 3, bosId: 2, eosId: 3 }, recurrent: { cell: "gru", hiddenSize: 5, resetAfter: false, gateActivation: "hard_sigmoid" } }],
@@ -197,7 +197,8 @@ describe("fromONNX({ encoder, decoder }): toONNX(Seq2Seq)'s pair comes back a Se
       const sources = Array.from({ length: 4 }, (_, b) => Array.from({ length: 6 - b }, () => Math.floor(rng.next() * (spec.source as { vocabSize: number }).vocabSize)));
       const targets = sources.map(() => Array.from({ length: 4 }, () => 4 + Math.floor(rng.next() * (spec.target.vocabSize - 4))));
       m.fit({ sources, targets }, { epochs: 5, batchSize: 4, optimizer: { type: "adam", lr: 0.05 } });
-      const { model: back, description } = fromONNX(toONNX(m));
+      const { model: back, description } = fromONNXSeq2Seq(toONNX(m));
+        expectError(() => fromONNX(toONNX(m) as never), "E_OPTION", /fromONNXSeq2Seq/);
       try {
         const { seed: _s, ...got } = back.toJSON();
         expect(got).toEqual(spec);
@@ -215,10 +216,10 @@ describe("fromONNX({ encoder, decoder }): toONNX(Seq2Seq)'s pair comes back a Se
     const a = new Seq2Seq({ source: tok(6, 3), target: { vocabSize: 6, embeddingDim: 3, bosId: 0, eosId: 1 }, recurrent: { cell: "lstm", hiddenSize: 4 } });
     const b = new Seq2Seq({ source: tok(6, 3), target: { vocabSize: 6, embeddingDim: 3, bosId: 0, eosId: 1 }, recurrent: { cell: "gru", hiddenSize: 4 } });
     try {
-      expectError(() => fromONNX({ encoder: toONNX(a).encoder, decoder: toONNX(b).decoder }), "E_UNSUPPORTED", /same recurrent stack/);
+      expectError(() => fromONNXSeq2Seq({ encoder: toONNX(a).encoder, decoder: toONNX(b).decoder }), "E_UNSUPPORTED", /same recurrent stack/);
       const seqDecoder = toONNX(new Sequential({ input: tok(6, 3), recurrent: [{ cell: "lstm", hiddenSize: 4 }], output: { size: 6, loss: "xent" }, mode: "many-to-many" }), { states: true, lengths: false });
-      expectError(() => fromONNX({ encoder: toONNX(a).encoder, decoder: seqDecoder }), "E_OPTION", "options.bosId");
-      const { model } = fromONNX({ encoder: toONNX(a).encoder, decoder: seqDecoder }, { bosId: 0, eosId: 1 });
+      expectError(() => fromONNXSeq2Seq({ encoder: toONNX(a).encoder, decoder: seqDecoder }), "E_OPTION", "options.bosId");
+      const { model } = fromONNXSeq2Seq({ encoder: toONNX(a).encoder, decoder: seqDecoder }, { bosId: 0, eosId: 1 });
       model.dispose();
     } finally {
       a.dispose();

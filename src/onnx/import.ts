@@ -33,7 +33,6 @@
  * nothing behind.
  */
 import { UnfoldError } from "../errors.js";
-import { Seq2Seq, type Seq2SeqSpec } from "../model/seq2seq.js";
 import { Sequential, type RecurrentSpec, type SequentialSpec } from "../model/sequential.js";
 import { decodeModel, type OnnxAttr, type OnnxModel, type OnnxNode, type OnnxTensor } from "./decode.js";
 import { ProtoError } from "./protobuf.js";
@@ -141,10 +140,10 @@ const unsupported = (n: OnnxNode, why: string) =>
  *   (naming the first node that does not fit and why), E_SHAPE (weights that
  *   disagree, naming the tensor), E_NAN (non-finite weights, naming the tensor).
  */
-export function fromONNX(bytes: Uint8Array | ArrayBuffer, opts?: FromONNXOptions): ONNXImport;
-export function fromONNX(pair: { encoder: Uint8Array; decoder: Uint8Array }, opts?: FromONNXPairOptions): ONNXSeq2SeqImport;
-export function fromONNX(bytes: Uint8Array | ArrayBuffer | { encoder: Uint8Array; decoder: Uint8Array }, opts: FromONNXOptions & FromONNXPairOptions = {}): ONNXImport | ONNXSeq2SeqImport {
-  if (bytes && typeof bytes === "object" && !(bytes instanceof Uint8Array) && !(bytes instanceof ArrayBuffer) && "encoder" in bytes && "decoder" in bytes) return importPair(bytes, opts);
+export function fromONNX(bytes: Uint8Array | ArrayBuffer, opts: FromONNXOptions = {}): ONNXImport {
+  if (bytes && typeof bytes === "object" && "encoder" in bytes && "decoder" in bytes) {
+    throw new UnfoldError("E_OPTION", "fromONNX reads one graph; for an encoder/decoder pair use fromONNXSeq2Seq({ encoder, decoder }) (kept apart so that importing a Sequential does not bundle Seq2Seq)", { name: "bytes" });
+  }
   if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
   if (!(bytes instanceof Uint8Array)) throw new UnfoldError("E_OPTION", "fromONNX takes the bytes of an .onnx file (Uint8Array or ArrayBuffer)", { name: "bytes", expected: "a Uint8Array", received: bytes });
   if (typeof opts !== "object" || opts === null) throw new UnfoldError("E_OPTION", "fromONNX options must be an object", { name: "options", received: opts });
@@ -163,8 +162,8 @@ export function fromONNX(bytes: Uint8Array | ArrayBuffer | { encoder: Uint8Array
   return { model, description };
 }
 
-/** Decode and sanity-check a ModelProto; E_FORMAT naming `what` otherwise. */
-function readModel(bytes: unknown, what: string): OnnxModel {
+/** Decode and sanity-check a ModelProto; E_FORMAT naming `what` otherwise. @internal */
+export function readModel(bytes: unknown, what: string): OnnxModel {
   if (!(bytes instanceof Uint8Array)) throw new UnfoldError("E_OPTION", `fromONNX: ${what} must be the bytes of an .onnx file (Uint8Array)`, { name: what, expected: "a Uint8Array", received: bytes });
   let m: OnnxModel;
   try {
@@ -179,69 +178,8 @@ function readModel(bytes: unknown, what: string): OnnxModel {
   return m;
 }
 
-/** Options of {@link fromONNX} for an encoder/decoder pair. */
-export interface FromONNXPairOptions {
-  /** The target's begin and end token ids; default: from the files' `unfold.spec` metadata (toONNX writes it). */
-  bosId?: number;
-  eosId?: number;
-  seed?: number;
-}
-
-/** The result of {@link fromONNX} on an encoder/decoder pair. */
-export interface ONNXSeq2SeqImport {
-  model: Seq2Seq;
-  description: { encoder: ONNXImportDescription; decoder: ONNXImportDescription };
-}
-
-/**
- * An encoder graph (token source -> the final states [L, B, H] of its layers)
- * and a decoder-step graph (tokens, h0 [, c0] -> logits, hN [, cN]), as
- * toONNX(Seq2Seq) writes them: one Seq2Seq. Token sources without attention.
- */
-function importPair(pair: { encoder: unknown; decoder: unknown }, opts: FromONNXPairOptions): ONNXSeq2SeqImport {
-  const em = readModel(pair.encoder, "encoder");
-  const dm = readModel(pair.decoder, "decoder");
-  const enc = recognise(em, {}, true);
-  const dec = recognise(dm, { loss: "xent" });
-  if (enc.spec.input.type !== "tokens") throw new UnfoldError("E_UNSUPPORTED", "fromONNX: the encoder reads features; a Seq2Seq pair needs a token source (a vector source's bridge is not read)", { name: "encoder" });
-  if (dec.spec.input.type !== "tokens" || dec.spec.mode !== "many-to-many") throw new UnfoldError("E_UNSUPPORTED", "fromONNX: the decoder must read tokens and give logits per step", { name: "decoder" });
-  if (enc.spec.recurrent.length !== 1 || dec.spec.recurrent.length !== 1 || JSON.stringify(enc.spec.recurrent[0]) !== JSON.stringify(dec.spec.recurrent[0])) {
-    throw new UnfoldError("E_UNSUPPORTED", `fromONNX: the encoder (${JSON.stringify(enc.spec.recurrent)}) and the decoder (${JSON.stringify(dec.spec.recurrent)}) must have the same recurrent stack`, { name: "decoder" });
-  }
-  if (dec.description.initialStates.length === 0) throw new UnfoldError("E_UNSUPPORTED", "fromONNX: the decoder graph takes no initial state, so the encoder's cannot reach it", { name: "decoder" });
-  let meta: { target?: { bosId?: number; eosId?: number } } = {};
-  try {
-    meta = JSON.parse(dm.props.get("unfold.spec") ?? em.props.get("unfold.spec") ?? "{}");
-  } catch {
-    meta = {};
-  }
-  const bosId = opts.bosId ?? meta.target?.bosId;
-  const eosId = opts.eosId ?? meta.target?.eosId;
-  const V = dec.spec.input.vocabSize;
-  for (const [name, id] of [["bosId", bosId], ["eosId", eosId]] as const) {
-    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= V) throw new UnfoldError("E_OPTION", `fromONNX: options.${name} must be a token id of the target vocabulary [0, ${V}) (the files carry no unfold.spec metadata)`, { name: `options.${name}`, received: id });
-  }
-  if (dec.spec.output.size !== V) throw new UnfoldError("E_SHAPE", `fromONNX: the decoder's head has ${dec.spec.output.size} outputs for a ${V}-token target vocabulary`, { name: "decoder" });
-  const spec: Seq2SeqSpec = {
-    source: { type: "tokens", vocabSize: enc.spec.input.vocabSize, embeddingDim: enc.spec.input.embeddingDim },
-    target: { vocabSize: V, embeddingDim: dec.spec.input.embeddingDim, bosId: bosId as number, eosId: eosId as number },
-    recurrent: enc.spec.recurrent[0],
-    seed: opts.seed ?? 0,
-  };
-  const state: Record<string, Float32Array> = { "encoder.embedding.weight": enc.state["embedding.weight"] };
-  for (const [k, v] of Object.entries(enc.state)) if (k.startsWith("rnn0.")) state[`encoder.rnn.${k.slice(5)}`] = v;
-  for (const [k, v] of Object.entries(dec.state)) state[`decoder.${k}`] = v;
-  const model = new Seq2Seq(spec);
-  try {
-    model.loadStateDict(state);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return { model, description: { encoder: enc.description, decoder: dec.description } };
-}
-
-function recognise(m: OnnxModel, opts: FromONNXOptions, encoder = false): { spec: SequentialSpec; state: Record<string, Float32Array>; description: ONNXImportDescription } {
+/** The Sequential in a graph (or, with `encoder`, a Seq2Seq encoder's embedding and stack). @internal */
+export function recognise(m: OnnxModel, opts: FromONNXOptions, encoder = false): { spec: SequentialSpec; state: Record<string, Float32Array>; description: ONNXImportDescription } {
   const vals = new Map<string, Sym>();
   for (const [name, t] of m.initializers) vals.set(name, { k: "const", t });
   for (const i of m.inputs) {

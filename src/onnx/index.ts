@@ -375,4 +375,5 @@ function seq2seqGraphs(model: Seq2Seq, opts: ONNXOptions): Seq2SeqONNX {
     decoder: d.toModel({ producer: PRODUCER, version: VERSION, doc: "unfold-rnn Seq2Seq decoder: tokens [T, B] and state -> logits and next state", props }),
   };
 }
-export { fromONNX, type FromONNXOptions, type FromONNXPairOptions, type ONNXImport, type ONNXImportDescription, type ONNXSeq2SeqImport } from "./import.js";
+export { fromONNX, type FromONNXOptions, type ONNXImport, type ONNXImportDescription } from "./import.js";
+export { fromONNXSeq2Seq, type FromONNXPairOptions, type ONNXSeq2SeqImport } from "./import-seq2seq.js";
