@@ -109,6 +109,7 @@ const CONFIGS: [string, SequentialSpec["recurrent"]][] = [
   ["rnn", [{ cell: "rnn", hiddenSize: 20 }]],
   ["rnn_relu", [{ cell: "rnn_relu", hiddenSize: 20 }]],
   ["lstm 2 layers + gru block", [{ cell: "lstm", hiddenSize: 16, numLayers: 2 }, { cell: "gru", hiddenSize: 9 }]],
+  ["Keras variants: hard-sigmoid lstm + reset-before hard-sigmoid gru", [{ cell: "lstm", hiddenSize: 12, gateActivation: "hard_sigmoid" }, { cell: "gru", hiddenSize: 10, numLayers: 2, resetAfter: false, gateActivation: "hard_sigmoid" }]],
 ];
 
 describe("session vs the batched model", () => {
