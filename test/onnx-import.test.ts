@@ -20,6 +20,7 @@ import { fromONNX, fromONNXSeq2Seq, toONNX } from "../src/onnx/index.js";
 import { DT, GraphBuilder } from "../src/onnx/graph.js";
 import { heap, init } from "../src/runtime/wasm.js";
 import { Rng } from "../src/util/rng.js";
+import { deadline, findChromium, ROOT, serve } from "./runtimes/harness.js";
 
 const TOL = 1e-5;
 const FIX = new URL("./fixtures/onnx-import/", import.meta.url);
@@ -442,3 +443,69 @@ describe("fromONNX: bad input", () => {
     expect(mem() - mem0).toBeLessThanOrEqual(16 * base.length + (1 << 20)); // growth bounded by the file's size
   }, 120_000);
 });
+
+// ---- in the browser ----------------------------------------------------------------------
+
+describe("fromONNX in headless Chromium (the web build, bundled by esbuild)", () => {
+  const bin = findChromium();
+  if (!bin) console.warn("[onnx-import] skipping the Chromium test: no chromium binary (apt-get install -y chromium, or set CHROMIUM_PATH)");
+  (bin ? it : it.skip)("imports the PyTorch LSTM file in the page and gives ONNX Runtime Web's outputs there", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { build } = await import("esbuild");
+    const { chromium } = await import("playwright-core");
+    const tmp = mkdtempSync(join(tmpdir(), "unfold-onnx-import-"));
+    const r = await build({
+      stdin: { contents: 'export { init } from "./src/index.ts"; export { fromONNX } from "./src/onnx/index.ts"; export { heap } from "./src/runtime/wasm.ts";', resolveDir: ROOT, loader: "ts" },
+      bundle: true, format: "esm", platform: "neutral", target: "es2022", write: false,
+    });
+    writeFileSync(join(tmp, "unfold.mjs"), r.outputFiles[0].contents);
+    writeFileSync(join(tmp, "index.html"), `<!doctype html><script type="module">
+      globalThis.__result = (async () => {
+        const u = await import("/unfold.mjs");
+        const ort = await import("/ort/ort.wasm.min.mjs");
+        ort.env.wasm.numThreads = 1;
+        ort.env.wasm.wasmPaths = "/ort/";
+        await u.init(await (await fetch("/unfold.wasm")).arrayBuffer());
+        const bytes = new Uint8Array(await (await fetch("/model.onnx")).arrayBuffer());
+        const { model, description } = u.fromONNX(bytes);
+        const T = 9, B = 4, V = model.spec.input.vocabSize, O = model.spec.output.size;
+        const ids = Int32Array.from({ length: T * B }, (_, i) => (i * 7 + 3) % V);
+        const { out, rows } = model.forwardPtr({ T, B, ids });
+        const ours = Array.from(u.heap().f32(out, rows * O));
+        const s = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+        const res = await s.run({ input: new ort.Tensor("int64", BigInt64Array.from(Array.from(ids, BigInt)), [T, B]) });
+        model.dispose();
+        return { ours, theirs: Array.from(res[s.outputNames[0]].data), layers: description.layers.length, ua: navigator.userAgent };
+      })();
+      </script>`);
+    const server = await serve(
+      { "/": join(tmp, "index.html"), "/unfold.mjs": join(tmp, "unfold.mjs"), "/unfold.wasm": join(ROOT, "build", "unfold.wasm"), "/model.onnx": fileURLToPathCompat(new URL("lstm_embedding_head.onnx", FIX)) },
+      { "/ort/": join(ROOT, "node_modules", "onnxruntime-web", "dist") },
+    );
+    const browser = await chromium.launch({ executablePath: bin!.path, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"], timeout: 30_000 });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(server.url + "/", { timeout: 15_000 });
+      const res = await deadline(page.evaluate(() => (globalThis as unknown as { __result: Promise<{ ours: number[]; theirs: number[]; layers: number; ua: string }> }).__result), 45_000, "fromONNX in Chromium").catch((e) => {
+        throw new Error(`${(e as Error).message}; page errors: ${errors.join("; ")}`);
+      });
+      expect(res.ua).toContain("Chrome");
+      expect(res.layers).toBe(1);
+      const err = relErr(res.ours, res.theirs);
+      console.log(`[onnx-import] Chromium: imported PyTorch LSTM vs ONNX Runtime Web in the page, max rel. error ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(TOL);
+    } finally {
+      await deadline(browser.close(), 10_000, "browser.close()").catch(() => {});
+      await server.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+function fileURLToPathCompat(u: URL): string {
+  return decodeURIComponent(u.pathname);
+}
