@@ -1,5 +1,5 @@
 // `npm run bench`: every suite, one table each. Run after `npm run build`.
-//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention, onnx, validation
+//   node bench/run.js [--quick] [suite ...]     suites: kernels, layers, training, threads, session, attention-session, attention, onnx, validation
 import "../dist/runtime/use-node.js"; // Node: read unfold.wasm from disk, worker_threads (what the package's `node` condition does)
 import { printTable } from "./format.js";
 
@@ -12,6 +12,7 @@ const suites = {
   training: () => import("./training.js"),
   threads: () => import("./threads.js"),
   session: () => import("./session.js"),
+  "attention-session": () => import("./attention-session.js"),
   attention: () => import("./attention.js"),
   onnx: () => import("./onnx.js"),
   validation: () => import("./validation.js"),

@@ -64,6 +64,7 @@ export class UnfoldError extends Error {
    * @param message what is wrong and what to do (without the "unfold-rnn: " prefix, which is added)
    * @param details the offending name, what was expected and received, the cause
    */
+  /** An error with its stable `code`, a message, and the argument it is about (`details.name`). */
   constructor(code: UnfoldErrorCode, message: string, details: UnfoldErrorDetails = {}) {
     super(message.startsWith("unfold-rnn: ") ? message : `unfold-rnn: ${message}`, details.cause !== undefined ? { cause: details.cause } : undefined);
     this.name = "UnfoldError";

@@ -3,7 +3,9 @@
 // workerd, Deno (Deno.serve) and Bun (Bun.serve) on 127.0.0.1. Every answer,
 // good or bad, must equal Node's (the same module called in a Node process):
 // the same text for the same seed, HTTP 400 with a JSON error for bad
-// parameters, never a 500 or a hang.
+// parameters, 414 with a JSON error for a path and query over the service's
+// 12 K-character guard (below Bun's own ~16 KiB limit, past which Bun answers
+// 431 with an empty body itself), never a 500 or a hang.
 //
 // The model is a small char LSTM trained here (Node, a few seconds), saved
 // with saveModel. A runtime whose binary cannot be found is skipped with the
@@ -45,8 +47,14 @@ const BAD: [string, string][] = [
   ["prime=The%20QUICK%7E&length=10&temperature=1&seed=1", "prime"], // T, Q, U, I, C, K, ~ never seen
   ["prime=the&length=10&temperature=1&seed=1&lenght=5", "lenght"],
   ["prime=the&prime=a&length=10&temperature=1&seed=1", "prime"],
+  // The longest prime (1000 characters, 9 encoded characters each: ~9.1 K) passes the URL guard; "—" is unknown.
+  [`prime=${"%E2%80%94".repeat(1000)}&length=10&temperature=1&seed=1`, "prime"],
 ];
-const PATHS = [...GOOD, ...BAD.map(([q]) => q)].map((q) => `/generate?${q}`);
+/** Over the service's URL guard (12 K characters) and under Bun's own limit (~16 KiB): the service's 414, in every runtime. */
+const LONG = `prime=${"a".repeat(13_000)}&length=10&temperature=1&seed=1`;
+/** Over Bun's own request-line limit: Bun answers 431 with an empty body before the service runs (documented). */
+const HUGE = `/generate?prime=${"a".repeat(20_000)}&length=10&temperature=1&seed=1`;
+const PATHS = [...GOOD, ...BAD.map(([q]) => q), LONG].map((q) => `/generate?${q}`);
 
 interface Answer {
   status: number;
@@ -116,6 +124,12 @@ async function ask(base: string): Promise<Answer[]> {
   return out;
 }
 
+/** A query over every guard: what the runtime itself answers (status, content type, body text). */
+async function askHuge(base: string): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(base + HUGE, { signal: AbortSignal.timeout(15_000) });
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text() };
+}
+
 /** Start a launcher that prints {"listening": url} on stdout; resolves with the url. */
 async function listening(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   const child = start(bin, args, { cwd: tmp, env });
@@ -155,6 +169,8 @@ describe("Node (the reference)", () => {
       expect(a.body.error, q).toMatch(new RegExp(param));
     });
     expect((node[GOOD.length + 14].body as { error: string }).error).toContain('"T", "Q", "U", "I", "C", "K", "~"');
+    expect(PATHS[GOOD.length + BAD.length - 1].length).toBeGreaterThan(9000);
+    expect(node[GOOD.length + BAD.length]).toEqual({ status: 414, body: { error: expect.stringMatching(/limit is 12288/), param: null } });
   });
 });
 
@@ -189,7 +205,12 @@ runtimeIt(`${workerd?.version ?? "workerd"}: the bundled worker (wasm module imp
   // The example's config, on a free port.
   const config = readFileSync(join(tmp, "workerd.capnp"), "utf8").replace('"127.0.0.1:8787"', '"127.0.0.1:0"');
   writeFileSync(join(tmp, "test.capnp"), config);
-  expect(await ask(await startWorkerd(bin.path, tmp, "test.capnp"))).toEqual(node);
+  const url = await startWorkerd(bin.path, tmp, "test.capnp");
+  expect(await ask(url)).toEqual(node);
+  const huge = await askHuge(url);
+  console.log(`[edge] workerd, a ${HUGE.length}-character path and query: ${huge.status} ${huge.type} ${huge.body.slice(0, 80)}`);
+  expect(huge.status).toBe(414); // workerd passes it to the service, whose guard answers
+
 });
 
 runtimeIt(`${deno?.version ?? "Deno"}: Deno.serve answers as Node`, deno, "npm install deno", async (bin) => {
@@ -199,9 +220,16 @@ runtimeIt(`${deno?.version ?? "Deno"}: Deno.serve answers as Node`, deno, "npm i
     NO_COLOR: "1",
   });
   expect(await ask(url)).toEqual(node);
+  const huge = await askHuge(url);
+  console.log(`[edge] Deno, a ${HUGE.length}-character path and query: ${huge.status} ${huge.type} ${huge.body.slice(0, 80)}`);
+  expect(huge.status).toBe(414); // Deno passes it to the service, whose guard answers
 });
 
 runtimeIt(`${bun?.version ?? "Bun"}: Bun.serve answers as Node`, bun, "npm install bun", async (bin) => {
   const url = await listening(bin.path, ["bun.js", "model.unfold", "0"], { DO_NOT_TRACK: "1", NO_COLOR: "1" });
   expect(await ask(url)).toEqual(node);
+  // Past Bun's own limit the service never runs: Bun's 431 and an empty body (the limit the edge README states).
+  const huge = await askHuge(url);
+  console.log(`[edge] Bun, a ${HUGE.length}-character path and query: ${huge.status} ${JSON.stringify(huge.type)} ${JSON.stringify(huge.body.slice(0, 80))}`);
+  expect({ status: huge.status, body: huge.body }).toEqual({ status: 431, body: "" });
 });

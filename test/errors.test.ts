@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  argmax, bucketBatches, crc32, Dense, decodeModel, Embedding, encodeModel, GRU, init, loadModel, LSTM, Optimizer, padBatch, Rng, sampleToken, saveModel,
+  argmax, bucketBatches, crc32, Dense, decodeModel, decodeSafetensors, Embedding, encodeModel, encodeSafetensors, entryToFloat32, GRU, init, loadModel, loadSafetensors, LSTM, modelFromSafetensors, Optimizer, padBatch, Rng, sampleToken, saveModel, saveSafetensors,
   scheduleFactor, Seq2Seq, Sequential, SimpleRNN, softmax, TokenStream, trainValSplit, UnfoldError, type UnfoldErrorCode, Vocab, fromTfjs,
 } from "../src/index.js";
 import { fromONNX } from "../src/onnx/index.js";
@@ -106,6 +106,9 @@ beforeAll(async () => {
   vocab = Vocab.fromChars("hello world");
 });
 
+/** A model's safetensors with every name behind `prefix` (a wrapper's state dict). */
+const prefixed = (m: Sequential | Seq2Seq, prefix: string) =>
+  encodeSafetensors([...decodeSafetensors(saveSafetensors(m)).tensors].map(([k, e]) => [prefix + k, { shape: e.shape, data: entryToFloat32(k, e) }]), decodeSafetensors(saveSafetensors(m)).metadata);
 const nan = (n: number, at = 0) => Float32Array.from({ length: n }, (_, i) => (i === at ? NaN : 0.1));
 const lmSpec = { input: { type: "tokens", vocabSize: V, embeddingDim: 4 }, recurrent: [{ cell: "lstm", hiddenSize: 5 }], output: { size: V, loss: "xent" }, mode: "many-to-many" } as const;
 const spec = (patch: Record<string, unknown>) => ({ ...lmSpec, ...patch }) as never;
@@ -336,6 +339,12 @@ const cases: Case[] = [
   ["writeFileAtomic of a string", "E_OPTION", () => writeFileAtomic(path.join(tmp, "x.bin"), "bytes" as never)],
   ["encodeModel(null)", "E_FORMAT", () => encodeModel(null as never)],
   ["crc32 of a string", "E_OPTION", () => crc32("abc" as never)],
+  ["loadSafetensors of names with a prefix not asked for (DDP's 'module.')", "E_FORMAT", () => loadSafetensors(lm, prefixed(lm, "module."))],
+  ["loadSafetensors stripPrefix of the wrong wrapper", "E_FORMAT", () => loadSafetensors(lm, prefixed(lm, "module."), { stripPrefix: "model." })],
+  ["loadSafetensors stripPrefix not a string", "E_OPTION", () => loadSafetensors(lm, saveSafetensors(lm), { stripPrefix: 1 as never })],
+  ["loadSafetensors unknown option", "E_OPTION", () => loadSafetensors(lm, saveSafetensors(lm), { prefix: "module." } as never)],
+  ["modelFromSafetensors of 'module.' names without stripPrefix", "E_FORMAT", () => modelFromSafetensors(prefixed(s2s, "module."))],
+  ["modelFromSafetensors stripPrefix null", "E_OPTION", () => modelFromSafetensors(saveSafetensors(s2s), { stripPrefix: null as never })],
 
   // ---- sampling, optimizers, RNG, runtime ----
   ["sampleToken topK 0", "E_OPTION", () => sampleToken([1, 2], new Rng(1), { topK: 0 })],

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UnfoldError } from "../src/errors.js";
 import { Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "../src/model/seq2seq.js";
+import type { AttentionSession } from "../src/model/attention-session.js";
 import { toONNX } from "../src/onnx/index.js";
 import { ProtoWriter } from "../src/onnx/protobuf.js";
 import { heap, init } from "../src/runtime/wasm.js";
@@ -97,10 +98,10 @@ const CASES: Case[] = [
   { name: "features, SimpleRNN tanh, 2 stacked layers, many-to-many mse", spec: { input: feat(4), recurrent: [{ cell: "rnn", hiddenSize: 8, numLayers: 2, dropout: 0.3 }], output: { size: 2, loss: "mse" }, mode: "many-to-many", seed: 3 } },
   { name: "features, SimpleRNN relu, bidirectional, many-to-one, no lengths input", equal: true, lengths: false, spec: { input: feat(3), recurrent: [{ cell: "rnn_relu", hiddenSize: 6, bidirectional: true }], output: { size: 2, loss: "mse" }, mode: "many-to-one", seed: 4 } },
   {
-    name: "tokens, bidirectional 2-layer LSTM then GRU, many-to-many, softmax", equal: true, softmax: true,
+    name: "tokens, bidirectional 2-layer LSTM then GRU, many-to-many, softmax, padded", softmax: true,
     spec: { input: tok(9, 4), recurrent: [{ cell: "lstm", hiddenSize: 5, numLayers: 2, bidirectional: true }, { cell: "gru", hiddenSize: 6 }], output: { size: 9, loss: "xent" }, mode: "many-to-many", seed: 5 },
   },
-  { name: "features, bidirectional GRU, many-to-one", equal: true, spec: { input: feat(5), recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true, numLayers: 2 }], output: { size: 3, loss: "xent" }, mode: "many-to-one", seed: 6 } },
+  { name: "features, bidirectional GRU, many-to-one, padded", spec: { input: feat(5), recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true, numLayers: 2 }], output: { size: 3, loss: "xent" }, mode: "many-to-one", seed: 6 } },
   { name: "features, 2-layer LSTM (forgetBias 1) + SimpleRNN, many-to-one, padded", spec: { input: feat(3), recurrent: [{ cell: "lstm", hiddenSize: 6, numLayers: 2, forgetBias: 1 }, { cell: "rnn", hiddenSize: 5 }], output: { size: 1, loss: "mse" }, mode: "many-to-one", seed: 7 } },
   // The Keras / tfjs-layers variants: ONNX Runtime is the reference for their forward values.
   { name: "Keras variants: tokens, hard-sigmoid LSTM (HardSigmoid 0.2/0.5), padded", spec: { input: tok(10, 5), recurrent: [{ cell: "lstm", hiddenSize: 9, gateActivation: "hard_sigmoid" }], output: { size: 10, loss: "xent" }, mode: "many-to-many", seed: 8 } },
@@ -169,6 +170,8 @@ describe("toONNX(Sequential) in onnxruntime-web", () => {
       const b = batchFor(spec, T, B, rng, false);
       const r = await s.run({ tokens: i64(b.ids!, [T, B]), lengths: i32(b.lengths) });
       const y = r.logits.data as Float32Array; // [T, B, 3]
+      // Ours on the same padded batch: packed semantics, so the same numbers at every real step.
+      expect(relErr(realSteps(ours(m, b), T, B, 3, b.lengths), realSteps(y, T, B, 3, b.lengths))).toBeLessThan(TOL);
       for (let j = 0; j < B; j++) {
         const L = b.lengths[j];
         const alone = ours(m, { T: L, B: 1, lengths: Int32Array.of(L), ids: Int32Array.from({ length: L }, (_, t) => b.ids![t * B + j]) });
@@ -289,6 +292,132 @@ describe("toONNX(Seq2Seq): encoder graph + a decoder step graph looped by the ca
   }
 });
 
+describe("toONNX(Seq2Seq) with attention: encoder graph (+ encoder outputs) and a decoder step graph (scores, masked softmax, context, h~)", () => {
+  const target = { vocabSize: 9, embeddingDim: 4, bosId: 0, eosId: 1 };
+  const att = (score: "dot" | "general" | "additive", cell: "lstm" | "gru" | "rnn", bidirectional: boolean, inputFeeding: boolean, numLayers = 1, seed = 30): Seq2SeqSpec => ({
+    source: tok(9, 5), target, recurrent: { cell, hiddenSize: 8, numLayers, bidirectional }, attention: score, inputFeeding, seed,
+  });
+  const cases: [string, Seq2SeqSpec][] = [
+    ["dot, LSTM, unidirectional", att("dot", "lstm", false, false)],
+    ["dot, GRU 2 layers, input feeding", att("dot", "gru", false, true, 2)],
+    ["general, GRU, bidirectional", att("general", "gru", true, false)],
+    ["general, LSTM 2 layers, bidirectional, input feeding", att("general", "lstm", true, true, 2)],
+    ["additive, LSTM, unidirectional, input feeding", att("additive", "lstm", false, true)],
+    ["additive, SimpleRNN, bidirectional 2 layers", att("additive", "rnn", true, false, 2)],
+  ];
+  for (const [name, spec] of cases) {
+    it(`${name}: greedy decoding looped in ONNX Runtime = generate() on ragged sources; probabilities and weights = our session's`, async () => {
+      const m = new Seq2Seq(spec);
+      const rng = new Rng(41);
+      const V = target.vocabSize;
+      const data = { sources: [] as number[][], targets: [] as number[][] };
+      for (let i = 0; i < 60; i++) {
+        const n = 2 + Math.floor(rng.next() * 6);
+        const t = Array.from({ length: n }, () => 2 + Math.floor(rng.next() * (V - 2)));
+        data.targets.push(t);
+        data.sources.push(t.slice().reverse());
+      }
+      m.fit(data, { epochs: 4, batchSize: 12, optimizer: { type: "adam", lr: 0.02 } });
+      const sources = [data.sources[1], [3, 4], [5, 6, 7, 2, 3, 4, 5], data.sources[4]]; // ragged: lengths differ
+      const B = sources.length;
+      const { encoder, decoder } = toONNX(m);
+      const enc = await session(encoder);
+      const dec = await session(decoder);
+      try {
+        const lstm = spec.recurrent.cell === "lstm";
+        const feeding = !!spec.inputFeeding;
+        expect([...enc.outputNames].sort()).toEqual(lstm ? ["cN", "encoder_outputs", "hN"] : ["encoder_outputs", "hN"]);
+        const ins = ["encoder_outputs", "h0", "source_lengths", "tokens", ...(lstm ? ["c0"] : []), ...(feeding ? ["h_tilde0"] : [])];
+        expect([...dec.inputNames].sort()).toEqual(ins.sort());
+        const S = Math.max(...sources.map((s) => s.length));
+        const ids = new Array<number>(S * B).fill(0);
+        sources.forEach((s, b) => s.forEach((v, t) => (ids[t * B + b] = v)));
+        const lengths = i32(sources.map((s) => s.length));
+        const e = await enc.run({ source: i64(ids, [S, B]), source_lengths: lengths });
+        const H = spec.recurrent.hiddenSize;
+        let state: Record<string, ort.Tensor> = lstm ? { h0: e.hN, c0: e.cN } : { h0: e.hN };
+        if (feeding) state.h_tilde0 = f32(new Float32Array(B * H), [B, H]);
+        const maxLength = 10;
+        const want = m.generate(sources, { maxLength });
+        expect(want.some((w) => w.length >= 2)).toBe(true);
+        // Our streaming sessions, one per source, fed the same tokens: the reference numbers per step.
+        const ourSessions = sources.map((s) => m.session(s) as AttentionSession);
+        const got: number[][] = sources.map(() => []);
+        const done = new Array(B).fill(false);
+        let tokens = new Array<number>(B).fill(target.bosId);
+        let errP = 0;
+        let errW = 0;
+        for (let t = 0; t < maxLength && done.includes(false); t++) {
+          const r = await dec.run({ tokens: i64(tokens, [1, B]), encoder_outputs: e.encoder_outputs, source_lengths: lengths, ...state });
+          const logits = r.logits.data as Float32Array; // [1, B, V]
+          const w = r.attention_weights.data as Float32Array; // [1, B, S]
+          expect(r.attention_weights.dims).toEqual([1, B, S]);
+          for (let b = 0; b < B; b++) {
+            if (done[b]) continue;
+            const p = ourSessions[b].step(tokens[b]);
+            errP = Math.max(errP, relErr(p, softmaxRows(logits.slice(b * V, (b + 1) * V), V)));
+            const ow = ourSessions[b].attentionWeights();
+            errW = Math.max(errW, relErr(ow, w.slice(b * S, b * S + sources[b].length)));
+            for (let s = sources[b].length; s < S; s++) expect(w[b * S + s]).toBe(0); // padding gets no weight
+          }
+          tokens = Array.from({ length: B }, (_, b) => {
+            const row = logits.subarray(b * V, (b + 1) * V);
+            return row.indexOf(Math.max(...row));
+          });
+          tokens.forEach((v, b) => {
+            if (done[b]) return;
+            if (v === target.eosId) done[b] = true;
+            else got[b].push(v);
+          });
+          state = lstm ? { h0: r.hN, c0: r.cN } : { h0: r.hN };
+          if (feeding) state.h_tilde0 = r.h_tildeN;
+        }
+        ourSessions.forEach((s) => s.dispose());
+        expect(got).toEqual(want);
+        console.log(`[onnx] attention seq2seq ${name}: max rel. error of probabilities ${errP.toExponential(2)}, of weights ${errW.toExponential(2)}`);
+        expect(errP).toBeLessThan(TOL);
+        expect(errW).toBeLessThan(TOL);
+      } finally {
+        await enc.release();
+        await dec.release();
+        m.dispose();
+      }
+    });
+  }
+
+  it("without input feeding the decoder graph runs T steps at once: teacher-forced logits = T single steps", async () => {
+    const m = new Seq2Seq(att("general", "lstm", true, false, 2, 33));
+    const { encoder, decoder } = toONNX(m, { softmax: true });
+    const enc = await session(encoder);
+    const dec = await session(decoder);
+    try {
+      const sources = [[2, 3, 4, 5], [6, 7]];
+      const B = 2, S = 4, T = 5, V = target.vocabSize;
+      const ids = [2, 6, 3, 7, 4, 0, 5, 0];
+      const lengths = i32([4, 2]);
+      const e = await enc.run({ source: i64(ids, [S, B]), source_lengths: lengths });
+      const rng = new Rng(3);
+      const toks = Array.from({ length: T * B }, () => Math.floor(rng.next() * V));
+      const all = await dec.run({ tokens: i64(toks, [T, B]), h0: e.hN, c0: e.cN, encoder_outputs: e.encoder_outputs, source_lengths: lengths });
+      expect(all.probabilities.dims).toEqual([T, B, V]);
+      const ours = sources.map((s) => m.session(s));
+      let err = 0;
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) {
+          const p = ours[b].step(toks[t * B + b]);
+          err = Math.max(err, relErr(p, (all.probabilities.data as Float32Array).slice((t * B + b) * V, (t * B + b + 1) * V)));
+        }
+      }
+      ours.forEach((s) => s.dispose());
+      expect(err).toBeLessThan(TOL);
+    } finally {
+      await enc.release();
+      await dec.release();
+      m.dispose();
+    }
+  });
+});
+
 /** Our decoder logits [T*B, V] for decoder inputs `ids` after encoding `sources` (through the public decode path's pieces). */
 function teacherForcedLogits(m: Seq2Seq, sources: number[][], ids: Int32Array, T: number, B: number): Float32Array {
   // Seq2Seq.encode is private; it is what generate() runs first, so call it the same way.
@@ -403,6 +532,36 @@ describe("the protobuf writer", () => {
       const ours = m.parameters().get("rnn0.weight_ih_l0")!.toArray(); // [i; f; g; o] blocks of 3 rows x 2
       const block = (a: Float32Array, k: number) => Array.from(a.subarray(k * 6, k * 6 + 6));
       for (const [onnx, mine] of [[0, 0], [1, 3], [2, 1], [3, 2]]) expect(block(w, onnx)).toEqual(block(ours, mine));
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it("the attention decoder step: standard operators of the default domain only: the mask is Range + Less + Where, the weights a Softmax", () => {
+    const Model = root.lookupType("onnx.ModelProto");
+    const m = new Seq2Seq({ source: tok(7, 3), target: { vocabSize: 6, embeddingDim: 3, bosId: 0, eosId: 1 }, recurrent: { cell: "gru", hiddenSize: 4, bidirectional: true }, attention: "additive", inputFeeding: true, seed: 2 });
+    try {
+      const { encoder, decoder } = toONNX(m);
+      const STANDARD = new Set(["Gather", "GRU", "LSTM", "RNN", "Transpose", "Reshape", "ReduceSum", "Identity", "Concat", "Unsqueeze", "Squeeze", "MatMul", "Add", "Tanh", "Shape", "Range", "Cast", "Less", "Where", "Softmax", "Slice"]);
+      for (const bytes of [encoder, decoder]) {
+        const d = Model.toObject(Model.decode(bytes), { longs: Number, bytes: Array }) as any;
+        expect(d.opset_import).toEqual([{ domain: "", version: 17 }]);
+        for (const n of d.graph.node) {
+          expect(n.domain ?? "").toBe("");
+          expect(STANDARD.has(n.op_type), n.op_type).toBe(true);
+        }
+      }
+      const d = Model.toObject(Model.decode(decoder), { longs: Number, bytes: Array }) as any;
+      const ops = d.graph.node.map((n: any) => n.op_type);
+      for (const op of ["Range", "Less", "Where", "Softmax", "Tanh"]) expect(ops).toContain(op);
+      expect(d.graph.input.map((v: any) => v.name)).toEqual(["tokens", "h0", "encoder_outputs", "source_lengths", "h_tilde0"]);
+      expect(d.graph.output.map((v: any) => v.name)).toEqual(["logits", "hN", "attention_weights", "h_tildeN"]);
+      // The combine weight W_c [H, DE + H] is exported transposed for MatMul([c; h], W_c^T).
+      const Wc = d.graph.initializer.find((t: any) => t.name.startsWith("attention.combine.weight_T"));
+      expect(Wc.dims).toEqual([12, 4]);
+      const w = new Float32Array(Uint8Array.from(Wc.raw_data).buffer);
+      const ours = m.parameters().get("attention.combine.weight")!.toArray(); // [4, 12]
+      for (let r = 0; r < 4; r++) for (let c = 0; c < 12; c++) expect(w[c * 4 + r]).toBe(ours[r * 12 + c]);
     } finally {
       m.dispose();
     }

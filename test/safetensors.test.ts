@@ -17,6 +17,8 @@ import {
 } from "../src/io/safetensors.js";
 import { Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq } from "../src/model/seq2seq.js";
+import { Vocab } from "../src/data/vocab.js";
+import type { AttentionSession } from "../src/model/attention-session.js";
 import { loadSafetensorsFile, saveSafetensorsFile } from "../src/node.js";
 import { heap, init } from "../src/runtime/wasm.js";
 
@@ -218,6 +220,132 @@ describe("and back: our char LSTM trained on in PyTorch, saved by tools/to_torch
     } finally {
       m.dispose();
       before.dispose();
+    }
+  });
+});
+
+describe("ragged batches: padded bidirectional models cross unfold-rnn -> PyTorch (pack_padded_sequence) -> unfold-rnn with their vocabulary", () => {
+  // Fixtures: tools/ragged_exchange_fixtures.mjs (trained here, vocabulary in the metadata), then
+  // tools/torch_ragged_exchange.py (PyTorch 1.13: packed outputs, training on, a DDP-saved file).
+  // The batches are ragged (lengths 2..12, unsorted) and their padding holds random token ids.
+  const outputsMatch = (m: Sequential, x: { T: number; B: number; ids: number[]; lengths: number[] }, want: number[], what: string) => {
+    const ours = run(m, x);
+    const O = m.spec.output.size;
+    const err = m.spec.mode === "many-to-many" ? relErr(real(ours, x, O), real(want, x, O)) : relErr(ours, want);
+    console.log(`[safetensors] ${what}: max rel. error vs PyTorch on a ragged batch ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(TOL);
+  };
+
+  for (const name of ["ours_ragged_bigru_words", "ours_ragged_bilstm_tagger"]) {
+    it(`${name}: PyTorch's packed outputs are ours`, () => {
+      const m = modelFromSafetensors(read(`${name}.safetensors`)) as Sequential;
+      try {
+        expect(m.spec.recurrent[m.spec.recurrent.length - 1].bidirectional).toBe(true);
+        const x = json(`${name}.input.json`);
+        expect(new Set(x.lengths).size).toBeGreaterThan(3); // ragged
+        outputsMatch(m, x, json(`${name}.torch.json`).output, name);
+      } finally {
+        m.dispose();
+      }
+    });
+  }
+
+  it("an attention Seq2Seq (bidirectional encoder, general score, input feeding): to_torch.py's module gives our streaming decoder's probabilities and weights on ragged sources", () => {
+    const m = modelFromSafetensors(read("ours_ragged_seq2seq_attention.safetensors")) as Seq2Seq;
+    try {
+      const x = json("ours_ragged_seq2seq_attention.input.json");
+      const t = json("ours_ragged_seq2seq_attention.torch.json");
+      const V = m.spec.target.vocabSize;
+      let errP = 0;
+      let errW = 0;
+      for (let b = 0; b < x.B; b++) {
+        const s = m.session(x.sources[b]) as AttentionSession;
+        for (let step = 0; step < x.target_lengths[b]; step++) {
+          const p = s.step(x.tokens[step * x.B + b]);
+          const row = (t.output as number[]).slice((step * x.B + b) * V, (step * x.B + b + 1) * V);
+          const mx = Math.max(...row);
+          const e = row.map((v) => Math.exp(v - mx));
+          const sum = e.reduce((a, c) => a + c, 0);
+          errP = Math.max(errP, relErr(p, e.map((v) => v / sum)));
+          const w = (t.weights as number[]).slice((b * x.T + step) * x.S, (b * x.T + step) * x.S + x.source_lengths[b]); // [B, T, S]
+          errW = Math.max(errW, relErr(s.attentionWeights(), w));
+        }
+        s.dispose();
+      }
+      console.log(`[safetensors] ours_ragged_seq2seq_attention: max rel. error vs PyTorch, probabilities ${errP.toExponential(2)}, weights ${errW.toExponential(2)}`);
+      expect(errP).toBeLessThan(TOL);
+      expect(errW).toBeLessThan(TOL);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it("trained on in PyTorch and saved by to_torch.save: every metadata key (the vocabulary) and the spec survive; PyTorch's outputs here", () => {
+    const ours = read("ours_ragged_bigru_words.safetensors");
+    const back = read("torch_continued_bigru_words.safetensors");
+    const before = decodeSafetensors(ours).metadata;
+    const after = decodeSafetensors(back).metadata;
+    for (const [k, v] of Object.entries(before)) expect(after[k], k).toBe(v);
+    expect(after.trained).toMatch(/torch/);
+    const vocab = JSON.parse(after.vocab) as string[];
+    const text = readFileSync(join(import.meta.dirname, "..", "corpus", "sotu.txt"), "utf8").slice(0, 20000);
+    expect(vocab).toEqual(Vocab.fromChars(text).tokens); // the vocabulary the model was trained with, usable as is
+    const m = modelFromSafetensors(back) as Sequential;
+    const m0 = modelFromSafetensors(ours) as Sequential;
+    try {
+      expect(m.toJSON()).toEqual(m0.toJSON());
+      expect(m.stateDict()["rnn0.weight_hh_l0_reverse"]).not.toEqual(m0.stateDict()["rnn0.weight_hh_l0_reverse"]); // PyTorch trained it
+      const x = json("torch_continued_bigru_words.json");
+      outputsMatch(m, x, x.output, "torch_continued_bigru_words");
+    } finally {
+      m.dispose();
+      m0.dispose();
+    }
+  });
+
+  it("a DistributedDataParallel state dict ('module.' names): refused naming the prefix, loaded with { stripPrefix }", () => {
+    const file = read("torch_ddp_bilstm_tagger.safetensors");
+    expect([...decodeSafetensors(file).tensors.keys()].every((k) => k.startsWith("module."))).toBe(true);
+    expectFormatError(() => modelFromSafetensors(file), "module.embedding.weight", /prefix "module\.": pass \{ stripPrefix: "module\." \}/);
+    expectFormatError(() => modelFromSafetensors(file, { stripPrefix: "model." }), "module.embedding.weight", /pass \{ stripPrefix: "module\." \}/); // the wrong prefix: told the right one
+    const m = modelFromSafetensors(file, { stripPrefix: "module." }) as Sequential;
+    const again = new Sequential(m.toJSON());
+    try {
+      const x = json("torch_ddp_bilstm_tagger.json");
+      outputsMatch(m, x, x.output, "torch_ddp_bilstm_tagger");
+      loadSafetensors(again, file, { stripPrefix: "module." });
+      expect(again.stateDict()).toEqual(m.stateDict());
+    } finally {
+      m.dispose();
+      again.dispose();
+    }
+  });
+
+  it("options: stripPrefix must be a string, unknown options are named, the spec may ride in the options", () => {
+    const file = read("ours_ragged_bilstm_tagger.safetensors");
+    const opt = (f: () => unknown, name: string) => {
+      let err: unknown;
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(UnfoldError);
+      expect((err as UnfoldError).code).toBe("E_OPTION");
+      expect((err as UnfoldError).param).toBe(name);
+    };
+    opt(() => modelFromSafetensors(file, { stripPrefix: 3 } as never), "modelFromSafetensors: options.stripPrefix");
+    opt(() => modelFromSafetensors(file, { strip: "module." } as never), "modelFromSafetensors: options.strip");
+    const m = modelFromSafetensors(file) as Sequential;
+    try {
+      opt(() => loadSafetensors(m, file, { stripPrefix: ["module."] } as never), "loadSafetensors: options.stripPrefix");
+      opt(() => loadSafetensors(m, file, { spec: m.toJSON() } as never), "loadSafetensors: options.spec");
+      const bare = encodeSafetensors([...decodeSafetensors(file).tensors].map(([k, e]) => [`module.${k}`, { shape: e.shape, data: entryToFloat32(k, e) }]));
+      const b = modelFromSafetensors(bare, { spec: m.toJSON(), stripPrefix: "module." });
+      expect(b.stateDict()).toEqual(m.stateDict());
+      b.dispose();
+    } finally {
+      m.dispose();
     }
   });
 });

@@ -272,7 +272,10 @@ describe("session: bad input gets a clear error and changes nothing", () => {
       recurrent: { cell: "lstm", hiddenSize: 8 },
       attention: "dot",
     });
-    expect(code(() => att.session([2, 3]))).toBe("E_UNSUPPORTED");
+    const as = att.session([2, 3]); // attention decoders stream too (test/attention-session.test.ts)
+    expect(as.feed([0]).length).toBe(7);
+    expect(code(() => att.session([2, 6]))).toBe("E_VOCAB");
+    as.dispose();
     att.dispose();
   });
 });

@@ -15,7 +15,7 @@ import {
 /** Settings of a training run (the page's form). */
 const DEFAULTS = {
   cell: "lstm", hiddenSize: 128, numLayers: 1, embeddingDim: 32,
-  batchSize: 16, k1: 48, lr: 0.004, seed: 1, valFraction: 0.1,
+  batchSize: 16, k1: 48, lr: 0.01, seed: 1, valFraction: 0.1, maxValChars: 16_000,
 };
 
 let model = null; // Sequential
@@ -67,10 +67,11 @@ function specFor(c, V) {
   };
 }
 
-/** Split the text (train: the first 90%, validation: the rest) and encode it with `vocab`. */
+/** Split the text (validation: the last 10%, at most maxValChars; train: the rest) and encode it with `vocab`. */
 function setText(text) {
   const ids = vocab.encode(text);
-  const nVal = Math.max(2 * config.batchSize, Math.floor(ids.length * config.valFraction));
+  // The last 10% of the text, at most maxValChars (validation runs every ~1.5 s, on the worker's time).
+  const nVal = Math.max(2 * config.batchSize, Math.min(config.maxValChars, Math.floor(ids.length * config.valFraction)));
   if (ids.length - nVal < config.batchSize * (config.k1 + 1)) {
     throw new Error(`the text is too short: ${ids.length} characters; paste at least ${config.batchSize * (config.k1 + 1) + nVal}`);
   }

@@ -14,8 +14,11 @@
  * compiling bytes (workerd: a wasm module import); without it `init()` finds
  * the file itself.
  *
- * Bad queries get HTTP 400 and `{ "error": …, "param": … }`; nothing a
- * client sends can cause a 500 or a hang (the lengths are bounded).
+ * Bad queries get HTTP 400 and `{ "error": …, "param": … }`, a path and
+ * query over LIMITS.url characters HTTP 414 and `{ "error": …, "param": null }`;
+ * nothing a client sends can cause a 500 or a hang (the lengths are bounded).
+ * Beyond a runtime's own limit on the request line the runtime answers before
+ * the service runs (Bun: over ~16 KiB, HTTP 431 with an empty body).
  */
 import { init, loadModel } from "unfold-rnn";
 
@@ -29,6 +32,14 @@ export const LIMITS = {
   temperature: 10,
   /** The sampler's seed: an unsigned 32-bit integer. */
   seed: 2 ** 32 - 1,
+  /**
+   * Characters of path and query (percent-encoded). Longer gets a 414 JSON
+   * error from the service, below the runtimes' own limits (Bun answers a
+   * request line over ~16 KiB itself: 431, empty body). The longest valid query
+   * (1000 prime characters of 3 UTF-8 bytes each, 9 encoded characters apiece)
+   * is about 9.1 K characters, so no valid query reaches it.
+   */
+  url: 12 * 1024,
 };
 
 const PARAMS = ["prime", "length", "temperature", "seed"];
@@ -102,6 +113,8 @@ export default {
   /** @param {Request} request @param {{ MODEL: ArrayBuffer | Uint8Array, UNFOLD_WASM?: WebAssembly.Module }} env */
   async fetch(request, env) {
     const url = new URL(request.url);
+    const size = url.pathname.length + url.search.length;
+    if (size > LIMITS.url) return json(414, { error: `the path and query are ${size} characters long; the limit is ${LIMITS.url} (prime: at most ${LIMITS.prime} characters)`, param: null });
     if (url.pathname !== "/generate") return json(404, { error: `no route ${url.pathname}; use GET /generate?prime=&length=&temperature=&seed=` });
     if (request.method !== "GET") return json(405, { error: `method ${request.method} not allowed; use GET` });
     let lm;

@@ -224,7 +224,12 @@ export function shuffledBatches(n: number, batchSize: number, rng: Rng, opts: Sh
  *
  * @param valFraction in [0, 1)
  */
-export function trainValSplit(n: number, valFraction: number, rng: Rng): { train: number[]; val: number[] } {
+export function trainValSplit(n: number, valFraction: number, rng: Rng): {
+  /** Training indices, ascending. */
+  train: number[];
+  /** Validation indices, ascending. */
+  val: number[];
+} {
   checkNonNegInt("trainValSplit", "n", n);
   if (!(valFraction >= 0 && valFraction < 1)) throw new UnfoldError("E_OPTION", `trainValSplit: valFraction must be in [0, 1), got ${valFraction}`);
   if (n === 0) return { train: [], val: [] };

@@ -16,6 +16,8 @@ export {
   type WordVocabOptions,
   type EncodeOptions,
   type DecodeOptions,
+  // "unfold-rnn" exports Seq2Seq's DecodeOptions under that name; Vocab.decode's options are this.
+  type DecodeOptions as VocabDecodeOptions,
   type VocabJSON,
 } from "./vocab.js";
 export {

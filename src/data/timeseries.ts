@@ -76,6 +76,7 @@ export function windows(series: ArrayLike<number> | ArrayLike<number>[], opts: W
 
 /** A fitted scaler, as saved in a model file. */
 export interface ScalerJSON {
+  /** "standard": `(x - mean) / std`; "minmax": `(x - min) / (max - min)`. */
   method: "standard" | "minmax";
   /** standard: mean per feature; minmax: minimum per feature. */
   offset: number[];
@@ -91,6 +92,7 @@ export interface ScalerJSON {
  * used by `model.forecast`.
  */
 export class Scaler {
+  /** "standard": `(x - mean) / std`; "minmax": `(x - min) / (max - min)`. */
   readonly method: "standard" | "minmax";
   /** F: features per step. */
   readonly features: number;
@@ -149,6 +151,7 @@ export class Scaler {
     return new Scaler({ method: j.method, offset: [...j.offset], scale: [...j.scale] });
   }
 
+  /** The fitted offsets and scales, for saving (see {@link Scaler.fromJSON}). */
   toJSON(): ScalerJSON {
     return { method: this.method, offset: Array.from(this.offset), scale: Array.from(this.scale) };
   }

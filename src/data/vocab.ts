@@ -45,9 +45,13 @@ export const DEFAULT_SPECIALS: Readonly<Record<SpecialKind, string>> = {
  * the special's id (it is not added twice).
  */
 export interface VocabSpecials {
+  /** The padding token: `true` for the default string "<pad>", or the string to use. */
   pad?: string | boolean;
+  /** The unknown token: `true` for "<unk>", or the string to use. */
   unk?: string | boolean;
+  /** The begin-of-sequence marker: `true` for "<bos>", or the string to use. */
   bos?: string | boolean;
+  /** The end-of-sequence marker: `true` for "<eos>", or the string to use. */
   eos?: string | boolean;
 }
 
@@ -99,8 +103,11 @@ export interface DecodeOptions {
 
 /** The serialized form of a {@link Vocab} (`vocab.toJSON()`), plain JSON. */
 export interface VocabJSON {
+  /** Marks the object as a vocabulary. */
   format: "unfold-rnn/vocab";
+  /** Version of this layout. */
   version: 1;
+  /** What a token is: a character or a word. */
   level: VocabLevel;
   /** Word level only: text is lower-cased before splitting. */
   lowercase: boolean;

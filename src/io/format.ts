@@ -40,7 +40,9 @@ export interface ModelFile {
 
 /** One entry of the header's tensor table. */
 export interface TensorEntry {
+  /** The tensor's name (a PyTorch state-dict key). */
   name: string;
+  /** Dimensions, outermost first (row-major). */
   shape: number[];
   /** Byte offset of the first value from the start of the data section (multiple of 4). */
   offset: number;
@@ -68,6 +70,7 @@ export class ModelFileError extends UnfoldError {
   /** Machine-readable detailed reason. */
   readonly reason: ModelFileErrorCode;
   /** @param reason machine-readable detailed reason @param message what is wrong and what to do */
+  /** A model-file error (code E_FORMAT) with the reason it was rejected. */
   constructor(reason: ModelFileErrorCode, message: string) {
     super("E_FORMAT", message, { expected: "a valid unfold-rnn model file", received: reason });
     this.name = "ModelFileError";
@@ -190,8 +193,8 @@ function firstNonFinite(data: Float32Array): number {
  * NaN and ±Infinity are kept (as `{"$nonfinite": "NaN"}` markers that
  * {@link decodeModel} turns back into numbers).
  *
- * @param model.header JSON-serialisable description of the model.
- * @param model.tensors the parameters, written in this order.
+ * @param file.header JSON-serialisable description of the model.
+ * @param file.tensors the parameters, written in this order.
  * @returns the complete file as bytes.
  * @throws ModelFileError (`BAD_INPUT`) for a header that is not a plain
  *   object or cannot be serialised, a tensor with an empty or duplicate name,

@@ -23,17 +23,19 @@ import { Sequential, type SequentialSpec } from "../model/sequential.js";
 import { Seq2Seq, type Seq2SeqSpec } from "../model/seq2seq.js";
 import type { Tensor } from "../runtime/arena.js";
 
-/** Element types of the safetensors format, with their size in bytes. */
-const DTYPE_BYTES = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
-} as const;
-
 /** A safetensors element type name, e.g. `"F32"`. */
-export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
+export type SafetensorsDtype = "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "I16" | "U16" | "F16" | "BF16" | "I32" | "U32" | "F32" | "F64" | "I64" | "U64";
+
+/** Element types of the safetensors format, with their size in bytes. */
+const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+};
 
 /** One tensor of a safetensors file, as stored. */
 export interface SafetensorsEntry {
+  /** Element type, as the safetensors header names it ("F32", "F16", ...). */
   dtype: SafetensorsDtype;
+  /** Dimensions, outermost first (row-major). */
   shape: number[];
   /** The raw little-endian bytes (a view into the file). */
   bytes: Uint8Array;
@@ -249,9 +251,9 @@ export interface SafetensorsLoadOptions {
  */
 export function loadSafetensors(model: SafetensorsModel, bytes: Uint8Array, opts: SafetensorsLoadOptions = {}): void {
   modelKind(model);
+  const prefix = checkLoadOptions(opts, "loadSafetensors: options");
   const file = decodeSafetensors(bytes);
   const params: Map<string, Tensor> = model.parameters();
-  const prefix = opts.stripPrefix ?? "";
   const stored = new Map<string, [string, SafetensorsEntry]>();
   for (const [name, e] of file.tensors) {
     const key = prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
@@ -260,10 +262,10 @@ export function loadSafetensors(model: SafetensorsModel, bytes: Uint8Array, opts
   const expected = [...params.keys()];
   for (const key of stored.keys()) {
     if (!params.has(key)) {
-      // A wrapper's prefix (DistributedDataParallel saves 'module.rnn0...'): say how to strip it.
-      const cut = key.indexOf(".");
-      const hint = cut > 0 && params.has(key.slice(cut + 1)) ? `; the names look prefixed: pass { stripPrefix: "${key.slice(0, cut + 1)}" }` : "";
-      throw new UnfoldError("E_FORMAT", `safetensors: unexpected tensor '${stored.get(key)![0]}': this model has no such parameter (it expects ${expected.join(", ")})${hint}`, { name: stored.get(key)![0], expected: expected.join(", ") });
+      // A wrapper's prefix (DistributedDataParallel saves 'module.rnn0...'): say which one to strip.
+      const p = matchingPrefix([...file.tensors.keys()], params);
+      const hint = p === null ? "" : `; every name matches after removing the prefix "${p}": pass { stripPrefix: "${p}" }`;
+      throw new UnfoldError("E_FORMAT", `safetensors: unexpected tensor '${stored.get(key)![0]}': this model has no such parameter (it expects ${expected.join(", ")})${hint}`, { name: stored.get(key)![0], expected: hint ? `stripPrefix: "${p}"` : expected.join(", ") });
     }
   }
   const values = new Map<Tensor, Float32Array>();
@@ -283,13 +285,59 @@ export function loadSafetensors(model: SafetensorsModel, bytes: Uint8Array, opts
   for (const [t, v] of values) t.f32().set(v);
 }
 
+/** The stripPrefix option, checked: "" when absent. */
+function checkLoadOptions(opts: unknown, name: string, known: string[] = ["stripPrefix"]): string {
+  if (opts === null || typeof opts !== "object") throw new UnfoldError("E_OPTION", `${name} must be an object such as { stripPrefix: "module." }`, { name, expected: "an object", received: opts });
+  for (const k of Object.keys(opts)) {
+    if (!known.includes(k)) throw new UnfoldError("E_OPTION", `${name}: unknown option '${k}' (${known.join(", ")})`, { name: `${name}.${k}`, received: (opts as Record<string, unknown>)[k] });
+  }
+  const p = (opts as { stripPrefix?: unknown }).stripPrefix;
+  if (p !== undefined && typeof p !== "string") throw new UnfoldError("E_OPTION", `${name}.stripPrefix must be a string such as "module."`, { name: `${name}.stripPrefix`, expected: "a string", received: p });
+  return p ?? "";
+}
+
+/**
+ * The prefix (ending in ".") that, removed from every stored name, makes the
+ * names the model's parameters, or null. Wrappers nest ('module.',
+ * 'module.model.'), so every dotted head of the first name is tried.
+ */
+function matchingPrefix(names: string[], params: Map<string, unknown>): string | null {
+  if (names.length === 0) return null;
+  for (let i = names[0].indexOf("."); i > 0; i = names[0].indexOf(".", i + 1)) {
+    const p = names[0].slice(0, i + 1);
+    if (names.every((n) => n.startsWith(p) && params.has(n.slice(p.length)))) return p;
+  }
+  return null;
+}
+
+/** Options of {@link modelFromSafetensors}. */
+export interface ModelFromSafetensorsOptions extends SafetensorsLoadOptions {
+  /** The model's spec, for a file without `unfold.spec` metadata: a Sequential spec, or `{ kind: "Seq2Seq", spec }`. */
+  spec?:
+    | SequentialSpec
+    | {
+        /** Marks a Seq2Seq spec. */
+        kind: "Seq2Seq";
+        /** The Seq2Seq spec. */
+        spec: Seq2SeqSpec;
+      };
+}
+
 /**
  * Build the model a safetensors file describes (from its `unfold.spec`
  * metadata, written by {@link saveSafetensors} or `tools/to_torch.py`) and
- * load its weights. A file without that metadata needs the spec: pass it as
- * `spec` (a Sequential spec, or `{ kind: "Seq2Seq", spec }`).
+ * load its weights. A file without that metadata needs the spec: pass
+ * `{ spec }` (a Sequential spec, or `{ kind: "Seq2Seq", spec }`; the spec
+ * alone as the second argument works too). `{ stripPrefix: "module." }`
+ * reads a state dict saved from a DistributedDataParallel wrapper; without
+ * it such a file is refused with E_FORMAT naming the prefix that would match.
  */
-export function modelFromSafetensors(bytes: Uint8Array, spec?: SequentialSpec | { kind: "Seq2Seq"; spec: Seq2SeqSpec }): SafetensorsModel {
+export function modelFromSafetensors(bytes: Uint8Array, opts?: ModelFromSafetensorsOptions | SequentialSpec | { kind: "Seq2Seq"; spec: Seq2SeqSpec }): SafetensorsModel {
+  // A spec as the second argument (the older form) or an options object.
+  const isSpec = !!opts && typeof opts === "object" && ("input" in opts || "kind" in opts);
+  const o: ModelFromSafetensorsOptions = opts === undefined ? {} : isSpec ? { spec: opts as ModelFromSafetensorsOptions["spec"] } : (opts as ModelFromSafetensorsOptions);
+  const stripPrefix = checkLoadOptions(o, "modelFromSafetensors: options", ["stripPrefix", "spec"]);
+  const spec = o.spec;
   let kind: string;
   let s: unknown;
   if (spec) {
@@ -315,7 +363,7 @@ export function modelFromSafetensors(bytes: Uint8Array, spec?: SequentialSpec | 
   if (kind !== "Sequential" && kind !== "Seq2Seq") throw new UnfoldError("E_FORMAT", `safetensors: unknown model kind '${kind}' (Sequential or Seq2Seq)`, { name: "__metadata__.unfold.kind", received: kind });
   const model = kind === "Seq2Seq" ? new Seq2Seq(s as Seq2SeqSpec) : new Sequential(s as SequentialSpec);
   try {
-    loadSafetensors(model, bytes);
+    loadSafetensors(model, bytes, { stripPrefix });
   } catch (err) {
     model.dispose();
     throw err;

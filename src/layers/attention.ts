@@ -37,6 +37,7 @@ export type { ScoreKind } from "../reference/attention.js";
 
 /** Options of {@link Attention}. */
 export interface AttentionOptions {
+  /** The score: Luong "dot" or "general", or Bahdanau "additive". */
   score: ScoreKind;
   /** H: decoder hidden size (and of h~). */
   hiddenSize: number;
@@ -48,8 +49,11 @@ export interface AttentionOptions {
 
 /** The attention block between a decoder's recurrent layers and its output layer. */
 export class Attention {
+  /** The score kind. */
   readonly score: ScoreKind;
+  /** Decoder hidden size H. */
   readonly hiddenSize: number;
+  /** Encoder output size DE (2H for a bidirectional encoder). */
   readonly encoderSize: number;
   /** A: additive attention's hidden size (= H). */
   readonly attentionSize: number;
@@ -84,7 +88,7 @@ export class Attention {
     for (const p of this.pByName.values()) uniformInit(p.f32(), rng, 1 / Math.sqrt(p.shape[1]));
   }
 
-  /** The configuration in the reference's terms. */
+  /** The configuration in the reference's terms. @internal */
   get config(): { score: ScoreKind; hiddenSize: number; encoderSize: number; attentionSize: number } {
     return { score: this.score, hiddenSize: this.hiddenSize, encoderSize: this.encoderSize, attentionSize: this.attentionSize };
   }
@@ -97,16 +101,19 @@ export class Attention {
   gradients(): ReadonlyMap<string, Tensor> {
     return this.gByName;
   }
-  /** The parameter and gradient arenas (one block each, same layout). */
+  /** The parameter and gradient arenas (one block each, same layout). @internal */
   arenas(): { params: Arena; grads: Arena } {
     return { params: this.params, grads: this.grads };
   }
+  /** Load the parameters by name (see {@link Attention.parameters}), checked before anything changes. */
   loadStateDict(sd: StateDict): void {
     loadChecked(this.pByName, sd);
   }
+  /** Copies of the parameters by name. */
   stateDict(): Record<string, Float32Array> {
     return dumpTensors(this.pByName);
   }
+  /** Copies of the gradients of the last backward, by parameter name. */
   gradStateDict(): Record<string, Float32Array> {
     return dumpTensors(this.gByName);
   }
@@ -227,10 +234,17 @@ export class Attention {
     return t.out.ptr;
   }
 
-  /** S and B of the encoder outputs held for the next forwards. */
+  /** S and B of the encoder outputs held for the next forwards. @internal */
   encoderShape(): { S: number; B: number } {
     if (!this.encSet) throw new UnfoldError("E_STATE", "attention needs the encoder outputs first (setEncoderPtr)");
     return { ...this.encSet };
+  }
+
+  /** The encoder outputs held by {@link setEncoderPtr}, enc [S, B, DE] (a copy; a streaming session keeps its own). */
+  encoderOutputs(): Float32Array {
+    if (!this.encSet) throw new UnfoldError("E_STATE", "attention needs the encoder outputs first (setEncoderPtr)");
+    const { S, B } = this.encSet;
+    return heap().f32(this.t.enc.ptr, S * B * this.encoderSize).slice();
   }
 
   /** The weights α [T, B, S] of the last forward (a copy). */
@@ -244,6 +258,7 @@ export class Attention {
    * Backward from dL/dh~ [T, B, H] (in WASM memory; not modified). Writes
    * every parameter gradient (overwriting).
    * @returns byte offsets of dL/dq [T, B, H] and dL/denc [S, B, DE].
+   * @internal
    */
   backwardPtr(dOut: Ptr): { dq: Ptr; dEnc: Ptr } {
     if (!this.last) throw new UnfoldError("E_STATE", "attention backward needs a forward first");
@@ -303,6 +318,7 @@ export class Attention {
     return { dq: t.dq.ptr, dEnc: t.dEnc.ptr };
   }
 
+  /** Free the layer's WASM memory; the layer is unusable afterwards. */
   dispose(): void {
     this.acts?.dispose();
     this.acts = null;

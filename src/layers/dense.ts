@@ -16,7 +16,9 @@ import * as v from "../validate.js";
 
 /** Options of {@link Dense}. */
 export interface DenseOptions {
+  /** Input features I per row. */
   inFeatures: number;
+  /** Output features O per row. */
   outFeatures: number;
   /** Add a bias. Default true. */
   bias?: boolean;
@@ -26,7 +28,9 @@ export interface DenseOptions {
 
 /** y = x W^T + b, W [O, I], b [O]: the output layer of every time step. */
 export class Dense {
+  /** Input features I. */
   readonly inFeatures: number;
+  /** Output features O. */
   readonly outFeatures: number;
   private readonly params = new Arena();
   private readonly grads = new Arena();
@@ -63,7 +67,7 @@ export class Dense {
   parameters(): ReadonlyMap<string, Tensor> {
     return this.pByName;
   }
-  /** The parameter and gradient arenas (one block each, same layout). */
+  /** The parameter and gradient arenas (one block each, same layout). @internal */
   arenas(): { params: Arena; grads: Arena } {
     return { params: this.params, grads: this.grads };
   }
@@ -71,12 +75,15 @@ export class Dense {
   gradients(): ReadonlyMap<string, Tensor> {
     return this.gByName;
   }
+  /** Load `weight` [O, I] and `bias` [O] (PyTorch names and layout), checked before anything changes. */
   loadStateDict(sd: StateDict): void {
     loadChecked(this.pByName, sd);
   }
+  /** Copies of the parameters by PyTorch name. */
   stateDict(): Record<string, Float32Array> {
     return dumpTensors(this.pByName);
   }
+  /** Copies of the gradients of the last backward, by parameter name. */
   gradStateDict(): Record<string, Float32Array> {
     return dumpTensors(this.gByName);
   }
@@ -152,6 +159,7 @@ export class Dense {
     return heap().f32(dx, N * this.inFeatures).slice();
   }
 
+  /** Free the layer's WASM memory; the layer is unusable afterwards. */
   dispose(): void {
     this.acts?.dispose();
     this.params.dispose();
@@ -161,7 +169,9 @@ export class Dense {
 
 /** Options of {@link Embedding}. */
 export interface EmbeddingOptions {
+  /** Vocabulary size V: ids are 0..V-1. */
   numEmbeddings: number;
+  /** Vector size E per id. */
   embeddingDim: number;
   /** Seed of the N(0, 1) initialisation (torch's default). Default 0. */
   seed?: number;
@@ -169,7 +179,9 @@ export interface EmbeddingOptions {
 
 /** A lookup table: row ids[i] of weight [V, E] for every token. */
 export class Embedding {
+  /** Vocabulary size V. */
   readonly numEmbeddings: number;
+  /** Vector size E. */
   readonly embeddingDim: number;
   private readonly params = new Arena();
   private readonly grads = new Arena();
@@ -196,22 +208,27 @@ export class Embedding {
     for (let i = 0; i < w.length; i++) w[i] = rng.normal();
   }
 
+  /** Parameter tensors by PyTorch name (`weight` [V, E]). */
   parameters(): ReadonlyMap<string, Tensor> {
     return new Map([["weight", this.w]]);
   }
-  /** The parameter and gradient arenas (one block each, same layout). */
+  /** The parameter and gradient arenas (one block each, same layout). @internal */
   arenas(): { params: Arena; grads: Arena } {
     return { params: this.params, grads: this.grads };
   }
+  /** Gradient tensors, same names. */
   gradients(): ReadonlyMap<string, Tensor> {
     return new Map([["weight", this.gw]]);
   }
+  /** Load `weight` [V, E] (PyTorch name and layout), checked before anything changes. */
   loadStateDict(sd: StateDict): void {
     loadChecked(this.parameters(), sd);
   }
+  /** Copies of the parameters by PyTorch name. */
   stateDict(): Record<string, Float32Array> {
     return dumpTensors(this.parameters());
   }
+  /** Copies of the gradients of the last backward, by parameter name. */
   gradStateDict(): Record<string, Float32Array> {
     return dumpTensors(this.gradients());
   }
@@ -274,6 +291,7 @@ export class Embedding {
     this.backwardPtr(this.t.y.ptr);
   }
 
+  /** Free the layer's WASM memory; the layer is unusable afterwards. */
   dispose(): void {
     this.acts?.dispose();
     this.params.dispose();

@@ -8,7 +8,8 @@ import { show, UnfoldError } from "../errors.js";
 
 /** Parameters (or gradients) by PyTorch name; values are flat row-major, or nested arrays. */
 export type StateDict = Record<string, Float32Array | ArrayLike<number> | NestedArray>;
-type NestedArray = ReadonlyArray<number | NestedArray>;
+/** Nested arrays of numbers (PyTorch's `tensor.tolist()`), read in row-major order. */
+export type NestedArray = ReadonlyArray<number | NestedArray>;
 
 /** A flat Float32Array of `value`, checked against `shape`; throws naming the tensor. */
 export function flattenChecked(name: string, value: unknown, shape: readonly number[]): Float32Array {

@@ -101,8 +101,11 @@ export interface ForwardResult {
 
 /** Upstream gradients for {@link Recurrent.backward}; omitted ones are zeros. */
 export interface BackwardInput {
+  /** dL/d output [T, B, D*H] (or [B, T, D*H] with batchFirst); omitted: zeros. */
   dOutput?: ArrayLike<number>;
+  /** dL/d hN [L*D, B, H]; omitted: zeros. */
   dhN?: ArrayLike<number>;
+  /** dL/d cN [L*D, B, H] (LSTM); omitted: zeros. */
   dcN?: ArrayLike<number>;
   /** Record ‖∂L/∂h_t‖ of the last layer's forward direction for every t (see {@link Recurrent.gradNorms}). */
   recordGradNorms?: boolean;
@@ -147,12 +150,19 @@ interface UnitCache {
  * {@link LSTM} or {@link GRU}.
  */
 export class Recurrent {
+  /** The cell: "rnn_tanh", "rnn_relu", "lstm" or "gru". */
   readonly kind: CellKind;
+  /** Input features I per step. */
   readonly inputSize: number;
+  /** Hidden size H. */
   readonly hiddenSize: number;
+  /** Stacked layers L. */
   readonly numLayers: number;
+  /** True when each layer also runs backwards in time (D = 2). */
   readonly bidirectional: boolean;
+  /** Dropout probability on the outputs of every layer but the last (with `training: true`). */
   readonly dropout: number;
+  /** True when inputs and outputs are [B, T, F] instead of [T, B, F]. */
   readonly batchFirst: boolean;
   /** D: 1 or 2. */
   readonly numDirections: number;
@@ -257,7 +267,7 @@ export class Recurrent {
     return this.gradByName;
   }
 
-  /** The parameter and gradient arenas (one block each, same layout). */
+  /** The parameter and gradient arenas (one block each, same layout). @internal */
   arenas(): { params: Arena; grads: Arena } {
     return { params: this.params, grads: this.grads };
   }
@@ -327,6 +337,7 @@ export class Recurrent {
    * hs [T+1, B, H] (forward: slot t+1 = h_t; reverse: slot t = h_t),
    * cs like hs (LSTM), gates [T, B, G*H] (LSTM: activated i, f, g, o),
    * gru [T, B, 4H] (GRU: r, z, n, h W_hn^T + b_hn).
+   * @internal
    */
   lastActivations(ui: number): { T: number; B: number; hs: Ptr; cs: Ptr | null; gates: Ptr; gru: Ptr | null } | null {
     if (!this.last || !(ui >= 0 && ui < this.caches.length)) return null;
@@ -522,11 +533,12 @@ export class Recurrent {
   /**
    * Forward on an input already in WASM memory. Engine-level: x [T, B, I] is
    * time-major regardless of batchFirst, and is not checked for NaN.
-   * @param state 'zeros' (default) starts from h0 = c0 = 0; 'keep' starts from
+   * @param opts.state 'zeros' (default) starts from h0 = c0 = 0; 'keep' starts from
    *   the state set by {@link carryState} or {@link setInitialStatePtr}.
    * @param lengths [B] real length of each sequence (see {@link ForwardOptions.lengths});
    *   {@link backwardPtr} and {@link finalStatePtr} then use them too.
    * @returns byte offset of the output [T, B, D*H], valid until the next call.
+   * @internal
    */
   forwardPtr(x: Ptr, T: number, B: number, opts: { training?: boolean; state?: "zeros" | "keep"; lengths?: ArrayLike<number> } = {}): Ptr {
     checkInt("T", T, 1);
@@ -581,14 +593,14 @@ export class Recurrent {
     });
   }
 
-  /** A copy of the state held for the next 'keep' forward (null if it is zeros), for saving. */
+  /** A copy of the state held for the next 'keep' forward (null if it is zeros), for saving. @internal */
   carriedState(): { B: number; h: Float32Array; c: Float32Array } | null {
     if (this.stateB === null || !this.acts) return null;
     const n = this.units.length * this.stateB * this.hiddenSize;
     return { B: this.stateB, h: heap().f32(this.a.h0.ptr, n).slice(), c: heap().f32(this.a.c0.ptr, n).slice() };
   }
 
-  /** Restore a state from {@link carriedState}. */
+  /** Restore a state from {@link carriedState}. @internal */
   restoreCarriedState(st: { B: number; h: Float32Array; c: Float32Array }): void {
     v.checkObject("restoreCarriedState: state", st);
     checkInt("state.B", st.B, 1);
@@ -604,11 +616,12 @@ export class Recurrent {
     this.stateB = st.B;
   }
 
-  /** State of the dropout random streams (saved with a model so resumed training is exact). */
+  /** State of the dropout random streams (saved with a model so resumed training is exact). @internal */
   get rngState(): number[] {
     const g = this.dropoutState ? Array.from(this.dropoutState.get("s").i32()) : [];
     return [...this.rng.getState(), ...g];
   }
+  /** Restore the dropout random streams from {@link rngState}. @internal */
   set rngState(s: number[]) {
     if (!Array.isArray(s) || (s.length !== 5 && s.length !== 9) || s.some((x) => typeof x !== "number" && x !== null)) {
       throw new UnfoldError("E_OPTION", "rngState must be an array of 5 or 9 numbers, as rngState returned", { name: "rngState", expected: "5 or 9 numbers", received: s });
@@ -667,6 +680,7 @@ export class Recurrent {
    * The lengths are those the forward ran with; a unidirectional layer run
    * without them may be given `lengths` [B] here (right-padded sequences:
    * the forward direction never reads what comes after a sequence's end).
+   * @internal
    */
   finalStatePtr(lengths?: ArrayLike<number>): { hN: Ptr; cN: Ptr | null } {
     if (!this.last) throw new UnfoldError("E_STATE", "finalStatePtr() needs a forward() first");
@@ -718,6 +732,7 @@ export class Recurrent {
    * [L*D, B, H] or null. Writes the parameter gradients. `lengths`: as in
    * {@link finalStatePtr}.
    * @returns byte offsets of dX [T, B, I], dh0 and dc0 [L*D, B, H].
+   * @internal
    */
   backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
     if (!this.last) throw new UnfoldError("E_STATE", "backward() needs a forward() first");

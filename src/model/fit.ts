@@ -32,6 +32,7 @@ type Sequential = SequentialModel;
  * is read in place, never copied to 32-bit; other arrays are copied.
  */
 export interface StreamData {
+  /** Token ids [N], in reading order. */
   stream: ArrayLike<number>;
 }
 
@@ -41,22 +42,29 @@ export interface StreamData {
  * (xent) or O values (mse); many-to-many — T_i class ids or T_i*O values.
  */
 export interface SequenceData {
+  /** One entry per sequence: T_i token ids, or T_i*F features. */
   inputs: ArrayLike<number>[];
+  /** One entry per sequence: a class id or O values (many-to-one), T_i ids or T_i*O values (many-to-many). */
   targets: (number | ArrayLike<number>)[];
 }
 
+/** What {@link Sequential.fit} trains on: a token stream, or sequences with targets. */
 export type TrainData = StreamData | SequenceData;
 
-/** Options of {@link fit}: the training options plus validation data. */
+/** Options of {@link Sequential.fit}: the training options plus validation data. */
 export interface FitOptions extends TrainOptions {
   /** Held-out data, or a fraction of sequence data to hold out (seeded). */
-  validation?: TrainData | { fraction: number };
+  validation?: TrainData | {
+    /** In (0, 1): this fraction of the sequences, chosen by the seed. */
+    fraction: number;
+  };
 }
 
 export { newTrainState, type TrainState } from "../train/loop.js";
 
 /** Mean loss and accuracy (xent) of a model on data. */
 export interface Evaluation {
+  /** Mean loss per target (nats for xent). */
   loss: number;
   /** Fraction of correct argmax predictions over all targets (xent only). */
   accuracy?: number;
@@ -423,7 +431,7 @@ export function predict(model: Sequential, inputs: ArrayLike<number>[], batchSiz
   return out;
 }
 
-/** Options of {@link generate}. */
+/** Options of {@link Sequential.generate}. */
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate after the prime. */
   length: number;

@@ -28,6 +28,7 @@ export interface LayerInspection {
   layer: number;
   /** 0 forward, 1 reverse (bidirectional blocks). */
   direction: 0 | 1;
+  /** The layer's cell. */
   cell: CellKind;
   /** H */
   hiddenSize: number;

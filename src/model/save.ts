@@ -43,19 +43,25 @@ interface SavedHeader {
 
 /** What {@link loadModel} returns. */
 export interface LoadedModel<M extends AnyModel = AnyModel> {
+  /** The model, with its weights (and optimizer state and carried state, when saved). */
   model: M;
+  /** The vocabulary saved with it. */
   vocab?: Vocab;
+  /** Seq2Seq: the output vocabulary, when saved apart from `vocab`. */
   targetVocab?: Vocab;
+  /** The caller's metadata saved with it ({@link SaveOptions.meta}). */
   meta?: Record<string, unknown>;
 }
 
 /** Options of {@link saveModel}. */
 export interface SaveOptions {
+  /** The vocabulary to save with the model (a language model needs it to read and write text). */
   vocab?: Vocab;
   /** Seq2Seq: the output vocabulary, if different from `vocab`. */
   targetVocab?: Vocab;
   /** Keep the optimizer's moments so training resumes exactly. Default true. */
   includeOptimizer?: boolean;
+  /** Any JSON-serialisable metadata, kept in the file's header. */
   meta?: Record<string, unknown>;
 }
 

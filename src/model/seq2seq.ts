@@ -25,6 +25,7 @@
  */
 import { UnfoldError } from "../errors.js";
 import { InferenceSession, type SessionOptions } from "./session.js";
+import { AttentionSession } from "./attention-session.js";
 import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
 import { heap, kernels } from "../runtime/wasm.js";
@@ -46,9 +47,32 @@ import * as v from "../validate.js";
 /** A serialisable encoder-decoder definition. */
 export interface Seq2SeqSpec {
   /** Token source (encoder-decoder) or one vector per example (one-to-many). */
-  source: { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "vector"; size: number };
+  source:
+    | {
+        /** Token ids, embedded. */
+        type: "tokens";
+        /** Source vocabulary size. */
+        vocabSize: number;
+        /** Source embedding size. */
+        embeddingDim: number;
+      }
+    | {
+        /** One vector per example (one-to-many). */
+        type: "vector";
+        /** Values per vector. */
+        size: number;
+      };
   /** Target vocabulary; it must contain the begin and end tokens. */
-  target: { vocabSize: number; embeddingDim: number; bosId: number; eosId: number };
+  target: {
+    /** Target vocabulary size. */
+    vocabSize: number;
+    /** Target embedding size. */
+    embeddingDim: number;
+    /** Id of the begin token, fed first. */
+    bosId: number;
+    /** Id of the end token, which ends a generated sequence. */
+    eosId: number;
+  };
   /**
    * Both encoder and decoder use this cell, hidden size and layer count.
    * `bidirectional` makes the encoder bidirectional (attention only; the
@@ -60,12 +84,15 @@ export interface Seq2SeqSpec {
   attention?: ScoreKind;
   /** With attention: feed each step's attentional state h~ into the next step's input (Luong's input feeding). Default false. */
   inputFeeding?: boolean;
+  /** Seeds initialisation, dropout, shuffling and sampling (default 0). */
   seed?: number;
 }
 
 /** Examples: a source (token ids, or a vector) and its target token ids (without begin/end tokens). */
 export interface Seq2SeqData {
+  /** One per example: token ids (tokens source) or `size` values (vector source). */
   sources: ArrayLike<number>[];
+  /** One per example: target token ids, without the begin and end tokens. */
   targets: ArrayLike<number>[];
 }
 
@@ -73,7 +100,11 @@ export interface Seq2SeqData {
 export interface Seq2SeqFitOptions extends Omit<FitOptions, "validation" | "tbptt"> {
   /** Probability of feeding the model's own prediction instead of the truth. Default 0 (pure teacher forcing). */
   scheduledSampling?: number;
-  validation?: Seq2SeqData | { fraction: number };
+  /** Held-out examples, or a fraction of the data to hold out (seeded). */
+  validation?: Seq2SeqData | {
+    /** In (0, 1): this fraction of the examples, chosen by the seed. */
+    fraction: number;
+  };
 }
 
 /** Options of {@link Seq2Seq.generate}. */
@@ -84,16 +115,21 @@ export interface DecodeOptions extends SamplingOptions {
   beamWidth?: number;
   /** Beam search: divide scores by length^alpha. Default 0.6 (0 = none). */
   lengthPenalty?: number;
+  /** Seeds sampling (default: the model's seed). */
   seed?: number;
 }
 
+/** An encoder-decoder (lecture p.14): the encoder's final state starts a decoder language model; optional attention. Built from a plain-data {@link Seq2SeqSpec}. */
 export class Seq2Seq {
+  /** The definition the model was built from. */
   readonly spec: Seq2SeqSpec;
   /** Encoder input: an Embedding (tokens) or Dense projecting the vector to L*H (vector). */
   readonly encEmbedding: Embedding | null;
+  /** The unidirectional encoder (token source), else null. */
   readonly encoder: Recurrent | null;
-  /** The bidirectional encoder (attention with `recurrent.bidirectional`), else null. */
+  /** The bidirectional encoder (attention with `recurrent.bidirectional`), else null. @internal */
   readonly biEncoder: BidirectionalEncoder | null = null;
+  /** Vector source: the Dense layer that maps the vector to the decoder's initial state, else null. */
   readonly bridge: Dense | null;
   /** The attention block between the decoder's recurrent layers and its head, or null. */
   readonly attention: Attention | null = null;
@@ -102,6 +138,7 @@ export class Seq2Seq {
   private readonly feeding: InputFeeding | null = null;
   /** The decoder: a token LM whose initial state is the encoder's final state. */
   readonly decoder: Sequential;
+  /** Optimizer and history, kept across fit() calls and saved with the model. @internal */
   trainState: TrainState = newTrainState();
   private work: Arena | null = null;
   private cap = 0;
@@ -155,7 +192,7 @@ export class Seq2Seq {
     return this.spec.recurrent.hiddenSize;
   }
 
-  /** Parameter regions for an optimizer. */
+  /** Parameter regions for an optimizer. @internal */
   regions(): ParamRegion[] {
     const r: ParamRegion[] = [];
     if (this.encEmbedding) r.push(this.encEmbedding.arenas());
@@ -210,6 +247,7 @@ export class Seq2Seq {
     loadChecked(this.parameters(), sd);
   }
 
+  /** Number of trainable parameters. */
   get parameterCount(): number {
     let n = 0;
     for (const t of this.parameters().values()) n += t.size;
@@ -492,7 +530,12 @@ export class Seq2Seq {
   }
 
   /** Mean per-token cross-entropy (teacher forcing) on data. */
-  evaluate(data: Seq2SeqData, batchSize = 32): { loss: number; count: number } {
+  evaluate(data: Seq2SeqData, batchSize = 32): {
+    /** Mean cross-entropy per target token (nats). */
+    loss: number;
+    /** Target tokens averaged over. */
+    count: number;
+  } {
     this.checkData(data, "data");
     v.checkInt("evaluate: batchSize", batchSize, 1);
     let sum = 0;
@@ -512,18 +555,22 @@ export class Seq2Seq {
    * model). Feed the begin token first: `s.feed([spec.target.bosId])`, then
    * `s.sample()` or `s.step(id)` token by token; `reset()` returns to the
    * encoder's state. The model itself is left as it was.
+   *
+   * With attention it is an {@link AttentionSession}: the encoder outputs
+   * are computed once, here, and each step also attends over them
+   * (`s.attentionWeights()` after a step says where); the same tokens as
+   * `generate([source])`, greedy or sampled with the same seed.
    */
-  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession {
+  session(source: ArrayLike<number>, opts: SessionOptions = {}): InferenceSession | AttentionSession {
     if (!source || typeof source !== "object" || typeof source.length !== "number" || source.length === 0) {
       throw new UnfoldError("E_SHAPE", "session(source) needs a non-empty source sequence (or vector)", { name: "source", expected: "a non-empty array", received: source });
     }
-    if (this.attention) {
-      throw new UnfoldError("E_UNSUPPORTED", "a streaming session does not run attention decoders yet (each step would also need the encoder outputs); use generate() or attentionWeights()", { name: "attention", received: this.spec.attention });
-    }
+    if (this.attention) this.checkSources([source], "source");
     const dec = this.decoder.recurrent[0];
     const carried = dec.carriedState();
     this.encode([source], false);
     const st = dec.carriedState()!; // [L, 1, H] h and c, set by encode
+    const enc = this.attention ? this.attention.encoderOutputs() : null; // [S, 1, DE]
     if (carried) dec.restoreCarriedState(carried);
     else this.decoder.resetState();
     const { L, H } = this;
@@ -531,6 +578,14 @@ export class Seq2Seq {
     for (let l = 0; l < L; l++) {
       initial.set(st.h.subarray(l * H, (l + 1) * H), 2 * l * H);
       initial.set(st.c.subarray(l * H, (l + 1) * H), 2 * l * H + H);
+    }
+    if (this.attention) {
+      const emb = (this.decEmbedding ?? this.decoder.embedding!).parameters().get("weight")!;
+      const head = this.decoder.head.parameters();
+      return new AttentionSession({
+        embedding: emb, rnn: dec, attention: this.attention, headWeight: head.get("weight")!, headBias: head.get("bias")!,
+        inputFeeding: !!this.feeding, enc: enc!, initial,
+      }, opts);
     }
     return new InferenceSession(this.decoder, opts, initial);
   }
@@ -653,6 +708,7 @@ export class Seq2Seq {
     return structuredClone(this.spec);
   }
 
+  /** Free the model's WASM memory; the model is unusable afterwards. */
   dispose(): void {
     this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.encEmbedding?.dispose();

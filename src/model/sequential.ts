@@ -54,9 +54,13 @@ export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number)
 
 /** An Embedding / recurrent stack / Dense head model. */
 export class Sequential implements SequentialModel {
+  /** The definition the model was built from. */
   readonly spec: SequentialSpec;
+  /** The input Embedding (tokens input), or null (features input). */
   readonly embedding: Embedding | null;
+  /** The recurrent blocks, as in the spec. */
   readonly recurrent: Recurrent[];
+  /** The Dense head, applied at every step (many-to-many) or at the last real step (many-to-one). */
   readonly head: Dense;
   /** Features per step entering the first recurrent layer (E or F). */
   readonly inputSize: number;
@@ -66,7 +70,7 @@ export class Sequential implements SequentialModel {
   /** Time series: the scaler fitted on the training data, used by {@link forecast} and saved with the model. */
   scaler: Scaler | null = null;
 
-  /** Optimizer and history, kept across fit() calls and saved with the model. */
+  /** Optimizer and history, kept across fit() calls and saved with the model. @internal */
   trainState: TrainState = newTrainState();
   /** All parameters, all gradients (same layout), and each layer's share of them in floats. */
   private readonly block: { params: Arena; grads: Arena; parts: number[] };
@@ -105,7 +109,7 @@ export class Sequential implements SequentialModel {
     };
   }
 
-  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). */
+  /** Parameter regions for an optimizer: one contiguous block for the whole model (`parts`: the layers' sizes in it). @internal */
   regions(): ParamRegion[] {
     return [this.block];
   }
@@ -215,6 +219,7 @@ export class Sequential implements SequentialModel {
    * [T*B, O] (many-to-many, time-major) or [B, O] (many-to-one), in WASM memory.
    * @param state 'zeros' starts every sequence from h0 = 0; 'keep' continues
    *   from the carried state (truncated BPTT, stateful generation).
+   * @internal
    */
   forwardPtr(b: Batch, opts: { training?: boolean; state?: "zeros" | "keep" } = {}): { out: Ptr; rows: number } {
     const { T, B } = b;
@@ -248,6 +253,7 @@ export class Sequential implements SequentialModel {
    * output with dL/d(output) for {@link backwardPtr}. xent: mean over
    * non-ignored targets; mse: mean over values (masked steps excluded).
    * @returns the loss and the number of targets it averages over.
+   * @internal
    */
   lossAndGrad(b: Batch): { loss: number; count: number } {
     if (!this.last) throw new UnfoldError("E_STATE", "lossAndGrad needs a forward first");
@@ -293,6 +299,7 @@ export class Sequential implements SequentialModel {
    * Backward from the gradient {@link lossAndGrad} left in the head's output.
    * Writes all parameter gradients; returns where the gradients of the first
    * recurrent layer's initial state are (for an encoder feeding this model).
+   * @internal
    */
   backwardPtr(): { dh0: Ptr; dc0: Ptr | null } {
     const last = this.last;
@@ -379,6 +386,7 @@ export class Sequential implements SequentialModel {
     return structuredClone(this.spec);
   }
 
+  /** Free the model's WASM memory; the model is unusable afterwards. */
   dispose(): void {
     this.trainState.optimizer?.dispose(); // its moments are WASM memory too
     this.embedding?.dispose();

@@ -16,10 +16,15 @@ import type { TrainState } from "../train/loop.js";
 
 /** One recurrent block of a model. */
 export interface RecurrentSpec {
+  /** The cell: LSTM, GRU, or SimpleRNN with tanh ("rnn") or ReLU ("rnn_relu"). */
   cell: "lstm" | "gru" | "rnn" | "rnn_relu";
+  /** Hidden size H. */
   hiddenSize: number;
+  /** Stacked layers in this block (default 1). */
   numLayers?: number;
+  /** Run each layer backwards in time too, concatenating both directions (D*H outputs; default false). */
   bidirectional?: boolean;
+  /** Dropout probability between stacked layers while training (default 0). */
   dropout?: number;
   /** LSTM: initial forget-gate bias. */
   forgetBias?: number;
@@ -36,15 +41,38 @@ export interface RecurrentSpec {
 }
 
 /** The input of a model: token ids (with an Embedding) or feature vectors. */
-export type InputSpec = { type: "tokens"; vocabSize: number; embeddingDim: number } | { type: "features"; size: number };
+export type InputSpec =
+  | {
+      /** Token ids, embedded. */
+      type: "tokens";
+      /** Vocabulary size V. */
+      vocabSize: number;
+      /** Embedding size E. */
+      embeddingDim: number;
+    }
+  | {
+      /** Feature vectors. */
+      type: "features";
+      /** Features F per step. */
+      size: number;
+    };
 
 /** A serialisable model definition. */
 export interface SequentialSpec {
+  /** Token ids through an Embedding, or feature vectors. */
   input: InputSpec;
+  /** The recurrent blocks, first to last. */
   recurrent: RecurrentSpec[];
   /** The Dense head: O outputs per step; loss 'xent' (softmax cross-entropy on class ids) or 'mse'. */
-  output: { size: number; loss: "xent" | "mse" };
+  output: {
+    /** Outputs O per step (classes for xent). */
+    size: number;
+    /** "xent": softmax cross-entropy on class ids; "mse": mean squared error. */
+    loss: "xent" | "mse";
+  };
+  /** "many-to-many": an output at every step; "many-to-one": one output per sequence, at its last real step. */
   mode: "many-to-many" | "many-to-one";
+  /** Seeds initialisation, dropout, shuffling and sampling (default 0). */
   seed?: number;
 }
 
@@ -53,7 +81,9 @@ export interface SequentialSpec {
  * `padBatch` (src/data) or let {@link Sequential.fit} do it.
  */
 export interface Batch {
+  /** Time steps. */
   T: number;
+  /** Sequences. */
   B: number;
   /** Token ids [T, B] (tokens input); a negative id is padding. */
   ids?: Int32Array;

@@ -19,6 +19,7 @@ export type AttrValue = number | string | { ints: number[] } | { floats: number[
 
 /** The IR version and default-domain opset we emit. */
 export const IR_VERSION = 8;
+/** The ONNX operator set the graphs are written for (the default domain, opset 17). */
 export const OPSET = 17;
 
 interface Init {

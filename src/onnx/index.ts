@@ -24,6 +24,7 @@ import type { Sequential, SequentialSpec } from "../model/sequential.js";
 import type { Seq2Seq, Seq2SeqSpec } from "../model/seq2seq.js";
 import type { Tensor } from "../runtime/arena.js";
 import { DT, GraphBuilder } from "./graph.js";
+import { attentionBlock } from "./attention.js";
 
 export { IR_VERSION, OPSET } from "./graph.js";
 
@@ -53,9 +54,13 @@ export interface ONNXOptions {
 
 /** The two graphs of a {@link Seq2Seq}: run the encoder once, then loop the decoder one step at a time. */
 export interface Seq2SeqONNX {
-  /** `source` → `hN` (and `cN` for LSTM), [L, B, H]: the decoder's initial state. */
+  /** `source` → `hN` (and `cN` for LSTM), [L, B, H]: the decoder's initial state (with attention also `encoder_outputs` [S, B, D*H]). */
   encoder: Uint8Array;
-  /** `tokens` [T, B], `h0` (`c0`) → `logits` (or `probabilities`) [T, B, V], `hN` (`cN`). T = 1 for one step. */
+  /**
+   * `tokens` [T, B], `h0` (`c0`) → `logits` (or `probabilities`) [T, B, V], `hN` (`cN`). T = 1 for one step.
+   * With attention also `encoder_outputs`, `source_lengths` → `attention_weights` [T, B, S];
+   * with input feeding `h_tilde0` [B, H] → `h_tildeN` (T = 1).
+   */
   decoder: Uint8Array;
 }
 
@@ -76,13 +81,18 @@ const VERSION = "0.1.0";
  * int32, or `source` [B, F] float32 for a vector source → `hN`, `cN`) and a
  * decoder-step graph (`tokens` [T, B] int64, `h0`, `c0` → `logits`, `hN`,
  * `cN`) that a caller loops, feeding back each chosen token and state.
+ * With attention the encoder also returns `encoder_outputs` [S, B, D*H], and
+ * the decoder step takes them with `source_lengths` and returns
+ * `attention_weights` [T, B, S]; with input feeding it also takes the last
+ * step's attentional state `h_tilde0` [B, H] (zeros at the start) and returns
+ * `h_tildeN` (then T = 1). Scores, the softmax masked by source length
+ * (Less + Where), the context and tanh(W_c [c; h]) are standard operators
+ * (src/onnx/attention.ts).
  *
  * Padding: with `lengths`, outputs past a sequence's length are zero, and a
  * bidirectional layer's reverse direction starts at each sequence's last real
- * step (as PyTorch's packed sequences do). unfold-rnn's own forward runs the
- * reverse direction over the padding, so for bidirectional layers the two
- * agree on batches of equal lengths (the only ones a bidirectional
- * many-to-one Sequential accepts).
+ * step (as PyTorch's packed sequences do, and unfold-rnn's own forward):
+ * every sequence gives what it gives alone, at every real step.
  *
  * Dropout is identity at inference and is left out. Throws UnfoldError
  * E_UNSUPPORTED naming the option for anything the standard operators cannot
@@ -118,7 +128,7 @@ function checkOptions(opts: ONNXOptions): void {
 
 const KNOWN = {
   sequential: ["input", "recurrent", "output", "mode", "seed"],
-  seq2seq: ["source", "target", "recurrent", "seed"],
+  seq2seq: ["source", "target", "recurrent", "attention", "inputFeeding", "seed"],
   recurrent: ["cell", "hiddenSize", "numLayers", "bidirectional", "dropout", "forgetBias", "gateActivation", "resetAfter"],
   input: ["type", "vocabSize", "embeddingDim", "size"],
   output: ["size", "loss"],
@@ -337,6 +347,7 @@ function seq2seqGraphs(model: Seq2Seq, opts: ONNXOptions): Seq2SeqONNX {
   checkKnown(spec.target, KNOWN.target, "spec.target");
   checkRecurrent(spec.recurrent, "spec.recurrent");
   const all = model.parameters();
+  if (spec.attention) return attentionGraphs(spec, all, opts);
   const r = { ...spec.recurrent, bidirectional: false };
   const L = r.numLayers ?? 1;
   const H = r.hiddenSize;
@@ -373,6 +384,69 @@ function seq2seqGraphs(model: Seq2Seq, opts: ONNXOptions): Seq2SeqONNX {
   return {
     encoder: e.toModel({ producer: PRODUCER, version: VERSION, doc: "unfold-rnn Seq2Seq encoder: source -> decoder initial state", props }),
     decoder: d.toModel({ producer: PRODUCER, version: VERSION, doc: "unfold-rnn Seq2Seq decoder: tokens [T, B] and state -> logits and next state", props }),
+  };
+}
+
+/**
+ * An attention Seq2Seq. Encoder: `source` [S, B] int64, `source_lengths` [B]
+ * int32 → `hN` (`cN`) [L, B, H] (a bidirectional encoder: the two
+ * directions' final states summed per layer, as {@link Seq2Seq} does) and
+ * `encoder_outputs` [S, B, D*H] (zero past each source's length). Decoder
+ * step: `tokens` [T, B] int64, `h0` (`c0`), `encoder_outputs`,
+ * `source_lengths` (and with input feeding `h_tilde0` [B, H], the previous
+ * step's attentional state, zeros at the start; then T = 1) → `logits` (or
+ * `probabilities`) [T, B, V], `hN` (`cN`), `attention_weights` [T, B, S]
+ * (and `h_tildeN`).
+ */
+function attentionGraphs(spec: Seq2SeqSpec, all: Map<string, Tensor>, opts: ONNXOptions): Seq2SeqONNX {
+  const r = spec.recurrent;
+  const L = r.numLayers ?? 1;
+  const H = r.hiddenSize;
+  const D = r.bidirectional ? 2 : 1;
+  const lstm = r.cell === "lstm";
+  const feeding = !!spec.inputFeeding;
+  const V = spec.target.vocabSize;
+  const props = { "unfold.kind": "Seq2Seq", "unfold.spec": JSON.stringify(spec) };
+
+  // Encoder: the outputs for attention, and the decoder's initial state.
+  const e = new GraphBuilder("unfold_seq2seq_attention_encoder");
+  const src = e.input("source", DT.INT64, ["S", "B"]);
+  const lengths = e.input("source_lengths", DT.INT32, ["B"]);
+  const emb = all.get("encoder.embedding.weight")!;
+  const x = e.op("Gather", [e.floats("encoder.embedding.weight", [...emb.shape], emb.toArray()), src], { axis: 0 }, "embedded");
+  const out = recurrentBlock(e, x, r, paramsOf(all, "encoder.rnn."), "encoder", lengths, null);
+  // Bidirectional: [L*2, B, H] (forward, reverse per layer) -> [L, 2, B, H] -> sum over the directions.
+  const sumDirs = (st: string) => (D === 1 ? st : e.op("ReduceSum", [e.op("Reshape", [st, e.int64s("shape_L2BH", [L, 2, -1, H])]), e.int64s("axis1", [1])], { keepdims: 0 }));
+  e.output(sumDirs(out.hN), "hN", DT.FLOAT, [L, "B", H]);
+  if (lstm) e.output(sumDirs(out.cN!), "cN", DT.FLOAT, [L, "B", H]);
+  e.output(out.y, "encoder_outputs", DT.FLOAT, ["S", "B", D * H]);
+
+  // Decoder step: embedding (+ h~ of the last step), the recurrent layers from h0, attention, the head on h~.
+  const d = new GraphBuilder("unfold_seq2seq_attention_decoder");
+  const tokens = d.input("tokens", DT.INT64, [feeding ? 1 : "T", "B"]);
+  const h0 = d.input("h0", DT.FLOAT, [L, "B", H]);
+  const c0 = lstm ? d.input("c0", DT.FLOAT, [L, "B", H]) : "";
+  const enc = d.input("encoder_outputs", DT.FLOAT, ["S", "B", D * H]);
+  const srcLen = d.input("source_lengths", DT.INT32, ["B"]);
+  const dembW = all.get("decoder.embedding.weight")!;
+  let xd = d.op("Gather", [d.floats("decoder.embedding.weight", [...dembW.shape], dembW.toArray()), tokens], { axis: 0 }, "embedded"); // [T, B, E]
+  if (feeding) {
+    const prev = d.input("h_tilde0", DT.FLOAT, ["B", H]);
+    xd = d.op("Concat", [xd, d.op("Unsqueeze", [prev, d.int64s("axis0", [0])])], { axis: 2 }, "fed_input"); // [1, B, E + H]
+  }
+  const dec = recurrentBlock(d, xd, { ...r, bidirectional: false }, paramsOf(all, "decoder.rnn0."), "decoder", "", { h: h0, c: c0 });
+  const att = attentionBlock(d, dec.y, enc, srcLen, spec.attention!, paramsOf(all, "attention."));
+  let y = dense(d, att.ht, paramsOf(all, "decoder.head."), "head");
+  if (opts.softmax) y = d.op("Softmax", [y], { axis: -1 });
+  d.output(y, opts.softmax ? "probabilities" : "logits", DT.FLOAT, [feeding ? 1 : "T", "B", V]);
+  d.output(dec.hN, "hN", DT.FLOAT, [L, "B", H]);
+  if (lstm) d.output(dec.cN!, "cN", DT.FLOAT, [L, "B", H]);
+  d.output(att.alpha, "attention_weights", DT.FLOAT, [feeding ? 1 : "T", "B", "S"]);
+  if (feeding) d.output(d.op("Squeeze", [att.ht, d.int64s("axis0", [0])]), "h_tildeN", DT.FLOAT, ["B", H]);
+  const kind = `${spec.attention} attention${feeding ? ", input feeding" : ""}`;
+  return {
+    encoder: e.toModel({ producer: PRODUCER, version: VERSION, doc: `unfold-rnn Seq2Seq encoder (${kind}): source, source_lengths -> decoder initial state, encoder outputs`, props }),
+    decoder: d.toModel({ producer: PRODUCER, version: VERSION, doc: `unfold-rnn Seq2Seq decoder step (${kind}): tokens, state, encoder outputs -> logits, next state, attention weights`, props }),
   };
 }
 export { fromONNX, type FromONNXOptions, type ONNXImport, type ONNXImportDescription } from "./import.js";

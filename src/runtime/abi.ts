@@ -11,11 +11,13 @@
  * Dimension letters: M, N, K = GEMM sizes; B = batch; H = hidden size;
  * n = element count.
  */
+import type { WasmMemory } from "./wasm-types.js";
+
 export type Ptr = number;
 
 export interface Kernels {
   /** Exported linear memory of the module. */
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   /** First free byte after the module's static data (constant tables). */
   heap_base(): Ptr;
   /** 1 in the relaxed-SIMD builds (fused multiply-add), 0 in the plain ones (assembly/fma.ts). */

@@ -10,6 +10,7 @@ import type { Ptr } from "./abi.js";
 import { align16 } from "./heap.js";
 import { heap, kernels } from "./wasm.js";
 
+/** Element type of a {@link Tensor}: 32-bit float or 32-bit integer. */
 export type DType = "f32" | "i32";
 
 /** A view of one named region of WASM memory: offset and shape. */
@@ -20,8 +21,11 @@ export class Tensor {
   readonly size: number;
 
   constructor(
+    /** The tensor's name in its arena (a PyTorch parameter name for parameters). */
     readonly name: string,
+    /** Dimensions, outermost first (row-major). */
     readonly shape: readonly number[],
+    /** Element type: "f32" or "i32". */
     readonly dtype: DType = "f32",
     /** Byte offset of this tensor inside its arena block. */
     readonly rel: number = 0,

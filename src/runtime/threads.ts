@@ -43,6 +43,7 @@ import { KERNEL_NAMES, type Kernels, type Ptr } from "./abi.js";
 import { CTL, WORKER_TEMPLATE, type WorkerInit } from "./worker.js";
 // Node's worker_threads or Web Workers: see platform.ts.
 import { platform } from "./platform.js";
+import type { WasmMemory, WasmModule } from "./wasm-types.js";
 
 /** Kernel index in the worker's table (abi.ts order). */
 const F = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<(typeof KERNEL_NAMES)[number], number>;
@@ -102,7 +103,7 @@ export class ThreadPool {
    * Start `workers` workers on the module and shared memory; the control
    * blocks are `workers * CTL.BYTES` bytes at `ctl` (64-byte aligned).
    */
-  static async start(k: Kernels, module: WebAssembly.Module, memory: WebAssembly.Memory, ctl: Ptr, workers: number): Promise<ThreadPool> {
+  static async start(k: Kernels, module: WasmModule, memory: WasmMemory, ctl: Ptr, workers: number): Promise<ThreadPool> {
     const isNode = typeof process === "object" && !!process.versions?.node;
     const made: AnyWorker[] = [];
     const errors: string[] = [];

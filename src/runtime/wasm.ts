@@ -13,16 +13,19 @@ import { bindThreads, gemmNN, gemmNT, gemmTN, lstmStepFwd, NoWorkersError, Threa
 import { CTL } from "./worker.js";
 // Reading files (Node, Deno, Bun) or not (browsers, workers): see platform.ts.
 import { platform } from "./platform.js";
+import type { WasmModule, WasmResponse } from "./wasm-types.js";
+
+export type { WasmMemory, WasmModule, WasmResponse } from "./wasm-types.js";
 
 /** Anything {@link init} can load the kernels from. */
 export type WasmSource =
-  | WebAssembly.Module
+  | WasmModule
   | ArrayBuffer
   | ArrayBufferView
   | URL
   | string
-  | Response
-  | PromiseLike<Response>;
+  | WasmResponse
+  | PromiseLike<WasmResponse>;
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -348,7 +351,7 @@ async function toModule(source: WasmSource | undefined, file: string): Promise<W
     from = shownURL(url);
     bytes = await readBytes(url, from, false);
   } else {
-    const res = await source;
+    const res = (await source) as WasmResponse; // a WasmModule was returned above (its brand is only a type)
     from = res.url ? shownURL(new URL(res.url)) : "the Response given to init()";
     if (!res.ok) {
       throw new UnfoldError("E_IO", `could not fetch the WebAssembly module from ${from}: HTTP ${res.status} ${res.statusText}. Check the URL, or pass the module's bytes to init().`, {

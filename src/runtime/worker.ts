@@ -43,10 +43,12 @@ export const CTL = {
   BYTES: 640,
 } as const;
 
+import type { WasmMemory, WasmModule } from "./wasm-types.js";
+
 /** Sent once to a new worker. */
 export interface WorkerInit {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
+  module: WasmModule;
+  memory: WasmMemory;
   /** Byte offset of this worker's control block. */
   ctl: number;
   /** Kernel names by index (abi.ts KERNEL_NAMES). */

@@ -12,7 +12,9 @@ import * as v from "../validate.js";
 
 /** One flat block of parameters and the gradient block of the same layout. */
 export interface ParamRegion {
+  /** The parameters. */
   params: Arena;
+  /** Their gradients, same layout. */
   grads: Arena;
   /**
    * Sizes in floats of the layers joined in this block, in order (they sum
@@ -24,19 +26,92 @@ export interface ParamRegion {
 
 /** Which optimizer, with PyTorch's defaults for what is omitted. */
 export type OptimizerSpec =
-  | { type: "sgd"; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
-  | { type: "adagrad"; lr: number; eps?: number; weightDecay?: number }
-  | { type: "rmsprop"; lr: number; alpha?: number; eps?: number; weightDecay?: number }
-  | { type: "adam" | "adamw"; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+  | {
+      /** Stochastic gradient descent. */
+      type: "sgd";
+      /** Learning rate. */
+      lr: number;
+      /** Momentum factor (default 0). */
+      momentum?: number;
+      /** Nesterov momentum (default false). */
+      nesterov?: boolean;
+      /** L2 penalty added to the gradient (default 0). */
+      weightDecay?: number;
+    }
+  | {
+      /** Adagrad. */
+      type: "adagrad";
+      /** Learning rate. */
+      lr: number;
+      /** Added to the denominator (default 1e-10). */
+      eps?: number;
+      /** L2 penalty added to the gradient (default 0). */
+      weightDecay?: number;
+    }
+  | {
+      /** RMSprop. */
+      type: "rmsprop";
+      /** Learning rate. */
+      lr: number;
+      /** Smoothing constant of the squared-gradient average (default 0.99). */
+      alpha?: number;
+      /** Added to the denominator (default 1e-8). */
+      eps?: number;
+      /** L2 penalty added to the gradient (default 0). */
+      weightDecay?: number;
+    }
+  | {
+      /** Adam, or AdamW (decoupled weight decay). */
+      type: "adam" | "adamw";
+      /** Learning rate. */
+      lr: number;
+      /** Decay of the first-moment average (default 0.9). */
+      beta1?: number;
+      /** Decay of the second-moment average (default 0.999). */
+      beta2?: number;
+      /** Added to the denominator (default 1e-8). */
+      eps?: number;
+      /** adam: L2 penalty added to the gradient; adamw: decoupled decay of the weights (default 0 for adam, 0.01 for adamw). */
+      weightDecay?: number;
+    };
 
 /** A learning-rate schedule: the factor applied to the base lr at a step. */
 export type ScheduleSpec =
-  | { type: "constant" }
-  | { type: "step"; stepSize: number; gamma?: number }
-  | { type: "cosine"; totalSteps: number; minFactor?: number }
-  | { type: "linear-warmup"; warmupSteps: number; then?: ScheduleSpec }
+  | {
+      /** Factor 1 throughout. */
+      type: "constant";
+    }
+  | {
+      /** Multiply by gamma every stepSize updates. */
+      type: "step";
+      /** Updates per stage. */
+      stepSize: number;
+      /** Factor per stage (default 0.1). */
+      gamma?: number;
+    }
+  | {
+      /** Cosine from 1 down to minFactor over totalSteps updates. */
+      type: "cosine";
+      /** Updates of the whole decay. */
+      totalSteps: number;
+      /** The final factor (default 0). */
+      minFactor?: number;
+    }
+  | {
+      /** Up linearly to 1 over warmupSteps updates (1/warmupSteps at the first), then the `then` schedule (default constant). */
+      type: "linear-warmup";
+      /** Updates of the warm-up. */
+      warmupSteps: number;
+      /** The schedule after the warm-up, counted from its end. */
+      then?: ScheduleSpec;
+    }
   /** Any factor of the update number, e.g. a schedule over a run's wall-clock budget (`unfold train --time`). */
-  | { type: "custom"; factor: (step: number) => number };
+  | {
+      /** A function of the update number. */
+      type: "custom";
+      /** The factor at update `step` (0-based). */
+      factor: (step: number) => number;
+    };
 
 /** The learning-rate factor of `schedule` at update number `step` (0-based). */
 export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number): number {
@@ -63,6 +138,7 @@ export function scheduleFactor(schedule: ScheduleSpec | undefined, step: number)
 
 /** Everything needed to resume an optimizer exactly. */
 export interface OptimizerState {
+  /** The optimizer's definition. */
   spec: OptimizerSpec;
   /** Number of updates taken. */
   step: number;
@@ -72,6 +148,7 @@ export interface OptimizerState {
 
 /** Applies updates to a model's parameter regions. */
 export class Optimizer {
+  /** The optimizer's definition, defaults not filled in. */
   readonly spec: OptimizerSpec;
   /** Number of updates taken (Adam's t). */
   step = 0;
@@ -168,6 +245,7 @@ export class Optimizer {
     this.step = st.step;
   }
 
+  /** Free the moment buffers; the optimizer is unusable afterwards. */
   dispose(): void {
     for (const m of this.moments) m.dispose();
   }

@@ -36,13 +36,25 @@ export interface TrainOptions {
    * k2 >= k1 steps. Default k1 = k2 = 64. `carry: false` resets the hidden
    * state at every window instead of carrying it (for comparison).
    */
-  tbptt?: { k1: number; k2?: number; carry?: boolean };
+  tbptt?: {
+    /** Steps per update (window length). */
+    k1: number;
+    /** Steps the gradient flows back (>= k1; default k1). */
+    k2?: number;
+    /** Carry the hidden state from window to window (default true). */
+    carry?: boolean;
+  };
   /** Seed of shuffling (and anything else random in training). Default: the model's seed. */
   seed?: number;
   /** Shuffle batches each epoch. Default true. */
   shuffle?: boolean;
   /** Stop when the validation loss has not improved by minDelta for `patience` epochs; restores the best weights. */
-  earlyStopping?: { patience: number; minDelta?: number };
+  earlyStopping?: {
+    /** Epochs without improvement before stopping. */
+    patience: number;
+    /** Smallest decrease that counts as an improvement (default 0). */
+    minDelta?: number;
+  };
   /** Called after every update. Return false to stop. */
   onStep?: (s: StepInfo) => void | boolean;
   /** Called after every epoch. Return false to stop. */
@@ -53,10 +65,13 @@ export interface TrainOptions {
 export interface StepInfo {
   /** Updates so far (1-based). */
   step: number;
+  /** Epoch of this update (1-based). */
   epoch: number;
+  /** Mean loss of this update's batch (per target). */
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Learning rate used for this update (after the schedule). */
   lr: number;
   /** Tokens (target positions) per second in this update. */
   tokensPerSecond: number;
@@ -64,18 +79,23 @@ export interface StepInfo {
 
 /** Reported after each epoch. */
 export interface EpochInfo {
+  /** The epoch (1-based). */
   epoch: number;
+  /** Updates so far, at the end of the epoch. */
   step: number;
   /** Mean training loss over the epoch (weighted by targets). */
   loss: number;
   /** Validation loss, if validation data was given. */
   valLoss?: number;
+  /** Wall-clock seconds the epoch took. */
   seconds: number;
 }
 
 /** The record of a run; also kept in saved models. */
 export interface TrainHistory {
+  /** One entry per finished epoch. */
   epochs: EpochInfo[];
+  /** Updates so far. */
   steps: number;
 }
 

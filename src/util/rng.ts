@@ -5,6 +5,7 @@
  */
 import { UnfoldError } from "../errors.js";
 
+/** The generator (xoshiro128**, seeded by splitmix32); {@link Rng.getState} and {@link Rng.setState} save and restore it exactly. */
 export class Rng {
   private s0: number;
   private s1: number;

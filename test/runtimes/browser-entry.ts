@@ -20,6 +20,8 @@ g.__unfold = (async () => {
       return compute(lib, await WebAssembly.compileStreaming(fetch("/unfold.wasm")), ua);
     case "default": // init() with no source: the file next to the package's JS (the plain build: relaxed SIMD is checked in test/relaxed.test.ts)
       return compute(lib, { simd: "plain" }, ua);
+    case "auto": // init() with no argument at all: relaxed SIMD where the browser validates it (Chromium), else plain
+      return compute(lib, undefined, ua);
     case "train": // 50 training steps of a char LSTM: the weights' checksum
       return train(lib, inlined, ua);
     case "error": // init() that must fail (no SIMD): its message

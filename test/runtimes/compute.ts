@@ -7,7 +7,7 @@
 // may differ between V8 and JavaScriptCore), so every runtime sees the same bits.
 import type * as Lib from "../../src/index.js";
 
-export type Library = Pick<typeof Lib, "init" | "hasWasmSimd" | "LSTM" | "GRU" | "Sequential" | "Vocab" | "threadCount">;
+export type Library = Pick<typeof Lib, "init" | "hasWasmSimd" | "simdBuild" | "LSTM" | "GRU" | "Sequential" | "Vocab" | "threadCount">;
 type Source = Parameters<typeof Lib.init>[0];
 
 /**
@@ -28,6 +28,8 @@ export interface RuntimeResult {
   /** Which runtime produced it (user agent or version string). */
   runtime: string;
   simd: boolean;
+  /** The SIMD build init() loaded: "plain" (bit-reproducible) or "relaxed" (FMA). */
+  build: "plain" | "relaxed";
   lstm: LayerResult;
   gru: LayerResult;
 }
@@ -88,7 +90,7 @@ export async function compute(lib: Library, source: Source, runtime: string): Pr
   await lib.init(source);
   const lstm = new lib.LSTM({ inputSize: I, hiddenSize: 6, seed: 42 });
   const gru = new lib.GRU({ inputSize: I, hiddenSize: 5, numLayers: 2, bidirectional: true, seed: 7 });
-  return { runtime, simd: lib.hasWasmSimd(), lstm: runLayer(lstm, true), gru: runLayer(gru, false) };
+  return { runtime, simd: lib.hasWasmSimd(), build: lib.simdBuild(), lstm: runLayer(lstm, true), gru: runLayer(gru, false) };
 }
 
 /** The error message of init(source), or null if it succeeded. */
