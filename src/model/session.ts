@@ -30,6 +30,7 @@ export interface SessionOptions {
 /** One recurrent layer (one of a block's stacked layers), as the session steps it. */
 interface Unit {
   kind: number; // 0 rnn tanh, 1 rnn relu, 2 lstm, 3 gru (the kernel's codes)
+  flags: number; // bit 0 hard-sigmoid gates, bit 1 GRU reset before W_hn (cell_step_b1's flags)
   I: number;
   H: number;
   wIh: Tensor; // [G*H, I]
@@ -105,7 +106,7 @@ export class InferenceSession {
       for (let l = 0; l < r.numLayers; l++) {
         const H = r.hiddenSize;
         units.push({
-          kind: KIND[r.kind], I: inSize, H,
+          kind: KIND[r.kind], flags: (r.gateActivation === "hard_sigmoid" ? 1 : 0) | (r.resetAfter ? 0 : 2), I: inSize, H,
           wIh: p.get(`weight_ih_l${l}`)!, wHh: p.get(`weight_hh_l${l}`)!, bIh: p.get(`bias_ih_l${l}`)!, bHh: p.get(`bias_hh_l${l}`)!,
           h: off, c: off + H * 4,
         });
@@ -254,7 +255,7 @@ export class InferenceSession {
     const state = this.arena.ptr;
     const scratch = this.scratchPtr.ptr;
     for (const u of this.units) {
-      k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H);
+      k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H, u.flags);
       x = state + u.h;
     }
     this.steps++;
