@@ -244,8 +244,12 @@ export function gemv_q8(N: i32, K: i32, W: usize, sw: usize, wsum: usize, xq: us
  * wHh [G*H, H] int8 + sHh + uHh likewise, bIh, bHh [G*H] f32
  * scratch f32 as cell_step_b1 (RNN H, LSTM 5H, GRU 10H floats)
  * qs      i16 [ceil8(I) + ceil8(H)] (the quantized x, then h)
+ * flags   bit 0: hard-sigmoid gates (cell_step_b1's flags). The reset-before GRU
+ *         (bit 1) is not stepped here: the session runs such a layer on its
+ *         widened f32 weights with cell_step_b1.
  */
-export function cell_step_b1_q8(kind: i32, x: usize, I: i32, h: usize, c: usize, wIh: usize, sIh: usize, uIh: usize, wHh: usize, sHh: usize, uHh: usize, bIh: usize, bHh: usize, scratch: usize, qs: usize, H: i32): void {
+export function cell_step_b1_q8(kind: i32, x: usize, I: i32, h: usize, c: usize, wIh: usize, sIh: usize, uIh: usize, wHh: usize, sHh: usize, uHh: usize, bIh: usize, bHh: usize, scratch: usize, qs: usize, H: i32, flags: i32): void {
+  const gact = flags & 1;
   const hb = <usize>H << 2;
   const xq = qs;
   const hq = qs + (<usize>((I + 7) & ~7) << 1);
@@ -259,14 +263,14 @@ export function cell_step_b1_q8(kind: i32, x: usize, I: i32, h: usize, c: usize,
     const G = scratch; // [4H]
     gemv_q8(4 * H, I, wIh, sIh, uIh, xq, sx, G, 0);
     gemv_q8(4 * H, H, wHh, sHh, uHh, hq, sh, G, 1);
-    lstm_step_fwd(G, bIh, bHh, c, c, h, G + 4 * hb, 1, H);
+    lstm_step_fwd(G, bIh, bHh, c, c, h, G + 4 * hb, 1, H, gact);
   } else {
     const Gi = scratch; // [3H]
     const Gh = Gi + 3 * hb; // [3H]
     const cache = Gh + 3 * hb; // [4H]
     gemv_q8(3 * H, I, wIh, sIh, uIh, xq, sx, Gi, 0);
     gemv_q8(3 * H, H, wHh, sHh, uHh, hq, sh, Gh, 0);
-    gru_step_fwd(Gi, Gh, bIh, bHh, h, Gi, cache, 1, H);
+    gru_step_fwd(Gi, Gh, bIh, bHh, h, Gi, cache, 1, H, gact);
     memory.copy(h, Gi, hb);
   }
 }

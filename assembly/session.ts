@@ -11,7 +11,7 @@
 // Legend: I = input size, H = hidden size, G = gates (RNN 1, LSTM 4, GRU 3),
 // N, K = rows and columns of a weight matrix. All tensors row-major f32.
 import "./fma";
-import { gru_step_fwd, lstm_step_fwd, rnn_step_fwd } from "./cells";
+import { gru_rb_n, gru_rb_rz, gru_step_fwd, lstm_step_fwd, rnn_step_fwd } from "./cells";
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {
@@ -87,6 +87,8 @@ export function gemv_f32x4(N: i32, K: i32, W: usize, x: usize, y: usize, beta: f
  *   gates = x W_ih^T + h W_hh^T (+ biases inside the cell kernel), then the
  *   fused cell of cells.ts (the same code the batched layers run).
  * kind    0 = rnn tanh, 1 = rnn relu, 2 = lstm, 3 = gru
+ * flags   bit 0: hard-sigmoid gates (LSTM, GRU); bit 1: GRU with the reset gate
+ *         before W_hn (Keras reset_after = false; cells.ts gru_rb_*)
  * x       [I]       the step's input (an embedding row, features, or the layer below's h)
  * h       [H]       in: h_{t-1}; out: h_t
  * c       [H]       LSTM in: c_{t-1}; out: c_t (unused otherwise)
@@ -94,7 +96,8 @@ export function gemv_f32x4(N: i32, K: i32, W: usize, x: usize, y: usize, beta: f
  * scratch RNN [H]; LSTM [5H] (gates, tanh c); GRU [10H] (x W_ih^T, h W_hh^T, cache r z n hn)
  * GRU writes h_t to scratch's cache first and copies, since its cell reads h_{t-1} per column.
  */
-export function cell_step_b1(kind: i32, x: usize, I: i32, h: usize, c: usize, wIh: usize, wHh: usize, bIh: usize, bHh: usize, scratch: usize, H: i32): void {
+export function cell_step_b1(kind: i32, x: usize, I: i32, h: usize, c: usize, wIh: usize, wHh: usize, bIh: usize, bHh: usize, scratch: usize, H: i32, flags: i32): void {
+  const gact = flags & 1;
   const hb = <usize>H << 2;
   if (kind <= 1) {
     gemv_f32x4(H, I, wIh, x, scratch, 0);
@@ -105,14 +108,22 @@ export function cell_step_b1(kind: i32, x: usize, I: i32, h: usize, c: usize, wI
     gemv_f32x4(4 * H, I, wIh, x, G, 0);
     gemv_f32x4(4 * H, H, wHh, h, G, 1);
     // c may equal cPrev: the cell reads each column vector before writing it.
-    lstm_step_fwd(G, bIh, bHh, c, c, h, G + 4 * hb, 1, H);
+    lstm_step_fwd(G, bIh, bHh, c, c, h, G + 4 * hb, 1, H, gact);
   } else {
     const Gi = scratch; // [3H]
     const Gh = Gi + 3 * hb; // [3H]
     const cache = Gh + 3 * hb; // [4H]
     gemv_f32x4(3 * H, I, wIh, x, Gi, 0);
+    if (flags & 2) {
+      // r, z from h; then n's recurrent product from u = r * h (the cache's 4th block).
+      gemv_f32x4(2 * H, H, wHh, h, Gh, 0);
+      gru_rb_rz(Gi, Gh, bIh, bHh, h, cache, 1, H, gact);
+      gemv_f32x4(H, H, wHh + 2 * hb * H, cache + 3 * hb, Gh + 2 * hb, 0);
+      gru_rb_n(Gi, Gh, bIh, bHh, h, h, cache, 1, H);
+      return;
+    }
     gemv_f32x4(3 * H, H, wHh, h, Gh, 0);
-    gru_step_fwd(Gi, Gh, bIh, bHh, h, Gi, cache, 1, H); // h_t into Gi (free once read)
+    gru_step_fwd(Gi, Gh, bIh, bHh, h, Gi, cache, 1, H, gact); // h_t into Gi (free once read)
     memory.copy(h, Gi, hb);
   }
 }

@@ -31,3 +31,4 @@ export { mae, mase, smape, coverage, naiveScale, seasonalNaive } from "./data/me
 // Exchange with PyTorch: safetensors weights (issue 8).
 export { encodeSafetensors, decodeSafetensors, entryToFloat32, saveSafetensors, loadSafetensors, modelFromSafetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsFile, type SafetensorsModel, type SafetensorsSaveOptions, type SafetensorsLoadOptions, type ModelFromSafetensorsOptions } from "./io/safetensors.js";
 export { inspect, INSPECT_KINDS, type Inspection, type LayerInspection } from "./model/inspect.js";
+export { fromTfjs, type TfjsModelJson, type TfjsWeightSpec, type TfjsImportDescription } from "./io/tfjs.js";

@@ -47,4 +47,17 @@ describe("bundle size", () => {
     console.log(`LSTM inference bundle with unfold-rnn/inline: ${(raw / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped`);
     expect(gz).toBeLessThan(64 * 1024);
   });
+
+  it("fromONNX: what the ONNX importer adds to a Sequential inference bundle, measured (and under 16 KB gzipped)", async () => {
+    const size = async (contents: string) => {
+      const r = await build({ stdin: { contents, resolveDir: root.pathname, loader: "ts" }, bundle: true, minify: true, format: "esm", platform: "neutral", target: "es2022", write: false });
+      return { raw: r.outputFiles[0].contents.length, gz: gzipSync(r.outputFiles[0].contents).length };
+    };
+    const base = await size('import { init, Sequential } from "./src/index.ts"; export { init, Sequential };');
+    const withImport = await size('import { init, Sequential } from "./src/index.ts"; import { fromONNX } from "./src/onnx/index.ts"; export { init, Sequential, fromONNX };');
+    const alone = await size('import { fromONNX } from "./src/onnx/import.ts"; export { fromONNX };');
+    const addRaw = withImport.raw - base.raw, addGz = withImport.gz - base.gz;
+    console.log(`fromONNX: +${(addRaw / 1024).toFixed(1)} KB minified, +${(addGz / 1024).toFixed(1)} KB gzipped over init + Sequential (${(base.gz / 1024).toFixed(1)} KB gzipped); with its model code ${(alone.gz / 1024).toFixed(1)} KB gzipped; the WASM module is shared`);
+    expect(addGz).toBeLessThan(16 * 1024);
+  });
 });

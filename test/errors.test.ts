@@ -9,8 +9,9 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   argmax, bucketBatches, crc32, Dense, decodeModel, decodeSafetensors, Embedding, encodeModel, encodeSafetensors, entryToFloat32, GRU, init, loadModel, loadSafetensors, LSTM, modelFromSafetensors, Optimizer, padBatch, Rng, sampleToken, saveModel, saveSafetensors,
-  scheduleFactor, Seq2Seq, Sequential, SimpleRNN, softmax, TokenStream, trainValSplit, UnfoldError, type UnfoldErrorCode, Vocab,
+  scheduleFactor, Seq2Seq, Sequential, SimpleRNN, softmax, TokenStream, trainValSplit, UnfoldError, type UnfoldErrorCode, Vocab, fromTfjs,
 } from "../src/index.js";
+import { fromONNX } from "../src/onnx/index.js";
 import { loadModelFile, saveModelFile, writeFileAtomic } from "../src/node.js";
 import type { Recurrent } from "../src/layers/recurrent.js";
 
@@ -127,6 +128,20 @@ const cases: Case[] = [
   ["Sequential unknown cell", "E_OPTION", () => new Sequential(rec({ cell: "transformer" }))],
   ["Sequential hiddenSize -1", "E_OPTION", () => new Sequential(rec({ hiddenSize: -1 }))],
   ["Sequential numLayers 0", "E_OPTION", () => new Sequential(rec({ numLayers: 0 }))],
+  ["Sequential gateActivation unknown", "E_OPTION", () => new Sequential(rec({ gateActivation: "relu" as never }))],
+  ["Sequential hard_sigmoid on an rnn cell", "E_OPTION", () => new Sequential(rec({ cell: "rnn", gateActivation: "hard_sigmoid" }))],
+  ["Sequential resetAfter on an lstm cell", "E_OPTION", () => new Sequential(rec({ cell: "lstm", resetAfter: false }))],
+  ["Sequential resetAfter not a boolean", "E_OPTION", () => new Sequential(rec({ cell: "gru", resetAfter: 0 as never }))],
+  ["GRU resetAfter 'no'", "E_OPTION", () => new GRU({ inputSize: 2, hiddenSize: 3, resetAfter: "no" as never })],
+  ["SimpleRNN gateActivation hard_sigmoid", "E_OPTION", () => new SimpleRNN({ inputSize: 2, hiddenSize: 3, gateActivation: "hard_sigmoid" })],
+  ["fromTfjs not JSON", "E_FORMAT", () => fromTfjs("{", new Uint8Array(0))],
+  ["fromTfjs no topology", "E_FORMAT", () => fromTfjs({} as never, new Uint8Array(0))],
+  ["fromTfjs weights missing from the binary", "E_FORMAT", () => fromTfjs({ modelTopology: { class_name: "Sequential", config: { layers: [] } }, weightSpecs: [{ name: "x/kernel", shape: [4, 4] }] }, new Uint8Array(8))],
+  ["fromTfjs a functional model", "E_UNSUPPORTED", () => fromTfjs({ modelTopology: { class_name: "Model", config: {} }, weightSpecs: [] }, new Uint8Array(0))],
+  ["fromONNX not bytes", "E_OPTION", () => fromONNX("model.onnx" as never)],
+  ["fromONNX JSON bytes", "E_FORMAT", () => fromONNX(new TextEncoder().encode("{\"a\": 1}"))],
+  ["fromONNX empty", "E_FORMAT", () => fromONNX(new Uint8Array(0))],
+  ["fromONNX options.loss unknown", "E_OPTION", () => fromONNX(new Uint8Array(0), { loss: "ctc" as never })],
   ["Sequential dropout 1", "E_OPTION", () => new Sequential(rec({ dropout: 1 }))],
   ["Sequential dropout NaN", "E_OPTION", () => new Sequential(rec({ dropout: NaN }))],
   ["Sequential bidirectional 'yes'", "E_OPTION", () => new Sequential(rec({ bidirectional: "yes" }))],

@@ -20,12 +20,12 @@ const TOL = 1e-4;
 
 
 function make(kind: CellKind, cfg: Omit<RefConfig, "kind">, seed: number): Recurrent {
-  const o = { ...cfg, seed };
+  const { resetAfter, ...o } = { ...cfg, seed };
   switch (kind) {
     case "lstm":
       return new LSTM(o);
     case "gru":
-      return new GRU(o);
+      return new GRU({ ...o, resetAfter });
     case "rnn_relu":
       return new SimpleRNN({ ...o, nonlinearity: "relu" });
     default:
@@ -41,6 +41,8 @@ interface Case {
   H: number;
   L: number;
   bi: boolean;
+  gateActivation?: "sigmoid" | "hard_sigmoid";
+  resetAfter?: boolean;
 }
 
 const cases: Case[] = [];
@@ -56,13 +58,24 @@ for (const kind of ["rnn_tanh", "rnn_relu", "lstm", "gru"] as CellKind[]) {
     cases.push({ kind, T, B, I: 4, H, L, bi });
   }
 }
+// The Keras / tfjs-layers variants (hard-sigmoid gates, reset-before GRU), tile edges H = 5, 8, 33.
+for (const [kind, gateActivation, resetAfter] of [
+  ["lstm", "hard_sigmoid", undefined], ["gru", "hard_sigmoid", undefined], ["gru", "sigmoid", false], ["gru", "hard_sigmoid", false],
+] as const) {
+  for (const [T, B, H, L, bi] of [[7, 3, 5, 1, false], [1, 1, 1, 1, false], [7, 3, 8, 2, true], [5, 2, 33, 2, false]] as const) {
+    cases.push({ kind, T, B, I: 4, H, L, bi, gateActivation, resetAfter });
+  }
+}
 
 describe("recurrent layers vs float64 reference", () => {
   const worst: Record<string, number> = {};
   for (const c of cases) {
-    const label = `${c.kind} T=${c.T} B=${c.B} H=${c.H} L=${c.L} ${c.bi ? "bi" : "uni"}`;
+    const variant = `${c.gateActivation === "hard_sigmoid" ? " hard_sigmoid" : ""}${c.resetAfter === false ? " resetAfter=false" : ""}`;
+    const label = `${c.kind}${variant} T=${c.T} B=${c.B} H=${c.H} L=${c.L} ${c.bi ? "bi" : "uni"}`;
     it(label, () => {
       const cfg: RefConfig = { kind: c.kind, inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.bi };
+      if (c.gateActivation) cfg.gateActivation = c.gateActivation;
+      if (c.resetAfter !== undefined) cfg.resetAfter = c.resetAfter;
       const m = make(c.kind, cfg, 11);
       const rng = new Rng(c.T * 100 + c.H);
       const D = c.bi ? 2 : 1;

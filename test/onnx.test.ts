@@ -103,6 +103,13 @@ const CASES: Case[] = [
   },
   { name: "features, bidirectional GRU, many-to-one, padded", spec: { input: feat(5), recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true, numLayers: 2 }], output: { size: 3, loss: "xent" }, mode: "many-to-one", seed: 6 } },
   { name: "features, 2-layer LSTM (forgetBias 1) + SimpleRNN, many-to-one, padded", spec: { input: feat(3), recurrent: [{ cell: "lstm", hiddenSize: 6, numLayers: 2, forgetBias: 1 }, { cell: "rnn", hiddenSize: 5 }], output: { size: 1, loss: "mse" }, mode: "many-to-one", seed: 7 } },
+  // The Keras / tfjs-layers variants: ONNX Runtime is the reference for their forward values.
+  { name: "Keras variants: tokens, hard-sigmoid LSTM (HardSigmoid 0.2/0.5), padded", spec: { input: tok(10, 5), recurrent: [{ cell: "lstm", hiddenSize: 9, gateActivation: "hard_sigmoid" }], output: { size: 10, loss: "xent" }, mode: "many-to-many", seed: 8 } },
+  { name: "Keras variants: features, reset-before GRU (linear_before_reset 0), 2 layers, padded", spec: { input: feat(4), recurrent: [{ cell: "gru", hiddenSize: 8, numLayers: 2, resetAfter: false }], output: { size: 3, loss: "xent" }, mode: "many-to-many", seed: 9 } },
+  {
+    name: "Keras variants: bidirectional hard-sigmoid reset-before GRU + bidirectional hard-sigmoid LSTM, many-to-one", equal: true, softmax: true,
+    spec: { input: feat(3), recurrent: [{ cell: "gru", hiddenSize: 5, bidirectional: true, resetAfter: false, gateActivation: "hard_sigmoid" }, { cell: "lstm", hiddenSize: 4, bidirectional: true, gateActivation: "hard_sigmoid" }], output: { size: 3, loss: "xent" }, mode: "many-to-one", seed: 10 },
+  },
 ];
 
 describe("toONNX(Sequential) in onnxruntime-web", () => {

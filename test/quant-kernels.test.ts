@@ -176,8 +176,8 @@ describe("gemv_q8", () => {
 });
 
 describe("cell_step_b1_q8 and dense_b1_q8", () => {
-  const kinds: [string, number, number][] = [["rnn tanh", 0, 1], ["rnn relu", 1, 1], ["lstm", 2, 4], ["gru", 3, 3]];
-  for (const [name, kind, G] of kinds) {
+  const kinds: [string, number, number, number][] = [["rnn tanh", 0, 1, 0], ["rnn relu", 1, 1, 0], ["lstm", 2, 4, 0], ["gru", 3, 3, 0], ["lstm, hard-sigmoid gates", 2, 4, 1], ["gru, hard-sigmoid gates", 3, 3, 1]];
+  for (const [name, kind, G, flags] of kinds) {
     it(`${name}: the twin within the cells' tolerance at odd and tile-edge sizes`, () => {
       const rng = new Rng(10 + kind);
       for (const [I, H] of [[1, 1], [3, 5], [8, 4], [9, 7], [16, 17], [33, 64], [64, 129]]) {
@@ -194,10 +194,10 @@ describe("cell_step_b1_q8 and dense_b1_q8", () => {
         const cp = mem.put(c0);
         const scratch = mem.alloc(10 * H);
         const qs = mem.alloc((((I + 7) & ~7) + ((H + 7) & ~7)) / 2 + 4, 0, NaN);
-        k.cell_step_b1_q8(kind, mem.put(x, 1), I, hp, cp, putI8(wIh, 3), mem.put(sIh), sums(wIh, G * H, I), putI8(wHh, 1), mem.put(sHh), sums(wHh, G * H, H), mem.put(bIh), mem.put(bHh), scratch, qs, H);
+        k.cell_step_b1_q8(kind, mem.put(x, 1), I, hp, cp, putI8(wIh, 3), mem.put(sIh), sums(wIh, G * H, I), putI8(wHh, 1), mem.put(sHh), sums(wHh, G * H, H), mem.put(bIh), mem.put(bHh), scratch, qs, H, flags);
         const h = Float64Array.from(h0);
         const c = Float64Array.from(c0);
-        ref.cell_step_b1_q8_ref(kind, x, I, h, c, wIh, sIh, wHh, sHh, bIh, bHh, H);
+        ref.cell_step_b1_q8_ref(kind, x, I, h, c, wIh, sIh, wHh, sHh, bIh, bHh, H, flags);
         expect(maxRelErr(mem.get(hp, H), h, 1).err, `h I ${I} H ${H}`).toBeLessThanOrEqual(2e-6);
         if (kind === 2) expect(maxRelErr(mem.get(cp, H), c, 1).err, `c I ${I} H ${H}`).toBeLessThanOrEqual(2e-6);
       }
@@ -264,7 +264,7 @@ describe("the int8 kernels in every build", () => {
           const c = putF(Float32Array.from({ length: H }, () => rng.uniform(-1, 1)));
           const sc = () => putF(Float32Array.from({ length: G * H }, () => rng.uniform(1e-3, 1e-2)));
           const bias = () => putF(Float32Array.from({ length: G * H }, () => rng.uniform(-0.5, 0.5)));
-          e.cell_step_b1_q8(kind, putF(Float32Array.from({ length: I }, () => rng.uniform(-1, 1))), I, h, c, putB(wIh), sc(), putS(rs(wIh, G * H, I)), putB(wHh), sc(), putS(rs(wHh, G * H, H)), bias(), bias(), take(40 * H), take(2 * (I + H) + 64), H);
+          e.cell_step_b1_q8(kind, putF(Float32Array.from({ length: I }, () => rng.uniform(-1, 1))), I, h, c, putB(wIh), sc(), putS(rs(wIh, G * H, I)), putB(wHh), sc(), putS(rs(wHh, G * H, H)), bias(), bias(), take(40 * H), take(2 * (I + H) + 64), H, 0);
           cells.push(...f32().subarray(h / 4, h / 4 + H), ...f32().subarray(c / 4, c / 4 + H));
         }
       }

@@ -107,6 +107,28 @@ describe("quantize: char LMs on held-out text", () => {
   }
 });
 
+describe("quantize: cell variants (imported models)", () => {
+  it("hard-sigmoid LSTM gates step int8; a reset-before GRU steps f32 on the widened weights; both match f32 within 0.03", () => {
+    for (const r of [{ cell: "lstm", hiddenSize: 48, gateActivation: "hard_sigmoid" }, { cell: "gru", hiddenSize: 48, resetAfter: false }] as const) {
+      const f = new Sequential({ input: { type: "tokens", vocabSize: vocab.size, embeddingDim: 16 }, recurrent: [r], output: { size: vocab.size, loss: "xent" }, mode: "many-to-many", seed: 5 });
+      f.fit({ stream: vocab.encode(TRAIN.slice(0, 6000)) }, { epochs: 1, batchSize: 8, tbptt: { k1: 32 }, optimizer: { type: "adam", lr: 0.01 } });
+      const q = quantize(f, { bits: 8 });
+      const ids = vocab.encode(HELD.slice(0, 80));
+      const a = f.session();
+      const b = q.session();
+      let worst = 0;
+      for (const id of ids) {
+        const pa = a.step(id);
+        const pb = b.step(id);
+        for (let i = 0; i < pa.length; i++) worst = Math.max(worst, Math.abs(pa[i] - pb[i]));
+      }
+      expect(worst, r.cell).toBeLessThanOrEqual(0.03);
+      expect(worst, r.cell).toBeGreaterThan(0);
+      for (const x of [a, b, q, f]) x.dispose();
+    }
+  });
+});
+
 describe("quantize: weights, refusals, the way back", () => {
   it("quantizeRows: |w - q s| <= s/2, the largest |w| of a row is ±127, zero rows get scale 1", () => {
     const rng = new Rng(4);

@@ -77,9 +77,19 @@ for (const kind of KINDS) {
   }
 }
 
+// The Keras / tfjs-layers variants: hard-sigmoid gates, the reset-before GRU.
+for (const [kind, gateActivation, resetAfter] of [
+  ["lstm", "hard_sigmoid", undefined], ["gru", "hard_sigmoid", undefined], ["gru", "sigmoid", false], ["gru", "hard_sigmoid", false],
+] as const) {
+  for (const [numLayers, bidirectional, T, B, H] of [[1, false, 4, 2, 5], [2, true, 3, 2, 3], [1, false, 1, 1, 1]] as const) {
+    fdCases.push({ cfg: { kind, inputSize: 3, hiddenSize: H, numLayers, bidirectional, gateActivation, resetAfter }, T, B });
+  }
+}
+
 function caseName(c: FdCase): string {
-  const { kind, numLayers, bidirectional, hiddenSize } = c.cfg;
-  return `${kind} L=${numLayers} ${bidirectional ? "bidir" : "uni"} T=${c.T} B=${c.B} H=${hiddenSize}`;
+  const { kind, numLayers, bidirectional, hiddenSize, gateActivation, resetAfter } = c.cfg;
+  const variant = `${gateActivation === "hard_sigmoid" ? " hard_sigmoid" : ""}${resetAfter === false ? " resetAfter=false" : ""}`;
+  return `${kind}${variant} L=${numLayers} ${bidirectional ? "bidir" : "uni"} T=${c.T} B=${c.B} H=${hiddenSize}`;
 }
 
 let fdWorst = { err: 0, where: "", abs: 0 };

@@ -58,6 +58,34 @@ describe("save / load", () => {
     expect(resumed.stateDict()).toEqual(twin.stateDict());
   });
 
+  it("the Keras cell variants (hard-sigmoid gates, reset-before GRU) round trip and predict the same", () => {
+    const spec = {
+      input: { type: "features" as const, size: 3 },
+      recurrent: [
+        { cell: "gru" as const, hiddenSize: 6, resetAfter: false, gateActivation: "hard_sigmoid" as const, bidirectional: true },
+        { cell: "lstm" as const, hiddenSize: 5, gateActivation: "hard_sigmoid" as const },
+      ],
+      output: { size: 2, loss: "mse" as const },
+      mode: "many-to-many" as const,
+      seed: 4,
+    };
+    const model = new Sequential(spec);
+    const loaded = loadModel(saveModel(model)).model as Sequential;
+    expect(loaded.spec).toEqual(model.spec);
+    expect(loaded.recurrent.map((r) => [r.gateActivation, r.resetAfter])).toEqual([["hard_sigmoid", false], ["hard_sigmoid", true]]);
+    const x = Float32Array.from({ length: 4 * 2 * 3 }, (_, i) => Math.sin(i));
+    const a = model.predict([x.subarray(0, 12), x.subarray(12)]);
+    const b = loaded.predict([x.subarray(0, 12), x.subarray(12)]);
+    expect(b).toEqual(a);
+    // ... and differ from the PyTorch-style cells with the same weights.
+    const plain = new Sequential({ ...spec, recurrent: spec.recurrent.map(({ gateActivation: _g, resetAfter: _r, ...r }) => r) });
+    plain.loadStateDict(model.stateDict());
+    expect(plain.predict([x.subarray(0, 12), x.subarray(12)])).not.toEqual(a);
+    model.dispose();
+    loaded.dispose();
+    plain.dispose();
+  });
+
   it("seq2seq models round trip", () => {
     const m = new Seq2Seq({ source: { type: "vector", size: 3 }, target: { vocabSize: 5, embeddingDim: 4, bosId: 3, eosId: 4 }, recurrent: { cell: "gru", hiddenSize: 6 }, seed: 3 });
     const { model } = loadModel(saveModel(m));

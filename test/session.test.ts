@@ -69,18 +69,19 @@ describe("batch-1 kernels vs float64 references", () => {
   });
 
   it.each([
-    ["rnn tanh", 0, 1], ["rnn relu", 1, 1], ["lstm", 2, 4], ["gru", 3, 3],
-  ] as const)("cell_step_b1 %s: one step in place on h (and c)", (_name, kind, G) => {
-    const rng = new Rng(11 + kind);
+    ["rnn tanh", 0, 1, 0], ["rnn relu", 1, 1, 0], ["lstm", 2, 4, 0], ["gru", 3, 3, 0],
+    ["lstm hard-sigmoid", 2, 4, 1], ["gru hard-sigmoid", 3, 3, 1], ["gru reset-before", 3, 3, 2], ["gru reset-before hard-sigmoid", 3, 3, 3],
+  ] as const)("cell_step_b1 %s: one step in place on h (and c)", (_name, kind, G, flags) => {
+    const rng = new Rng(11 + kind + 10 * flags);
     for (const [I, H] of [[1, 1], [3, 4], [5, 7], [16, 33], [64, 128]]) {
       const wIh = randArray(rng, G * H * I, -0.5, 0.5);
       const wHh = randArray(rng, G * H * H, -0.5, 0.5);
       const bIh = randArray(rng, G * H), bHh = randArray(rng, G * H);
       const x = randArray(rng, I), h = randArray(rng, H), c = randArray(rng, H);
       const ph = mem.put(h, 1), pc = mem.put(c, 2);
-      k.cell_step_b1(kind, mem.put(x, 3), I, ph, pc, mem.put(wIh), mem.put(wHh, 1), mem.put(bIh, 2), mem.put(bHh, 3), mem.alloc(10 * H), H);
+      k.cell_step_b1(kind, mem.put(x, 3), I, ph, pc, mem.put(wIh), mem.put(wHh, 1), mem.put(bIh, 2), mem.put(bHh, 3), mem.alloc(10 * H), H, flags);
       const wantH = Float64Array.from(h), wantC = Float64Array.from(c);
-      ref.cell_step_b1_ref(kind, x, I, wantH, wantC, wIh, wHh, bIh, bHh, H);
+      ref.cell_step_b1_ref(kind, x, I, wantH, wantC, wIh, wHh, bIh, bHh, H, flags);
       const eh = maxRelErr(mem.get(ph, H), wantH, 1);
       expect(eh.err, `h, I=${I} H=${H}, at ${eh.at}`).toBeLessThanOrEqual(2e-6);
       if (kind === 2) expect(maxRelErr(mem.get(pc, H), wantC, 1).err, `c, I=${I} H=${H}`).toBeLessThanOrEqual(2e-6);
@@ -108,6 +109,7 @@ const CONFIGS: [string, SequentialSpec["recurrent"]][] = [
   ["rnn", [{ cell: "rnn", hiddenSize: 20 }]],
   ["rnn_relu", [{ cell: "rnn_relu", hiddenSize: 20 }]],
   ["lstm 2 layers + gru block", [{ cell: "lstm", hiddenSize: 16, numLayers: 2 }, { cell: "gru", hiddenSize: 9 }]],
+  ["Keras variants: hard-sigmoid lstm + reset-before hard-sigmoid gru", [{ cell: "lstm", hiddenSize: 12, gateActivation: "hard_sigmoid" }, { cell: "gru", hiddenSize: 10, numLayers: 2, resetAfter: false, gateActivation: "hard_sigmoid" }]],
 ];
 
 describe("session vs the batched model", () => {

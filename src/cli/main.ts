@@ -7,6 +7,7 @@
  *   unfold sample model.unfold [--prime "ROMEO:"] [--length 500] [--temperature 0.8]
  *   unfold eval model.unfold [corpus]
  *   unfold info model.unfold
+ *   unfold import model.json|model.onnx [--out model.unfold]
  *   unfold quantize model.unfold [--to int8|f16] [--out model.int8.unfold]
  *   unfold bench [--quick]
  *
@@ -22,6 +23,7 @@ import {
   stepsOrDuration,
 } from "./common.js";
 import { evaluate, type EvalFlags } from "./eval.js";
+import { importModel, type ImportFlags } from "./import.js";
 import { info } from "./info.js";
 import { quantize, type QuantizeFlags } from "./quantize.js";
 import { sample } from "./sample.js";
@@ -112,6 +114,12 @@ export function program(): Command {
     .addOption(new Option("--threads <n>", "threads for the kernels").argParser(positiveInt).default(defaultThreads(), `${defaultThreads()}`))
     .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
     .action(async (model: string, corpus: string | undefined, flags: EvalFlags) => run(() => evaluate(model, corpus, flags)));
+
+  p.command("import")
+    .description("import a TensorFlow.js / Keras model.json (with its weight files) or an ONNX recurrent model into a model file")
+    .argument("<model>", "model.json (tfjs layers format) or model.onnx")
+    .option("--out <file>", "where to save (default: the input's name with .unfold)")
+    .action(async (model: string, flags: ImportFlags) => run(() => importModel(model, flags)));
 
   p.command("info")
     .description("show a model's architecture, vocabulary and training history")

@@ -51,7 +51,16 @@ export interface RecurrentOptions {
    * orthogonal, W_ih Glorot-uniform, biases 0.
    */
   init?: InitScheme;
+  /**
+   * The gate activation of an LSTM (i, f, o) or GRU (r, z): 'sigmoid' (default,
+   * PyTorch) or 'hard_sigmoid', Keras's and tfjs-layers' clip(0.2 x + 0.5, 0, 1)
+   * (their default `recurrentActivation`). Not for SimpleRNN.
+   */
+  gateActivation?: GateActivation;
 }
+
+/** Gate activation of LSTM and GRU cells (see {@link RecurrentOptions.gateActivation}). */
+export type GateActivation = "sigmoid" | "hard_sigmoid";
 
 /** Options of one forward pass. */
 export interface ForwardOptions {
@@ -157,6 +166,12 @@ export class Recurrent {
   readonly batchFirst: boolean;
   /** D: 1 or 2. */
   readonly numDirections: number;
+  /** Gate activation (LSTM, GRU); 'sigmoid' for SimpleRNN. */
+  readonly gateActivation: GateActivation;
+  /** GRU: the reset gate scales h W_hn^T + b_hn (true, PyTorch) or h before W_hn (false, Keras reset_after = false). True for the other cells. */
+  readonly resetAfter: boolean;
+  /** The kernels' gate activation code: 0 sigmoid, 1 hard sigmoid. */
+  private readonly gact: number;
 
   private readonly params: Arena;
   private readonly grads: Arena;
@@ -181,10 +196,16 @@ export class Recurrent {
   /** Batch size of the state held for the next 'keep' forward; null = zeros (fits any). */
   private stateB: number | null = null;
 
-  constructor(kind: CellKind, opts: RecurrentOptions) {
+  constructor(kind: CellKind, opts: RecurrentOptions, resetAfter = true) {
     checkRecurrentOptions(opts);
+    if (opts.gateActivation === "hard_sigmoid" && kind !== "lstm" && kind !== "gru") {
+      throw new UnfoldError("E_OPTION", "gateActivation is for LSTM and GRU gates; SimpleRNN has none", { name: "gateActivation", expected: "undefined or 'sigmoid'", received: opts.gateActivation });
+    }
     const dropout = opts.dropout ?? 0;
     this.kind = kind;
+    this.gateActivation = opts.gateActivation ?? "sigmoid";
+    this.gact = this.gateActivation === "hard_sigmoid" ? 1 : 0;
+    this.resetAfter = resetAfter;
     this.inputSize = opts.inputSize;
     this.hiddenSize = opts.hiddenSize;
     this.numLayers = opts.numLayers ?? 1;
@@ -791,8 +812,12 @@ export class Recurrent {
     const packed = this.a.packed.ptr;
     // 1. Input projection of all steps at once: gates [T*B, GH] = X W_ih^T.
     threads.gemmNT(T * B, GH, u.inSize, X, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr, GH, 0, this.a.scratch.ptr);
-    // 2. W_hh^T packed once for the whole loop.
-    k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
+    // 2. W_hh^T packed once for the whole loop (reset-before GRU: its r, z rows and its n rows apart).
+    if (this.resetAfter) k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
+    else {
+      k.gemm_pack_b_nt(u.wHh.ptr, H, H, 2 * H, packed);
+      k.gemm_pack_b_nt(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(2 * H, H));
+    }
     // Initial state into slot 0 (forward) or slot T (reverse): hs[s] holds
     // h_{s-1} going forward, h_s going backward, so that the previous states
     // of all steps, H_prev, are one contiguous [T, B, H] block.
@@ -817,10 +842,11 @@ export class Recurrent {
       switch (this.kind) {
         // Each is gemm_packed_f32x4_4x8 (h_{t-1} W_hh^T) then the fused cell kernel.
         case "lstm":
-          threads.lstmStepFwd(B, H, hPrev, packed, Gt, u.bIh.ptr, u.bHh.ptr, c.cs!.ptr + prev * BH4, c.cs!.ptr + cur * BH4, hCur, c.tc!.ptr + t * BH4);
+          threads.lstmStepFwd(B, H, hPrev, packed, Gt, u.bIh.ptr, u.bHh.ptr, c.cs!.ptr + prev * BH4, c.cs!.ptr + cur * BH4, hCur, c.tc!.ptr + t * BH4, this.gact);
           break;
         case "gru":
-          threads.gruStepFwd(B, H, hPrev, packed, Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hCur, c.gru!.ptr + t * 4 * BH4);
+          if (this.resetAfter) threads.gruStepFwd(B, H, hPrev, packed, Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hCur, c.gru!.ptr + t * 4 * BH4, this.gact);
+          else k.gru_rb_step_fwd(hPrev, packed, packed + rbPanel(2 * H, H), Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hCur, c.gru!.ptr + t * 4 * BH4, B, H, this.gact);
           break;
         default:
           threads.rnnStepFwd(B, H, hPrev, packed, Gt, u.bIh.ptr, u.bHh.ptr, hCur, this.kind === "rnn_relu" ? 1 : 0);
@@ -976,8 +1002,12 @@ export class Recurrent {
     // gradient reaching its initial state there is set aside (dhAcc, dcAcc)
     // so that the padding steps after it carry none.
     const early = rev && lengths !== null ? Array.from(lengths).some((L) => L < T) : false;
-    // W_hh [GH, H] packed as the right operand of dG_t W_hh.
-    k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
+    // W_hh [GH, H] packed as the right operand of dG_t W_hh (reset-before GRU: rows r, z and rows n apart).
+    if (this.resetAfter) k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
+    else {
+      k.gemm_pack_b_nn(u.wHh.ptr, H, 2 * H, H, packed);
+      k.gemm_pack_b_nn(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(H, 2 * H));
+    }
 
     for (let s = 0; s < T; s++) {
       const t = rev ? s : T - 1 - s; // walk back in time (forward time for the reverse direction)
@@ -996,11 +1026,12 @@ export class Recurrent {
       switch (this.kind) {
         // Each is the fused cell kernel then gemm_packed_f32x4_4x8 (dG_t W_hh).
         case "lstm":
-          threads.lstmStepBwd(B, H, c.gates.ptr + t * B * GH * 4, c.cs!.ptr + prev * BH4, c.tc!.ptr + t * BH4, dh, a.dc.ptr, dGt, packed, dPrev, first ? 0 : 1);
+          threads.lstmStepBwd(B, H, c.gates.ptr + t * B * GH * 4, c.cs!.ptr + prev * BH4, c.tc!.ptr + t * BH4, dh, a.dc.ptr, dGt, packed, dPrev, first ? 0 : 1, this.gact);
           break;
         case "gru": {
           const dGht = dGh + t * B * GH * 4;
-          threads.gruStepBwd(B, H, c.gru!.ptr + t * 4 * BH4, this.hAt(c, prev, B), dh, dGt, dGht, a.dhp.ptr, packed);
+          if (this.resetAfter) threads.gruStepBwd(B, H, c.gru!.ptr + t * 4 * BH4, this.hAt(c, prev, B), dh, dGt, dGht, a.dhp.ptr, packed, this.gact);
+          else k.gru_rb_step_bwd(c.gru!.ptr + t * 4 * BH4, this.hAt(c, prev, B), dh, dGt, dGht, a.dhp.ptr, packed, packed + rbPanel(H, 2 * H), B, H, this.gact);
           if (first) k.copy2d_f32(dPrev, H, a.dhp.ptr, H, B, H);
           else k.axpy_f32(dPrev, a.dhp.ptr, BH, 1);
           break;
@@ -1037,7 +1068,12 @@ export class Recurrent {
     const scratch = a.scratch.ptr;
     const hPrevAll = this.hAt(c, rev ? 1 : 0, B); // [T, B, H]: h_{t-1} of every step
     threads.gemmTN(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch); // dW_ih = dG^T X
-    threads.gemmTN(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch); // dW_hh = dGh^T H_prev
+    if (this.resetAfter) threads.gemmTN(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch); // dW_hh = dGh^T H_prev
+    else {
+      // Reset-before GRU: dW_hh's r, z rows = dGh_rz^T H_prev, its n rows = dGh_n^T U (U = r * h_prev, the cache's 4th block).
+      threads.gemmTN(2 * H, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch);
+      threads.gemmTN(H, H, TB, dGh + 2 * H * 4, GH, c.gru!.ptr + 3 * H * 4, 4 * H, u.gWHh.ptr + 2 * H * H * 4, H, 0, scratch);
+    }
     k.sum_rows(u.gBIh.ptr, dG, TB, GH, 0);
     k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
     // dX (+)= dG W_ih: the reverse direction adds to the forward direction's.
@@ -1092,6 +1128,7 @@ function checkRecurrentOptions(opts: RecurrentOptions): void {
   v.checkBool("batchFirst", opts.batchFirst);
   v.checkNumber("seed", opts.seed, { optional: true });
   v.checkOneOf("init", opts.init, ["pytorch", "xavier", "orthogonal"] as const, true);
+  v.checkOneOf("gateActivation", opts.gateActivation, ["sigmoid", "hard_sigmoid"] as const, true);
 }
 
 /**
@@ -1137,9 +1174,18 @@ export class LSTM extends Recurrent {
  * Gated Recurrent Unit, as torch.nn.GRU. Gates r, z, n:
  * r, z = σ(·), n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),
  * h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}.
+ * With `resetAfter: false` (Keras's `reset_after=False`, tfjs-layers' GRU,
+ * ONNX `linear_before_reset = 0`) the reset gate scales h before W_hn:
+ * n = tanh(x W_in^T + b_in + (r ⊙ h) W_hn^T + b_hn). Same parameters and names.
  */
 export class GRU extends Recurrent {
-  constructor(opts: RecurrentOptions) {
-    super("gru", opts);
+  constructor(opts: RecurrentOptions & { resetAfter?: boolean }) {
+    v.checkBool("resetAfter", opts?.resetAfter);
+    super("gru", opts, opts.resetAfter ?? true);
   }
+}
+
+/** Bytes of an [N]-column right operand packed for gemm_packed_f32x4_4x8 over K rows: ceil(N/8) panels of [K][8]. */
+function rbPanel(N: number, K: number): number {
+  return Math.ceil(N / 8) * 8 * K * 4;
 }

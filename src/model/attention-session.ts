@@ -60,6 +60,7 @@ export interface AttentionDecoderParts {
 
 interface Unit {
   kind: number;
+  flags: number; // cell_step_b1's: bit 0 hard-sigmoid gates, bit 1 GRU reset before W_hn
   I: number;
   wIh: Tensor;
   wHh: Tensor;
@@ -135,7 +136,7 @@ export class AttentionSession {
     for (let l = 0; l < L; l++) {
       const at = l === L - 1 ? topAt : topAt + 2 * H + 2 * H * l;
       units.push({
-        kind: KIND[rnn.kind], I: l === 0 ? rnn.inputSize : H,
+        kind: KIND[rnn.kind], flags: (rnn.gateActivation === "hard_sigmoid" ? 1 : 0) | (rnn.resetAfter ? 0 : 2), I: l === 0 ? rnn.inputSize : H,
         wIh: p.get(`weight_ih_l${l}`)!, wHh: p.get(`weight_hh_l${l}`)!, bIh: p.get(`bias_ih_l${l}`)!, bHh: p.get(`bias_hh_l${l}`)!,
         h: at * 4, c: (at + H) * 4,
       });
@@ -300,7 +301,7 @@ export class AttentionSession {
     } else x = row;
     const scratch = t.scratch.ptr;
     for (const u of this.units) {
-      k.cell_step_b1(u.kind, x, u.I, st + u.h, st + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, H);
+      k.cell_step_b1(u.kind, x, u.I, st + u.h, st + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, H, u.flags);
       x = st + u.h;
     }
     const q = x; // h_top [H]

@@ -37,11 +37,12 @@ export type { Batch, InputSpec, RecurrentSpec, SequentialSpec } from "./types.js
 /** Build the recurrent layer of a spec. */
 export function makeRecurrent(r: RecurrentSpec, inputSize: number, seed: number): Recurrent {
   const o = { inputSize, hiddenSize: r.hiddenSize, numLayers: r.numLayers ?? 1, bidirectional: r.bidirectional ?? false, dropout: r.dropout ?? 0, seed };
+  const g = r.gateActivation === undefined ? {} : { gateActivation: r.gateActivation };
   switch (r.cell) {
     case "lstm":
-      return new LSTM({ ...o, forgetBias: r.forgetBias });
+      return new LSTM({ ...o, ...g, forgetBias: r.forgetBias });
     case "gru":
-      return new GRU(o);
+      return new GRU({ ...o, ...g, resetAfter: r.resetAfter });
     case "rnn":
       return new SimpleRNN(o);
     case "rnn_relu":
@@ -425,4 +426,8 @@ export function checkRecurrentSpec(name: string, r: RecurrentSpec): void {
   v.checkNumber(`${name}.dropout`, r.dropout, { min: 0, max: 1, maxOpen: true, optional: true });
   v.checkNumber(`${name}.forgetBias`, r.forgetBias, { optional: true });
   if (r.forgetBias !== undefined && r.cell !== "lstm") throw new UnfoldError("E_OPTION", `${name}.forgetBias is only for lstm cells`, { name: `${name}.forgetBias` });
+  v.checkOneOf(`${name}.gateActivation`, r.gateActivation, ["sigmoid", "hard_sigmoid"] as const, true);
+  if (r.gateActivation === "hard_sigmoid" && r.cell !== "lstm" && r.cell !== "gru") throw new UnfoldError("E_OPTION", `${name}.gateActivation is only for lstm and gru cells`, { name: `${name}.gateActivation`, expected: "undefined or 'sigmoid'", received: r.gateActivation });
+  v.checkBool(`${name}.resetAfter`, r.resetAfter);
+  if (r.resetAfter !== undefined && r.cell !== "gru") throw new UnfoldError("E_OPTION", `${name}.resetAfter is only for gru cells`, { name: `${name}.resetAfter` });
 }

@@ -33,6 +33,7 @@ export interface SessionOptions {
 /** One recurrent layer (one of a block's stacked layers), as the session steps it. */
 interface Unit {
   kind: number; // 0 rnn tanh, 1 rnn relu, 2 lstm, 3 gru (the kernel's codes)
+  flags: number; // bit 0 hard-sigmoid gates, bit 1 GRU reset before W_hn (cell_step_b1's flags)
   I: number;
   H: number;
   wIh: Tensor; // [G*H, I]
@@ -113,10 +114,11 @@ export class InferenceSession {
       for (let l = 0; l < r.numLayers; l++) {
         const H = r.hiddenSize;
         units.push({
-          kind: KIND[r.kind], I: inSize, H,
+          kind: KIND[r.kind], flags: (r.gateActivation === "hard_sigmoid" ? 1 : 0) | (r.resetAfter ? 0 : 2), I: inSize, H,
           wIh: p.get(`weight_ih_l${l}`)!, wHh: p.get(`weight_hh_l${l}`)!, bIh: p.get(`bias_ih_l${l}`)!, bHh: p.get(`bias_hh_l${l}`)!,
           h: off, c: off + H * 4,
-          q8: q8 ? { wIh: q8.get(`rnn${ri}.weight_ih_l${l}`)!, wHh: q8.get(`rnn${ri}.weight_hh_l${l}`)! } : null,
+          // The reset-before GRU (flags & 2) has no int8 step: it runs cell_step_b1 on the widened weights.
+          q8: q8 && !(r.kind === "gru" && !r.resetAfter) ? { wIh: q8.get(`rnn${ri}.weight_ih_l${l}`)!, wHh: q8.get(`rnn${ri}.weight_hh_l${l}`)! } : null,
         });
         maxI = Math.max(maxI, inSize);
         off += 2 * H * 4;
@@ -267,8 +269,8 @@ export class InferenceSession {
     const state = this.arena.ptr;
     const scratch = this.scratchPtr.ptr;
     for (const u of this.units) {
-      if (u.q8) k.cell_step_b1_q8(u.kind, x, u.I, state + u.h, state + u.c, u.q8.wIh.q, u.q8.wIh.scale, u.q8.wIh.sum, u.q8.wHh.q, u.q8.wHh.scale, u.q8.wHh.sum, u.bIh.ptr, u.bHh.ptr, scratch, this.q8Scratch!.ptr, u.H);
-      else k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H);
+      if (u.q8) k.cell_step_b1_q8(u.kind, x, u.I, state + u.h, state + u.c, u.q8.wIh.q, u.q8.wIh.scale, u.q8.wIh.sum, u.q8.wHh.q, u.q8.wHh.scale, u.q8.wHh.sum, u.bIh.ptr, u.bHh.ptr, scratch, this.q8Scratch!.ptr, u.H, u.flags);
+      else k.cell_step_b1(u.kind, x, u.I, state + u.h, state + u.c, u.wIh.ptr, u.wHh.ptr, u.bIh.ptr, u.bHh.ptr, scratch, u.H, u.flags);
       x = state + u.h;
     }
     this.steps++;

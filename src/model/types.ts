@@ -28,6 +28,16 @@ export interface RecurrentSpec {
   dropout?: number;
   /** LSTM: initial forget-gate bias. */
   forgetBias?: number;
+  /**
+   * LSTM, GRU: 'sigmoid' (default, PyTorch) or 'hard_sigmoid' (clip(0.2x + 0.5, 0, 1),
+   * Keras's and tfjs-layers' default recurrent activation).
+   */
+  gateActivation?: "sigmoid" | "hard_sigmoid";
+  /**
+   * GRU: true (default, PyTorch) applies the reset gate to h W_hn^T + b_hn; false
+   * to h before W_hn (Keras reset_after=False, tfjs-layers' GRU, ONNX linear_before_reset=0).
+   */
+  resetAfter?: boolean;
 }
 
 /** The input of a model: token ids (with an Embedding) or feature vectors. */

@@ -129,7 +129,7 @@ function checkOptions(opts: ONNXOptions): void {
 const KNOWN = {
   sequential: ["input", "recurrent", "output", "mode", "seed"],
   seq2seq: ["source", "target", "recurrent", "attention", "inputFeeding", "seed"],
-  recurrent: ["cell", "hiddenSize", "numLayers", "bidirectional", "dropout", "forgetBias"],
+  recurrent: ["cell", "hiddenSize", "numLayers", "bidirectional", "dropout", "forgetBias", "gateActivation", "resetAfter"],
   input: ["type", "vocabSize", "embeddingDim", "size"],
   output: ["size", "loss"],
   target: ["vocabSize", "embeddingDim", "bosId", "eosId"],
@@ -222,9 +222,16 @@ function recurrentBlock(
       ins.push(slice(init.h));
       if (r.cell === "lstm") ins.push(slice(init.c));
     }
-    const attrs: Record<string, number | string | { strings: string[] }> = { hidden_size: H, direction: D === 2 ? "bidirectional" : "forward" };
-    if (r.cell === "gru") attrs.linear_before_reset = 1;
+    const attrs: Record<string, number | string | { strings: string[] } | { floats: number[] }> = { hidden_size: H, direction: D === 2 ? "bidirectional" : "forward" };
+    if (r.cell === "gru") attrs.linear_before_reset = r.resetAfter === false ? 0 : 1;
     if (r.cell === "rnn" || r.cell === "rnn_relu") attrs.activations = { strings: Array(D).fill(r.cell === "rnn" ? "Tanh" : "Relu") };
+    if (r.gateActivation === "hard_sigmoid") {
+      // ONNX's (f, g[, h]) per direction; HardSigmoid takes alpha 0.2, beta 0.5 (Keras's), one pair per HardSigmoid.
+      const per = r.cell === "lstm" ? ["HardSigmoid", "Tanh", "Tanh"] : ["HardSigmoid", "Tanh"];
+      attrs.activations = { strings: Array.from({ length: D }, () => per).flat() };
+      attrs.activation_alpha = { floats: Array(D).fill(0.2) };
+      attrs.activation_beta = { floats: Array(D).fill(0.5) };
+    }
     const nOut = r.cell === "lstm" ? 3 : 2;
     const outs = g.node(OPS[r.cell], ins, [`${tag}.Y_l${l}`, `${tag}.Y_h_l${l}`, `${tag}.Y_c_l${l}`].slice(0, nOut), attrs);
     hs.push(outs[1]);
@@ -442,3 +449,5 @@ function attentionGraphs(spec: Seq2SeqSpec, all: Map<string, Tensor>, opts: ONNX
     decoder: d.toModel({ producer: PRODUCER, version: VERSION, doc: `unfold-rnn Seq2Seq decoder step (${kind}): tokens, state, encoder outputs -> logits, next state, attention weights`, props }),
   };
 }
+export { fromONNX, type FromONNXOptions, type ONNXImport, type ONNXImportDescription } from "./import.js";
+export { fromONNXSeq2Seq, type FromONNXPairOptions, type ONNXSeq2SeqImport } from "./import-seq2seq.js";

@@ -100,3 +100,127 @@ export class ProtoWriter {
     return out;
   }
 }
+
+/**
+ * A minimal protocol-buffers reader, the twin of {@link ProtoWriter}: walks
+ * one message's fields (wire 0 varint, 1 64-bit, 2 length-delimited, 5 32-bit;
+ * groups are refused). Every length is checked against the bytes that are
+ * there, so a hostile file cannot make it read past its end or allocate more
+ * than its own size; any malformation throws {@link ProtoError}.
+ */
+export class ProtoReader {
+  private p: number;
+  private readonly end: number;
+
+  constructor(readonly buf: Uint8Array, start = 0, end = buf.length) {
+    this.p = start;
+    this.end = end;
+  }
+
+  /** Bytes left in this message. */
+  get left(): number {
+    return this.end - this.p;
+  }
+
+  /** The next field's number and wire type, or null at the end of the message. */
+  next(): { field: number; wire: number } | null {
+    if (this.p >= this.end) return null;
+    const key = this.varint();
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (field < 1) throw new ProtoError(`field number 0 at byte ${this.p}`);
+    if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) throw new ProtoError(`wire type ${wire} (field ${field}) at byte ${this.p}`);
+    return { field, wire };
+  }
+
+  /** A varint as a number; values above 2^53 lose precision, negatives (10-byte two's complement) are exact down to -2^53. */
+  varint(): number {
+    let lo = 0;
+    let shift = 0;
+    let b: number;
+    // The low 28 bits fast; the rest through BigInt.
+    for (let i = 0; i < 4; i++) {
+      if (this.p >= this.end) throw new ProtoError("truncated varint");
+      b = this.buf[this.p++];
+      lo |= (b & 0x7f) << shift;
+      if (b < 0x80) return lo >>> 0;
+      shift += 7;
+    }
+    let v = BigInt(lo >>> 0);
+    let sh = 28n;
+    for (let i = 4; i < 10; i++) {
+      if (this.p >= this.end) throw new ProtoError("truncated varint");
+      b = this.buf[this.p++];
+      v |= BigInt(b & 0x7f) << sh;
+      if (b < 0x80) return Number(BigInt.asIntN(64, v));
+      sh += 7n;
+    }
+    throw new ProtoError("varint longer than 10 bytes");
+  }
+
+  /** A length-delimited field's bytes (a view, not a copy). */
+  bytes(): Uint8Array {
+    const n = this.varint();
+    if (n < 0 || n > this.end - this.p) throw new ProtoError(`a field of ${n} bytes with ${this.end - this.p} left`);
+    const out = this.buf.subarray(this.p, this.p + n);
+    this.p += n;
+    return out;
+  }
+
+  /** A nested message's reader. */
+  message(): ProtoReader {
+    const b = this.bytes();
+    return new ProtoReader(b);
+  }
+
+  /** A UTF-8 string field. */
+  string(): string {
+    return new TextDecoder("utf-8", { fatal: false }).decode(this.bytes());
+  }
+
+  /** A 32-bit float field. */
+  float(): number {
+    if (this.end - this.p < 4) throw new ProtoError("truncated float");
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.p, 4).getFloat32(0, true);
+    this.p += 4;
+    return v;
+  }
+
+  /** Skip a field of wire type `wire`. */
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 2) this.bytes();
+    else {
+      const n = wire === 1 ? 8 : 4;
+      if (this.end - this.p < n) throw new ProtoError("truncated fixed-size field");
+      this.p += n;
+    }
+  }
+
+  /** A repeated varint field, packed (wire 2) or one value (wire 0): appended to `out`. */
+  varints(wire: number, out: number[]): void {
+    if (wire === 0) {
+      out.push(this.varint());
+      return;
+    }
+    if (wire !== 2) throw new ProtoError(`wire type ${wire} for a repeated integer`);
+    const r = this.message();
+    while (r.left > 0) out.push(r.varint());
+  }
+
+  /** A repeated float field, packed (wire 2) or one value (wire 5): appended to `out`. */
+  floats(wire: number, out: number[]): void {
+    if (wire === 5) {
+      out.push(this.float());
+      return;
+    }
+    if (wire !== 2) throw new ProtoError(`wire type ${wire} for a repeated float`);
+    const b = this.bytes();
+    if (b.length % 4) throw new ProtoError("packed floats not a multiple of 4 bytes");
+    const dv = new DataView(b.buffer, b.byteOffset, b.length);
+    for (let i = 0; i < b.length; i += 4) out.push(dv.getFloat32(i, true));
+  }
+}
+
+/** A malformed protobuf message (the caller turns it into an UnfoldError naming the file part). */
+export class ProtoError extends Error {}

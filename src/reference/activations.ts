@@ -18,6 +18,24 @@ export function sigmoid(x: number): number {
   return e / (1 + e);
 }
 
+/**
+ * Keras's and tfjs-layers' hard sigmoid, clip(0.2 x + 0.5, 0, 1): the `gact = 1`
+ * gate activation of the LSTM and GRU kernels. NaN stays NaN.
+ */
+export function hardSigmoid(x: number): number {
+  return Math.min(Math.max(0.5 + 0.2 * x, 0), 1);
+}
+
+/** A gate activation by the kernels' code: 0 = sigmoid, 1 = hard sigmoid. */
+export function gateAct(x: number, gact: number): number {
+  return gact === 0 ? sigmoid(x) : hardSigmoid(x);
+}
+
+/** The gate activation's derivative from its output y: y (1 - y), or 0.2 where 0 < y < 1 (else 0). */
+export function gateActGrad(y: number, gact: number): number {
+  return gact === 0 ? y * (1 - y) : y > 0 && y < 1 ? 0.2 : 0;
+}
+
 /** max(x, 0) like Math.max: -0 gives +0 and NaN gives NaN. */
 export function relu(x: number): number {
   return Math.max(x, 0);

@@ -8,9 +8,10 @@
  * Dimension letters: B = batch, H = hidden size. Tensors are row-major;
  * a [B, kH] tensor holds k gate blocks of H columns per row, in PyTorch's gate
  * order (LSTM i, f, g, o; GRU r, z, n). Backward functions overwrite their
- * outputs (they do not add).
+ * outputs (they do not add). gact is the gate activation (LSTM i, f, o; GRU
+ * r, z): 0 = sigmoid, 1 = hard sigmoid clip(0.2x + 0.5, 0, 1).
  */
-import { sigmoid, type NumArray } from "./activations.js";
+import { gateAct, gateActGrad, type NumArray } from "./activations.js";
 
 /**
  * SimpleRNN forward: h = act(G + b_ih + b_hh).
@@ -57,15 +58,15 @@ export function rnn_step_bwd_ref(h: ArrayLike<number>, dh: ArrayLike<number>, dG
  */
 export function lstm_step_fwd_ref(
   G: NumArray, bIh: ArrayLike<number>, bHh: ArrayLike<number>, cPrev: ArrayLike<number>,
-  c: NumArray, h: NumArray, tc: NumArray, B: number, H: number,
+  c: NumArray, h: NumArray, tc: NumArray, B: number, H: number, gact = 0,
 ): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 4 * H;
     for (let j = 0; j < H; j++) {
-      const ig = sigmoid(G[g0 + j] + bIh[j] + bHh[j]);
-      const fg = sigmoid(G[g0 + H + j] + bIh[H + j] + bHh[H + j]);
+      const ig = gateAct(G[g0 + j] + bIh[j] + bHh[j], gact);
+      const fg = gateAct(G[g0 + H + j] + bIh[H + j] + bHh[H + j], gact);
       const gg = Math.tanh(G[g0 + 2 * H + j] + bIh[2 * H + j] + bHh[2 * H + j]);
-      const og = sigmoid(G[g0 + 3 * H + j] + bIh[3 * H + j] + bHh[3 * H + j]);
+      const og = gateAct(G[g0 + 3 * H + j] + bIh[3 * H + j] + bHh[3 * H + j], gact);
       const cv = fg * cPrev[b * H + j] + ig * gg;
       const t = Math.tanh(cv);
       G[g0 + j] = ig;
@@ -92,7 +93,7 @@ export function lstm_step_fwd_ref(
  */
 export function lstm_step_bwd_ref(
   G: ArrayLike<number>, cPrev: ArrayLike<number>, tc: ArrayLike<number>, dh: ArrayLike<number>,
-  dc: NumArray, dG: NumArray, B: number, H: number,
+  dc: NumArray, dG: NumArray, B: number, H: number, gact = 0,
 ): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 4 * H;
@@ -101,10 +102,10 @@ export function lstm_step_bwd_ref(
       const ig = G[g0 + j], fg = G[g0 + H + j], gg = G[g0 + 2 * H + j], og = G[g0 + 3 * H + j];
       const t = tc[k];
       const dct = dc[k] + dh[k] * og * (1 - t * t);
-      dG[g0 + j] = dct * gg * ig * (1 - ig);
-      dG[g0 + H + j] = dct * cPrev[k] * fg * (1 - fg);
+      dG[g0 + j] = dct * gg * gateActGrad(ig, gact);
+      dG[g0 + H + j] = dct * cPrev[k] * gateActGrad(fg, gact);
       dG[g0 + 2 * H + j] = dct * ig * (1 - gg * gg);
-      dG[g0 + 3 * H + j] = dh[k] * t * og * (1 - og);
+      dG[g0 + 3 * H + j] = dh[k] * t * gateActGrad(og, gact);
       dc[k] = dct * fg;
     }
   }
@@ -124,14 +125,14 @@ export function lstm_step_bwd_ref(
  */
 export function gru_step_fwd_ref(
   Gi: ArrayLike<number>, Gh: ArrayLike<number>, bIh: ArrayLike<number>, bHh: ArrayLike<number>,
-  hPrev: ArrayLike<number>, h: NumArray, cache: NumArray, B: number, H: number,
+  hPrev: ArrayLike<number>, h: NumArray, cache: NumArray, B: number, H: number, gact = 0,
 ): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 3 * H;
     const c0 = b * 4 * H;
     for (let j = 0; j < H; j++) {
-      const r = sigmoid(Gi[g0 + j] + bIh[j] + Gh[g0 + j] + bHh[j]);
-      const z = sigmoid(Gi[g0 + H + j] + bIh[H + j] + Gh[g0 + H + j] + bHh[H + j]);
+      const r = gateAct(Gi[g0 + j] + bIh[j] + Gh[g0 + j] + bHh[j], gact);
+      const z = gateAct(Gi[g0 + H + j] + bIh[H + j] + Gh[g0 + H + j] + bHh[H + j], gact);
       const hn = Gh[g0 + 2 * H + j] + bHh[2 * H + j];
       const n = Math.tanh(Gi[g0 + 2 * H + j] + bIh[2 * H + j] + r * hn);
       h[b * H + j] = (1 - z) * n + z * hPrev[b * H + j];
@@ -156,7 +157,7 @@ export function gru_step_fwd_ref(
  */
 export function gru_step_bwd_ref(
   cache: ArrayLike<number>, hPrev: ArrayLike<number>, dh: ArrayLike<number>,
-  dGi: NumArray, dGh: NumArray, dhPrev: NumArray, B: number, H: number,
+  dGi: NumArray, dGh: NumArray, dhPrev: NumArray, B: number, H: number, gact = 0,
 ): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 3 * H;
@@ -166,8 +167,8 @@ export function gru_step_bwd_ref(
       const r = cache[c0 + j], z = cache[c0 + H + j], n = cache[c0 + 2 * H + j], hn = cache[c0 + 3 * H + j];
       const d = dh[k];
       const dnp = d * (1 - z) * (1 - n * n);
-      const dzp = d * (hPrev[k] - n) * z * (1 - z);
-      const drp = dnp * hn * r * (1 - r);
+      const dzp = d * (hPrev[k] - n) * gateActGrad(z, gact);
+      const drp = dnp * hn * gateActGrad(r, gact);
       dGi[g0 + j] = drp;
       dGi[g0 + H + j] = dzp;
       dGi[g0 + 2 * H + j] = dnp;
@@ -175,6 +176,88 @@ export function gru_step_bwd_ref(
       dGh[g0 + H + j] = dzp;
       dGh[g0 + 2 * H + j] = dnp * r;
       dhPrev[k] = d * z;
+    }
+  }
+}
+
+/**
+ * One step of the reset-before GRU (Keras reset_after = false, ONNX
+ * linear_before_reset = 0), recurrent products included, as gru_rb_step_fwd:
+ * r, z = gact(x W_i^T + b_i + h_prev W_h^T + b_h), u = r h_prev,
+ * n = tanh(Gi_n + b_in + u W_hn^T + b_hn), h = (1 - z) n + z h_prev.
+ * @param hPrev [B, H]
+ * @param wHh   [3H, H] (not packed)
+ * @param Gi    [B, 3H] x W_ih^T (no bias)
+ * @param h     [B, H] out
+ * @param cache [B, 4H] out: r, z, n, u
+ */
+export function gru_rb_step_fwd_ref(
+  hPrev: ArrayLike<number>, wHh: ArrayLike<number>, Gi: ArrayLike<number>, bIh: ArrayLike<number>, bHh: ArrayLike<number>,
+  h: NumArray, cache: NumArray, B: number, H: number, gact = 0,
+): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 3 * H;
+    const c0 = b * 4 * H;
+    const u = new Float64Array(H);
+    const z = new Float64Array(H);
+    for (let j = 0; j < H; j++) {
+      let ar = 0, az = 0;
+      for (let k = 0; k < H; k++) {
+        ar += hPrev[b * H + k] * wHh[j * H + k];
+        az += hPrev[b * H + k] * wHh[(H + j) * H + k];
+      }
+      const r = gateAct(Gi[g0 + j] + bIh[j] + ar + bHh[j], gact);
+      z[j] = gateAct(Gi[g0 + H + j] + bIh[H + j] + az + bHh[H + j], gact);
+      u[j] = r * hPrev[b * H + j];
+      cache[c0 + j] = r;
+      cache[c0 + H + j] = z[j];
+      cache[c0 + 3 * H + j] = u[j];
+    }
+    for (let j = 0; j < H; j++) {
+      let an = 0;
+      for (let k = 0; k < H; k++) an += u[k] * wHh[(2 * H + j) * H + k];
+      const n = Math.tanh(Gi[g0 + 2 * H + j] + bIh[2 * H + j] + an + bHh[2 * H + j]);
+      cache[c0 + 2 * H + j] = n;
+      h[b * H + j] = (1 - z[j]) * n + z[j] * hPrev[b * H + j];
+    }
+  }
+}
+
+/**
+ * Backward of gru_rb_step_fwd_ref, as gru_rb_step_bwd: dn_pre = dh (1-z)(1-n^2),
+ * dz_pre = dh (h_prev - n) gact'(z), du = dn_pre W_hn, dr_pre = du h_prev gact'(r);
+ * dGi = dGh = [dr_pre, dz_pre, dn_pre];
+ * dhPrev = dh z + du r + [dr_pre, dz_pre] W_hrz (the whole dL/dh_{t-1} of the step).
+ * @param cache  [B, 4H] r, z, n, u from forward
+ * @param wHh    [3H, H]
+ */
+export function gru_rb_step_bwd_ref(
+  cache: ArrayLike<number>, hPrev: ArrayLike<number>, dh: ArrayLike<number>, wHh: ArrayLike<number>,
+  dGi: NumArray, dGh: NumArray, dhPrev: NumArray, B: number, H: number, gact = 0,
+): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 3 * H;
+    const c0 = b * 4 * H;
+    const dnp = new Float64Array(H);
+    for (let j = 0; j < H; j++) {
+      const z = cache[c0 + H + j], n = cache[c0 + 2 * H + j], d = dh[b * H + j];
+      dnp[j] = d * (1 - z) * (1 - n * n);
+      const dzp = d * (hPrev[b * H + j] - n) * gateActGrad(z, gact);
+      dGi[g0 + H + j] = dGh[g0 + H + j] = dzp;
+      dGi[g0 + 2 * H + j] = dGh[g0 + 2 * H + j] = dnp[j];
+    }
+    for (let k = 0; k < H; k++) {
+      let du = 0;
+      for (let j = 0; j < H; j++) du += dnp[j] * wHh[(2 * H + j) * H + k];
+      const r = cache[c0 + k], z = cache[c0 + H + k];
+      const drp = du * hPrev[b * H + k] * gateActGrad(r, gact);
+      dGi[g0 + k] = dGh[g0 + k] = drp;
+      dhPrev[b * H + k] = dh[b * H + k] * z + du * r;
+    }
+    for (let k = 0; k < H; k++) {
+      let s = 0;
+      for (let j = 0; j < 2 * H; j++) s += dGh[g0 + j] * wHh[j * H + k];
+      dhPrev[b * H + k] += s;
     }
   }
 }

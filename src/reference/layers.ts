@@ -30,6 +30,10 @@
  *         c_t = f ⊙ c_{t-1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
  *   gru:  r,z = σ(a + a')                           reset, update gate
  *         n = tanh(a_n + r ⊙ a'_n),    h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+ *         resetAfter false (Keras reset_after=False, ONNX linear_before_reset=0):
+ *         n = tanh(a_n + (r ⊙ h_{t-1}) W_hn^T + b_hn)
+ *   gateActivation 'hard_sigmoid' puts clip(0.2 v + 0.5, 0, 1) in place of σ
+ *   (LSTM i, f, o; GRU r, z), as Keras and tfjs-layers.
  *
  * Unfolding the recurrence over T steps gives a deep feed-forward net that
  * shares its weights across steps; BPTT is ordinary backpropagation through
@@ -45,6 +49,8 @@ export interface RefConfig {
   hiddenSize: number; // H
   numLayers: number; // L >= 1
   bidirectional: boolean; // D = 2 if true
+  gateActivation?: "sigmoid" | "hard_sigmoid"; // default sigmoid
+  resetAfter?: boolean; // gru: default true (PyTorch)
 }
 
 /** What one step of one direction keeps for backward. All [B, ...]. */
@@ -55,6 +61,7 @@ interface StepCache {
   cPrev?: Float64Array; // [B, H]   lstm: cell state entering
   tanhC?: Float64Array; // [B, H]   lstm: tanh(c_t)
   hhN?: Float64Array; // [B, H]     gru: a'_n = h_{t-1} W_hn^T + b_hn (the part the reset gate scales)
+  u?: Float64Array; // [B, H]       gru resetAfter false: r ⊙ h_{t-1}, what W_hn multiplies
 }
 
 /** Everything refForward keeps for refBackward. Treat as opaque. */
@@ -125,6 +132,24 @@ function sigmoid(v: number): number {
   return 1 / (1 + Math.exp(-v));
 }
 
+function hardSigmoid(v: number): number {
+  return Math.min(Math.max(0.2 * v + 0.5, 0), 1);
+}
+
+/** The gate activation of a config and its derivative from the output y. */
+function gateFns(cfg: RefConfig): { act: (v: number) => number; grad: (y: number) => number } {
+  if (cfg.gateActivation === "hard_sigmoid") return { act: hardSigmoid, grad: (y) => (y > 0 && y < 1 ? 0.2 : 0) };
+  return { act: sigmoid, grad: (y) => y * (1 - y) };
+}
+
+/** The recurrent weights of one direction, for the reset-before GRU's second product. */
+interface RecurrentWeights {
+  Whh: Float64Array; // [3H, H]
+  bhh: Float64Array; // [3H]
+  dWhh: Float64Array; // [3H, H] gradient, added into
+  dbhh: Float64Array; // [3H]
+}
+
 /** y[b, j] = bias[j] + Σ_k x[b, k] W[j, k]      x [B, F], W [N, F], y [B, N] */
 function linearForward(y: Float64Array, x: Float64Array, W: Float64Array, bias: Float64Array, B: number, F: number, N: number): void {
   for (let b = 0; b < B; b++) {
@@ -185,7 +210,9 @@ function checkState(name: string, s: ArrayLike<number> | undefined, n: number): 
 // differ only for the GRU's n gate) and the direct parts of dL/dh_{t-1}, dL/dc_{t-1}.
 
 /** Forward of one step. Fills step.h, step.gates (and tanhC / hhN); returns c_t for lstm. */
-function cellForward(kind: CellKind, step: StepCache, a: Float64Array, a2: Float64Array, B: number, H: number): Float64Array | undefined {
+function cellForward(cfg: RefConfig, step: StepCache, a: Float64Array, a2: Float64Array, B: number, H: number, w: RecurrentWeights): Float64Array | undefined {
+  const kind = cfg.kind;
+  const { act: sigmoid } = gateFns(cfg);
   const { hPrev, h, gates } = step;
   if (kind === "rnn_tanh" || kind === "rnn_relu") {
     for (let e = 0; e < B * H; e++) {
@@ -219,6 +246,30 @@ function cellForward(kind: CellKind, step: StepCache, a: Float64Array, a2: Float
   }
   // gru
   const hhN = (step.hhN = new Float64Array(B * H));
+  if (cfg.resetAfter === false) {
+    // The reset gate scales h_{t-1} before W_hn: a'_n = (r ⊙ h_{t-1}) W_hn^T + b_hn.
+    const u = (step.u = new Float64Array(B * H));
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const row = b * 3 * H;
+        gates[row + j] = sigmoid(a[row + j] + a2[row + j]);
+        gates[row + H + j] = sigmoid(a[row + H + j] + a2[row + H + j]);
+        u[b * H + j] = gates[row + j] * hPrev[b * H + j];
+      }
+    }
+    linearForward(hhN, u, w.Whh.subarray(2 * H * H), w.bhh.subarray(2 * H), B, H, H);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const row = b * 3 * H;
+        const e = b * H + j;
+        const n = Math.tanh(a[row + 2 * H + j] + hhN[e]);
+        gates[row + 2 * H + j] = n;
+        const updateGate = gates[row + H + j];
+        h[e] = (1 - updateGate) * n + updateGate * hPrev[e];
+      }
+    }
+    return undefined;
+  }
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {
       const row = b * 3 * H;
@@ -247,9 +298,11 @@ function cellForward(kind: CellKind, step: StepCache, a: Float64Array, a2: Float
  *   dcPrev   [B, H]    lstm: dL/dc_{t-1} = f ⊙ dL/dc_t
  */
 function cellBackward(
-  kind: CellKind, step: StepCache, dh: Float64Array, dc: Float64Array,
-  da: Float64Array, da2: Float64Array, dhPrev: Float64Array, dcPrev: Float64Array, B: number, H: number,
+  cfg: RefConfig, step: StepCache, dh: Float64Array, dc: Float64Array,
+  da: Float64Array, da2: Float64Array, dhPrev: Float64Array, dcPrev: Float64Array, B: number, H: number, w: RecurrentWeights,
 ): void {
+  const kind = cfg.kind;
+  const { grad: dGate } = gateFns(cfg);
   const { hPrev, h, gates } = step;
   if (kind === "rnn_tanh" || kind === "rnn_relu") {
     for (let e = 0; e < B * H; e++) {
@@ -276,10 +329,10 @@ function cellBackward(
         const dForgetGate = dcTotal * cPrev[e];
         const dCandidate = dcTotal * inputGate;
         const dOutputGate = dh[e] * tanhC[e];
-        da[row + j] = dInputGate * inputGate * (1 - inputGate);
-        da[row + H + j] = dForgetGate * forgetGate * (1 - forgetGate);
+        da[row + j] = dInputGate * dGate(inputGate);
+        da[row + H + j] = dForgetGate * dGate(forgetGate);
         da[row + 2 * H + j] = dCandidate * (1 - candidate * candidate);
-        da[row + 3 * H + j] = dOutputGate * outputGate * (1 - outputGate);
+        da[row + 3 * H + j] = dOutputGate * dGate(outputGate);
         // The cell-state highway: c_{t-1} reaches c_t scaled only by the forget gate.
         dcPrev[e] = dcTotal * forgetGate;
         dhPrev[e] = 0;
@@ -289,6 +342,35 @@ function cellBackward(
     return;
   }
   // gru
+  if (cfg.resetAfter === false) {
+    // n = tanh(a_n + u W_hn^T + b_hn), u = r ⊙ h_{t-1}: W_hn's gradient is dn_pre^T u,
+    // and du = dn_pre W_hn reaches both r (dr = du ⊙ h_{t-1}) and h_{t-1} (du ⊙ r).
+    const dnPre = new Float64Array(B * H);
+    const du = new Float64Array(B * H);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const row = b * 3 * H;
+        const e = b * H + j;
+        const updateGate = gates[row + H + j];
+        const n = gates[row + 2 * H + j];
+        dnPre[e] = dh[e] * (1 - updateGate) * (1 - n * n);
+        da[row + H + j] = da2[row + H + j] = dh[e] * (hPrev[e] - n) * dGate(updateGate);
+        da[row + 2 * H + j] = dnPre[e];
+        da2[row + 2 * H + j] = 0; // W_hn's rows take their gradient from u, below
+      }
+    }
+    linearBackward(du, w.dWhh.subarray(2 * H * H), w.dbhh.subarray(2 * H), dnPre, step.u!, w.Whh.subarray(2 * H * H), B, H, H);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const row = b * 3 * H;
+        const e = b * H + j;
+        const resetGate = gates[row + j];
+        da[row + j] = da2[row + j] = du[e] * hPrev[e] * dGate(resetGate);
+        dhPrev[e] = dh[e] * gates[row + H + j] + du[e] * resetGate;
+      }
+    }
+    return;
+  }
   const hhN = step.hhN!;
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {
@@ -304,8 +386,8 @@ function cellBackward(
       // n = tanh(a_n + r ⊙ a'_n)
       const dnPre = dn * (1 - n * n);
       const dResetGate = dnPre * hhN[e];
-      da[row + j] = da2[row + j] = dResetGate * resetGate * (1 - resetGate);
-      da[row + H + j] = da2[row + H + j] = dUpdateGate * updateGate * (1 - updateGate);
+      da[row + j] = da2[row + j] = dResetGate * dGate(resetGate);
+      da[row + H + j] = da2[row + H + j] = dUpdateGate * dGate(updateGate);
       da[row + 2 * H + j] = dnPre;
       da2[row + 2 * H + j] = dnPre * resetGate;
     }
@@ -363,7 +445,7 @@ export function refForward(
         const step: StepCache = { hPrev: h, h: new Float64Array(B * H), gates: new Float64Array(B * G * H), cPrev: c };
         linearForward(a, xt, Wih, bih, B, F, G * H);
         linearForward(a2, h, Whh, bhh, B, H, G * H);
-        const cNext = cellForward(kind, step, a, a2, B, H);
+        const cNext = cellForward(cfg, step, a, a2, B, H, { Whh, bhh, dWhh: Whh, dbhh: bhh });
         dirSteps[t] = step;
         h = step.h;
         c = cNext;
@@ -424,7 +506,7 @@ function backwardImpl(
         onStep?.(k, d, t, dh, dcNext);
         const dhPrev = new Float64Array(B * H);
         const dcPrev = new Float64Array(B * H);
-        cellBackward(kind, step, dh, dcNext, da, da2, dhPrev, dcPrev, B, H);
+        cellBackward(cfg, step, dh, dcNext, da, da2, dhPrev, dcPrev, B, H, { Whh, bhh: P[`bias_hh${s}`], dWhh, dbhh });
         const xt = input.subarray(t * B * F, (t + 1) * B * F);
         const dxt = dInput.subarray(t * B * F, (t + 1) * B * F);
         linearBackward(dxt, dWih, dbih, da, xt, Wih, B, F, G * H);

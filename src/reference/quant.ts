@@ -61,8 +61,9 @@ export function gemv_q8_ref(N: number, K: number, W: Int8Array, sw: ArrayLike<nu
  */
 export function cell_step_b1_q8_ref(
   kind: number, x: ArrayLike<number>, I: number, h: NumArray, c: NumArray,
-  wIh: Int8Array, sIh: ArrayLike<number>, wHh: Int8Array, sHh: ArrayLike<number>, bIh: ArrayLike<number>, bHh: ArrayLike<number>, H: number,
+  wIh: Int8Array, sIh: ArrayLike<number>, wHh: Int8Array, sHh: ArrayLike<number>, bIh: ArrayLike<number>, bHh: ArrayLike<number>, H: number, flags = 0,
 ): void {
+  const gact = flags & 1;
   const G = kind <= 1 ? 1 : kind === 2 ? 4 : 3;
   const xq = new Int16Array((I + 7) & ~7);
   const hq = new Int16Array((H + 7) & ~7);
@@ -77,10 +78,10 @@ export function cell_step_b1_q8_ref(
     rnn_step_fwd_ref(g, bIh, bHh, h, 1, H, kind);
   } else if (kind === 2) {
     const g = Float64Array.from(gi, (v, j) => v + gh[j]);
-    lstm_step_fwd_ref(g, bIh, bHh, Float64Array.from(c), c, h, new Float64Array(H), 1, H);
+    lstm_step_fwd_ref(g, bIh, bHh, Float64Array.from(c), c, h, new Float64Array(H), 1, H, gact);
   } else {
     const out = new Float64Array(H);
-    gru_step_fwd_ref(gi, gh, bIh, bHh, h, out, new Float64Array(4 * H), 1, H);
+    gru_step_fwd_ref(gi, gh, bIh, bHh, h, out, new Float64Array(4 * H), 1, H, gact);
     for (let j = 0; j < H; j++) h[j] = out[j];
   }
 }

@@ -63,26 +63,36 @@ export interface Kernels {
   rnn_step_fwd(G: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, B: number, H: number, act: number): void;
   /** SimpleRNN backward. dG [B,H] = dh * act'(from h). dG may equal dh. */
   rnn_step_bwd(h: Ptr, dh: Ptr, dG: Ptr, B: number, H: number, act: number): void;
+  // gact (LSTM, GRU): 0 = sigmoid gates, 1 = hard sigmoid clip(0.2x + 0.5, 0, 1) (Keras, tfjs-layers).
   /** LSTM forward, gates i,f,g,o. G [B,4H] holds x W_ih^T + h_prev W_hh^T and is
    * overwritten with the activated gates (the cache). Writes c [B,H],
    * h [B,H] and tc = tanh(c) [B,H]. */
-  lstm_step_fwd(G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number): void;
+  lstm_step_fwd(G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number, gact: number): void;
   /** LSTM backward. Reads activated gates G [B,4H], cPrev, tc, dh [B,H];
    * dc [B,H] holds dL/dc_t on entry and dL/dc_{t-1} on exit; writes
    * pre-activation gradients dG [B,4H]. */
-  lstm_step_bwd(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, B: number, H: number): void;
+  lstm_step_bwd(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, B: number, H: number, gact: number): void;
   /** GRU forward, gates r,z,n. Gi [B,3H] = x W_ih^T, Gh [B,3H] = h_prev W_hh^T
    * (no biases). Writes h [B,H] and cache [B,4H] = r, z, n, (h_prev W_hn^T + b_hn). */
-  gru_step_fwd(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number): void;
+  gru_step_fwd(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number, gact: number): void;
   /** The forward steps on hidden units j0 <= j < j1 only (j0 a multiple of 4), every gate block of
    * them: the column split of threads.ts. Arguments otherwise as rnn/lstm/gru_step_fwd. */
   rnn_step_fwd_cols(G: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, B: number, H: number, act: number, j0: number, j1: number): void;
-  lstm_step_fwd_cols(G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number, j0: number, j1: number): void;
-  gru_step_fwd_cols(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number, j0: number, j1: number): void;
+  lstm_step_fwd_cols(G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number, j0: number, j1: number, gact: number): void;
+  gru_step_fwd_cols(Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, hPrev: Ptr, h: Ptr, cache: Ptr, B: number, H: number, j0: number, j1: number, gact: number): void;
   /** GRU backward. Writes dGi [B,3H], dGh [B,3H] (pre-activation gradients of
    * the input and recurrent projections) and dhPrev [B,H] = dh*z (the direct
    * path; the caller adds dGh W_hh). */
-  gru_step_bwd(cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, B: number, H: number): void;
+  gru_step_bwd(cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, B: number, H: number, gact: number): void;
+  /** GRU with the reset gate before W_hn (Keras reset_after = false, ONNX linear_before_reset = 0):
+   * one whole step, both recurrent GEMMs inside. WpRZ / WpN: W_hh's r,z rows [2H,H] / n rows [H,H],
+   * each packed by gemm_pack_b_nt. Gi [B,3H] = x W_ih^T; Gh [B,3H] scratch; writes h [B,H]
+   * (may equal hPrev) and cache [B,4H] = r, z, n, u = r*h_prev. */
+  gru_rb_step_fwd(hPrev: Ptr, WpRZ: Ptr, WpN: Ptr, Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, cache: Ptr, B: number, H: number, gact: number): void;
+  /** Backward of gru_rb_step_fwd, GEMMs inside: writes dGi, dGh [B,3H] (dGh's n block is
+   * dL/d(u W_hn^T + b_hn)) and the whole dL/dh_{t-1} into dhPrev [B,H] (not overlapping dh).
+   * WpRZN / WpNN: the same rows packed by gemm_pack_b_nn. */
+  gru_rb_step_bwd(cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, WpRZN: Ptr, WpNN: Ptr, B: number, H: number, gact: number): void;
 
   // ---- loss.ts ---------------------------------------------------------------
   /** C [M,N] += bias [N] broadcast over rows. */
@@ -149,8 +159,8 @@ export interface Kernels {
   gemv_f32x4(N: number, K: number, W: Ptr, x: Ptr, y: Ptr, beta: number): void;
   /** One step of one recurrent layer at B = 1, in place on h [H] (and c [H] for LSTM).
    * kind 0 rnn tanh, 1 rnn relu, 2 lstm, 3 gru; x [I]; wIh [G*H, I], wHh [G*H, H], biases [G*H];
-   * scratch: RNN H, LSTM 5H, GRU 10H floats. */
-  cell_step_b1(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, wHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, H: number): void;
+   * scratch: RNN H, LSTM 5H, GRU 10H floats. flags: bit 0 hard-sigmoid gates, bit 1 GRU reset before W_hn. */
+  cell_step_b1(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, wHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, H: number, flags: number): void;
   /** y [N] = W x + b at B = 1; W [N, K] (nn.Linear layout). */
   dense_b1(x: Ptr, K: number, W: Ptr, b: Ptr, y: Ptr, N: number): void;
 
@@ -161,8 +171,9 @@ export interface Kernels {
   /** y [N] = beta*y + (sw[j]*sx) * sum_k W[j,k] q[k]; W [N, K] int8, sw [N] f32, wsum [N] i32 = row sums of W over
    * its first K & ~15 columns (read by the relaxed build), xq from quantize_act_q8. */
   gemv_q8(N: number, K: number, W: Ptr, sw: Ptr, wsum: Ptr, xq: Ptr, sx: number, y: Ptr, beta: number): void;
-  /** cell_step_b1 with int8 wIh / wHh, their row scales sIh / sHh and row sums uIh / uHh; qs: 2 * (ceil8(I) + ceil8(H)) bytes. */
-  cell_step_b1_q8(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, sIh: Ptr, uIh: Ptr, wHh: Ptr, sHh: Ptr, uHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, qs: Ptr, H: number): void;
+  /** cell_step_b1 with int8 wIh / wHh, their row scales sIh / sHh and row sums uIh / uHh; qs: 2 * (ceil8(I) + ceil8(H)) bytes;
+   * flags bit 0 hard-sigmoid gates (bit 1, the reset-before GRU, is not supported: the session steps it in f32). */
+  cell_step_b1_q8(kind: number, x: Ptr, I: number, h: Ptr, c: Ptr, wIh: Ptr, sIh: Ptr, uIh: Ptr, wHh: Ptr, sHh: Ptr, uHh: Ptr, bIh: Ptr, bHh: Ptr, scratch: Ptr, qs: Ptr, H: number, flags: number): void;
   /** y [N] = W x + b with W [N, K] int8, row scales sw [N] and row sums wsum [N]; qs: 2 * ceil8(K) bytes. */
   dense_b1_q8(x: Ptr, K: number, W: Ptr, sw: Ptr, wsum: Ptr, b: Ptr, y: Ptr, N: number, qs: Ptr): void;
 
@@ -188,7 +199,7 @@ export const KERNEL_NAMES = [
   "gemm_nn", "gemm_nt", "gemm_tn", "gemm_nn_ref",
   "exp_f32x4", "sigmoid_f32x4", "tanh_f32x4", "relu_f32x4",
   "rnn_step_fwd", "rnn_step_bwd", "lstm_step_fwd", "lstm_step_bwd", "gru_step_fwd", "gru_step_bwd",
-  "rnn_step_fwd_cols", "lstm_step_fwd_cols", "gru_step_fwd_cols",
+  "rnn_step_fwd_cols", "lstm_step_fwd_cols", "gru_step_fwd_cols", "gru_rb_step_fwd", "gru_rb_step_bwd",
   "bias_add_rows", "sum_rows", "softmax_rows", "softmax_xent", "mse",
   "sgd_step", "momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "sum_squares", "count_nonfinite",
   "scale_f32", "clip_f32", "axpy_f32", "fill_f32", "swap01_f32", "gather_rows", "scatter_add_rows",

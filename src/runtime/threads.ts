@@ -488,22 +488,22 @@ function partArgs([, args, rowBytes, rowsArg]: RowCall, b0: number, b1: number):
  * LSTM step forward: G [B,4H] += h_{t-1} [B,H] W_hh^T (Wp packed), then
  * lstm_step_fwd (see abi.ts) writes c, h, tc and the activated gates.
  */
-export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr): void {
+export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, gact = 0): void {
   const k = kern();
   const GH = 4 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
     (!colSplit(H, 2 * B * GH * H, (u0, u1) => [
       ...gateGemms(4, B, H, hPrev, Wp, G, 1, u0, u1),
-      [F.lstm_step_fwd_cols, [G, bIh, bHh, cPrev, c, h, tc, B, H, u0, u1]],
+      [F.lstm_step_fwd_cols, [G, bIh, bHh, cPrev, c, h, tc, B, H, u0, u1, gact]],
     ]) &&
       !rowSplit(B, 2 * B * GH * H, [
         [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, G, GH, 1], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
-        [F.lstm_step_fwd, [G, bIh, bHh, cPrev, c, h, tc, B, H], [g, 0, 0, r, r, r, r, 0, 0], 7],
+        [F.lstm_step_fwd, [G, bIh, bHh, cPrev, c, h, tc, B, H, gact], [g, 0, 0, r, r, r, r, 0, 0, 0], 7],
       ]))
   ) {
     gemmPacked(B, GH, H, hPrev, H, 1, Wp, G, GH, 1);
-    k.lstm_step_fwd(G, bIh, bHh, cPrev, c, h, tc, B, H);
+    k.lstm_step_fwd(G, bIh, bHh, cPrev, c, h, tc, B, H, gact);
   }
 }
 
@@ -511,17 +511,17 @@ export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, b
  * LSTM step backward: lstm_step_bwd writes dG [B,4H] (dc updated in place),
  * then dPrev [B,H] = beta*dPrev + dG W_hh (Wp packed).
  */
-export function lstmStepBwd(B: number, H: number, G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, beta: number): void {
+export function lstmStepBwd(B: number, H: number, G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, beta: number, gact = 0): void {
   const k = kern();
   const GH = 4 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
     !rowSplit(B, 2 * B * GH * H, [
-      [F.lstm_step_bwd, [G, cPrev, tc, dh, dc, dG, B, H], [g, r, r, r, r, g, 0, 0], 6],
+      [F.lstm_step_bwd, [G, cPrev, tc, dh, dc, dG, B, H, gact], [g, r, r, r, r, g, 0, 0, 0], 6],
       [F.gemm_packed_f32x4_4x8, [B, H, GH, dG, GH, 1, Wp, dPrev, H, beta], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
     ])
   ) {
-    k.lstm_step_bwd(G, cPrev, tc, dh, dc, dG, B, H);
+    k.lstm_step_bwd(G, cPrev, tc, dh, dc, dG, B, H, gact);
     gemmPacked(B, H, GH, dG, GH, 1, Wp, dPrev, H, beta);
   }
 }
@@ -530,22 +530,22 @@ export function lstmStepBwd(B: number, H: number, G: Ptr, cPrev: Ptr, tc: Ptr, d
  * GRU step forward: Gh [B,3H] = h_{t-1} W_hh^T (Wp packed), then
  * gru_step_fwd (see abi.ts) with Gi [B,3H] = x W_ih^T writes h and the cache [B,4H].
  */
-export function gruStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, cache: Ptr): void {
+export function gruStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, cache: Ptr, gact = 0): void {
   const k = kern();
   const GH = 3 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
     (!colSplit(H, 2 * B * GH * H, (u0, u1) => [
       ...gateGemms(3, B, H, hPrev, Wp, Gh, 0, u0, u1),
-      [F.gru_step_fwd_cols, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, u0, u1]],
+      [F.gru_step_fwd_cols, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, u0, u1, gact]],
     ]) &&
       !rowSplit(B, 2 * B * GH * H, [
         [F.gemm_packed_f32x4_4x8, [B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0], [0, 0, 0, r, 0, 0, 0, g, 0, 0], 0],
-        [F.gru_step_fwd, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H], [g, g, 0, 0, r, r, 4 * r, 0, 0], 7],
+        [F.gru_step_fwd, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, gact], [g, g, 0, 0, r, r, 4 * r, 0, 0, 0], 7],
       ]))
   ) {
     gemmPacked(B, GH, H, hPrev, H, 1, Wp, Gh, GH, 0);
-    k.gru_step_fwd(Gi, Gh, bIh, bHh, hPrev, h, cache, B, H);
+    k.gru_step_fwd(Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, gact);
   }
 }
 
@@ -553,17 +553,17 @@ export function gruStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, Gi: Ptr, G
  * GRU step backward: gru_step_bwd writes dGi, dGh [B,3H] and dhPrev [B,H]
  * (the direct path), then dhPrev += dGh W_hh (Wp packed).
  */
-export function gruStepBwd(B: number, H: number, cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, Wp: Ptr): void {
+export function gruStepBwd(B: number, H: number, cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, Wp: Ptr, gact = 0): void {
   const k = kern();
   const GH = 3 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
     !rowSplit(B, 2 * B * GH * H, [
-      [F.gru_step_bwd, [cache, hPrev, dh, dGi, dGh, dhPrev, B, H], [4 * r, r, r, g, g, r, 0, 0], 6],
+      [F.gru_step_bwd, [cache, hPrev, dh, dGi, dGh, dhPrev, B, H, gact], [4 * r, r, r, g, g, r, 0, 0, 0], 6],
       [F.gemm_packed_f32x4_4x8, [B, H, GH, dGh, GH, 1, Wp, dhPrev, H, 1], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
     ])
   ) {
-    k.gru_step_bwd(cache, hPrev, dh, dGi, dGh, dhPrev, B, H);
+    k.gru_step_bwd(cache, hPrev, dh, dGi, dGh, dhPrev, B, H, gact);
     gemmPacked(B, H, GH, dGh, GH, 1, Wp, dhPrev, H, 1);
   }
 }

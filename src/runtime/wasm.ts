@@ -466,7 +466,7 @@ function warmUp(r: Runtime): void {
     k.gemm_nt(32, 64, 64, a, 64, b, 64, c, 64, 0, s);
     k.gemm_nn(32, 64, 64, a, 64, b, 64, c, 64, 1, s);
     k.gemm_tn(32, 64, 32, a, 32, b, 64, c, 64, 1, s); // A^T: a as [32, 32]; B [32, 64]
-    k.lstm_step_fwd(a, b, b, c, c, c, c, 4, 64); // G: a as [4, 256]
+    k.lstm_step_fwd(a, b, b, c, c, c, c, 4, 64, 0); // G: a as [4, 256]
     k.sigmoid_f32x4(c, a, n);
     k.tanh_f32x4(c, a, n);
   }
