@@ -6,7 +6,9 @@
  *
  *  - many-to-many: an output at every step (tagging, the char-level LM);
  *  - many-to-one: one output from the last real step of each sequence
- *    (classification such as sentiment).
+ *    (classification such as sentiment); with a bidirectional top block,
+ *    `spec.readout` says whether the reverse half is read there or at step 0
+ *    (its final state).
  *
  * One-to-many and encoder-decoder models are {@link Seq2Seq}.
  *
@@ -235,7 +237,7 @@ export class Sequential implements SequentialModel {
     for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state, lengths: b.lengths });
     let rows = T * B;
     if (this.spec.mode === "many-to-one") {
-      // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H].
+      // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H] -> [B, D*H].
       const idx = hp.i32(this.w.rows.ptr, B);
       for (let i = 0; i < B; i++) idx[i] = ((b.lengths ? b.lengths[i] : T) - 1) * B + i;
       k.gather_rows(this.w.dTop.ptr, x, this.w.rows.ptr, B, this.hiddenOut);
