@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Sequential } from "../src/model/sequential.js";
+import { Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq } from "../src/model/seq2seq.js";
 import { loadModel, saveModel } from "../src/model/save.js";
 import { loadModelFile, saveModelFile } from "../src/node.js";
@@ -68,7 +68,7 @@ describe("save / load", () => {
   });
 
   it("a many-to-one spec's readout round trips; a file without it (as older versions wrote) loads as 'last-step'", () => {
-    const spec = { input: { type: "tokens", vocabSize: 5, embeddingDim: 3 }, recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true }], output: { size: 2, loss: "xent" }, mode: "many-to-one", readout: "final-states", seed: 4 } as const;
+    const spec: SequentialSpec = { input: { type: "tokens", vocabSize: 5, embeddingDim: 3 }, recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true }], output: { size: 2, loss: "xent" }, mode: "many-to-one", readout: "final-states", seed: 4 };
     const m = new Sequential(spec);
     const seqs = [[1, 2, 3, 4], [0, 4], [3]];
     const bytes = saveModel(m);
