@@ -87,11 +87,25 @@ describe("Sequential: batch invariance (tokens and features, every cell, directi
     checkSequential("tokens", "lstm", true, 1, "many-to-many", "blocks", [{ cell: "gru", hiddenSize: 3 }]);
     checkSequential("features", "gru", true, 2, "many-to-one", "blocks", [{ cell: "lstm", hiddenSize: 2, bidirectional: true }]);
   });
+
+  // readout "final-states": the reverse half is read at step 0, the forward half at step L_b - 1.
+  for (const cell of CELLS) {
+    for (const depth of [1, 2]) {
+      const input = depth === 1 ? "tokens" : "features";
+      const name = `readout final-states: ${input} ${cell} bi depth ${depth} many-to-one`;
+      it(name, () => checkSequential(input, cell, true, depth, "many-to-one", name, [], "final-states"));
+    }
+  }
+  it("readout final-states under a unidirectional block, and on a unidirectional top block (= last-step)", () => {
+    checkSequential("features", "lstm", true, 1, "many-to-one", "readout blocks", [{ cell: "gru", hiddenSize: 3 }], "final-states");
+    checkSequential("tokens", "gru", false, 2, "many-to-one", "readout uni", [], "final-states");
+  });
 });
 
 function checkSequential(
   input: "tokens" | "features", cell: RecurrentSpec["cell"], bidirectional: boolean, depth: number,
   mode: "many-to-many" | "many-to-one", name: string, below: RecurrentSpec[] = [],
+  readout?: SequentialSpec["readout"],
 ): void {
   const V = 7, E = 3, F = 2, H = 3, O = 3;
   const xent = input === "tokens"; // tokens: xent classes; features: mse values
@@ -100,6 +114,7 @@ function checkSequential(
     recurrent: [...below, { cell, hiddenSize: H, numLayers: depth, bidirectional }],
     output: { size: O, loss: xent ? "xent" : "mse" },
     mode,
+    readout,
     seed: 17,
   };
   const m = new Sequential(spec);

@@ -150,6 +150,8 @@ const cases: Case[] = [
   ["Sequential output size 0", "E_OPTION", () => new Sequential(spec({ output: { size: 0, loss: "xent" } }))],
   ["Sequential unknown loss", "E_OPTION", () => new Sequential(spec({ output: { size: 3, loss: "hinge" } }))],
   ["Sequential unknown mode", "E_OPTION", () => new Sequential(spec({ mode: "one-to-one" }))],
+  ["Sequential unknown readout", "E_OPTION", () => new Sequential(spec({ mode: "many-to-one", readout: "first-step" }))],
+  ["Sequential readout on a many-to-many model", "E_OPTION", () => new Sequential(spec({ readout: "final-states" }))],
   ["Sequential seed 'x'", "E_OPTION", () => new Sequential(spec({ seed: "x" }))],
   ["Seq2Seq begin token = end token", "E_OPTION", () => new Seq2Seq(s2sSpec({ bosId: 2, eosId: 2 }))],
   ["Seq2Seq bosId outside the vocabulary", "E_OPTION", () => new Seq2Seq(s2sSpec({ bosId: 6 }))],

@@ -4,10 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Sequential } from "../src/model/sequential.js";
+import { Sequential, type SequentialSpec } from "../src/model/sequential.js";
 import { Seq2Seq } from "../src/model/seq2seq.js";
 import { loadModel, saveModel } from "../src/model/save.js";
 import { loadModelFile, saveModelFile } from "../src/node.js";
+import { decodeModel, encodeModel } from "../src/io/format.js";
 import { Vocab } from "../src/data/vocab.js";
 import { loadKernels } from "./helpers.js";
 
@@ -92,6 +93,26 @@ describe("save / load", () => {
     expect(model).toBeInstanceOf(Seq2Seq);
     expect(model.stateDict()).toEqual(m.stateDict());
     expect((model as Seq2Seq).generate([[0.1, 0.2, 0.3]], { maxLength: 5 })).toEqual(m.generate([[0.1, 0.2, 0.3]], { maxLength: 5 }));
+  });
+
+  it("a many-to-one spec's readout round trips; a file without it (as older versions wrote) loads as 'last-step'", () => {
+    const spec: SequentialSpec = { input: { type: "tokens", vocabSize: 5, embeddingDim: 3 }, recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true }], output: { size: 2, loss: "xent" }, mode: "many-to-one", readout: "final-states", seed: 4 };
+    const m = new Sequential(spec);
+    const seqs = [[1, 2, 3, 4], [0, 4], [3]];
+    const bytes = saveModel(m);
+    const { model: back } = loadModel(bytes);
+    expect((back as Sequential).spec.readout).toBe("final-states");
+    expect((back as Sequential).predict(seqs)).toEqual(m.predict(seqs));
+    // The same file with the field removed from its spec: the default readout.
+    const file = decodeModel(bytes);
+    delete (file.header.spec as Record<string, unknown>).readout;
+    const { model: old } = loadModel(encodeModel(file));
+    expect((old as Sequential).spec.readout).toBeUndefined();
+    const lastStep = new Sequential({ ...spec, readout: undefined });
+    lastStep.loadStateDict(m.stateDict());
+    expect((old as Sequential).predict(seqs)).toEqual(lastStep.predict(seqs));
+    expect((old as Sequential).predict(seqs)[0]).not.toEqual(m.predict(seqs)[0]);
+    for (const x of [m, back, old, lastStep]) x.dispose();
   });
 
   it("files are written atomically and corrupt ones are refused with a reason", async () => {

@@ -31,7 +31,9 @@ and padding (ids, features) is never read. Many-to-many returns [T, B, O]
 to each sequence's top-layer output at its step lengths[b]-1, [B, O]
 (`out[lengths - 1, arange(B)]` after pad_packed_sequence; for a bidirectional
 top block that is the forward direction's final state and the reverse
-direction's first step, as unfold-rnn's Sequential and its ONNX export read).
+direction's first step, as unfold-rnn's Sequential and its ONNX export read;
+with the spec's `readout: "final-states"` it is both directions' final states,
+`torch.cat((h_n[-2], h_n[-1]), 1)` of the top block).
 
 `load` keeps the file's metadata on the module (`module.unfold_metadata`) and
 `save` writes it back (a vocabulary saved from JavaScript survives training
@@ -123,7 +125,7 @@ class UnfoldSequential(nn.Module):
 
     def __init__(self, spec):
         super().__init__()
-        known = {"input", "recurrent", "output", "mode", "seed"}
+        known = {"input", "recurrent", "output", "mode", "readout", "seed"}
         extra = set(spec) - known
         if extra:
             raise ValueError(f"spec fields this script does not know: {sorted(extra)}")
@@ -143,6 +145,13 @@ class UnfoldSequential(nn.Module):
             size = r["hiddenSize"] * (2 if r.get("bidirectional", False) else 1)
         self.head = nn.Linear(size, spec["output"]["size"])
         self.many_to_one = spec["mode"] == "many-to-one"
+        readout = spec.get("readout", "last-step")
+        if readout not in ("last-step", "final-states"):
+            raise ValueError(f"unknown readout {readout!r} (last-step, final-states)")
+        top = spec["recurrent"][-1]
+        # final-states on a bidirectional top block: the reverse half comes from step 0
+        self.reverse_from_first = readout == "final-states" and top.get("bidirectional", False)
+        self.top_hidden = top["hiddenSize"]
 
     def forward(self, x, lengths=None, state=None, return_state=False):
         """x: ids [T, B] (long) or features [T, B, F]; lengths [B] (default all T): packed sequences.
@@ -164,7 +173,13 @@ class UnfoldSequential(nn.Module):
                 final = st
         if self.many_to_one:
             last = (torch.as_tensor(lengths) if lengths is not None else torch.full((B,), T)).long() - 1
-            x = x[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step (both directions)
+            y_top = x
+            x = y_top[last, torch.arange(B)]  # [B, D*H]: each sequence's last real step (both directions)
+            if self.reverse_from_first:
+                # readout "final-states": torch.cat((h_n[-2], h_n[-1]), 1) of the top block, i.e. the
+                # forward half at step lengths[b]-1 and the reverse half at step 0, where it ends
+                H = self.top_hidden
+                x = torch.cat((x[:, :H], y_top[0, :, H:]), 1)
         y = self.head(x)
         return (y, final) if return_state else y
 

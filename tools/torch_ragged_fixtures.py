@@ -30,7 +30,10 @@ them, and neither may we.
                 at each sequence's step lengths[b]-1 (many-to-one, the
                 `output[lengths - 1, arange(B)]` idiom). Loss: cross-entropy,
                 mean over targets != -1; or MSE, mean over the real steps'
-                values (many-to-many) / over [B, O] (many-to-one). Holds our
+                values (many-to-many) / over [B, O] (many-to-one). The
+                `*_final` ones have `readout: "final-states"` and read
+                `torch.cat((h_n[-2], h_n[-1]), 1)` (checked against
+                tools/to_torch.py's module too). Holds our
                 SequentialSpec, the batch (time-major, with `lengths`, and
                 `mask` for MSE many-to-many), the weights, the head's output
                 [rows, O], the loss and every gradient by name.
@@ -158,21 +161,29 @@ class SeqModel(nn.Module):
         self.rnn0 = RNN[r["cell"]](I, r["hiddenSize"], num_layers=r["numLayers"], bidirectional=r["bidirectional"])
         self.head = nn.Linear(2 * r["hiddenSize"], spec["output"]["size"])
         self.mode = spec["mode"]
+        self.readout = spec.get("readout", "last-step")
 
     def forward(self, x, lengths):
         if self.embedding is not None:
             x = self.embedding(x)
         T = x.shape[0]
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
-        y, _ = nn.utils.rnn.pad_packed_sequence(self.rnn0(packed)[0], total_length=T)  # [T, B, 2H], zeros past each length
+        out, state = self.rnn0(packed)
+        y, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=T)  # [T, B, 2H], zeros past each length
+        if self.mode == "many-to-one" and self.readout == "final-states":
+            h_n = state[0] if isinstance(state, tuple) else state  # [2L, B, H]
+            return self.head(torch.cat((h_n[-2], h_n[-1]), 1))  # [B, O]: the top layer's two final states
         if self.mode == "many-to-one":
             return self.head(y[lengths - 1, torch.arange(y.shape[1])])  # [B, O]
         return self.head(y).reshape(-1, self.head.out_features)  # [T*B, O]
 
 
-def spec_of(inp, cell, mode, loss, O):
-    return {"input": inp, "recurrent": [{"cell": cell, "hiddenSize": 4, "numLayers": 2, "bidirectional": True}],
+def spec_of(inp, cell, mode, loss, O, layers=2, readout=None):
+    spec = {"input": inp, "recurrent": [{"cell": cell, "hiddenSize": 4, "numLayers": layers, "bidirectional": True}],
             "output": {"size": O, "loss": loss}, "mode": mode}
+    if readout:
+        spec["readout"] = readout
+    return spec
 
 
 # name, spec, lengths
@@ -181,6 +192,11 @@ MODELS = [
     ("model_tokens_gru_bi_m2o", spec_of({"type": "tokens", "vocabSize": 6, "embeddingDim": 4}, "gru", "many-to-one", "xent", 3), [2, 5, 5, 1, 3]),
     ("model_features_lstm_bi_m2o", spec_of({"type": "features", "size": 3}, "lstm", "many-to-one", "mse", 2), [3, 6, 2, 4]),
     ("model_features_gru_bi_m2m", spec_of({"type": "features", "size": 2}, "gru", "many-to-many", "mse", 3), [5, 2, 1, 4]),
+    # readout "final-states": the classifier idiom torch.cat((h_n[-2], h_n[-1]), 1)
+    ("model_tokens_gru_bi_m2o_final", spec_of({"type": "tokens", "vocabSize": 6, "embeddingDim": 3}, "gru", "many-to-one", "xent", 3,
+                                              readout="final-states"), [3, 7, 1, 5, 2]),
+    ("model_features_lstm_bi1_m2o_final", spec_of({"type": "features", "size": 3}, "lstm", "many-to-one", "mse", 2, layers=1,
+                                                  readout="final-states"), [4, 1, 6, 2]),
 ]
 
 
@@ -224,6 +240,12 @@ def model_fixture(name, seed, spec, lengths):
     else:
         loss = ((y - tg) ** 2).mean()
     loss.backward()
+    if spec.get("readout"):
+        # tools/to_torch.py's module (what a saved model becomes in PyTorch) reads the same rows
+        import to_torch
+        other = to_torch.UnfoldSequential(spec).double()
+        other.load_state_dict(model.state_dict())
+        assert torch.allclose(other(x, lt), y, rtol=0, atol=1e-12), "to_torch.UnfoldSequential reads another readout"
     write(name, {
         "spec": spec, "batch": batch, "state_dict": sd0, "output": flat(y), "loss": float(loss.item()),
         "grads": {n: flat(p.grad) for n, p in model.named_parameters()},

@@ -6,7 +6,9 @@
  *
  *  - many-to-many: an output at every step (tagging, the char-level LM);
  *  - many-to-one: one output from the last real step of each sequence
- *    (classification such as sentiment).
+ *    (classification such as sentiment); with a bidirectional top block,
+ *    `spec.readout` says whether the reverse half is read there or at step 0
+ *    (its final state).
  *
  * One-to-many and encoder-decoder models are {@link Seq2Seq}.
  *
@@ -236,10 +238,13 @@ export class Sequential implements SequentialModel {
     for (const r of this.recurrent) x = r.forwardPtr(x, T, B, { training: opts.training, state: opts.state, lengths: b.lengths });
     let rows = T * B;
     if (this.spec.mode === "many-to-one") {
-      // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H].
+      // Gather each sequence's last real step: row (len_b - 1)*B + b of [T*B, D*H] -> [B, D*H].
       const idx = hp.i32(this.w.rows.ptr, B);
       for (let i = 0; i < B; i++) idx[i] = ((b.lengths ? b.lengths[i] : T) - 1) * B + i;
       k.gather_rows(this.w.dTop.ptr, x, this.w.rows.ptr, B, this.hiddenOut);
+      // Final states: the reverse half [H] of each row from step 0 instead, row b of [T*B, 2H].
+      const H = this.reverseReadout();
+      if (H > 0) k.copy2d_f32(this.w.dTop.ptr + H * 4, 2 * H, x + H * 4, 2 * H, B, H);
       x = this.w.dTop.ptr;
       rows = B;
     }
@@ -312,6 +317,15 @@ export class Sequential implements SequentialModel {
       // (dTop held the gathered rows in forward; the head copied them, so it is free.)
       k.fill_f32(this.w.dTop.ptr, T * B * this.hiddenOut, 0);
       k.scatter_add_rows(this.w.dTop.ptr, d, this.w.rows.ptr, B, this.hiddenOut);
+      const H = this.reverseReadout();
+      if (H > 0) {
+        // Final states: the reverse half goes to step 0 (row b), not to step L_b - 1.
+        // Row b at step 0 is no other sequence's last step, so it can be overwritten.
+        k.copy2d_f32(this.w.dTop.ptr + H * 4, 2 * H, d + H * 4, 2 * H, B, H);
+        const dTop = heap().f32(this.w.dTop.ptr, T * B * 2 * H);
+        const idx = heap().i32(this.w.rows.ptr, B);
+        for (let i = 0; i < B; i++) if (idx[i] !== i) dTop.fill(0, idx[i] * 2 * H + H, (idx[i] + 1) * 2 * H);
+      }
       d = this.w.dTop.ptr;
     }
     let g = { dX: 0, dh0: 0, dc0: null as Ptr | null };
@@ -321,6 +335,17 @@ export class Sequential implements SequentialModel {
     }
     if (this.embedding) this.embedding.backwardPtr(d!);
     return { dh0: g.dh0, dc0: g.dc0 };
+  }
+
+  /**
+   * Many-to-one with `readout: "final-states"` and a bidirectional top block:
+   * its H (the reverse half of a row is columns H..2H-1); otherwise 0 (the
+   * head reads whole rows at each sequence's last step).
+   */
+  private reverseReadout(): number {
+    if (this.spec.readout !== "final-states") return 0;
+    const top = this.recurrent[this.recurrent.length - 1];
+    return top.numDirections === 2 ? top.hiddenSize : 0;
   }
 
   /** Carry every recurrent layer's state after `step` steps of the last forward into the next one. */
@@ -413,6 +438,10 @@ function validateSpec(s: SequentialSpec): void {
   v.checkInt("spec.output.size", s.output.size, 1);
   v.checkOneOf("spec.output.loss", s.output.loss, ["xent", "mse"] as const);
   v.checkOneOf("spec.mode", s.mode, ["many-to-many", "many-to-one"] as const);
+  if (s.readout !== undefined) {
+    v.checkOneOf("spec.readout", s.readout, ["last-step", "final-states"] as const);
+    if (s.mode !== "many-to-one") throw new UnfoldError("E_OPTION", "spec.readout is only for many-to-one models (a many-to-many head reads every step)", { name: "spec.readout", received: s.readout });
+  }
   v.checkNumber("spec.seed", s.seed, { optional: true });
 }
 

@@ -72,6 +72,23 @@ export interface SequentialSpec {
   };
   /** "many-to-many": an output at every step; "many-to-one": one output per sequence, at its last real step. */
   mode: "many-to-many" | "many-to-one";
+  /**
+   * Many-to-one only: which row of the top block's output [T, B, D*H] the head
+   * reads for sequence b of length L_b (default "last-step").
+   *
+   *  - "last-step": step L_b - 1, both directions — PyTorch's
+   *    `output[lengths - 1, arange(B)]`. For a bidirectional top block the
+   *    reverse direction has then read only the last token.
+   *  - "final-states": each direction's final state — the forward half at
+   *    step L_b - 1, the reverse half at step 0 (where the reverse direction
+   *    ends) — as Keras' `Bidirectional(LSTM(..., return_sequences=False))`
+   *    and PyTorch's `torch.cat((h_n[-2], h_n[-1]), 1)`. The choice for a
+   *    bidirectional classifier.
+   *
+   * For a unidirectional top block both are the same. A many-to-many spec
+   * with `readout` is refused (E_OPTION): it reads every step.
+   */
+  readout?: "last-step" | "final-states";
   /** Seeds initialisation, dropout, shuffling and sampling (default 0). */
   seed?: number;
 }
@@ -94,7 +111,8 @@ export interface Batch {
    * as PyTorch's `pack_padded_sequence(x, lengths, enforce_sorted=False)`:
    * what lies past a sequence's length is never read, and its results are the
    * same in any batch. Many-to-one reads step lengths[b]-1 (both directions,
-   * PyTorch's `output[lengths - 1, arange(B)]`).
+   * PyTorch's `output[lengths - 1, arange(B)]`), or with `readout:
+   * "final-states"` the reverse direction at step 0.
    */
   lengths?: Int32Array;
   /**

@@ -14,7 +14,9 @@
  *    becomes [T, B, 2H] (forward half first, as ours) for the next one.
  *  - `sequence_lens` (the graph input `lengths`) stops each sequence at its
  *    real length: outputs past it are zero and the final states are those of
- *    its last real step. Many-to-one reads each sequence's step lengths[b]-1.
+ *    its last real step. Many-to-one reads each sequence's step lengths[b]-1
+ *    (with `readout: "final-states"` and a bidirectional top block, the
+ *    reverse half at step 0: Slice, Gather, Concat).
  *
  * Legend: T = steps, B = batch, F = features, V = vocabulary, H = hidden
  * size, D = directions, L = layers, O = outputs.
@@ -127,7 +129,7 @@ function checkOptions(opts: ONNXOptions): void {
 // ---- what the standard operators can express ----------------------------------------
 
 const KNOWN = {
-  sequential: ["input", "recurrent", "output", "mode", "seed"],
+  sequential: ["input", "recurrent", "output", "mode", "readout", "seed"],
   seq2seq: ["source", "target", "recurrent", "attention", "inputFeeding", "seed"],
   recurrent: ["cell", "hiddenSize", "numLayers", "bidirectional", "dropout", "forgetBias", "gateActivation", "resetAfter"],
   input: ["type", "vocabSize", "embeddingDim", "size"],
@@ -308,6 +310,7 @@ function buildSequential(g: GraphBuilder, spec: SequentialSpec, p: Params, opts:
   });
   if (!many) {
     // Many-to-one: each sequence's last real step, [B, D*H].
+    const topOut = x; // [T, B, D*H]
     if (lengths) {
       const xb = g.op("Transpose", [x], { perm: { ints: [1, 0, 2] } }); // [B, T, D*H]
       const last = g.op("Sub", [g.op("Cast", [lengths], { to: DT.INT64 }), g.int64s("one", [1], [])]);
@@ -315,6 +318,17 @@ function buildSequential(g: GraphBuilder, spec: SequentialSpec, p: Params, opts:
       x = g.op("GatherND", [xb, idx], { batch_dims: 1 }, "last_step");
     } else {
       x = g.op("Gather", [x, g.int64s("minus_one", [-1], [])], { axis: 0 }, "last_step");
+    }
+    const top = spec.recurrent[spec.recurrent.length - 1];
+    if (spec.readout === "final-states" && top.bidirectional) {
+      // Each direction's final state: the forward half at the last real step, the
+      // reverse half at step 0 (where the reverse direction ends), [B, 2H].
+      const H = top.hiddenSize;
+      const cols = (from: number, to: number) => [g.int64s("cols_from", [from]), g.int64s("cols_to", [to]), g.int64s("cols_axis", [-1])];
+      const fwd = g.op("Slice", [x, ...cols(0, H)], {}, "forward_final"); // [B, H]
+      const first = g.op("Gather", [topOut, g.int64s("zero", [0], [])], { axis: 0 }); // [B, 2H], step 0
+      const rev = g.op("Slice", [first, ...cols(H, 2 * H)], {}, "reverse_final"); // [B, H]
+      x = g.op("Concat", [fwd, rev], { axis: -1 }, "final_states");
     }
   }
   let y = dense(g, x, (n) => p(`head.${n}`), "head");
