@@ -8,7 +8,7 @@ export { hasRelaxedSimd, simdBuild, type SimdBuild } from "./runtime/wasm.js";
 export { threadCount } from "./runtime/threads.js";
 export { Arena, Tensor, type DType } from "./runtime/arena.js";
 export { Rng } from "./util/rng.js";
-export { SimpleRNN, LSTM, GRU, Recurrent, type CellKind, type RecurrentOptions, type ForwardOptions, type ForwardResult, type BackwardInput, type BackwardResult } from "./layers/recurrent.js";
+export { SimpleRNN, LSTM, GRU, Recurrent, type CellKind, type GateActivation, type RecurrentOptions, type ForwardOptions, type ForwardResult, type BackwardInput, type BackwardResult } from "./layers/recurrent.js";
 export { Dense, Embedding, type DenseOptions, type EmbeddingOptions } from "./layers/dense.js";
 export type { StateDict, NestedArray } from "./layers/params.js";
 export type { InitScheme } from "./layers/init.js";

@@ -23,26 +23,79 @@ import { Sequential, type RecurrentSpec, type SequentialSpec } from "../model/se
 
 /** A weight's entry in model.json's weightsManifest (or the artifacts' weightSpecs). */
 export interface TfjsWeightSpec {
+  /** The weight's name, `<layer>/<weight>` (e.g. `lstm/lstm_cell/kernel`). */
   name: string;
+  /** Its shape, in Keras's layout (a kernel is [in, G*H]). */
   shape: number[];
+  /** Its dtype; default `"float32"`, the only one read. */
   dtype?: string;
 }
 
 /** What {@link fromTfjs} reads: model.json as parsed, or tfjs ModelArtifacts (`tf.io.withSaveHandler`). */
 export interface TfjsModelJson {
+  /** The Keras model config (model.json's `modelTopology`): a Sequential's layers. */
   modelTopology: unknown;
-  weightsManifest?: { paths?: string[]; weights: TfjsWeightSpec[] }[];
+  /** model.json's weight groups, in the order of their bytes in `weightData`. */
+  weightsManifest?: {
+    /** The group's .bin file names (not read: pass their bytes concatenated as `weightData`). */
+    paths?: string[];
+    /** The group's weights, in the order of their bytes. */
+    weights: TfjsWeightSpec[];
+  }[];
+  /** ModelArtifacts' flat list of weights; used instead of `weightsManifest` when given. */
   weightSpecs?: TfjsWeightSpec[];
 }
 
 /** What {@link fromTfjs} recognised. */
 export interface TfjsImportDescription {
+  /** The topology's `keras_version` (`""` when absent). */
   kerasVersion: string;
-  input: { type: "tokens" | "features"; size: number; layout: "batch-first"; maskZero: boolean; masking: boolean };
-  layers: { name: string; className: string; cell?: RecurrentSpec["cell"]; units?: number; bidirectional?: boolean; gateActivation?: "sigmoid" | "hard_sigmoid"; resetAfter?: boolean; ignored?: boolean }[];
+  /** The model's input. */
+  input: {
+    /** `"tokens"` (an Embedding first) or `"features"`. */
+    type: "tokens" | "features";
+    /** The vocabulary size V for tokens, else the feature size F. */
+    size: number;
+    /** Always `"batch-first"`: inputs are [batch, T, ...], as in Keras. */
+    layout: "batch-first";
+    /** The Embedding had mask_zero: token 0 is padding, so pass lengths. */
+    maskZero: boolean;
+    /** A Masking layer was present: masked steps are padding, so pass lengths. */
+    masking: boolean;
+  };
+  /** Each Keras layer, in order, with what it became. */
+  layers: {
+    /** The Keras layer's name. */
+    name: string;
+    /** Its Keras class (`LSTM`, `Bidirectional`, `Dense`, ...). */
+    className: string;
+    /** For a recurrent layer: the cell it became. */
+    cell?: RecurrentSpec["cell"];
+    /** For a recurrent layer: its units H (per direction). */
+    units?: number;
+    /** For a recurrent layer: whether it was wrapped in Bidirectional. */
+    bidirectional?: boolean;
+    /** LSTM / GRU: the recurrent_activation of the gates. */
+    gateActivation?: "sigmoid" | "hard_sigmoid";
+    /** GRU: Keras's reset_after (true: the reset gate applies after the recurrent matmul). */
+    resetAfter?: boolean;
+    /** True for a layer that is the identity at inference (Dropout, SpatialDropout1D, Masking, GaussianNoise). */
+    ignored?: boolean;
+  }[];
+  /** `"many-to-many"` if the last recurrent layer returns sequences, else `"many-to-one"`. */
   mode: "many-to-many" | "many-to-one";
-  head: { name: string; units: number; activation: "linear" | "softmax" } | null;
+  /** The Dense head, or null when there is none (the model then has an identity head). */
+  head: {
+    /** The Dense layer's name. */
+    name: string;
+    /** Its units O (the model's output size). */
+    units: number;
+    /** Its activation. */
+    activation: "linear" | "softmax";
+  } | null;
+  /** The loss the model is set to train with (`opts.loss`, else xent for a softmax head, else mse). */
   loss: "xent" | "mse";
+  /** Things to know when using the model (padding and lengths, a missing head, ...). */
   notes: string[];
 }
 
@@ -58,7 +111,12 @@ const bad = (code: "E_FORMAT" | "E_UNSUPPORTED" | "E_SHAPE" | "E_NAN", msg: stri
  * @throws UnfoldError E_FORMAT (malformed JSON, a weight the binary lacks), E_UNSUPPORTED (naming the layer and why),
  *   E_SHAPE (weights that disagree), E_NAN (non-finite weights)
  */
-export function fromTfjs(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | Uint8Array, opts: { loss?: "xent" | "mse"; seed?: number } = {}): { model: Sequential; description: TfjsImportDescription } {
+export function fromTfjs(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | Uint8Array, opts: { loss?: "xent" | "mse"; seed?: number } = {}): {
+  /** The imported model. */
+  model: Sequential;
+  /** What was recognised. */
+  description: TfjsImportDescription;
+} {
   let mj: TfjsModelJson;
   try {
     mj = typeof modelJson === "string" ? (JSON.parse(modelJson) as TfjsModelJson) : modelJson;

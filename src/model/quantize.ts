@@ -51,13 +51,21 @@ export interface QuantizeOptions {
 
 /** One int8 matrix: q [N, K] row-major, scale [N] (w[j, k] ~ q[j, k] * scale[j]). */
 export interface QuantizedMatrix {
+  /** The int8 values, [N, K] row-major, each in [-127, 127]. */
   q: Int8Array;
+  /** One f32 scale per row, [N]: w[j, k] ~ q[j, k] * scale[j]. */
   scale: Float32Array;
+  /** The matrix's size, [N, K]: N rows (outputs), K columns (inputs). */
   shape: [number, number];
 }
 
 /** How a quantized model stores its matrices (saved in the file header). */
-export const QUANTIZATION = { bits: 8, scale: "row" } as const;
+export const QUANTIZATION = {
+  /** Bits per weight: 8 (int8 values in [-127, 127]). */
+  bits: 8,
+  /** Scale granularity: `"row"`, one f32 scale per output row of each matrix. */
+  scale: "row",
+} as const;
 
 /**
  * The parameters stored as int8: every matrix (2-D) but the embeddings.
@@ -223,11 +231,11 @@ export class QuantizedSequential extends Sequential {
   }
 
   /** Refused: a quantized model cannot be trained ({@link dequantize} it, or train the f32 model). */
-  override fit(): TrainHistory {
+  override fit(..._args: Parameters<Sequential["fit"]>): TrainHistory {
     throw refuseTraining();
   }
   /** Refused, as {@link fit}. */
-  override fitAsync(): Promise<TrainHistory> {
+  override fitAsync(..._args: Parameters<Sequential["fitAsync"]>): Promise<TrainHistory> {
     return Promise.reject(refuseTraining());
   }
   /** Refused: no optimizer can update int8 weights. */
@@ -301,11 +309,11 @@ export class QuantizedSeq2Seq extends Seq2Seq {
   }
 
   /** Refused: a quantized model cannot be trained ({@link dequantize} it, or train the f32 model). */
-  override fit(): TrainHistory {
+  override fit(..._args: Parameters<Seq2Seq["fit"]>): TrainHistory {
     throw refuseTraining();
   }
   /** Refused, as {@link fit}. */
-  override fitAsync(): Promise<TrainHistory> {
+  override fitAsync(..._args: Parameters<Seq2Seq["fitAsync"]>): Promise<TrainHistory> {
     return Promise.reject(refuseTraining());
   }
   /** Refused: no optimizer can update int8 weights. */

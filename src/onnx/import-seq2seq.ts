@@ -11,14 +11,23 @@ import { type ONNXImportDescription, readModel, recognise } from "./import.js";
 export interface FromONNXPairOptions {
   /** The target's begin and end token ids; default: from the files' `unfold.spec` metadata (toONNX writes it). */
   bosId?: number;
+  /** The target's end token id; default: from the files' `unfold.spec` metadata, as `bosId`. */
   eosId?: number;
+  /** Seed of the model's dropout and sampling streams. Default 0. */
   seed?: number;
 }
 
 /** The result of {@link fromONNXSeq2Seq}. */
 export interface ONNXSeq2SeqImport {
+  /** The imported model. */
   model: Seq2Seq;
-  description: { encoder: ONNXImportDescription; decoder: ONNXImportDescription };
+  /** What was recognised in each graph. */
+  description: {
+    /** The encoder graph's description. */
+    encoder: ONNXImportDescription;
+    /** The decoder-step graph's description. */
+    decoder: ONNXImportDescription;
+  };
 }
 
 /**

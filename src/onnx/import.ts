@@ -51,23 +51,62 @@ export interface FromONNXOptions {
 
 /** What {@link fromONNX} recognised in the graph. */
 export interface ONNXImportDescription {
+  /** The file's producer_name (`""` when absent), e.g. `"pytorch"`. */
   producer: string;
+  /** The default (ai.onnx) domain's opset version (0 when absent). */
   opset: number;
   /** The model input: token ids or float features, time-major [T, B, ...] or batch-first [B, T, ...]. */
-  input: { name: string; type: "tokens" | "features"; layout: "time-major" | "batch-first"; size: number };
+  input: {
+    /** The graph input's name. */
+    name: string;
+    /** `"tokens"` (ids into an embedding Gather) or `"features"` (floats). */
+    type: "tokens" | "features";
+    /** `"time-major"` [T, B, ...] or `"batch-first"` [B, T, ...]. */
+    layout: "time-major" | "batch-first";
+    /** The embedding size E for tokens, else the feature size F. */
+    size: number;
+  };
   /** The graph input that feeds sequence_lens, if any: pass it as the batch's lengths. */
   lengths: string | null;
   /** Graph inputs that feed initial states; the imported model starts from zeros unless given a state. */
   initialStates: string[];
   /** One entry per recurrent operator (a reverse operator merged into a bidirectional layer is listed with it). */
-  layers: { nodes: string[]; op: "LSTM" | "GRU" | "RNN"; cell: RecurrentSpec["cell"]; bidirectional: boolean; hiddenSize: number; gateActivation: "sigmoid" | "hard_sigmoid"; resetAfter?: boolean }[];
+  layers: {
+    /** The node names of the operator(s): one, or the forward and reverse of a bidirectional layer. */
+    nodes: string[];
+    /** The ONNX operator. */
+    op: "LSTM" | "GRU" | "RNN";
+    /** The cell it became. */
+    cell: RecurrentSpec["cell"];
+    /** Whether it is bidirectional (D = 2). */
+    bidirectional: boolean;
+    /** Its hidden_size H (per direction). */
+    hiddenSize: number;
+    /** The gates' activation (Sigmoid, or HardSigmoid(0.2, 0.5)). */
+    gateActivation: "sigmoid" | "hard_sigmoid";
+    /** GRU only: linear_before_reset 1 (PyTorch's cell; false is Keras's reset_after false). */
+    resetAfter?: boolean;
+  }[];
   /** many-to-many: an output per step; many-to-one: from the last step ('last step') or the final state ('final state'). */
   mode: "many-to-many" | "many-to-one";
+  /** Many-to-one only: whether the output is read from the last step of Y or from the final state Y_h. */
   manyToOneFrom?: "last step" | "final state";
   /** The head's nodes, or null when the graph has none (the model then gets an identity head). */
-  head: { nodes: string[]; size: number } | null;
+  head: {
+    /** The head's node names (MatMul + Add, MatMul, or Gemm). */
+    nodes: string[];
+    /** Its output size O. */
+    size: number;
+  } | null;
   /** The graph output: logits or values, probabilities (Softmax) or log-probabilities (LogSoftmax). */
-  output: { name: string; kind: "values" | "probabilities" | "log-probabilities"; layout: "time-major" | "batch-first" };
+  output: {
+    /** The graph output's name. */
+    name: string;
+    /** Logits or values, probabilities (Softmax) or log-probabilities (LogSoftmax). */
+    kind: "values" | "probabilities" | "log-probabilities";
+    /** Many-to-many: `"time-major"` [T, B, O] or `"batch-first"` [B, T, O]; omitted at run time for many-to-one ([B, O]). */
+    layout: "time-major" | "batch-first";
+  };
   /** The model's loss ('xent' trains the head's logits with softmax cross-entropy). */
   loss: "xent" | "mse";
   /** Other graph outputs (final states and such), not part of the model. */
@@ -78,7 +117,9 @@ export interface ONNXImportDescription {
 
 /** The result of {@link fromONNX}. */
 export interface ONNXImport {
+  /** The imported model. */
   model: Sequential;
+  /** What was recognised in the graph. */
   description: ONNXImportDescription;
 }
 
