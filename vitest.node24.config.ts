@@ -8,6 +8,8 @@ export const NODE24_FILES = [
   // layers
   "test/layers.test.ts",
   "test/attention.test.ts",
+  // the int8 kernels: the relaxed build against the plain one (skipped on Node 20, which lacks relaxed SIMD)
+  "test/quant-kernels.test.ts",
   // training
   "test/model.test.ts",
   "test/seq2seq.test.ts",
