@@ -115,6 +115,30 @@ describe("save / load", () => {
     for (const x of [m, back, old, lastStep]) x.dispose();
   });
 
+  it("a model with options version-2 readers do not know is written as version 3 (which they refuse); others stay version 2", () => {
+    const version = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(8, true);
+    const base: SequentialSpec = { input: { type: "tokens", vocabSize: 5, embeddingDim: 3 }, recurrent: [{ cell: "gru", hiddenSize: 4, bidirectional: true }], output: { size: 2, loss: "xent" }, mode: "many-to-one", seed: 4 };
+    const cases: [SequentialSpec, number][] = [
+      [base, 2],
+      [{ ...base, readout: "last-step" }, 2],
+      [{ ...base, readout: "final-states" }, 3],
+      [{ ...base, recurrent: [{ cell: "gru", hiddenSize: 4, resetAfter: true }] }, 2],
+      [{ ...base, recurrent: [{ cell: "gru", hiddenSize: 4, resetAfter: false }] }, 3],
+      [{ ...base, recurrent: [{ cell: "lstm", hiddenSize: 4, gateActivation: "sigmoid" }] }, 2],
+      [{ ...base, recurrent: [{ cell: "lstm", hiddenSize: 4, gateActivation: "hard_sigmoid" }] }, 3],
+    ];
+    for (const [spec, want] of cases) {
+      const m = new Sequential(spec);
+      const bytes = saveModel(m);
+      expect(version(bytes), JSON.stringify(spec.recurrent) + (spec.readout ?? "")).toBe(want);
+      const { model: back } = loadModel(bytes);
+      expect((back as Sequential).predict([[1, 2, 3], [4]])).toEqual(m.predict([[1, 2, 3], [4]]));
+      m.dispose();
+      back.dispose();
+    }
+    expect(() => encodeModel({ header: {}, tensors: [], minVersion: 4 })).toThrow(/minVersion/);
+  });
+
   it("files are written atomically and corrupt ones are refused with a reason", async () => {
     const dir = mkdtempSync(join(tmpdir(), "unfold-save-"));
     const { vocab, model } = lm(3);

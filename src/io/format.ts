@@ -52,6 +52,14 @@ export interface ModelFile {
   header: Record<string, unknown>;
   /** The parameters, in file order. */
   tensors: ModelTensor[];
+  /**
+   * The oldest format version that may be written (2 or 3; default 2). Ask
+   * for 3 when the header describes something a version-2 reader would load
+   * without an error but compute differently (a model option it does not
+   * know): such readers refuse version 3 and say to upgrade. Tensors with a
+   * `dtype` always give version 3.
+   */
+  minVersion?: number;
 }
 
 /** One entry of the header's tensor table. */
@@ -306,7 +314,11 @@ export function encodeModel(file: ModelFile): Uint8Array {
     table.push(dtype === "f32" ? { name, shape: t.shape.slice(), offset, length: size } : { name, shape: t.shape.slice(), offset, length: size, dtype });
     offset += align4(size * DTYPE_BYTES[dtype]);
   }
-  const version = table.some((e) => e.dtype !== undefined) ? FORMAT_VERSION : F32_VERSION;
+  const minVersion = file.minVersion ?? F32_VERSION;
+  if (!Number.isInteger(minVersion) || minVersion < F32_VERSION || minVersion > FORMAT_VERSION) {
+    throw new ModelFileError("BAD_INPUT", `encodeModel: minVersion must be an integer from ${F32_VERSION} to ${FORMAT_VERSION}, got ${String(minVersion)}`);
+  }
+  const version = Math.max(minVersion, table.some((e) => e.dtype !== undefined) ? FORMAT_VERSION : F32_VERSION);
   const dataBytes = offset;
 
   let json: string | undefined;

@@ -129,7 +129,10 @@ export function saveModel(model: AnyModel, opts: SaveOptions = {}): Uint8Array {
   if (opts.targetVocab) header.targetVocab = opts.targetVocab.toJSON();
   if (opts.meta) header.meta = opts.meta;
   if (model instanceof Sequential && model.scaler) header.scaler = model.scaler.toJSON();
-  return encodeModel({ header: header as unknown as Record<string, unknown>, tensors });
+  // A model definition with options that version-2 readers do not know (and would
+  // silently ignore, computing something else) is written as version 3, which they refuse.
+  const minVersion = usesVersion3Options(header.spec) ? 3 : 2;
+  return encodeModel({ header: header as unknown as Record<string, unknown>, tensors, minVersion });
 }
 
 /**
@@ -367,4 +370,19 @@ function parameterCountOf(kind: string, spec: unknown): number {
   n += Vt * Et + rnn(s.recurrent, att !== undefined && s.inputFeeding === true ? Et + H : Et, true).n + Vt * (H + 1);
   if (att !== undefined) for (const [, shape] of attentionShapes({ score: att, hiddenSize: H, encoderSize: D * H, attentionSize: H })) n += shape[0] * shape[1];
   return n;
+}
+
+/**
+ * Whether a saved model definition uses an option that readers of format
+ * version 2 do not know: `gateActivation: "hard_sigmoid"`, `resetAfter: false`
+ * (Keras's cells) or `readout: "final-states"`. They would load such a file
+ * without an error and compute a different model, so it is written as
+ * version 3, which they refuse with "upgrade unfold-rnn".
+ */
+function usesVersion3Options(spec: unknown): boolean {
+  if (Array.isArray(spec)) return spec.some(usesVersion3Options);
+  if (spec === null || typeof spec !== "object") return false;
+  const o = spec as Record<string, unknown>;
+  if (o.gateActivation === "hard_sigmoid" || o.resetAfter === false || o.readout === "final-states") return true;
+  return Object.values(o).some(usesVersion3Options);
 }
