@@ -15,11 +15,15 @@ beforeAll(async () => {
 });
 
 const KINDS: CellKind[] = ["rnn_tanh", "rnn_relu", "lstm", "gru"];
+/** The Keras cell variants (hard-sigmoid gates, the reset-before GRU), held to the same packed semantics. */
+const VARIANTS = ["lstm hard_sigmoid", "gru hard_sigmoid", "gru resetAfter=false", "gru resetAfter=false hard_sigmoid"] as const;
+type Kind = CellKind | (typeof VARIANTS)[number];
 
-function make(kind: CellKind, o: { inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; batchFirst?: boolean }, seed: number): Recurrent {
+function make(kind: Kind, o: { inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; batchFirst?: boolean }, seed: number): Recurrent {
   const opts = { ...o, seed };
-  if (kind === "lstm") return new LSTM(opts);
-  if (kind === "gru") return new GRU(opts);
+  const gateActivation = kind.includes("hard_sigmoid") ? ("hard_sigmoid" as const) : ("sigmoid" as const);
+  if (kind.startsWith("lstm")) return new LSTM({ ...opts, gateActivation });
+  if (kind.startsWith("gru")) return new GRU({ ...opts, gateActivation, resetAfter: !kind.includes("resetAfter=false") });
   return new SimpleRNN({ ...opts, nonlinearity: kind === "rnn_relu" ? "relu" : "tanh" });
 }
 
@@ -43,7 +47,7 @@ function padded(seqs: Float32Array[], F: number, T: number, pad: () => number): 
 }
 
 describe("Recurrent with lengths (packed sequences)", () => {
-  for (const kind of KINDS) {
+  for (const kind of [...KINDS, ...VARIANTS]) {
     for (const bidirectional of [false, true]) {
       it(`${kind} ${bidirectional ? "bidirectional" : "unidirectional"}, 2 layers: every sequence as if alone, forward and backward`, () => {
         const I = 3, H = 4, L = 2, D = bidirectional ? 2 : 1;
@@ -56,12 +60,12 @@ describe("Recurrent with lengths (packed sequences)", () => {
         const seqs = lens.map((n) => randArray(rng, n * I));
         const x = padded(seqs, I, T, () => rng.uniform(-50, 50)); // padding that must not matter
         const h0 = randArray(rng, L * D * B * H);
-        const c0 = kind === "lstm" ? randArray(rng, L * D * B * H) : undefined;
+        const c0 = kind.startsWith("lstm") ? randArray(rng, L * D * B * H) : undefined;
         const y = m.forward(x, { batchSize: B, h0, c0, lengths: lens });
         // Upstream gradients: random at real steps, garbage at padding (ignored).
         const dOutput = randArray(rng, T * B * D * H, -3, 3);
         const dhN = randArray(rng, L * D * B * H);
-        const dcN = kind === "lstm" ? randArray(rng, L * D * B * H) : undefined;
+        const dcN = kind.startsWith("lstm") ? randArray(rng, L * D * B * H) : undefined;
         const g = m.backward({ dOutput, dhN, dcN });
         const grads = m.gradStateDict();
         const sum: Record<string, Float64Array> = {};
@@ -86,10 +90,10 @@ describe("Recurrent with lengths (packed sequences)", () => {
           }
           worst("output", scaledErr(outB, ys.output));
           worst("hN", scaledErr(stateRows(y.hN, b, B, H), ys.hN));
-          if (kind === "lstm") worst("cN", scaledErr(stateRows(y.cN!, b, B, H), ys.cN!));
+          if (kind.startsWith("lstm")) worst("cN", scaledErr(stateRows(y.cN!, b, B, H), ys.cN!));
           worst("dInput", scaledErr(dInB, gs.dInput));
           worst("dh0", scaledErr(stateRows(g.dh0, b, B, H), gs.dh0));
-          if (kind === "lstm") worst("dc0", scaledErr(stateRows(g.dc0!, b, B, H), gs.dc0!));
+          if (kind.startsWith("lstm")) worst("dc0", scaledErr(stateRows(g.dc0!, b, B, H), gs.dc0!));
           for (const [name, v] of Object.entries(solo.gradStateDict())) {
             sum[name] ??= new Float64Array(v.length);
             for (let i = 0; i < v.length; i++) sum[name][i] += v[i];
