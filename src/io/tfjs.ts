@@ -20,6 +20,7 @@
  */
 import { UnfoldError } from "../errors.js";
 import { Sequential, type RecurrentSpec, type SequentialSpec } from "../model/sequential.js";
+import { regroupGates, transpose } from "../util/layout.js";
 
 /** A weight's entry in model.json's weightsManifest (or the artifacts' weightSpecs). */
 export interface TfjsWeightSpec {
@@ -269,9 +270,9 @@ export function fromTfjs(modelJson: TfjsModelJson | string, weightData: ArrayBuf
           if (useBias) {
             if (kind === "GRU" && resetAfter) {
               const b = pick("bias", [2, G * H]); // Keras reset_after: [input bias; recurrent bias]
-              bIh = regroupVec(b.subarray(0, G * H), H, order);
-              bHh = regroupVec(b.subarray(G * H), H, order);
-            } else bIh = regroupVec(pick("bias", [G * H]), H, order);
+              bIh = regroupGates(b.subarray(0, G * H), H, 1, order);
+              bHh = regroupGates(b.subarray(G * H), H, 1, order);
+            } else bIh = regroupGates(pick("bias", [G * H]), H, 1, order);
           }
           const sfx = `_l${l}${d === 1 ? "_reverse" : ""}`;
           state[`rnn${k}.weight_ih${sfx}`] = kerasKernel(kernel, F, H, order);
@@ -355,14 +356,3 @@ function kerasKernel(k: Float32Array, cols: number, H: number, order: number[]):
   return out;
 }
 
-function regroupVec(b: Float32Array, H: number, order: number[]): Float32Array {
-  const out = new Float32Array(order.length * H);
-  order.forEach((src, dst) => out.set(b.subarray(src * H, (src + 1) * H), dst * H));
-  return out;
-}
-
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
-  return out;
-}

@@ -19,14 +19,11 @@
  */
 import type { Tensor } from "../runtime/arena.js";
 import { DT, GraphBuilder } from "./graph.js";
+import { transpose } from "../util/layout.js";
 
 /** [rows, cols] -> [cols, rows], for MatMul(x, W^T). */
 function transposed(w: Tensor): Float32Array {
-  const [rows, cols] = w.shape;
-  const a = w.toArray();
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
+  return transpose(w.toArray(), w.shape[0], w.shape[1]);
 }
 
 /**

@@ -36,6 +36,7 @@ import { UnfoldError } from "../errors.js";
 import { Sequential, type RecurrentSpec, type SequentialSpec } from "../model/sequential.js";
 import { decodeModel, type OnnxAttr, type OnnxModel, type OnnxNode, type OnnxTensor } from "./decode.js";
 import { ProtoError } from "./protobuf.js";
+import { regroupGates, transpose } from "../util/layout.js";
 
 /** Options of {@link fromONNX}. */
 export interface FromONNXOptions {
@@ -742,27 +743,13 @@ function readRecurrent(n: OnnxNode, ins: (Sym | null)[], m: OnnxModel, index: nu
     const w = W.t.floats.subarray(d * G * H * F, (d + 1) * G * H * F);
     const r = R.t.floats.subarray(d * G * H * H, (d + 1) * G * H * H);
     const b = bias ? bias.subarray(d * 2 * G * H, (d + 1) * 2 * G * H) : new Float32Array(2 * G * H);
-    dirs.push({ wIh: regroup(w, H, F, inv), wHh: regroup(r, H, H, inv), bIh: regroup(b.subarray(0, G * H), H, 1, inv), bHh: regroup(b.subarray(G * H), H, 1, inv) });
+    dirs.push({ wIh: regroupGates(w, H, F, inv), wHh: regroupGates(r, H, H, inv), bIh: regroupGates(b.subarray(0, G * H), H, 1, inv), bHh: regroupGates(b.subarray(G * H), H, 1, inv) });
   }
   void m;
   void index;
   return { nodes: [n.name], op, cell, D, H, F, gate, resetAfter: op === "GRU" ? lbr === 1 : true, dirs, reverseOnly: dir === "reverse", x: "" };
 }
 
-/** Gate blocks of `w` ([G*H, cols], ONNX order) in our order: out block j = in block inv[j]. */
-function regroup(w: Float32Array, H: number, cols: number, inv: readonly number[]): Float32Array {
-  const out = new Float32Array(w.length);
-  const block = H * cols;
-  inv.forEach((src, dst) => out.set(w.subarray(src * block, (src + 1) * block), dst * block));
-  return out;
-}
-
-/** [rows, cols] -> [cols, rows]. */
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
-  return out;
-}
 
 function toHead(x: Sym & { k: "mm" }): Sym & { k: "head" } {
   return { k: "head", W: x.W, b: new Float32Array(x.O), F: x.F, O: x.O, many: x.many, swaps: x.swaps, nodes: x.nodes };

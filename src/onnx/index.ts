@@ -27,6 +27,7 @@ import type { Seq2Seq, Seq2SeqSpec } from "../model/seq2seq.js";
 import type { Tensor } from "../runtime/arena.js";
 import { DT, GraphBuilder } from "./graph.js";
 import { attentionBlock } from "./attention.js";
+import { regroupGates, transpose } from "../util/layout.js";
 
 export { IR_VERSION, OPSET } from "./graph.js";
 
@@ -158,20 +159,6 @@ function checkRecurrent(r: SequentialSpec["recurrent"][number], path: string): v
 /** Gate blocks of ours in ONNX order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h. */
 const GATE_ORDER: Record<keyof typeof OPS, number[]> = { lstm: [0, 3, 1, 2], gru: [1, 0, 2], rnn: [0], rnn_relu: [0] };
 
-/** Rows of `w` ([G*H, cols]) regrouped in gate `order`. */
-function reorderGates(w: Float32Array, H: number, cols: number, order: number[]): Float32Array {
-  const out = new Float32Array(w.length);
-  const block = H * cols;
-  order.forEach((src, dst) => out.set(w.subarray(src * block, (src + 1) * block), dst * block));
-  return out;
-}
-
-/** [rows, cols] -> [cols, rows] (a Dense weight for MatMul). */
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
-  return out;
-}
 
 type Params = (name: string) => Tensor;
 
@@ -205,10 +192,10 @@ function recurrentBlock(
     const R = new Float32Array(D * G * H * H);
     const Bias = new Float32Array(D * 2 * G * H);
     for (let d = 0; d < D; d++) {
-      W.set(reorderGates(p(`weight_ih${sfx(d)}`).toArray(), H, inSize, order), d * G * H * inSize);
-      R.set(reorderGates(p(`weight_hh${sfx(d)}`).toArray(), H, H, order), d * G * H * H);
-      Bias.set(reorderGates(p(`bias_ih${sfx(d)}`).toArray(), H, 1, order), d * 2 * G * H);
-      Bias.set(reorderGates(p(`bias_hh${sfx(d)}`).toArray(), H, 1, order), d * 2 * G * H + G * H);
+      W.set(regroupGates(p(`weight_ih${sfx(d)}`).toArray(), H, inSize, order), d * G * H * inSize);
+      R.set(regroupGates(p(`weight_hh${sfx(d)}`).toArray(), H, H, order), d * G * H * H);
+      Bias.set(regroupGates(p(`bias_ih${sfx(d)}`).toArray(), H, 1, order), d * 2 * G * H);
+      Bias.set(regroupGates(p(`bias_hh${sfx(d)}`).toArray(), H, 1, order), d * 2 * G * H + G * H);
     }
     const ins = [
       x,
