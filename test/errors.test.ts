@@ -175,6 +175,8 @@ const cases: Case[] = [
   ["LSTM.forward wrong length", "E_SHAPE", () => lstm.forward(new Float32Array(7), { batchSize: 2 })],
   ["LSTM.forward NaN input", "E_NAN", () => lstm.forward(nan(6, 4), { batchSize: 2 })],
   ["LSTM.forward Infinity input", "E_NAN", () => lstm.forward(Float32Array.of(1, 2, Infinity))],
+  ["LSTM.forward Float64Array input beyond the float32 range", "E_NAN", () => lstm.forward(Float64Array.of(1, 2, 1e39))],
+  ["LSTM.forward number[] NaN input", "E_NAN", () => lstm.forward([1, NaN, 3])],
   ["LSTM.forward h0 wrong length", "E_SHAPE", () => lstm.forward(new Float32Array(6), { batchSize: 2, h0: new Float32Array(3) })],
   ["LSTM.forward h0 with Infinity", "E_NAN", () => lstm.forward(new Float32Array(6), { batchSize: 2, h0: Float32Array.from({ length: 8 }, (_, i) => (i === 5 ? -Infinity : 0)) })],
   ["LSTM.forward c0 with NaN", "E_NAN", () => lstm.forward(new Float32Array(6), { batchSize: 2, c0: nan(8, 7) })],
