@@ -15,6 +15,7 @@ export * from "./quant";
 export * from "./peak";
 export { simd_relaxed } from "./fma";
 export * from "./attention";
+export * from "./small";
 
 /** First byte after the static data; the TypeScript heap starts here. */
 export function heap_base(): usize {

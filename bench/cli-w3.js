@@ -7,8 +7,15 @@
 // the two processes' CPU times is divided by the difference in characters
 // (start-up, corpus loading, the final validation and save cancel out); the
 // library's fit() is timed with process.cpuUsage() in this process.
-//   node bench/cli-w3.js [--quick] [--layers 1] [--embedding 65]
+//
+// brain.js's recurrent.LSTM (hidden 128, one 25-character sequence per
+// training step, batch 1) is timed in CPU time in this process too, so the
+// run reports W3's ratio to it (issue 16: >= 30x). `--base <dir>` alternates
+// the CLI of another built checkout with this one's (before / after).
+//   node bench/cli-w3.js [--quick] [--layers 1] [--embedding 65] [--base <dir>] [--rounds n]
+import "../dist/runtime/use-node.js"; // Node: read unfold.wasm from disk
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +30,8 @@ const argOf = (name, def) => (args.includes(name) ? Number(args[args.indexOf(nam
 const quick = args.includes("--quick");
 const layers = argOf("--layers", 1), embedding = argOf("--embedding", 65), H = 128, S = 25;
 const n1 = quick ? 200 : 400, n2 = 5 * n1;
+const base = args.includes("--base") ? args[args.indexOf("--base") + 1] : null;
+const rounds = argOf("--rounds", quick ? 1 : 3);
 
 await init();
 const text = readFileSync(join(root, "corpus", "sotu.txt"), "utf8");
@@ -41,12 +50,24 @@ function library() {
   return r;
 }
 
-function cli(steps) {
-  const dir = mkdtempSync(join(tmpdir(), "unfold-cli-w3-"));
+function brain() {
+  const require = createRequire(import.meta.url);
+  const b = require("brain.js");
+  const net = new b.recurrent.LSTM({ hiddenLayers: [H] });
+  const pieces = [];
+  for (let i = 0; pieces.length < 8; i += S) pieces.push(text.slice(i, i + S));
+  net.train(pieces.slice(0, 2), { iterations: 1, log: false }); // warm-up
+  const c0 = cpu();
+  net.train(pieces, { iterations: 1, log: false, errorThresh: 0 });
+  return (cpu() - c0) / (pieces.length * S);
+}
+
+function cli(steps, dir = root) {
+  const tmp = mkdtempSync(join(tmpdir(), "unfold-cli-w3-"));
   // GNU time prints the child's user and system CPU seconds.
-  const res = spawnSync("/usr/bin/time", ["-f", "CPU %U %S", process.execPath, join(root, "dist", "cli", "main.js"), "train", "--batch", "1", "--seq", String(S), "--hidden", String(H),
-    "--layers", String(layers), "--embedding", String(embedding), "--steps", String(steps), "--sample-every", "0", "--checkpoint-every", "0", "--out", join(dir, "m.unfold")], { cwd: root, encoding: "utf8" });
-  rmSync(dir, { recursive: true, force: true });
+  const res = spawnSync("/usr/bin/time", ["-f", "CPU %U %S", process.execPath, join(dir, "dist", "cli", "main.js"), "train", "--batch", "1", "--seq", String(S), "--hidden", String(H),
+    "--layers", String(layers), "--embedding", String(embedding), "--steps", String(steps), "--sample-every", "0", "--checkpoint-every", "0", "--out", join(tmp, "m.unfold")], { cwd: dir, encoding: "utf8" });
+  rmSync(tmp, { recursive: true, force: true });
   const c = /CPU ([\d.]+) ([\d.]+)/.exec(res.stderr);
   const w = /\(([\d,]+) chars\/s\)/.exec(res.stdout);
   if (!c || !w) throw new Error(`unfold train failed: ${(res.stderr || res.stdout).trim().split("\n").pop()}`);
@@ -54,13 +75,22 @@ function cli(steps) {
 }
 
 const rows = [];
-for (let r = 0; r < (quick ? 1 : 3); r++) {
+for (let r = 0; r < rounds; r++) {
   const lib = library();
+  const row = { libCpu: lib.cpu, libWall: lib.wall, brain: brain() };
   const a = cli(n1), b = cli(n2);
-  rows.push({ libCpu: lib.cpu, libWall: lib.wall, cliCpu: (b.cpu - a.cpu) / ((n2 - n1) * S), cliWall: b.wallPerChar });
+  Object.assign(row, { cliCpu: (b.cpu - a.cpu) / ((n2 - n1) * S), cliWall: b.wallPerChar });
+  if (base) {
+    const c = cli(n1, base), d = cli(n2, base);
+    row.baseCpu = (d.cpu - c.cpu) / ((n2 - n1) * S);
+  }
+  rows.push(row);
 }
 const med = (k) => [...rows.map((x) => x[k])].sort((a, b) => a - b)[(rows.length - 1) >> 1];
 const us = (x) => `${(x * 1e6).toFixed(1)} µs/char`;
 console.log(`W3 model: LSTM H=${H}, ${layers} layer(s), embedding ${embedding}, vocabulary ${vocab.size} (corpus/sotu.txt), batch 1, seq ${S}; median of ${rows.length} alternated round(s)`);
 console.log(`  CPU time:  library fit() ${us(med("libCpu"))}, unfold train ${us(med("cliCpu"))}: CLI / library = ${(med("cliCpu") / med("libCpu")).toFixed(3)} (target <= 1.15)`);
 console.log(`  wall time: library fit() ${us(med("libWall"))}, unfold train ${us(med("cliWall"))} (its own chars/s): CLI / library = ${(med("cliWall") / med("libWall")).toFixed(3)}`);
+console.log(`  brain.js recurrent.LSTM (CPU time): ${us(med("brain"))}: unfold train is ${(med("brain") / med("cliCpu")).toFixed(1)}x faster (issue 16: >= 30x)`);
+if (base) console.log(`  --base ${base}: unfold train ${us(med("baseCpu"))} (CPU time); this checkout / base = ${(med("cliCpu") / med("baseCpu")).toFixed(3)}`);
+console.log(`  per round: ${rows.map((x) => `[cli ${us(x.cliCpu)}${base ? `, base ${us(x.baseCpu)}` : ""}, brain ${us(x.brain)}]`).join(" ")}`);

@@ -798,6 +798,16 @@ export class Recurrent {
   }
 
   /**
+   * The batch-1 LSTM path (assembly/small.ts: the recurrent products as
+   * GEMVs, each whole time loop one call): B = 1, the forward direction, no
+   * padding, H a multiple of 4, one thread (with workers the steps are split
+   * across them instead). Bit-identical to the per-step loop.
+   */
+  private b1Path(B: number, rev: boolean, lens: Int32Array | null): boolean {
+    return B === 1 && this.kind === "lstm" && !rev && lens === null && this.hiddenSize % 4 === 0 && threads.threadCount() === 1;
+  }
+
+  /**
    * One layer-direction over all T steps. X: [T, B, in]. With lengths, the
    * reverse direction of sequence b starts at its own last step L_b - 1 from
    * its initial state (copied into slot L_b of row b just before that step,
@@ -816,8 +826,10 @@ export class Recurrent {
     const packed = this.a.packed.ptr;
     // 1. Input projection of all steps at once: gates [T*B, GH] = X W_ih^T.
     threads.gemmNT(T * B, GH, u.inSize, X, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr, GH, 0, this.a.scratch.ptr);
+    const b1 = this.b1Path(B, rev, lens);
     // 2. W_hh^T packed once for the whole loop (reset-before GRU: its r, z rows and its n rows apart).
-    if (this.resetAfter) k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
+    if (b1) k.b1_pack_t(u.wHh.ptr, H, GH, H, packed);
+    else if (this.resetAfter) k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
     else {
       k.gemm_pack_b_nt(u.wHh.ptr, H, H, 2 * H, packed);
       k.gemm_pack_b_nt(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(2 * H, H));
@@ -828,7 +840,11 @@ export class Recurrent {
     const s0 = rev ? T : 0;
     k.copy2d_f32(this.hAt(c, s0, B), H, this.a.h0.ptr + ui * BH4, H, B, H);
     if (c.cs) k.copy2d_f32(c.cs.ptr + s0 * BH4, H, this.a.c0.ptr + ui * BH4, H, B, H);
-    // 3. The unfolded recurrence.
+    // 3. The unfolded recurrence: at batch 1 (LSTM) the whole loop is one call.
+    if (b1) {
+      k.lstm_fwd_b1(T, H, c.hs.ptr, c.cs!.ptr, c.gates.ptr, c.tc!.ptr, packed, u.bIh.ptr, u.bHh.ptr, this.gact);
+      return;
+    }
     for (let s = 0; s < T; s++) {
       const t = rev ? T - 1 - s : s;
       const prev = rev ? t + 1 : t; // slot of h_{t-1} (in processing order)
@@ -1012,14 +1028,17 @@ export class Recurrent {
     // gradient reaching its initial state there is set aside (dhAcc, dcAcc)
     // so that the padding steps after it carry none.
     const early = rev && lengths !== null ? Array.from(lengths).some((L) => L < T) : false;
+    // At batch 1 (LSTM) the whole loop is one call, on W_hh in place.
+    const b1 = !record && this.b1Path(B, rev, lengths);
     // W_hh [GH, H] packed as the right operand of dG_t W_hh (reset-before GRU: rows r, z and rows n apart).
-    if (this.resetAfter) k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
+    if (b1) k.lstm_bwd_b1(T, H, c.gates.ptr, c.cs!.ptr, c.tc!.ptr, dHs, a.dc.ptr, dG, u.wHh.ptr, dh0, this.gact);
+    else if (this.resetAfter) k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
     else {
       k.gemm_pack_b_nn(u.wHh.ptr, H, 2 * H, H, packed);
       k.gemm_pack_b_nn(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(H, 2 * H));
     }
 
-    for (let s = 0; s < T; s++) {
+    for (let s = 0; !b1 && s < T; s++) {
       const t = rev ? s : T - 1 - s; // walk back in time (forward time for the reverse direction)
       const prev = rev ? t + 1 : t;
       const cur = rev ? t : t + 1;

@@ -190,6 +190,20 @@ export interface Kernels {
   additive_scores_fwd(scores: Ptr, th: Ptr, q: Ptr, k: Ptr, v: Ptr, T: number, S: number, B: number, A: number): void;
   /** From dscores [T, B, S]: writes dq [T, B, A], dk [S, B, A], dv [A]. */
   additive_scores_bwd(dq: Ptr, dk: Ptr, dv: Ptr, dscores: Ptr, th: Ptr, v: Ptr, T: number, S: number, B: number, A: number): void;
+
+  // ---- small.ts: batch-1 training (the recurrent products as GEMVs, the LSTM time loops) ----
+  // Every output sums its k in order, as the GEMM tiles do: bit-identical to the batched path.
+  /** Pack W [N, K] (leading dim ldw) into 32-column panels dst [ceil(N/32)][K][32], dst[p][k][i] = W[32p+i][k], zero past N. */
+  b1_pack_t(W: Ptr, ldw: number, N: number, K: number, dst: Ptr): void;
+  /** y [N] = beta*y + x [K] . W, W(k, j) at W + k*kStride + (j/32)*panelStride + 4*(j%32) bytes (b1_pack_t panels:
+   * 128, 128*K; row-major [K, N] in place: 4*ld, 128, N a multiple of 32). beta 0 or 1 (0 never reads y); N a multiple of 4. */
+  gemv_b1(N: number, K: number, x: Ptr, W: Ptr, kStride: number, panelStride: number, y: Ptr, beta: number): void;
+  /** LSTM forward over T steps at B = 1: per step G_t += h_{t-1} W_hh^T (Wp from b1_pack_t(W_hh, H, 4H, H)), then lstm_step_fwd.
+   * hs, cs [T+1, H] (slot 0: the initial state; slot t+1: step t), G [T, 4H] (x W_ih^T in, activated gates out), tc [T, H]. H a multiple of 8. */
+  lstm_fwd_b1(T: number, H: number, hs: Ptr, cs: Ptr, G: Ptr, tc: Ptr, Wp: Ptr, bIh: Ptr, bHh: Ptr, gact: number): void;
+  /** LSTM backward over T steps at B = 1 (t = T-1..0): lstm_step_bwd, then dL/dh_{t-1} = dG_t W_hh (W [4H, H] in place) added
+   * into dHs[t-1], or written to dh0 at t = 0. dc [H]: dL/dc_{T-1} in, dL/dc_{-1} out. H a multiple of 32. */
+  lstm_bwd_b1(T: number, H: number, G: Ptr, cs: Ptr, tc: Ptr, dHs: Ptr, dc: Ptr, dG: Ptr, W: Ptr, dh0: Ptr, gact: number): void;
 }
 
 /** Names of all functions in {@link Kernels}, checked at load time. */
@@ -207,4 +221,5 @@ export const KERNEL_NAMES = [
   "gemv_f32x4", "cell_step_b1", "dense_b1",
   "quantize_act_q8", "gemv_q8", "cell_step_b1_q8", "dense_b1_q8", "simd_peak_f32x4",
   "masked_softmax_fwd", "masked_softmax_bwd", "additive_scores_fwd", "additive_scores_bwd",
+  "b1_pack_t", "gemv_b1", "lstm_fwd_b1", "lstm_bwd_b1",
 ] as const;
