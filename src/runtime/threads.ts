@@ -99,6 +99,19 @@ const BACKOFF_MIN_MS = 20;
 const BACKOFF_MAX_MS = 1000;
 const PROBE_WARMUP_MS = 1;
 
+/**
+ * Waking a sleeping worker costs the main thread ~0.2 ms inside
+ * Atomics.notify on the 2-vCPU VM (measured: 1,412 notifies, 284 ms), and
+ * the worker ~0.5 ms to start: more than a small job's whole time (a
+ * batch-1 training step's GEMMs are ~0.1 ms, and 2 threads ran it at 0.6x
+ * of 1). So while a worker sleeps, jobs run on the main thread alone, and
+ * their flops are counted; once {@link WAKE_FLOPS} of them have come without
+ * a pause of {@link WAKE_RESET_MS} (sustained work, as in a long forward
+ * pass), the next job wakes the workers and splits.
+ */
+const WAKE_FLOPS = 1 << 24;
+const WAKE_RESET_MS = 3;
+
 type AnyWorker = {
   postMessage(m: unknown): void;
   terminate(): unknown;
@@ -121,6 +134,10 @@ export class ThreadPool {
   stalls = 0;
   /** Milliseconds the main thread spent waiting for workers' parts after its own. */
   waitMs = 0;
+  /** Jobs run on the main thread alone because the workers slept and the work did not yet warrant waking them. */
+  sleepSkips = 0;
+  private wakeDebt = 0;
+  private lastSkip = 0;
   /** Whether the gate judges split jobs (off: always split, as `setMinFlopsPerThread(0)` wants). */
   gate = true;
   /** performance.now() when the current job was posted. */
@@ -249,6 +266,27 @@ export class ThreadPool {
   }
 
   /**
+   * Whether a job of `flops` should be split given the workers' sleep: true
+   * when none of them sleeps, or when enough work has come in a row that
+   * waking them pays (see {@link WAKE_FLOPS}). @internal
+   */
+  awake(flops: number): boolean {
+    let asleep = false;
+    for (let w = 0; w < this.workers.length && !asleep; w++) asleep = Atomics.load(this.i32, (w * CTL.BYTES) / 4 + CTL.SLEEP) !== 0;
+    if (!asleep) return true;
+    const now = performance.now();
+    if (now - this.lastSkip > WAKE_RESET_MS) this.wakeDebt = 0;
+    this.lastSkip = now;
+    this.wakeDebt += flops;
+    if (this.wakeDebt >= WAKE_FLOPS) {
+      this.wakeDebt = 0;
+      return true;
+    }
+    this.sleepSkips++;
+    return false;
+  }
+
+  /**
    * Finish the current job of workers 0..count-1: a part no worker has
    * claimed yet runs here; a claimed one is waited for. `share` is the main
    * thread's share of the job's work (for the gate's one-thread estimate).
@@ -301,7 +339,8 @@ export class ThreadPool {
     if (this.t0 < this.judgeFrom || !(est > 0)) return;
     this.winEst += est;
     this.winTook += took;
-    if (this.winEst < GATE_WINDOW_MS) return;
+    // A window closes on its estimate, or early when its jobs took twice that long (a stalled worker).
+    if (this.winEst < GATE_WINDOW_MS && this.winTook < 2 * GATE_WINDOW_MS) return;
     const pays = this.winTook < GATE_PAY * this.winEst;
     this.winEst = this.winTook = 0;
     if (pays) {
@@ -416,15 +455,15 @@ export function threadCount(): number {
  * split by hidden units. @internal
  */
 export function jobCount(): JobCounts {
-  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, backoffs: 0, soloJobs: 0, stalls: 0, waitMs: 0 };
+  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0 };
   const p = pool;
-  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, stalls: p.stalls, waitMs: p.waitMs };
+  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs };
 }
 
 /**
  * The pool's counters (see {@link ThreadPool}): parts posted, run by workers,
  * steps split by units; the gate's back-offs, the dispatches it ran on one
- * thread, the waits that blocked, and the milliseconds waited. @internal
+ * thread, those run on one thread while the workers slept, the waits that blocked, and the milliseconds waited. @internal
  */
 export interface JobCounts {
   posted: number;
@@ -432,6 +471,7 @@ export interface JobCounts {
   unitSplits: number;
   backoffs: number;
   soloJobs: number;
+  sleepSkips: number;
   stalls: number;
   waitMs: number;
 }
@@ -469,7 +509,8 @@ function partsFor(flops: number): number {
   if (minFlopsPerThread <= 0) return pool.threads;
   const n = Math.max(1, Math.min(pool.threads, Math.floor(flops / minFlopsPerThread)));
   // The gate closed (splitting did not pay lately: a core is busy elsewhere): one thread for now.
-  return n > 1 && !pool.open() ? 1 : n;
+  // The workers sleep and this job alone does not pay their wake-up: one thread.
+  return n > 1 && (!pool.open() || (pool.gate && !pool.awake(flops))) ? 1 : n;
 }
 
 /** Start of part i of n over `total` units, rounded to a multiple of `q`. */
