@@ -6,8 +6,17 @@
 // packed once (gemm_packed, as inside the time loop) and with packing
 // (gemm_nt, as the input projection).
 // FLOPs: GEMM 2·M·N·K; W1 forward 2·B·T·4H·(I+H), backward twice that.
+//
+// "one core busy" (issue 16): W1 forward and fwd+bwd again while a child
+// process spins on one core, 1 and 2 threads alternated in rounds (init /
+// dispose each time), medians; ratio = 1-thread / 2-thread time, and the
+// pool's counters (parts run by the worker, the gate's back-offs and the
+// dispatches it ran on one thread). `--busy-only` runs just these.
+import "../dist/runtime/use-node.js"; // run directly too: Node reads the .wasm files
+import { spawn } from "node:child_process";
+import os from "node:os";
 import { dispose, init } from "../dist/runtime/wasm.js";
-import { gemmNT, gemmPacked, threadCount } from "../dist/runtime/threads.js";
+import { gemmNT, gemmPacked, jobCount, threadCount } from "../dist/runtime/threads.js";
 import { heap, kernels } from "../dist/runtime/wasm.js";
 import { LSTM } from "../dist/layers/recurrent.js";
 import { Rng } from "../dist/util/rng.js";
@@ -48,6 +57,68 @@ async function measure(threads, quick) {
   return out;
 }
 
+/** Median ms per call of W1 forward (or fwd+bwd) on `threads`, and the pool's counters over the calls. */
+async function w1(threads, fb, reps) {
+  await init({ threads });
+  const B = 32, T = 64, I = 64, H = 256;
+  const rng = new Rng(1);
+  const x = rng.fillUniform(new Float32Array(T * B * I), -1, 1);
+  const dOut = rng.fillUniform(new Float32Array(T * B * H), -1, 1);
+  const m = new LSTM({ inputSize: I, hiddenSize: H, seed: 1 });
+  const f = () => {
+    m.forward(x, { batchSize: B });
+    if (fb) m.backward({ dOutput: dOut });
+  };
+  for (let i = 0; i < 3; i++) f();
+  const j0 = jobCount();
+  const ts = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    f();
+    ts.push(performance.now() - t);
+  }
+  const j = jobCount();
+  const check = m.forward(x, { batchSize: B }).output;
+  m.dispose();
+  dispose();
+  ts.sort((a, b) => a - b);
+  return { ms: ts[ts.length >> 1], check, byWorkers: j.ranByWorkers - j0.ranByWorkers, posted: j.posted - j0.posted, backoffs: j.backoffs - j0.backoffs, solo: j.soloJobs - j0.soloJobs };
+}
+
+/** W1 on 1 and `threads` threads, alternated, while a child process keeps one core busy. */
+export async function runBusy({ quick = false, threads = 2 } = {}) {
+  const child = spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" });
+  const rows = [];
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    for (const fb of [false, true]) {
+      const r = { 1: [], n: [] };
+      for (let k = 0; k < (quick ? 2 : 5); k++) {
+        r[1].push(await w1(1, fb, fb ? 6 : 16));
+        r.n.push(await w1(threads, fb, fb ? 6 : 16));
+      }
+      for (const o of r.n) if (!o.check.every((v, i) => Object.is(v, r[1][0].check[i]))) throw new Error("threads: W1 output differs from 1 thread (busy core)");
+      const med = (a) => a.map((o) => o.ms).sort((p, q) => p - q)[a.length >> 1];
+      const sum = (key) => r.n.reduce((s, o) => s + o[key], 0);
+      const one = med(r[1]), many = med(r.n);
+      const cse = `W1 LSTM ${fb ? "fwd+bwd" : "forward"}, one core busy`;
+      const load = os.loadavg()[0].toFixed(2);
+      rows.push({ case: cse, impl: "1 thread", rate: one, unit: `ms (median of ${r[1].length} rounds; load ${load})`, ratio: 1, baseline: "1 thread" });
+      rows.push({
+        case: cse,
+        impl: `${threads} threads`,
+        rate: many,
+        unit: `ms; worker ran ${sum("byWorkers")}/${sum("posted")} parts, gate: ${sum("backoffs")} back-offs, ${sum("solo")} jobs on one thread`,
+        ratio: one / many,
+        baseline: `1 thread; per round ${r[1].map((o, i) => (o.ms / r.n[i].ms).toFixed(2)).join(" ")}`,
+      });
+    }
+  } finally {
+    child.kill();
+  }
+  return rows;
+}
+
 export async function run({ quick = false, threads = 2 } = {}) {
   const one = await measure(1, quick);
   const many = await measure(threads, quick);
@@ -73,12 +144,14 @@ export async function run({ quick = false, threads = 2 } = {}) {
   add("GEMM 32x1024x256 nt (packs B)", "nt", flopG);
   add("W1 LSTM forward", "fwd", flopW1);
   add("W1 LSTM fwd+bwd", "fb", 3 * flopW1);
+  rows.push(...(await runBusy({ quick, threads })));
   return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { printTable } = await import("./format.js");
   const arg = process.argv.find((a) => a.startsWith("--threads="));
-  printTable(await run({ quick: process.argv.includes("--quick"), threads: arg ? Number(arg.slice(10)) : 2 }));
+  const o = { quick: process.argv.includes("--quick"), threads: arg ? Number(arg.slice(10)) : 2 };
+  printTable(await (process.argv.includes("--busy-only") ? runBusy(o) : run(o)));
   console.log("W1 forward output: bit-identical to 1 thread");
 }

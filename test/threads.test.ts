@@ -233,6 +233,52 @@ describe("threads: runtime", () => {
     for (const p of blocks) h.free(p);
   });
 
+  it("a worker that stalls (simulated: it sleeps 4 ms on every part it claims) closes the gate: kernels run on the main thread alone, with the same bits; it reopens once the worker keeps up", async () => {
+    const [a, b] = await libs();
+    const lstm = (lib: Lib) => {
+      const m = new lib.rec.LSTM({ inputSize: 16, hiddenSize: 128, seed: 5 });
+      const x = new Rng(9).fillUniform(new Float32Array(64 * 8 * 16), -1, 1);
+      const out = m.forward(x, { batchSize: 8 }).output.slice();
+      m.dispose();
+      return { out };
+    };
+    const ref = lstm(a);
+    // The real threshold (not 0): B=8 H=128 steps (1 Mflop) split, and the gate and the workers' sleep count.
+    b.th.setMinFlopsPerThread(1 << 18);
+    try {
+      b.th.setThreadGate({ reset: true, slowWorkersMs: 4 });
+      const c0 = b.th.jobCount();
+      for (let r = 0; r < 4; r++) expectSameBits(ref, lstm(b), `slow worker, run ${r}`);
+      const c1 = b.th.jobCount();
+      expect(c1.backoffs - c0.backoffs, "back-offs").toBeGreaterThanOrEqual(1);
+      expect(c1.soloJobs - c0.soloJobs, "dispatches run on one thread while the gate was closed").toBeGreaterThan(0);
+      expect(c1.stalls - c0.stalls, "waits that outlasted the poll").toBeGreaterThan(0);
+      // 4 runs of 64 steps at >= 4 ms per worker part would take over 1 s; the gate keeps it near one thread's time.
+      b.th.setThreadGate({ slowWorkersMs: 0, reset: true });
+      const c2 = b.th.jobCount();
+      for (let r = 0; r < 4; r++) expectSameBits(ref, lstm(b), `worker keeps up, run ${r}`);
+      expect(b.th.jobCount().ranByWorkers - c2.ranByWorkers, "parts the worker ran after the gate reopened").toBeGreaterThan(0);
+      // With the gate off, every job worth splitting is split, the slow worker waited for.
+      b.th.setThreadGate({ enabled: false, slowWorkersMs: 1 });
+      const c3 = b.th.jobCount();
+      expectSameBits(ref, lstm(b), "gate off, slow worker");
+      const c4 = b.th.jobCount();
+      expect(c4.soloJobs - c3.soloJobs).toBe(0);
+      expect(c4.unitSplits - c3.unitSplits, "every step split").toBe(64);
+    } finally {
+      b.th.setThreadGate({ enabled: true, slowWorkersMs: 0, reset: true });
+      b.th.setMinFlopsPerThread(0);
+    }
+  }, 30_000);
+
+  it("unfold train runs a batch too small to split on one thread unless --threads says otherwise", async () => {
+    const { trainThreads, defaultThreads } = await import("../src/cli/common.js");
+    expect(trainThreads(1, 128)).toBe(1);
+    expect(trainThreads(2, 128)).toBe(1);
+    expect(trainThreads(1, 256)).toBe(defaultThreads());
+    expect(trainThreads(32, 128)).toBe(defaultThreads());
+  });
+
   it("rejects a bad thread count and the single-threaded module", async () => {
     vi.resetModules();
     const rt = (await import("../src/runtime/wasm.js")) as typeof import("../src/runtime/wasm.js");

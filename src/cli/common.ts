@@ -151,6 +151,17 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
+/**
+ * The thread count `unfold train` uses when `--threads` is not given: 1 when
+ * a recurrent step (8·B·H² flops) is too small to be split across threads
+ * (batch 1 at hidden 128, batch 2 at 128 or less): then only the window's
+ * few GEMMs would split, which measured no faster than 1 thread (bench/RESULTS.md,
+ * "Threads where they pay"); otherwise {@link defaultThreads}.
+ */
+export function trainThreads(batch: number, hidden: number): number {
+  return 8 * batch * hidden * hidden < 1 << 19 ? 1 : defaultThreads();
+}
+
 export function oneOf<T extends string>(values: readonly T[]): (v: string) => T {
   return (v: string) => {
     if (!values.includes(v as T)) throw new InvalidArgumentError(`must be one of ${values.join(", ")}.`);

@@ -85,7 +85,7 @@ export function program(): Command {
     .addOption(new Option("--warmup <steps>", "warm-up steps of the cosine schedule (default: 5% of the run, at most 100; none when resuming)").argParser(nonNegativeInt).default(-1, "auto"))
     .option("--lr-floor <f>", "the cosine schedule ends at this fraction of --lr", fraction, 0.1)
     .option("--early-stop <n>", "stop when validation has not improved for n checkpoints (0: never)", nonNegativeInt, 0)
-    .addOption(new Option("--threads <n>", "threads for the kernels (results are identical for any count)").argParser(positiveInt).default(defaultThreads(), `the cores available, at most 4: ${defaultThreads()}`))
+    .addOption(new Option("--threads <n>", "threads for the kernels (results are identical for any count)").argParser(positiveInt).default(defaultThreads(), `the cores available, at most 4: ${defaultThreads()}; 1 where a step is too small to split, batch x hidden^2 < 65536`))
     .addOption(new Option("--log-every <seconds>", "seconds between progress lines when stdout is not a terminal").argParser(nonNegativeNumber).default(5))
     .addOption(new Option("--weights <type>", "how checkpoints store the weights: f32, or f16 (half the bytes; rounded weights and no optimizer state, so a --resume starts a new optimizer)").choices(["f32", "f16"]).default("f32"))
     .action(async (corpus: string | undefined, flags: TrainFlags, cmd: Command) => {

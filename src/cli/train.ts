@@ -22,7 +22,7 @@ import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { saveModel, scheduleFactor, Sequential, TrainingDivergedError, type Vocab, type EpochInfo } from "../index.js";
 import { writeFileAtomic, writeFileAtomicSync } from "../node.js";
-import { CliError, defaultCorpusPath, exitCodeFor, hms, initKernels, int, packageVersion, since } from "./common.js";
+import { CliError, defaultCorpusPath, exitCodeFor, hms, initKernels, int, trainThreads, packageVersion, since } from "./common.js";
 import { checkUnchanged, heldOutCut, loadCorpus, primeFromIds, unigramLoss, validationSubset } from "./corpus.js";
 import { archOf, type CliMeta, type CliSettings, describeModel, loadLm, type LongRunState, type LrPlan } from "./model-file.js";
 import { createProgress, type Progress } from "./progress.js";
@@ -97,7 +97,7 @@ export function planFactor(plan: LrPlan, step: number, elapsed: number): number 
  * @returns the exit code (0, or 130 after Ctrl-C)
  */
 export async function train(corpusArg: string | undefined, flags: TrainFlags, explicit: Set<string>): Promise<number> {
-  const threads = await initKernels(flags.threads);
+  const threads = await initKernels(explicit.has("threads") ? flags.threads : trainThreads(flags.batch, flags.hidden));
   const out = (s = "") => process.stdout.write(`${s}\n`);
 
   // ---- the model (new or resumed) and its settings ----

@@ -62,13 +62,55 @@ let minFlopsPerThread = 1 << 18;
  */
 const WORKER_SPIN_MS = 2;
 /**
- * Milliseconds the main thread polls for a worker's done flag before it
- * blocks in Atomics.wait (where it may: not on a browser's main thread).
- * Parts are balanced, so a worker is normally done within µs of the main
- * thread; blocking early (50 µs was tried) paid the ~0.5 ms wake-up on
- * almost every job: 2 threads ran a 32x1024x256 GEMM slower than 1.
+ * Longest the main thread polls for a worker's done flag before it blocks in
+ * Atomics.wait (where it may: not on a browser's main thread). Parts are
+ * balanced, so a worker is normally done within µs of the main thread;
+ * blocking early (50 µs was tried) paid the ~0.5 ms wake-up on almost every
+ * job: 2 threads ran a 32x1024x256 GEMM slower than 1. The poll is bounded
+ * tighter by the job itself: {@link SPIN_OWN} times the main thread's own
+ * part, at least {@link MIN_SPIN_MS}. A worker that is that late has lost
+ * its core (another process runs on it); polling on would hold the one core
+ * it could run on, so the main thread blocks and gives it that core.
  */
 const MAIN_SPIN_MS = 5;
+const MIN_SPIN_MS = 0.2;
+const SPIN_OWN = 2;
+
+/**
+ * The gate: splitting pays only while the workers have cores. Each split job
+ * is timed (post to last part done) against its one-thread estimate (the
+ * main thread's own part, divided by its share of the work); over a window
+ * of {@link GATE_WINDOW_MS} of estimated work, the split pays when the jobs
+ * took less than {@link GATE_PAY} of the estimate. When two windows in a row
+ * do not (one core busy with another process: the worker's parts wait for a
+ * time slice; one bad window is often a single preemption), the
+ * dispatchers run every kernel on the main thread alone for a back-off
+ * period (the workers fall asleep and leave the core to the other process),
+ * {@link BACKOFF_MIN_MS} doubling up to {@link BACKOFF_MAX_MS} while the probes
+ * that follow keep failing (one bad window of a probe suffices); a probe that
+ * pays resets it. The first
+ * {@link PROBE_WARMUP_MS} of a probe are not judged: the sleeping workers
+ * take ~0.5 ms to wake, and the main thread runs their parts meanwhile.
+ * Results do not depend on it: a kernel gives the same bits on any split.
+ */
+const GATE_WINDOW_MS = 3;
+const GATE_PAY = 0.85;
+const BACKOFF_MIN_MS = 20;
+const BACKOFF_MAX_MS = 1000;
+const PROBE_WARMUP_MS = 1;
+
+/**
+ * Waking a sleeping worker costs the main thread ~0.2 ms inside
+ * Atomics.notify on the 2-vCPU VM (measured: 1,412 notifies, 284 ms), and
+ * the worker ~0.5 ms to start: more than a small job's whole time (a
+ * batch-1 training step's GEMMs are ~0.1 ms, and 2 threads ran it at 0.6x
+ * of 1). So while a worker sleeps, jobs run on the main thread alone, and
+ * their flops are counted; once {@link WAKE_FLOPS} of them have come without
+ * a pause of {@link WAKE_RESET_MS} (sustained work, as in a long forward
+ * pass), the next job wakes the workers and splits.
+ */
+const WAKE_FLOPS = 1 << 24;
+const WAKE_RESET_MS = 3;
 
 type AnyWorker = {
   postMessage(m: unknown): void;
@@ -84,6 +126,33 @@ export class ThreadPool {
   ranByWorkers = 0;
   /** Recurrent forward steps split by hidden units (colSplit). */
   unitSplits = 0;
+  /** Times the gate found that splitting did not pay and closed for a back-off period. */
+  backoffs = 0;
+  /** Dispatches that would have been split but ran on the main thread alone: the gate was closed. */
+  soloJobs = 0;
+  /** Waits for a worker's part that outlasted the poll, so the main thread blocked. */
+  stalls = 0;
+  /** Milliseconds the main thread spent waiting for workers' parts after its own. */
+  waitMs = 0;
+  /** Jobs run on the main thread alone because the workers slept and the work did not yet warrant waking them. */
+  sleepSkips = 0;
+  private wakeDebt = 0;
+  private lastSkip = 0;
+  /** Whether the gate judges split jobs (off: always split, as `setMinFlopsPerThread(0)` wants). */
+  gate = true;
+  /** performance.now() when the current job was posted. */
+  private t0 = 0;
+  /** The gate is closed until this performance.now() (0: open). */
+  private soloUntil = 0;
+  private backoff = BACKOFF_MIN_MS;
+  /** Jobs before this performance.now() are not judged (a probe's warm-up). */
+  private judgeFrom = 0;
+  private winEst = 0;
+  private winTook = 0;
+  /** Bad windows in a row. */
+  private strikes = 0;
+  /** True from a back-off until a window pays. */
+  private probing = false;
   private constructor(
     private readonly workers: AnyWorker[],
     /** All control blocks; cached because shared-memory views never detach. */
@@ -169,6 +238,7 @@ export class ThreadPool {
 
   /** Post the calls written with {@link setCall} to worker `w`. @internal */
   post(w: number, ncalls: number): void {
+    if (w === 0) this.t0 = performance.now();
     const b = (w * CTL.BYTES) / 4;
     const i32 = this.i32;
     i32[b + CTL.NCALLS] = ncalls;
@@ -178,14 +248,59 @@ export class ThreadPool {
   }
 
   /**
-   * Finish the current job of workers 0..count-1: a part no worker has
-   * claimed yet runs here; a claimed one is waited for. @internal
+   * Whether a job worth splitting should be split now: false while the gate
+   * is closed (then the caller runs it on the main thread alone). @internal
    */
-  wait(count: number): void {
+  open(): boolean {
+    if (this.soloUntil === 0 || !this.gate) return true;
+    const now = performance.now();
+    if (now < this.soloUntil) {
+      this.soloJobs++;
+      return false;
+    }
+    // A probe: split again; its first jobs only wake the workers.
+    this.soloUntil = 0;
+    this.judgeFrom = now + PROBE_WARMUP_MS;
+    this.winEst = this.winTook = 0;
+    return true;
+  }
+
+  /**
+   * Whether a job of `flops` should be split given the workers' sleep: true
+   * when none of them sleeps, or when enough work has come in a row that
+   * waking them pays (see {@link WAKE_FLOPS}). @internal
+   */
+  awake(flops: number): boolean {
+    let asleep = false;
+    for (let w = 0; w < this.workers.length && !asleep; w++) asleep = Atomics.load(this.i32, (w * CTL.BYTES) / 4 + CTL.SLEEP) !== 0;
+    if (!asleep) return true;
+    const now = performance.now();
+    if (now - this.lastSkip > WAKE_RESET_MS) this.wakeDebt = 0;
+    this.lastSkip = now;
+    this.wakeDebt += flops;
+    if (this.wakeDebt >= WAKE_FLOPS) {
+      this.wakeDebt = 0;
+      return true;
+    }
+    this.sleepSkips++;
+    return false;
+  }
+
+  /**
+   * Finish the current job of workers 0..count-1: a part no worker has
+   * claimed yet runs here; a claimed one is waited for. `share` is the main
+   * thread's share of the job's work (for the gate's one-thread estimate).
+   * @internal
+   */
+  wait(count: number, share = 1 / (count + 1)): void {
     const seq = ++this.seq;
     this.jobs += count;
     const i32 = this.i32;
+    const tOwn = performance.now();
+    const own = tOwn - this.t0;
+    const spin = Math.min(MAIN_SPIN_MS, Math.max(MIN_SPIN_MS, SPIN_OWN * own));
     let failed = false;
+    let waited = 0;
     for (let w = 0; w < count; w++) {
       const b = (w * CTL.BYTES) / 4;
       const claimed = Atomics.load(i32, b + CTL.CLAIM);
@@ -197,20 +312,68 @@ export class ThreadPool {
       if (Atomics.load(i32, b + CTL.DONE) === seq) continue;
       let polls = 0;
       const t0 = performance.now();
+      let blocked = false;
       while (Atomics.load(i32, b + CTL.DONE) !== seq) {
-        if ((++polls & 255) === 0 && this.canBlock && performance.now() - t0 > MAIN_SPIN_MS) {
+        if ((++polls & 255) === 0 && this.canBlock && performance.now() - t0 > spin) {
+          blocked = true;
           Atomics.store(i32, b + CTL.MAIN_SLEEP, 1);
           const done = Atomics.load(i32, b + CTL.DONE);
           if (done !== seq) Atomics.wait(i32, b + CTL.DONE, done, 50);
           Atomics.store(i32, b + CTL.MAIN_SLEEP, 0);
         }
       }
+      if (blocked) this.stalls++;
+      waited += performance.now() - t0;
       if (i32[b + CTL.ERR] !== 0) {
         i32[b + CTL.ERR] = 0;
         failed = true;
       }
     }
+    this.waitMs += waited;
+    if (this.gate) this.judge(own / share, performance.now() - this.t0);
     if (failed) throw new UnfoldError("E_RUNTIME", `unfold-rnn: a kernel failed in a worker thread${this.errors.length ? `: ${this.errors.pop()}` : ""}`);
+  }
+
+  /** The gate's verdict on a window of jobs: `est` ms on one thread, `took` ms split. */
+  private judge(est: number, took: number): void {
+    if (this.t0 < this.judgeFrom || !(est > 0)) return;
+    this.winEst += est;
+    this.winTook += took;
+    // A window closes on its estimate, or early when its jobs took twice that long (a stalled worker).
+    if (this.winEst < GATE_WINDOW_MS && this.winTook < 2 * GATE_WINDOW_MS) return;
+    const pays = this.winTook < GATE_PAY * this.winEst;
+    this.winEst = this.winTook = 0;
+    if (pays) {
+      this.backoff = BACKOFF_MIN_MS;
+      this.strikes = 0;
+      this.probing = false;
+      return;
+    }
+    if (++this.strikes < (this.probing ? 1 : 2)) return;
+    this.strikes = 0;
+    this.probing = true;
+    this.backoffs++;
+    this.soloUntil = performance.now() + this.backoff;
+    this.backoff = Math.min(BACKOFF_MAX_MS, 2 * this.backoff);
+  }
+
+  /** Test hook: every worker sleeps `ms` after claiming a part (0: not). @internal */
+  simulateSlowWorkers(ms: number): void {
+    for (let w = 0; w < this.workers.length; w++) {
+      const b = (w * CTL.BYTES) / 4;
+      Atomics.store(this.i32, b + CTL.DELAY, ms);
+      Atomics.notify(this.i32, b + CTL.DELAY);
+    }
+  }
+
+  /** Open the gate now and forget its history (tests). @internal */
+  resetGate(): void {
+    this.soloUntil = 0;
+    this.judgeFrom = 0;
+    this.backoff = BACKOFF_MIN_MS;
+    this.winEst = this.winTook = 0;
+    this.strikes = 0;
+    this.probing = false;
   }
 
   /** Run worker w's posted calls on this thread (the same kernels and arguments: the same bits). */
@@ -291,8 +454,39 @@ export function threadCount(): number {
  * rest ran on the main thread), and how many recurrent forward steps were
  * split by hidden units. @internal
  */
-export function jobCount(): { posted: number; ranByWorkers: number; unitSplits: number } {
-  return pool ? { posted: pool.jobs, ranByWorkers: pool.ranByWorkers, unitSplits: pool.unitSplits } : { posted: 0, ranByWorkers: 0, unitSplits: 0 };
+export function jobCount(): JobCounts {
+  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0 };
+  const p = pool;
+  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs };
+}
+
+/**
+ * The pool's counters (see {@link ThreadPool}): parts posted, run by workers,
+ * steps split by units; the gate's back-offs, the dispatches it ran on one
+ * thread, those run on one thread while the workers slept, the waits that blocked, and the milliseconds waited. @internal
+ */
+export interface JobCounts {
+  posted: number;
+  ranByWorkers: number;
+  unitSplits: number;
+  backoffs: number;
+  soloJobs: number;
+  sleepSkips: number;
+  stalls: number;
+  waitMs: number;
+}
+
+/**
+ * Test hooks of the gate: `slowWorkersMs` makes every worker sleep that long
+ * after claiming a part (a worker that lost its core, made deterministic;
+ * 0 = off); `reset` opens the gate and forgets its history; `enabled` false
+ * splits regardless of how the splits pay. @internal
+ */
+export function setThreadGate(o: { slowWorkersMs?: number; reset?: boolean; enabled?: boolean }): void {
+  if (!pool) return;
+  if (o.slowWorkersMs !== undefined) pool.simulateSlowWorkers(o.slowWorkersMs);
+  if (o.enabled !== undefined) pool.gate = o.enabled;
+  if (o.reset) pool.resetGate();
 }
 
 function kern(): Kernels {
@@ -313,7 +507,10 @@ export function setMinFlopsPerThread(flops: number): void {
 function partsFor(flops: number): number {
   if (!pool || !(flops > 0)) return 1;
   if (minFlopsPerThread <= 0) return pool.threads;
-  return Math.max(1, Math.min(pool.threads, Math.floor(flops / minFlopsPerThread)));
+  const n = Math.max(1, Math.min(pool.threads, Math.floor(flops / minFlopsPerThread)));
+  // The gate closed (splitting did not pay lately: a core is busy elsewhere): one thread for now.
+  // The workers sleep and this job alone does not pay their wake-up: one thread.
+  return n > 1 && (!pool.open() || (pool.gate && !pool.awake(flops))) ? 1 : n;
 }
 
 /** Start of part i of n over `total` units, rounded to a multiple of `q`. */
@@ -333,6 +530,7 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
   const P = (N + 7) >> 3;
   const p = pool!;
   const panel = Math.max(K_, 0) * 32;
+  let share: number;
   if (P >= 2 * n || M < 8 * n) {
     if (P < n) return k.gemm_packed_f32x4_4x8(M, N, K_, A, aRs, aCs, Bp, C, ldc, beta);
     // Whole 2x16 tiles (even panel counts), or 1x32 tiles (4 panels) for a single row.
@@ -344,6 +542,7 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
     }
     const e = cut(1, n, P, q);
     k.gemm_packed_f32x4_4x8(M, Math.min(N, e * 8), K_, A, aRs, aCs, Bp, C, ldc, beta);
+    share = e / P;
   } else {
     for (let w = 1; w < n; w++) {
       const m0 = cut(w, n, M, 4), m1 = cut(w + 1, n, M, 4);
@@ -351,8 +550,9 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
       p.post(w - 1, 1);
     }
     k.gemm_packed_f32x4_4x8(cut(1, n, M, 4), N, K_, A, aRs, aCs, Bp, C, ldc, beta);
+    share = cut(1, n, M, 4) / M;
   }
-  p.wait(n - 1);
+  p.wait(n - 1, share);
 }
 
 type GemmName = "gemm_nn" | "gemm_nt" | "gemm_tn";
@@ -386,7 +586,7 @@ function gemmSplit(name: GemmName, M: number, N: number, K_: number, A: Ptr, lda
     p.post(w - 1, 1);
   }
   k[name](M, Math.min(N, cut(1, n, P, q) * 8), K_, A, lda, B, ldb, C, ldc, beta, scratch);
-  p.wait(n - 1);
+  p.wait(n - 1, cut(1, n, P, q) / P);
 }
 
 /** C [M,N] = beta*C + A [M,K] * B [K,N]; scratch: ceil(N/8)*8*K floats (as gemm_nn). */
@@ -435,7 +635,7 @@ function rowSplit(B: number, flops: number, calls: RowCall[]): boolean {
   }
   const e = cut(1, n, B, 4);
   for (const call of calls) k[KERNEL_NAMES[call[0]]](...partArgs(call, 0, e));
-  p.wait(n - 1);
+  p.wait(n - 1, e / B);
   return true;
 }
 
@@ -458,7 +658,7 @@ function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [
     p.post(w - 1, cs.length);
   }
   for (const [fn, args] of calls(0, 8 * cut(1, n, P, 1))) k[KERNEL_NAMES[fn]](...args);
-  p.wait(n - 1);
+  p.wait(n - 1, cut(1, n, P, 1) / P);
   p.unitSplits++;
   return true;
 }

@@ -33,6 +33,12 @@ export const CTL = {
    * asleep or descheduled (a busy machine) never stalls it.
    */
   CLAIM: 6,
+  /**
+   * Test hook: milliseconds a worker sleeps after claiming a part, before it
+   * runs it (a worker descheduled by a busy machine, made deterministic); 0
+   * normally. Set with `simulateSlowWorker` (threads.ts).
+   */
+  DELAY: 7,
   /** Byte offset of the calls: per call, CALL_F64 f64s: [kernel index, args...]. */
   CALLS_BYTE: 32,
   /** f64 slots per call: kernel index + up to 13 arguments. */
@@ -109,6 +115,8 @@ const start = (msg) => {
     const claimed = Atomics.load(ctl, L.CLAIM);
     if (claimed === seq || Atomics.compareExchange(ctl, L.CLAIM, claimed, seq) !== claimed) continue; // the main thread took it
     const n = ctl[L.NCALLS];
+    const delay = ctl[L.DELAY];
+    if (delay > 0) Atomics.wait(ctl, L.DELAY, delay, delay);
     try {
       for (let c = 0; c < n; c++) {
         const o = c * L.CALL_F64;
