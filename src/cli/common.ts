@@ -10,8 +10,7 @@ import { InvalidArgumentError } from "commander";
 import { isUnfoldError, type UnfoldErrorCode } from "../errors.js";
 import { threadCount } from "../runtime/threads.js";
 import "../runtime/use-node.js"; // the CLI runs in Node: files from disk, worker_threads
-import { hasRelaxedSimd, init } from "../runtime/wasm.js";
-import { setFlagsFromString } from "node:v8";
+import { init } from "../runtime/wasm.js";
 
 /**
  * Exit status of the `unfold` command for each {@link UnfoldError} code
@@ -212,44 +211,20 @@ export function since(t0: number): number {
 }
 
 /**
- * Node 20 has WebAssembly relaxed SIMD behind `--experimental-wasm-relaxed-simd`
- * (on by default from Node 22). The `unfold` process is the CLI's own, so it
- * turns the flag on before the first module is compiled: init() then picks the
- * relaxed build, whose int8 dot products (`i32x4.relaxed_dot_i8x16_i7x16_add_s`)
- * make a 2x512 int8 session ~1.6x faster than the plain build's (bench/RESULTS.md).
- * `UNFOLD_SIMD=plain` keeps the plain build (bit-identical to the references).
- * The library never does this: a library must not change its host's V8 flags.
- */
-function enableRelaxedSimd(): void {
-  if (process.env.UNFOLD_SIMD === "plain" || hasRelaxedSimd()) return;
-  try {
-    setFlagsFromString("--experimental-wasm-relaxed-simd");
-  } catch {
-    // A runtime without V8 flags (Bun, Deno's Node layer): stay on the plain build.
-  }
-}
-
-/**
  * Load the kernels, on `threads` threads if asked (the shared-memory build and
  * worker threads; results are bit-identical to one thread). If that build is
  * not available, say so on stderr and run on one thread.
  * @returns the threads in use
  */
 export async function initKernels(threads = 1): Promise<number> {
-  enableRelaxedSimd();
   if (threads > 1) {
     try {
-      await init({ threads, ...plainIfAsked() });
+      await init({ threads });
       return threadCount();
     } catch (err) {
       process.stderr.write(`unfold: note: running on 1 thread (${(err as Error).message.replace(/^unfold-rnn: /, "")})\n`);
     }
   }
-  await init(plainIfAsked());
+  await init();
   return 1;
-}
-
-/** `{ simd: "plain" }` when UNFOLD_SIMD=plain (the plain build even where relaxed SIMD is on by default). */
-function plainIfAsked(): { simd?: "plain" } {
-  return process.env.UNFOLD_SIMD === "plain" ? { simd: "plain" } : {};
 }
