@@ -38,14 +38,17 @@ const ints = (n, k, seed) => Array.from(uniform(n, seed), (u) => Math.floor(((u 
 function corpusText(limit = 200_000) {
   return readFileSync(new URL("corpus/sotu.txt", root), "utf8").slice(0, limit);
 }
-function w3Ids() {
+/** W3's text: the corpus with only its W3.V most frequent characters kept; and its ids. */
+function w3Text() {
   const text = corpusText(40_000);
   const freq = new Map();
   for (const c of text) freq.set(c, (freq.get(c) ?? 0) + 1);
   const chars = [...freq].sort((a, b) => b[1] - a[1]).slice(0, W3.V).map(([c]) => c);
   const idx = new Map(chars.map((c, i) => [c, i]));
-  return [...text].filter((c) => idx.has(c)).map((c) => idx.get(c));
+  const kept = [...text].filter((c) => idx.has(c));
+  return { text: kept.join(""), ids: kept.map((c) => idx.get(c)) };
 }
+const w3Ids = () => w3Text().ids;
 
 const engines = {
   async unfold() {
@@ -124,8 +127,11 @@ const engines = {
       W2: () => ({ skip: "brain.js has no batched training with a softmax head over features" }),
       W3(cell) {
         if (cell !== "lstm") return { skip: "W3 is an LSTM" };
-        const net = new brain.recurrent.LSTM({ hiddenLayers: [W3.H] });
-        const text = corpusText(20_000);
+        // The same text and vocabulary as ours: brain.js builds its DataFormatter
+        // from the first train() call's data unless given one, and from two
+        // pieces it saw 23 characters, a smaller model than ours (V = E = 65).
+        const { text } = w3Text();
+        const net = new brain.recurrent.LSTM({ hiddenLayers: [W3.H], dataFormatter: brain.utilities.DataFormatter.fromString(text) });
         const pieces = [];
         for (let i = 0; i + W3.S <= text.length && pieces.length < 4; i += W3.S) pieces.push(text.slice(i, i + W3.S));
         net.train(pieces.slice(0, 2), { iterations: 1, log: false });

@@ -107,7 +107,10 @@ async function w3(quick) {
   try {
     const require = createRequire(import.meta.url);
     const brain = require("brain.js");
-    const net = new brain.recurrent.LSTM({ hiddenLayers: [H] });
+    // The same vocabulary as ours (V characters): without a DataFormatter
+    // brain.js builds one from its first train() call's data, here two
+    // pieces, and would be a smaller model than ours.
+    const net = new brain.recurrent.LSTM({ hiddenLayers: [H], dataFormatter: brain.utilities.DataFormatter.fromString(text) });
     // Sequences of 25 characters, one pass each: brain.js trains one sequence per step, batch 1.
     const pieces = [];
     for (let i = 0; i + seq <= text.length; i += seq) pieces.push(text.slice(i, i + seq));
