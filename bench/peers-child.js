@@ -52,6 +52,7 @@ const w3Ids = () => w3Text().ids;
 
 const engines = {
   async unfold() {
+    await import("../dist/runtime/use-node.js"); // Node: read unfold.wasm from disk
     const { init } = await import("../dist/runtime/wasm.js");
     await init({ threads, simd });
     const { LSTM, GRU } = await import("../dist/layers/recurrent.js");

@@ -196,6 +196,31 @@ describe("threads: bit-identical to one thread", () => {
 });
 
 describe("threads: runtime", () => {
+
+  it("batch 1: a step too small to split takes the batch-1 LSTM path on 2 threads too (same bits); a big one is split", async () => {
+    const [a, b] = await libs();
+    const def = 1 << 18; // threads.ts's default least flops per thread
+    try {
+      for (const l of [a, b]) l.th.setMinFlopsPerThread(def);
+      const usesB1 = (lib: Lib, H: number) => {
+        const m = new lib.rec.LSTM({ inputSize: 5, hiddenSize: H, seed: 1 });
+        const r = (m as unknown as { b1Path(B: number, rev: boolean, lens: null): boolean }).b1Path(1, false, null);
+        m.dispose();
+        return r;
+      };
+      // One recurrent product at H = 128 is 2*4H*H = 131k flops, below 2 x 2^18: never split.
+      expect(usesB1(b, 128), "H = 128 on 2 threads").toBe(true);
+      // H = 512: 2.1M flops, split across the threads by the per-step loop instead.
+      expect(usesB1(b, 512), "H = 512 on 2 threads").toBe(false);
+      expect(usesB1(a, 512), "H = 512 on 1 thread").toBe(true);
+      const s = { T: 9, B: 1, I: 5, H: 128 };
+      const { unitSplits } = b.th.jobCount();
+      expectSameBits(recurrentRun(a, "lstm", s), recurrentRun(b, "lstm", s), "B=1 H=128, 2 threads");
+      expect(b.th.jobCount().unitSplits - unitSplits, "no step split").toBe(0);
+    } finally {
+      for (const l of [a, b]) l.th.setMinFlopsPerThread(0);
+    }
+  });
   it("reports the thread count; a different count needs dispose() first", async () => {
     const [a, b] = await libs();
     expect(a.th.threadCount()).toBe(1);

@@ -13,6 +13,7 @@ Adam; W3 = char LSTM, vocabulary 65, embedding 65, H=128, sequence 25,
 batch 1, hidden state carried (truncated BPTT), Adam.
 """
 import json
+import os
 import sys
 import time
 
@@ -99,7 +100,7 @@ def blas():
         return []
 
 
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas()}), flush=True)
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blasThreads": os.environ.get("OPENBLAS_NUM_THREADS"), "blas": blas()}), flush=True)
 cache = {}
 for line in sys.stdin:
     if not line.strip():

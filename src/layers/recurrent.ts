@@ -800,11 +800,14 @@ export class Recurrent {
   /**
    * The batch-1 LSTM path (assembly/small.ts: the recurrent products as
    * GEMVs, each whole time loop one call): B = 1, the forward direction, no
-   * padding, H a multiple of 4, one thread (with workers the steps are split
-   * across them instead). Bit-identical to the per-step loop.
+   * padding, H a multiple of 4, and a step too small to be split across
+   * threads (one recurrent product, 2·4H·H flops: with workers a bigger step
+   * is split across them by the per-step loop instead). Bit-identical to the
+   * per-step loop, on any number of threads.
    */
   private b1Path(B: number, rev: boolean, lens: Int32Array | null): boolean {
-    return B === 1 && this.kind === "lstm" && !rev && lens === null && this.hiddenSize % 4 === 0 && threads.threadCount() === 1;
+    const H = this.hiddenSize;
+    return B === 1 && this.kind === "lstm" && !rev && lens === null && H % 4 === 0 && !threads.splitsAt(2 * 4 * H * H);
   }
 
   /**

@@ -503,6 +503,18 @@ export function setMinFlopsPerThread(flops: number): void {
   minFlopsPerThread = flops;
 }
 
+/**
+ * Whether a job of `flops` is big enough to be split across the pool's
+ * threads (false without a pool). The gate and the workers' sleep are not
+ * consulted: this is the static size rule of {@link partsFor}, so a caller
+ * that picks a different kernel for work that would never split (the
+ * batch-1 LSTM path) picks the same one on every call. @internal
+ */
+export function splitsAt(flops: number): boolean {
+  if (!pool || !(flops > 0)) return false;
+  return minFlopsPerThread <= 0 || Math.min(pool.threads, Math.floor(flops / minFlopsPerThread)) > 1;
+}
+
 /** Parts worth making for `flops` of work (1 = do not split). */
 function partsFor(flops: number): number {
   if (!pool || !(flops > 0)) return 1;
