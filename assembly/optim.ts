@@ -146,7 +146,7 @@ export function rmsprop_step(p: usize, g: usize, s: usize, n: i32, lr: f64, alph
 @inline function adam_at(
   o: usize, p: usize, g: usize, m: usize, v: usize,
   vpf: v128, vgw: v128, vw1: v128, vb2: v128, vw2: v128, vrs2: v128, veps: v128, vss: v128, full: bool,
-): void {
+): v128 {
   const pp = f32x4.mul(ld(p + o, full), vpf); // AdamW decay (vpf = 1 for Adam: exact)
   const d = f32x4.add(ld(g + o, full), f32x4.mul(vgw, pp)); // Adam L2 term (vgw = 0 for AdamW)
   const m0 = ld(m + o, full);
@@ -155,7 +155,16 @@ export function rmsprop_step(p: usize, g: usize, s: usize, n: i32, lr: f64, alph
   st(m + o, mm, full);
   st(v + o, vv, full);
   const denom = f32x4.add(f32x4.div(f32x4.sqrt(vv), vrs2), veps);
-  st(p + o, f32x4.sub(pp, f32x4.mul(vss, f32x4.div(mm, denom))), full);
+  const np = f32x4.sub(pp, f32x4.mul(vss, f32x4.div(mm, denom)));
+  st(p + o, np, full);
+  return np;
+}
+
+/** -1 in each lane of x that is NaN or +-inf (exponent bits all ones), else 0. */
+// @ts-ignore: decorator
+@inline function nonfinite4(x: v128): v128 {
+  const vexp = v128.load(K, 16);
+  return i32x4.eq(v128.and(x, vexp), vexp);
 }
 
 /**
@@ -165,11 +174,12 @@ export function rmsprop_step(p: usize, g: usize, s: usize, n: i32, lr: f64, alph
  *   AdamW only: p *= 1 - lr*wd;   Adam only: d = g + wd*p (else d = g)
  *   m = m + (1-beta1)*(d - m);  v = beta2*v + (1-beta2)*d^2
  *   p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)
+ * Returns the number of new p that are NaN or +-inf (0 unless training diverged).
  */
 export function adam_step(
   p: usize, g: usize, m: usize, v: usize, n: i32,
   lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64, decoupled: i32, bc1: f64, bc2: f64,
-): void {
+): i32 {
   const dec = decoupled != 0;
   const vpf = f32x4.splat(dec ? <f32>(1 - lr * wd) : <f32>1);
   const vgw = f32x4.splat(dec ? <f32>0 : <f32>wd);
@@ -179,9 +189,15 @@ export function adam_step(
   const vrs2 = f32x4.splat(<f32>Math.sqrt(bc2));
   const veps = f32x4.splat(<f32>eps);
   const vss = f32x4.splat(<f32>(lr / bc1));
+  // The divergence check rides along: the new p are counted where they are
+  // made (the loop is bound by sqrt and div; the count is free), instead of a
+  // second pass over all parameters (count_nonfinite).
+  let bad = i32x4.splat(0);
   let i = 0;
-  for (; i + 4 <= n; i += 4) adam_at(<usize>i << 2, p, g, m, v, vpf, vgw, vw1, vb2, vw2, vrs2, veps, vss, true);
-  for (; i < n; i++) adam_at(<usize>i << 2, p, g, m, v, vpf, vgw, vw1, vb2, vw2, vrs2, veps, vss, false);
+  for (; i + 4 <= n; i += 4) bad = i32x4.sub(bad, nonfinite4(adam_at(<usize>i << 2, p, g, m, v, vpf, vgw, vw1, vb2, vw2, vrs2, veps, vss, true)));
+  let tail = 0;
+  for (; i < n; i++) tail -= i32x4.extract_lane(nonfinite4(adam_at(<usize>i << 2, p, g, m, v, vpf, vgw, vw1, vb2, vw2, vrs2, veps, vss, false)), 0);
+  return i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) + i32x4.extract_lane(bad, 3) + tail;
 }
 
 // ---- reductions --------------------------------------------------------------------

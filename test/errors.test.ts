@@ -14,6 +14,7 @@ import {
 import { fromONNX } from "../src/onnx/index.js";
 import { loadModelFile, saveModelFile, writeFileAtomic } from "../src/node.js";
 import type { Recurrent } from "../src/layers/recurrent.js";
+import { kernels } from "../src/runtime/wasm.js";
 
 type Case = [name: string, code: UnfoldErrorCode, call: () => unknown];
 
@@ -429,6 +430,20 @@ describe("typed errors: every bad call throws UnfoldError with its code and chan
       return;
     }
     throw new Error("no error");
+  });
+
+  it("an Adam update that makes weights non-finite (finite gradients, absurd lr) is caught by the fused count", () => {
+    const m = new Sequential({ input: { type: "features", size: 1 }, recurrent: [{ cell: "lstm", hiddenSize: 4 }], output: { size: 1, loss: "mse" }, mode: "many-to-one", seed: 2 });
+    const n = m.regions().reduce((s, r) => s + r.params.bytes / 4, 0);
+    // lr / (1 - beta1) = 3e39 overflows f32: every weight with a nonzero first moment becomes +-inf or NaN.
+    expect(() => m.fit({ inputs: [[0.5, -0.25]], targets: [[1]] }, { epochs: 1, optimizer: { type: "adam", lr: 3e38 } })).toThrow(
+      new RegExp(`update 1 made \\d+ weight\\(s\\) non-finite`),
+    );
+    let bad = 0;
+    for (const r of m.regions()) bad += kernels().count_nonfinite(r.params.ptr, r.params.bytes / 4);
+    expect(bad).toBeGreaterThan(0);
+    expect(bad).toBeLessThanOrEqual(n);
+    m.dispose();
   });
 
   it("TrainingDivergedError and ModelFileError are UnfoldErrors with their codes", () => {

@@ -100,8 +100,11 @@ export interface TrainHistory {
 }
 
 /**
- * Thrown when training produces a non-finite loss or gradient; the model keeps
- * its last good weights. An {@link UnfoldError} with code `E_NAN`.
+ * Thrown when training produces a non-finite loss, gradient or weight. A
+ * non-finite loss or gradient is caught before the update, so the model keeps
+ * its last good weights; an update that itself overflows the weights (a far
+ * too high learning rate) is caught right after it, and the message says to
+ * reload the last checkpoint. An {@link UnfoldError} with code `E_NAN`.
  */
 export class TrainingDivergedError extends UnfoldError {
   constructor(msg: string) {
@@ -121,8 +124,8 @@ export function applyUpdate(regions: ParamRegion[], opt: Optimizer, o: { clipNor
   }
   if (o.clipNorm !== null && norm > o.clipNorm) scaleGrads(regions, o.clipNorm / norm);
   if (o.clipValue !== undefined) clipGradValues(regions, o.clipValue);
-  opt.apply(o.lr);
-  const bad = countNonFiniteParams(regions);
+  // Adam's kernel counts the non-finite weights it writes; other optimizers are counted after.
+  const bad = opt.apply(o.lr) ?? countNonFiniteParams(regions);
   if (bad > 0) {
     throw new TrainingDivergedError(
       `unfold-rnn: update ${opt.step} made ${bad} weight(s) non-finite (the learning rate ${o.lr} is far too high for these gradients). ` +
