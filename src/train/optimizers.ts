@@ -175,7 +175,7 @@ export class Optimizer {
    * Returns how many parameters the update left NaN or infinite when the
    * optimizer's kernel counts them as it writes them (Adam and AdamW: no
    * second pass over the weights), else `undefined` (then count them with
-   * {@link countNonFiniteParams}).
+   * `countNonFiniteParams`, exported from this module).
    */
   apply(lr: number): number | undefined {
     v.checkNumber("lr", lr, { min: 0 });
