@@ -306,23 +306,45 @@ export function lstm_step_bwd(G: usize, cPrev: usize, tc: usize, dh: usize, dc: 
 
 // ---- GRU -------------------------------------------------------------------
 
+// Two passes per row, as in the LSTM forward (see there): the gates r and z
+// (gru_gate4, into the cache), then n and h (gru_state4), so that no loop
+// holds the chain sigmoid -> tanh of one vector.
+
+// One vector of the r or z gate: gi, gh, bi, bh at the same columns of Gi, Gh,
+// b_ih, b_hh; the activated gate goes to the cache.
 // @ts-ignore: decorator
-@inline function gru_fwd4(gi: usize, gh: usize, bi: usize, bh: usize, hp: usize, h: usize, cache: usize, hb: usize, k: i32, act: i32): void {
-  const r = gate4(f32x4.add(
+@inline function gru_gate4(gi: usize, gh: usize, bi: usize, bh: usize, cache: usize, k: i32, act: i32): void {
+  store_f32xk(cache, gate4(f32x4.add(
     f32x4.add(load_f32xk(gi, k), load_f32xk(bi, k)),
-    f32x4.add(load_f32xk(gh, k), load_f32xk(bh, k))), act);
-  const z = gate4(f32x4.add(
-    f32x4.add(load_f32xk(gi + hb, k), load_f32xk(bi + hb, k)),
-    f32x4.add(load_f32xk(gh + hb, k), load_f32xk(bh + hb, k))), act);
+    f32x4.add(load_f32xk(gh, k), load_f32xk(bh, k))), act), k);
+}
+
+// hn, n and h for one vector of columns (gi, gh, bi, bh at the r columns; the
+// cache holds r and z).
+// @ts-ignore: decorator
+@inline function gru_state4(gi: usize, gh: usize, bi: usize, bh: usize, hp: usize, h: usize, cache: usize, hb: usize, k: i32): void {
+  const r = load_f32xk(cache, k);
+  const z = load_f32xk(cache + hb, k);
   const hn = f32x4.add(load_f32xk(gh + 2 * hb, k), load_f32xk(bh + 2 * hb, k));
   const n = tanh4(f32x4.add(f32x4.add(load_f32xk(gi + 2 * hb, k), load_f32xk(bi + 2 * hb, k)), f32x4.mul(r, hn)));
   const hpv = load_f32xk(hp, k);
   // h = (1 - z) n + z h_prev = n + z (h_prev - n)
   store_f32xk(h, f32x4.add(n, f32x4.mul(z, f32x4.sub(hpv, n))), k);
-  store_f32xk(cache, r, k);
-  store_f32xk(cache + hb, z, k);
   store_f32xk(cache + 2 * hb, n, k);
   store_f32xk(cache + 3 * hb, hn, k);
+}
+
+// @ts-ignore: decorator
+@inline function gru_gate_cols(gi: usize, gh: usize, bi: usize, bh: usize, cache: usize, j0: i32, j1: i32, act: i32): void {
+  let j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    const o = <usize>j << 2;
+    gru_gate4(gi + o, gh + o, bi + o, bh + o, cache + o, 4, act);
+  }
+  if (j < j1) {
+    const o = <usize>j << 2;
+    gru_gate4(gi + o, gh + o, bi + o, bh + o, cache + o, j1 - j, act);
+  }
 }
 
 // @ts-ignore: decorator
@@ -335,14 +357,18 @@ export function lstm_step_bwd(G: usize, cPrev: usize, tc: usize, dh: usize, dc: 
     const hp = hPrev + row;
     const hr = h + row;
     const cr = cache + (row << 2);
+    // pass 1: r, z
+    gru_gate_cols(gi, gh, bIh, bHh, cr, j0, j1, act);
+    gru_gate_cols(gi + hb, gh + hb, bIh + hb, bHh + hb, cr + hb, j0, j1, act);
+    // pass 2: hn, n, h
     let j = j0;
     for (; j + 4 <= j1; j += 4) {
       const o = <usize>j << 2;
-      gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, 4, act);
+      gru_state4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, 4);
     }
     if (j < j1) {
       const o = <usize>j << 2;
-      gru_fwd4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, j1 - j, act);
+      gru_state4(gi + o, gh + o, bIh + o, bHh + o, hp + o, hr + o, cr + o, hb, j1 - j);
     }
   }
 }
