@@ -1,5 +1,7 @@
 // Shared by the benchmark suites: run benchmark.js cases and print a table.
 import Benchmark from "benchmark";
+// Node: read unfold.wasm (or UNFOLD_WASM=path) from disk, so that every suite also runs on its own (`node bench/<suite>.js`).
+import "../dist/runtime/use-node.js";
 
 /**
  * Time `fn` with benchmark.js; returns seconds per call (mean; min: the
