@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { time } from "./format.js";
-import { loadTfjs } from "./peers.js";
+import { corpusText, loadTfjs, W3, w3Text } from "./peers.js";
 
 const [engine, threadsArg = "1", simd = "plain"] = process.argv.slice(2);
 const threads = Number(threadsArg);
@@ -20,7 +20,6 @@ const versionOf = (pkg) => JSON.parse(readFileSync(new URL(`node_modules/${pkg}/
 
 // Workloads (../shared/DESIGN.md).
 const B = 32, T = 64, I = 64, H = 256, O = 64;
-const W3 = { V: 65, E: 65, H: 128, S: 25, calls: 8 };
 
 /** Deterministic uniform numbers in [-1, 1) (no dependency on our Rng, so peers share the data). */
 function uniform(n, seed) {
@@ -34,20 +33,6 @@ function uniform(n, seed) {
 }
 const ints = (n, k, seed) => Array.from(uniform(n, seed), (u) => Math.floor(((u + 1) / 2) * k) % k);
 
-/** Real text: the default corpus of `unfold train` (State of the Union addresses), 65 most frequent characters for W3. */
-function corpusText(limit = 200_000) {
-  return readFileSync(new URL("corpus/sotu.txt", root), "utf8").slice(0, limit);
-}
-/** W3's text: the corpus with only its W3.V most frequent characters kept; and its ids. */
-function w3Text() {
-  const text = corpusText(40_000);
-  const freq = new Map();
-  for (const c of text) freq.set(c, (freq.get(c) ?? 0) + 1);
-  const chars = [...freq].sort((a, b) => b[1] - a[1]).slice(0, W3.V).map(([c]) => c);
-  const idx = new Map(chars.map((c, i) => [c, i]));
-  const kept = [...text].filter((c) => idx.has(c));
-  return { text: kept.join(""), ids: kept.map((c) => idx.get(c)) };
-}
 const w3Ids = () => w3Text().ids;
 
 const engines = {
@@ -72,10 +57,10 @@ const engines = {
         const opts = { epochs: 1, batchSize: B, shuffle: false, optimizer: { type: "adam", lr: 1e-3 }, clipNorm: 5 };
         return { fn: () => m.fit({ inputs, targets }, opts) };
       },
-      /** The model of `unfold train --hidden 128 --layers L --embedding E` on its default corpus (all its characters), trained by fit(). */
+      /** The model of `unfold train --hidden 128 --layers L --embedding E` on W3's text (req.text "w3") or the default corpus (all its characters), trained by fit(). */
       async W3cli(cell, req) {
         const { Vocab } = await import("../dist/data/vocab.js");
-        const text = corpusText(40_000);
+        const text = req.text === "w3" ? w3Text().text : corpusText(40_000);
         const vocab = Vocab.fromChars(text);
         const m = new Sequential({ input: { type: "tokens", vocabSize: vocab.size, embeddingDim: req.embedding }, recurrent: [{ cell, hiddenSize: W3.H, numLayers: req.layers }], output: { size: vocab.size, loss: "xent" }, mode: "many-to-many", seed: 1 });
         const stream = Array.from(vocab.encode(text)).slice(0, W3.S * W3.calls + 1);
