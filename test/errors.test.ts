@@ -432,7 +432,7 @@ describe("typed errors: every bad call throws UnfoldError with its code and chan
     throw new Error("no error");
   });
 
-  it("an Adam update that makes weights non-finite (finite gradients, absurd lr) is caught by the fused count", () => {
+  it("an Adam update that makes weights non-finite (finite gradients, absurd lr) is caught by the fused check", () => {
     const m = new Sequential({ input: { type: "features", size: 1 }, recurrent: [{ cell: "lstm", hiddenSize: 4 }], output: { size: 1, loss: "mse" }, mode: "many-to-one", seed: 2 });
     const n = m.regions().reduce((s, r) => s + r.params.bytes / 4, 0);
     // lr / (1 - beta1) = 3e39 overflows f32: every weight with a nonzero first moment becomes +-inf or NaN.

@@ -48,7 +48,7 @@ export function rmsprop_step(
  * bc1 = 1 - beta1^t and bc2 = 1 - beta2^t for step t (from 1):
  * AdamW: p *= 1 - lr*wd and d = g; Adam: d = g + wd*p; then
  * m = beta1*m + (1-beta1)*d; v = beta2*v + (1-beta2)*d^2;
- * p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps). Returns how many new p are not finite.
+ * p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps). Returns 1 if any new p is not finite, else 0.
  */
 export function adam_step(
   p: Vec, g: ArrayLike<number>, m: Vec, v: Vec, n: number,
@@ -61,7 +61,7 @@ export function adam_step(
     m[i] = beta1 * m[i] + (1 - beta1) * d;
     v[i] = beta2 * v[i] + (1 - beta2) * d * d;
     p[i] -= ((lr / bc1) * m[i]) / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps);
-    if (!Number.isFinite(p[i])) bad++;
+    if (!Number.isFinite(p[i])) bad = 1;
   }
   return bad;
 }

@@ -123,7 +123,7 @@ export interface Kernels {
   rmsprop_step(p: Ptr, g: Ptr, s: Ptr, n: number, lr: number, alpha: number, eps: number, wd: number): void;
   /** Adam (decoupled = 0, wd added to g) or AdamW (decoupled = 1, p *= 1 - lr*wd).
    * bc1 = 1 - beta1^t, bc2 = 1 - beta2^t. Matches torch.optim.Adam/AdamW.
-   * Returns how many of the new p are NaN or infinite (the divergence check, fused). */
+   * Returns 1 if any new p is NaN or infinite, else 0 (the divergence check, fused). */
   adam_step(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, decoupled: number, bc1: number, bc2: number): number;
   /** Sum of squares of g [n] (accumulated in f64). */
   sum_squares(g: Ptr, n: number): number;

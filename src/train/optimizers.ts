@@ -172,18 +172,18 @@ export class Optimizer {
 
   /**
    * Apply one update with learning rate `lr` (the schedule's result).
-   * Returns how many parameters the update left NaN or infinite when the
-   * optimizer's kernel counts them as it writes them (Adam and AdamW: no
-   * second pass over the weights), else `undefined` (then count them with
+   * Returns whether the update left any parameter NaN or infinite when the
+   * optimizer's kernel checks that as it writes them (Adam and AdamW: no
+   * second pass over the weights), else `undefined` (then check with
    * `countNonFiniteParams`, exported from this module).
    */
-  apply(lr: number): number | undefined {
+  apply(lr: number): boolean | undefined {
     v.checkNumber("lr", lr, { min: 0 });
     this.step++;
     const k = kernels();
     const s = this.spec;
     const wd = s.weightDecay ?? 0;
-    let bad: number | undefined;
+    let bad: boolean | undefined;
     this.regions.forEach((r, i) => {
       const p = r.params.ptr;
       const g = r.grads.ptr;
@@ -205,7 +205,8 @@ export class Optimizer {
           const b1 = s.beta1 ?? 0.9;
           const b2 = s.beta2 ?? 0.999;
           const decoupled = s.type === "adamw";
-          bad = (bad ?? 0) + k.adam_step(p, g, m.get("m0").ptr, m.get("m1").ptr, n, lr, b1, b2, s.eps ?? 1e-8, s.weightDecay ?? (decoupled ? 0.01 : 0), decoupled ? 1 : 0, 1 - b1 ** this.step, 1 - b2 ** this.step);
+          const flagged = k.adam_step(p, g, m.get("m0").ptr, m.get("m1").ptr, n, lr, b1, b2, s.eps ?? 1e-8, s.weightDecay ?? (decoupled ? 0.01 : 0), decoupled ? 1 : 0, 1 - b1 ** this.step, 1 - b2 ** this.step);
+          bad = !!bad || flagged !== 0;
           break;
         }
       }

@@ -124,8 +124,10 @@ export function applyUpdate(regions: ParamRegion[], opt: Optimizer, o: { clipNor
   }
   if (o.clipNorm !== null && norm > o.clipNorm) scaleGrads(regions, o.clipNorm / norm);
   if (o.clipValue !== undefined) clipGradValues(regions, o.clipValue);
-  // Adam's kernel counts the non-finite weights it writes; other optimizers are counted after.
-  const bad = opt.apply(o.lr) ?? countNonFiniteParams(regions);
+  // Adam's kernel flags a non-finite weight as it writes it (then they are counted, for the
+  // message); the other optimizers' weights are counted after every update.
+  const flagged = opt.apply(o.lr);
+  const bad = flagged === false ? 0 : countNonFiniteParams(regions);
   if (bad > 0) {
     throw new TrainingDivergedError(
       `unfold-rnn: update ${opt.step} made ${bad} weight(s) non-finite (the learning rate ${o.lr} is far too high for these gradients). ` +
