@@ -1,0 +1,78 @@
+// A/B two (or more) builds of the kernels in one process, alternated round by
+// round, for the VM's modes (one vCPU 20-40% slower than the other for
+// minutes): a before/after from two separate runs means little here.
+//   node bench/ab.js <case> <a.wasm> [<b.wasm> ...] [--rounds N]
+//   case: lstm-step | gru-step   fused step kernel at B=32 H=256, ns per [B, H] element (best of 30x50 calls)
+//         w1                     LSTM.forward / forward+backward at W1 (B=32 T=64 I=64 H=256), ms (median of 15)
+// Each build is a single-threaded .wasm (npm run asbuild:release writes build/unfold.wasm;
+// asc assembly/index.ts --target release -o other.wasm builds another checkout's).
+import { readFileSync } from "node:fs";
+import { dispose, heap, init, kernels } from "../dist/runtime/wasm.js";
+import { LSTM } from "../dist/layers/recurrent.js";
+import { Rng } from "../dist/util/rng.js";
+import { wasmArrays } from "./format.js";
+
+const args = process.argv.slice(2);
+const ri = args.indexOf("--rounds");
+const rounds = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 5;
+const [which, ...files] = args;
+if (!["lstm-step", "gru-step", "w1"].includes(which) || files.length === 0) {
+  console.error("usage: node bench/ab.js lstm-step|gru-step|w1 a.wasm [b.wasm ...] [--rounds N]");
+  process.exit(2);
+}
+const B = 32, H = 256, BH = B * H, T = 64, I = 64;
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+function stepCase(k, put, rng) {
+  const u = (n, lo = -1, hi = 1) => rng.fillUniform(new Float32Array(n), lo, hi);
+  let call;
+  if (which === "lstm-step") {
+    const a = [put(u(4 * BH, -3, 3)), put(u(4 * H)), put(u(4 * H)), put(u(BH)), put(new Float32Array(BH)), put(new Float32Array(BH)), put(new Float32Array(BH))];
+    call = () => k.lstm_step_fwd(...a, B, H, 0);
+  } else {
+    const a = [put(u(3 * BH, -2, 2)), put(u(3 * BH, -2, 2)), put(u(3 * H)), put(u(3 * H)), put(u(BH)), put(new Float32Array(BH)), put(new Float32Array(4 * BH))];
+    call = () => k.gru_step_fwd(...a, B, H, 0);
+  }
+  for (let i = 0; i < 200; i++) call();
+  let best = Infinity;
+  for (let s = 0; s < 30; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 50; i++) call();
+    best = Math.min(best, (ms(t0) * 1e6) / 50 / BH);
+  }
+  return [best];
+}
+
+function w1Case(rng) {
+  const x = rng.fillUniform(new Float32Array(T * B * I), -1, 1);
+  const dOut = rng.fillUniform(new Float32Array(T * B * H), -1, 1);
+  const m = new LSTM({ inputSize: I, hiddenSize: H, seed: 1 });
+  for (let i = 0; i < 5; i++) { m.forward(x, { batchSize: B }); m.backward({ dOutput: dOut }); }
+  const f = [], fb = [];
+  for (let s = 0; s < 15; s++) {
+    const t0 = process.hrtime.bigint();
+    m.forward(x, { batchSize: B });
+    f.push(ms(t0));
+    m.backward({ dOutput: dOut });
+    fb.push(ms(t0));
+  }
+  m.dispose();
+  return [median(f), median(fb)];
+}
+
+const res = new Map(files.map((f) => [f, []]));
+for (let r = 0; r < rounds; r++) {
+  for (const f of files) {
+    await init(new Uint8Array(readFileSync(f)));
+    const { put } = wasmArrays(heap());
+    res.get(f).push(which === "w1" ? w1Case(new Rng(1)) : stepCase(kernels(), put, new Rng(5)));
+    dispose();
+  }
+}
+const unit = which === "w1" ? ["ms forward", "ms forward+backward"] : ["ns per element"];
+for (const f of files) {
+  const rs = res.get(f);
+  const cols = unit.map((u, j) => `${u}: ${rs.map((x) => x[j].toFixed(2)).join(" ")} (median ${median(rs.map((x) => x[j])).toFixed(2)})`);
+  console.log(`${f}\n  ${cols.join("\n  ")}`);
+}
