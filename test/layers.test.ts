@@ -327,3 +327,47 @@ describe("last step only", () => {
     expect(() => m.backward({ dOutput: dFull })).toThrow(/forward returned the last step only/);
   });
 });
+
+describe("forward({ output }): the output written into the caller's array", () => {
+  const T = 5, B = 3, I = 4, H = 8;
+  const x = randArray(new Rng(91), T * B * I);
+  const lengths = [5, 2, 4];
+  const cases: [string, { bidirectional?: boolean; batchFirst?: boolean }, { lastStepOnly?: boolean; lengths?: number[] }][] = [
+    ["time-major", {}, {}],
+    ["batch-first, bidirectional", { batchFirst: true, bidirectional: true }, {}],
+    ["last step only", {}, { lastStepOnly: true }],
+    ["last step only with lengths, bidirectional", { bidirectional: true }, { lastStepOnly: true, lengths }],
+    ["lengths", {}, { lengths }],
+  ];
+  it.each(cases)("%s: the same values as a fresh array, in the given array, whatever it held", (_, cfg, fo) => {
+    const m = new LSTM({ inputSize: I, hiddenSize: H, seed: 4, ...cfg });
+    const want = m.forward(x, { batchSize: B, ...fo });
+    const out = new Float32Array(want.output.length).fill(NaN);
+    const got = m.forward(x, { batchSize: B, ...fo, output: out });
+    expect(got.output).toBe(out);
+    expect(Array.from(out)).toEqual(Array.from(want.output));
+    expect(Array.from(got.hN)).toEqual(Array.from(want.hN));
+    // Reused: a second call overwrites it with the new input's output.
+    const x2 = randArray(new Rng(92), T * B * I);
+    const want2 = m.forward(x2, { batchSize: B, ...fo }).output;
+    m.forward(x2, { batchSize: B, ...fo, output: out });
+    expect(Array.from(out)).toEqual(Array.from(want2));
+    m.dispose();
+  });
+  it("a wrong length is refused before the forward runs (backward still sees the last forward); a non-Float32Array too", () => {
+    const m = new LSTM({ inputSize: I, hiddenSize: H, seed: 4 });
+    m.forward(x, { batchSize: B });
+    const dOut = randArray(new Rng(93), T * B * H);
+    m.backward({ dOutput: dOut });
+    const g1 = m.gradStateDict();
+    expect(() => m.forward(randArray(new Rng(94), T * B * I), { batchSize: B, output: new Float32Array(T * B * H - 1) })).toThrow(
+      /options\.output has 119 values; this output has 120 \(\[T, B, D\*H\] with T = 5, B = 3, D\*H = 8\)/,
+    );
+    expect(() => m.forward(x, { batchSize: B, lastStepOnly: true, output: new Float32Array(T * B * H) })).toThrow(/this output has 24 \(\[B, D\*H\] = \[3, 8\]\)/);
+    expect(() => m.forward(x, { batchSize: B, output: new Array(T * B * H).fill(0) as unknown as Float32Array })).toThrow(/options\.output must be a Float32Array/);
+    m.backward({ dOutput: dOut });
+    const g2 = m.gradStateDict();
+    for (const name of Object.keys(g1)) expect(Array.from(g2[name]), name).toEqual(Array.from(g1[name]));
+    m.dispose();
+  });
+});

@@ -87,6 +87,15 @@ export interface ForwardOptions {
    * is each sequence's step L_b-1 (PyTorch's `output[lengths-1, arange(B)]`).
    */
   lengths?: ArrayLike<number>;
+  /**
+   * Write the output into this array (its length must be the output's:
+   * T*B*D*H, or B*D*H with `lastStepOnly`) and return it as `output`,
+   * instead of a new array per call. For loops over big outputs: a fresh
+   * multi-megabyte array costs its page faults on every call, which on some
+   * VMs is milliseconds (2 MB: 6-7 ms on the project's VM, against 0.2 ms
+   * when reused; `bench/RESULTS.md`). Its old contents are overwritten.
+   */
+  output?: Float32Array;
 }
 
 /** Result of {@link Recurrent.forward}. */
@@ -449,6 +458,9 @@ export class Recurrent {
     checkInt("batchSize", B, 1);
     v.checkBool("forward: options.lastStepOnly", opts.lastStepOnly);
     v.checkBool("forward: options.training", opts.training);
+    if (opts.output !== undefined && !(opts.output instanceof Float32Array)) {
+      throw new UnfoldError("E_OPTION", `forward: options.output must be a Float32Array to write the output into, got ${Object.prototype.toString.call(opts.output)}`, { name: "output", expected: "a Float32Array" });
+    }
     const I = this.inputSize;
     if (x.length === 0 || x.length % (B * I) !== 0) {
       throw new UnfoldError("E_SHAPE", 
@@ -471,6 +483,14 @@ export class Recurrent {
     }
     const T = x.length / (B * I);
     const lens = checkLengths(opts.lengths, T, B, "forward: options.lengths");
+    if (opts.output !== undefined) {
+      // Checked before anything runs, so a wrong size leaves the last forward's state for its backward.
+      const DH = this.numDirections * this.hiddenSize;
+      const nOut = (opts.lastStepOnly ? 1 : T) * B * DH;
+      if (opts.output.length !== nOut) {
+        throw new UnfoldError("E_SHAPE", `forward: options.output has ${opts.output.length} values; this output has ${nOut} (${opts.lastStepOnly ? `[B, D*H] = [${B}, ${DH}]` : `${this.batchFirst ? "[B, T, D*H]" : "[T, B, D*H]"} with T = ${T}, B = ${B}, D*H = ${DH}`})`, { name: "output", expected: `${nOut} values`, received: opts.output.length });
+      }
+    }
     this.ensureCapacity(T, B);
     const k = kernels();
     const a = this.a;
@@ -498,16 +518,19 @@ export class Recurrent {
     const out = this.layerOut(this.numLayers - 1, B);
     let output: Float32Array;
     this.lastStepOnly = !!opts.lastStepOnly;
+    const dst = opts.output;
+    // The output leaves WASM memory as a copy: into opts.output, or a new array.
+    const take = (view: Float32Array): Float32Array => (dst ? (dst.set(view), dst) : view.slice());
     if (this.lastStepOnly && lens) {
       // Each sequence's own last real step, row (L_b - 1)*B + b.
       const all = hp.f32(out, T * B * D * H);
-      output = new Float32Array(B * D * H);
+      output = dst ?? new Float32Array(B * D * H);
       for (let b = 0; b < B; b++) output.set(all.subarray(((lens[b] - 1) * B + b) * D * H, ((lens[b] - 1) * B + b + 1) * D * H), b * D * H);
-    } else if (this.lastStepOnly) output = hp.f32(out + (T - 1) * B * D * H * 4, B * D * H).slice();
+    } else if (this.lastStepOnly) output = take(hp.f32(out + (T - 1) * B * D * H * 4, B * D * H));
     else if (this.batchFirst) {
       k.swap01_f32(a.dA.ptr, out, T, B, D * H);
-      output = hp.f32(a.dA.ptr, T * B * D * H).slice();
-    } else output = hp.f32(out, T * B * D * H).slice();
+      output = take(hp.f32(a.dA.ptr, T * B * D * H));
+    } else output = take(hp.f32(out, T * B * D * H));
     const { hN, cN } = this.finalStatePtr();
     const n = this.units.length * B * H;
     const res: ForwardResult = { output, hN: hp.f32(hN, n).slice() };
