@@ -148,7 +148,7 @@ export function rnn_step_bwd(h: usize, dh: usize, dG: usize, B: i32, H: i32, act
 // reorder window holds under two such iterations, so the loop ran at the
 // chain's latency, not at its throughput. Split per row (a row's 4H gates stay
 // in L1 between the passes) the same math measured 1.29x faster at B = 32,
-// H = 256 (10.4 -> 8.1 ns per [B, H] element, bench/kernels-gates.js).
+// H = 256 (10.4 -> 8.1 ns per [B, H] element, node bench/ab.js lstm-step).
 // Same operations on each value as the one-pass form: the results are
 // identical.
 
