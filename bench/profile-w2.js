@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 
 const root = pathToFileURL(resolve(process.argv[2] ?? new URL("..", import.meta.url).pathname)).href;
+await import(`${root}/dist/runtime/use-node.js`); // Node: read unfold.wasm from disk
 const { init } = await import(`${root}/dist/runtime/wasm.js`);
 const { Sequential } = await import(`${root}/dist/model/sequential.js`);
 const { Rng } = await import(`${root}/dist/util/rng.js`);
