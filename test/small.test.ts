@@ -39,8 +39,8 @@ describe("gemv_b1 / b1_pack_t", () => {
       for (const K of [0, 1, 3, 4, 7, 37]) {
         for (const beta of [0, 1]) {
           const m = new Mem();
-          const x = rng.fillUniform(new Float32Array(Math.max(K, 1)), -1, 1);
-          const y0 = rng.fillUniform(new Float32Array(N), -1, 1);
+          const x = rng.fillUniform(new Float32Array(Math.max(K, 1)), -1, 1) as Float32Array;
+          const y0 = rng.fillUniform(new Float32Array(N), -1, 1) as Float32Array;
           // Packed: y = W x (W [N, K], ld K + 1).
           const ld = K + 1;
           const Wl = rng.fillUniform(new Float32Array(N * ld), -1, 1);
