@@ -104,6 +104,20 @@ const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127
   return v128.load32_splat((k == K_BIAS || k == K_SIGN || k == K_ABS ? ITAB : TAB) + (<usize>k << 2));
 }
 
+/**
+ * e^r - 1 ~ r + r^2 p(r) for the reduced argument |r| <= ln2/2: the Cephes
+ * degree-5 p by Estrin's scheme (see the top of this file). Shared by exp and
+ * tanh.
+ */
+// @ts-ignore: decorator
+@inline function expm1_reduced4(r: v128): v128 {
+  const r2 = f32x4.mul(r, r);
+  const pa = madd4(kc(K_EXP_P0), r, kc(K_EXP_P1));
+  const pb = madd4(kc(K_EXP_P2), r, kc(K_EXP_P3));
+  const pc = madd4(kc(K_EXP_P4), r, kc(K_EXP_P5));
+  return madd4(madd4(madd4(pa, r2, pb), r2, pc), r2, r);
+}
+
 /** exp(x) for x already clamped to [-104, 89] (or NaN). */
 // @ts-ignore: decorator
 @inline function exp4_clamped(x: v128): v128 {
@@ -116,13 +130,8 @@ const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127
   let r = nmadd4(n, kc(K_LN2_HI), x);
   r = nmadd4(n, kc(K_LN2_LO), r);
   // e^r ~ 1 + r + r^2 p(r)
-  const r2 = f32x4.mul(r, r);
-  const pa = madd4(kc(K_EXP_P0), r, kc(K_EXP_P1));
-  const pb = madd4(kc(K_EXP_P2), r, kc(K_EXP_P3));
-  const pc = madd4(kc(K_EXP_P4), r, kc(K_EXP_P5));
-  const p = madd4(madd4(pa, r2, pb), r2, pc);
   const one = kc(K_ONE);
-  const pe = f32x4.add(madd4(p, r2, r), one);
+  const pe = f32x4.add(expm1_reduced4(r), one);
   // 2^n = 2^n1 * 2^n2, n1 = n >> 1, n2 = n - n1, both in [-75, 64].
   const bias = kc(K_BIAS);
   const n1 = i32x4.shr_s(ni, 1);
@@ -174,12 +183,7 @@ const ITAB: usize = memory.data<i32>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127
   const n = f32x4.sub(t, shift);
   let r = nmadd4(n, kc(K_LN2_HI), y);
   r = nmadd4(n, kc(K_LN2_LO), r);
-  const r2 = f32x4.mul(r, r);
-  const pa = madd4(kc(K_EXP_P0), r, kc(K_EXP_P1));
-  const pb = madd4(kc(K_EXP_P2), r, kc(K_EXP_P3));
-  const pc = madd4(kc(K_EXP_P4), r, kc(K_EXP_P5));
-  const p = madd4(madd4(pa, r2, pb), r2, pc);
-  const q = madd4(p, r2, r);
+  const q = expm1_reduced4(r);
   const s = i32x4.shl(t, 23);
   const one = kc(K_ONE);
   const m = madd4(s, q, f32x4.sub(s, one));
