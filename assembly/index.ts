@@ -21,3 +21,4 @@ export * from "./small";
 export function heap_base(): usize {
   return __heap_base;
 }
+export * from "./steal";

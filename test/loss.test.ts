@@ -29,7 +29,7 @@ const U = 2 ** -24;
 const NS = [0, 1, 3, 4, 5, 7, 8, 9, 17, 33, 257];
 /** (M, N): N on, below and above multiples of 4 and 16, and one wide row. */
 const MN: [number, number][] = [
-  [0, 5], [1, 1], [1, 3], [2, 4], [3, 5], [4, 7], [5, 8], [7, 9], [8, 16], [3, 17], [9, 33], [2, 257], [33, 3], [17, 20],
+  [0, 5], [1, 1], [1, 3], [2, 4], [3, 5], [4, 7], [5, 8], [7, 9], [8, 16], [3, 17], [9, 33], [2, 257], [33, 3], [17, 20], [5, 1024], [6, 259],
 ];
 const SOFTMAX_TOL = 2e-6;
 const XENT_TOL = 1e-6;
@@ -77,6 +77,24 @@ describe("sum_rows", () => {
           expect(Math.abs(got[j] - want[j])).toBeLessThanOrEqual(bound);
         }
       }
+    }
+  });
+});
+
+describe("sum_rows, summation order", () => {
+  // Wide rows are added row by row into dst, narrow ones in column blocks down the rows:
+  // either way each column is ((0 + r0) + r1) + ... in f32, bit for bit.
+  it.each([[64, 1024], [9, 259], [40, 64], [3, 300]])("M=%i N=%i equals the in-order float32 sum exactly", (M, N) => {
+    const rng = new Rng(M + N);
+    const src = randArray(rng, M * N, -3, 3);
+    const pd = mem.alloc(N, 0);
+    k.sum_rows(pd, mem.put(src, 0), M, N, 0);
+    const got = mem.get(pd, N);
+    const f32 = Math.fround;
+    for (let j = 0; j < N; j++) {
+      let a = 0;
+      for (let i = 0; i < M; i++) a = f32(a + f32(src[i * N + j]));
+      expect(got[j]).toBe(a);
     }
   });
 });

@@ -121,6 +121,32 @@ describe("threads: bit-identical to one thread", () => {
     }
   }
 
+  it("work stealing: with a worker that sleeps after claiming its part, the main thread runs the worker's chunks of every recurrent step (same bits); the static split (stealing off) gives the same bits", async () => {
+    const [a, b] = await libs();
+    const s = { T: 3, B: 32, I: 9, H: 40 };
+    try {
+      for (const cell of ["lstm", "gru", "rnn_tanh"] as Cell[]) {
+        const ref = recurrentRun(a, cell, s);
+        b.th.setThreadGate({ enabled: false, slowWorkersMs: 2 });
+        const c0 = b.th.jobCount();
+        expectSameBits(ref, recurrentRun(b, cell, s), `${cell}, slow worker`);
+        const c1 = b.th.jobCount();
+        // 3 forward steps (5 chunks of one panel each) and 3 backward steps (8 chunks of 4 rows): the worker's
+        // ranges are 2 or 3 chunks of the forward and 4 of the backward; it wakes after the main thread is done.
+        expect(c1.chunksTaken - c0.chunksTaken, `${cell}: chunks the main thread took from the worker`).toBeGreaterThanOrEqual(3 * 2 + 3 * 4);
+        b.th.setThreadGate({ slowWorkersMs: 0 });
+        b.th.setStealing(false);
+        const c2 = b.th.jobCount();
+        expectSameBits(ref, recurrentRun(b, cell, s), `${cell}, static split`);
+        expect(b.th.jobCount().chunksTaken + b.th.jobCount().chunksGiven, "no stolen splits with stealing off").toBe(c2.chunksTaken + c2.chunksGiven);
+        b.th.setStealing(true);
+      }
+    } finally {
+      b.th.setStealing(true);
+      b.th.setThreadGate({ enabled: true, slowWorkersMs: 0, reset: true });
+    }
+  });
+
   it("Dense forward + backward (O = 13, 5 and 40 columns: partial panels, rows split when a panel is all there is)", async () => {
     const libsAll = await libs();
     for (const [N, I, O] of [[50, 7, 13], [33, 9, 5], [6, 16, 40], [1, 3, 17]]) {

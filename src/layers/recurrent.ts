@@ -1130,7 +1130,9 @@ export class Recurrent {
       threads.gemmTN(H, H, TB, dGh + 2 * H * 4, GH, c.gru!.ptr + 3 * H * 4, 4 * H, u.gWHh.ptr + 2 * H * H * 4, H, 0, scratch);
     }
     k.sum_rows(u.gBIh.ptr, dG, TB, GH, 0);
-    k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
+    // LSTM: both biases add to the same pre-activations (dGh is dG), so their gradients are equal.
+    if (dGh === dG) k.copy2d_f32(u.gBHh.ptr, GH, u.gBIh.ptr, GH, 1, GH);
+    else k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
     // dX (+)= dG W_ih: the reverse direction adds to the forward direction's.
     threads.gemmNN(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
   }

@@ -205,6 +205,20 @@ export interface Kernels {
   /** LSTM backward over T steps at B = 1 (t = T-1..0): lstm_step_bwd, then dL/dh_{t-1} = dG_t W_hh (W [4H, H] in place) added
    * into dHs[t-1], or written to dh0 at t = 0. dc [H]: dL/dc_{T-1} in, dL/dc_{-1} out. H a multiple of 32. */
   lstm_bwd_b1(T: number, H: number, G: Ptr, cs: Ptr, tc: Ptr, dHs: Ptr, dc: Ptr, dG: Ptr, W: Ptr, dh0: Ptr, gact: number): void;
+
+  // ---- steal.ts: forward steps split across threads with work stealing --------
+  /** One thread's part of a forward step split by hidden units into chunks (threads.ts, unitSteal):
+   * runs its own range of chunks (queue q) from the front, then the other parts' from the back; per chunk,
+   * the gate GEMMs h_{t-1} W_hh^T (Wp packed) of its units and the cell on them, as the *_step_fwd_cols
+   * split does. actPart = gact (or act) | part << 8. Returns the chunks it ran. */
+  lstm_step_fwd_steal(hPrev: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, cPrev: Ptr, c: Ptr, h: Ptr, tc: Ptr, B: number, H: number, q: Ptr, actPart: number): number;
+  gru_step_fwd_steal(hPrev: Ptr, Wp: Ptr, Gi: Ptr, Gh: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, cache: Ptr, B: number, H: number, q: Ptr, actPart: number): number;
+  rnn_step_fwd_steal(hPrev: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, h: Ptr, B: number, H: number, q: Ptr, actPart: number): number;
+  /** The backward steps split by batch rows the same way (rows per chunk a multiple of 4): per chunk, the cell's
+   * backward on its rows, then their dL/dh_{t-1} = beta*dPrev + dG W_hh (Wp packed; GRU: dhPrev += dGh W_hh). */
+  lstm_step_bwd_steal(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, B: number, H: number, beta: number, q: Ptr, actPart: number): number;
+  gru_step_bwd_steal(cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, Wp: Ptr, B: number, H: number, q: Ptr, actPart: number): number;
+  rnn_step_bwd_steal(h: Ptr, dh: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, B: number, H: number, beta: number, q: Ptr, actPart: number): number;
 }
 
 /** Names of all functions in {@link Kernels}, checked at load time. */
@@ -223,4 +237,6 @@ export const KERNEL_NAMES = [
   "quantize_act_q8", "gemv_q8", "cell_step_b1_q8", "dense_b1_q8", "simd_peak_f32x4",
   "masked_softmax_fwd", "masked_softmax_bwd", "additive_scores_fwd", "additive_scores_bwd",
   "b1_pack_t", "gemv_b1", "lstm_fwd_b1", "lstm_bwd_b1",
+  "lstm_step_fwd_steal", "gru_step_fwd_steal", "rnn_step_fwd_steal",
+  "lstm_step_bwd_steal", "gru_step_bwd_steal", "rnn_step_bwd_steal",
 ] as const;

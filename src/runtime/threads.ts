@@ -31,6 +31,9 @@
  *  - Recurrent backward steps (and forward when H mod 8 != 0): rows of the
  *    batch. A step's GEMM row b (h_{t-1}[b] W^T) and the cell kernel's row b
  *    need only row b, so one job per time step runs both.
+ *  - Both recurrent splits steal work (unitSteal, rowSteal; assembly/steal.ts):
+ *    the step is cut into chunks, each part runs its own range, then takes
+ *    chunks from the back of the others', so a slower thread holds up no step.
  *
  * With one thread (the default) every dispatcher calls its kernel directly,
  * exactly as the layers did before.
@@ -134,6 +137,9 @@ export class ThreadPool {
   stalls = 0;
   /** Milliseconds the main thread spent waiting for workers' parts after its own. */
   waitMs = 0;
+  /** Chunks of stolen splits the main thread ran from the workers' ranges, and chunks of its own range the workers ran. */
+  chunksTaken = 0;
+  chunksGiven = 0;
   /** Jobs run on the main thread alone because the workers slept and the work did not yet warrant waking them. */
   sleepSkips = 0;
   private wakeDebt = 0;
@@ -161,7 +167,22 @@ export class ThreadPool {
     private readonly canBlock: boolean,
     private readonly errors: string[],
     private readonly k: Kernels,
+    /** Byte offset of the work-stealing queue (see assembly/steal.ts). */
+    readonly queue: Ptr,
+    private readonly q32: Int32Array,
   ) {}
+
+  /**
+   * Set the queue for a stolen split of `chunks` chunks of `unitsPerChunk`
+   * units over `n` parts: part w owns chunks [cut(w), cut(w+1)). Written
+   * before the job is posted (post's Atomics.store publishes it). @internal
+   */
+  setQueue(n: number, unitsPerChunk: number, chunks: number): void {
+    const q = this.q32;
+    q[0] = n;
+    q[1] = unitsPerChunk;
+    for (let w = 0; w < n; w++) q[16 * (1 + w)] = cut(w, n, chunks, 1) | (cut(w + 1, n, chunks, 1) << 16);
+  }
 
   /** Threads including the main one. */
   get threads(): number {
@@ -179,7 +200,11 @@ export class ThreadPool {
     const i32 = new Int32Array(memory.buffer, ctl, (workers * CTL.BYTES) / 4);
     const f64 = new Float64Array(memory.buffer, ctl, (workers * CTL.BYTES) / 8);
     i32.fill(0);
-    const pool = new ThreadPool(made, i32, f64, isNode, errors, k);
+    // The stealing queue follows the control blocks: a header line, then one line per thread.
+    const queue = ctl + workers * CTL.BYTES;
+    const q32 = new Int32Array(memory.buffer, queue, (16 * (workers + 2)));
+    q32.fill(0);
+    const pool = new ThreadPool(made, i32, f64, isNode, errors, k, queue, q32);
     const cleanups: (() => void)[] = [];
     try {
       const ready: Promise<void>[] = [];
@@ -455,9 +480,9 @@ export function threadCount(): number {
  * split by hidden units. @internal
  */
 export function jobCount(): JobCounts {
-  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0 };
+  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
   const p = pool;
-  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs };
+  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
 }
 
 /**
@@ -474,6 +499,9 @@ export interface JobCounts {
   sleepSkips: number;
   stalls: number;
   waitMs: number;
+  /** Chunks of stolen splits (unitSteal) the main thread took from the workers' ranges / the workers took from its range. */
+  chunksTaken: number;
+  chunksGiven: number;
 }
 
 /**
@@ -676,6 +704,69 @@ function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [
 }
 
 /**
+ * Chunks per thread of a stolen split (see {@link unitSteal}): enough that a
+ * thread running at 3/4 the speed of the other ends within ~1/16 of a
+ * step of it, few enough that a chunk's calls stay cheap.
+ */
+const CHUNKS_PER_PART = 8;
+/** Whether forward steps split by units steal work (assembly/steal.ts); off: the static split of {@link colSplit}. */
+let stealing = true;
+
+/** Turn work stealing in the split forward steps on or off (benchmarks, tests). @internal */
+export function setStealing(on: boolean): void {
+  stealing = on;
+}
+
+/**
+ * A forward step split by hidden units with work stealing: the units are cut
+ * into chunks of whole 8-wide panels, part w owns a contiguous range of
+ * them, and a part that runs out takes chunks from the back of the others'
+ * ranges (assembly/steal.ts). `fn` (a *_step_fwd_steal kernel) gets `args`,
+ * then the queue and `act | part << 8`. Returns false (nothing done) where
+ * {@link colSplit} would, or when stealing is off.
+ */
+function unitSteal(H: number, flops: number, fn: number, args: number[], act: number): boolean {
+  if (!pool || !stealing || H % 8 !== 0) return false;
+  if (!stealJob(Math.min(partsFor(flops), H >> 3), H >> 3, 8, fn, args, act)) return false;
+  pool.unitSplits++;
+  return true;
+}
+
+/**
+ * A backward step split by batch rows with work stealing, as {@link rowSplit}
+ * splits it (chunks of whole 4-row groups). Returns false (nothing done)
+ * where rowSplit would, or when stealing is off.
+ */
+function rowSteal(B: number, flops: number, fn: number, args: number[], act: number): boolean {
+  if (!pool || !stealing) return false;
+  return stealJob(Math.min(partsFor(flops), B >> 2), Math.ceil(B / 4), 4, fn, args, act);
+}
+
+/**
+ * Post a stolen split over `n` parts of `total` groups of `quantum` units
+ * (panels of 8 hidden units, or 4 batch rows), run the main thread's part
+ * and wait for the rest (see {@link unitSteal}).
+ */
+function stealJob(n: number, total: number, quantum: number, fn: number, args: number[], act: number): boolean {
+  if (n < 2) return false;
+  const p = pool!;
+  const per = Math.ceil(total / Math.min(total, CHUNKS_PER_PART * n));
+  const chunks = Math.ceil(total / per);
+  p.setQueue(n, quantum * per, chunks);
+  for (let w = 1; w < n; w++) {
+    p.setCall(w - 1, 0, fn, [...args, p.queue, act | (w << 8)]);
+    p.post(w - 1, 1);
+  }
+  const k = kern() as unknown as Record<string, (...a: number[]) => number>;
+  const mine = k[KERNEL_NAMES[fn]](...args, p.queue, act);
+  p.wait(n - 1, Math.max(mine, 1) / chunks);
+  const own = cut(1, n, chunks, 1);
+  if (mine > own) p.chunksTaken += mine - own;
+  else p.chunksGiven += own - mine;
+  return true;
+}
+
+/**
  * The gate GEMMs of units [u0, u1): for every gate block g < G,
  * C[:, g*H + u0 .. g*H + u1) = beta*C + A Wp, A = h_{t-1} [B, H], Wp packed [4H or 3H or H / 8][H][8].
  */
@@ -705,7 +796,8 @@ export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, b
   const GH = 4 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
-    (!colSplit(H, 2 * B * GH * H, (u0, u1) => [
+    (!unitSteal(H, 2 * B * GH * H, F.lstm_step_fwd_steal, [hPrev, Wp, G, bIh, bHh, cPrev, c, h, tc, B, H], gact) &&
+    !colSplit(H, 2 * B * GH * H, (u0, u1) => [
       ...gateGemms(4, B, H, hPrev, Wp, G, 1, u0, u1),
       [F.lstm_step_fwd_cols, [G, bIh, bHh, cPrev, c, h, tc, B, H, u0, u1, gact]],
     ]) &&
@@ -728,10 +820,11 @@ export function lstmStepBwd(B: number, H: number, G: Ptr, cPrev: Ptr, tc: Ptr, d
   const GH = 4 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
+    (!rowSteal(B, 2 * B * GH * H, F.lstm_step_bwd_steal, [G, cPrev, tc, dh, dc, dG, Wp, dPrev, B, H, beta], gact) &&
     !rowSplit(B, 2 * B * GH * H, [
       [F.lstm_step_bwd, [G, cPrev, tc, dh, dc, dG, B, H, gact], [g, r, r, r, r, g, 0, 0, 0], 6],
       [F.gemm_packed_f32x4_4x8, [B, H, GH, dG, GH, 1, Wp, dPrev, H, beta], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
-    ])
+    ]))
   ) {
     k.lstm_step_bwd(G, cPrev, tc, dh, dc, dG, B, H, gact);
     gemmPacked(B, H, GH, dG, GH, 1, Wp, dPrev, H, beta);
@@ -747,7 +840,8 @@ export function gruStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, Gi: Ptr, G
   const GH = 3 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
-    (!colSplit(H, 2 * B * GH * H, (u0, u1) => [
+    (!unitSteal(H, 2 * B * GH * H, F.gru_step_fwd_steal, [hPrev, Wp, Gi, Gh, bIh, bHh, h, cache, B, H], gact) &&
+    !colSplit(H, 2 * B * GH * H, (u0, u1) => [
       ...gateGemms(3, B, H, hPrev, Wp, Gh, 0, u0, u1),
       [F.gru_step_fwd_cols, [Gi, Gh, bIh, bHh, hPrev, h, cache, B, H, u0, u1, gact]],
     ]) &&
@@ -770,10 +864,11 @@ export function gruStepBwd(B: number, H: number, cache: Ptr, hPrev: Ptr, dh: Ptr
   const GH = 3 * H, r = 4 * H, g = 4 * GH;
   if (
     !pool ||
+    (!rowSteal(B, 2 * B * GH * H, F.gru_step_bwd_steal, [cache, hPrev, dh, dGi, dGh, dhPrev, Wp, B, H], gact) &&
     !rowSplit(B, 2 * B * GH * H, [
       [F.gru_step_bwd, [cache, hPrev, dh, dGi, dGh, dhPrev, B, H, gact], [4 * r, r, r, g, g, r, 0, 0, 0], 6],
       [F.gemm_packed_f32x4_4x8, [B, H, GH, dGh, GH, 1, Wp, dhPrev, H, 1], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
-    ])
+    ]))
   ) {
     k.gru_step_bwd(cache, hPrev, dh, dGi, dGh, dhPrev, B, H, gact);
     gemmPacked(B, H, GH, dGh, GH, 1, Wp, dhPrev, H, 1);
@@ -786,7 +881,8 @@ export function rnnStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, bI
   const r = 4 * H;
   if (
     !pool ||
-    (!colSplit(H, 2 * B * H * H, (u0, u1) => [
+    (!unitSteal(H, 2 * B * H * H, F.rnn_step_fwd_steal, [hPrev, Wp, G, bIh, bHh, h, B, H], act) &&
+    !colSplit(H, 2 * B * H * H, (u0, u1) => [
       ...gateGemms(1, B, H, hPrev, Wp, G, 1, u0, u1),
       [F.rnn_step_fwd_cols, [G, bIh, bHh, h, B, H, act, u0, u1]],
     ]) &&
@@ -806,10 +902,11 @@ export function rnnStepBwd(B: number, H: number, h: Ptr, dh: Ptr, dG: Ptr, Wp: P
   const r = 4 * H;
   if (
     !pool ||
+    (!rowSteal(B, 2 * B * H * H, F.rnn_step_bwd_steal, [h, dh, dG, Wp, dPrev, B, H, beta], act) &&
     !rowSplit(B, 2 * B * H * H, [
       [F.rnn_step_bwd, [h, dh, dG, B, H, act], [r, r, r, 0, 0, 0], 3],
       [F.gemm_packed_f32x4_4x8, [B, H, H, dG, H, 1, Wp, dPrev, H, beta], [0, 0, 0, r, 0, 0, 0, r, 0, 0], 0],
-    ])
+    ]))
   ) {
     k.rnn_step_bwd(h, dh, dG, B, H, act);
     gemmPacked(B, H, H, dG, H, 1, Wp, dPrev, H, beta);

@@ -276,7 +276,8 @@ async function load(source: WasmSource | undefined, threads: number, simd: SimdB
   let pool: ThreadPool | null = null;
   if (threads > 1) {
     // The control blocks: one 64-byte-aligned block per worker, never freed.
-    const ctl = (heap.alloc((threads - 1) * CTL.BYTES + 64) + 63) & ~63;
+    // The workers' control blocks, then the work-stealing queue (threads.ts, unitSteal): one 64-byte line per thread and a header.
+    const ctl = (heap.alloc((threads - 1) * CTL.BYTES + 64 * (threads + 1) + 64) + 63) & ~63;
     try {
       pool = await ThreadPool.start(k, module, memory!, ctl, threads - 1);
     } catch (err) {

@@ -1,0 +1,193 @@
+// Work stealing for the recurrent steps split across threads
+// (src/runtime/threads.ts, unitSteal and rowSteal).
+//
+// Backward steps are cut by batch rows instead (rows per chunk a multiple of
+// 4): a chunk is the cell's backward on its rows and their part of
+// dL/dh_{t-1} = dG W_hh, which needs no other rows.
+//
+// A step's hidden units are cut into chunks of whole 8-wide panels. Part w
+// (thread w; 0 = the main thread) owns a contiguous range of chunks, runs
+// them from the front, then takes chunks from the back of the other parts'
+// ranges. So a thread that runs slower (a vCPU with less of its core, a
+// worker that started late or lost its core for a while) gets fewer chunks,
+// step by step, instead of holding up the whole step. A chunk is the gate
+// GEMMs of its units (h_{t-1} W_hh^T, every gate block) and the cell on
+// those units: its results do not depend on which thread runs it or when,
+// so any split gives the bits of one thread.
+//
+// The queue q (written by the main thread before it posts the step, 64-byte
+// lines so that the parts' claims do not share a cache line):
+//   q + 0:  i32 n, the number of parts
+//   q + 4:  i32 units per chunk (a multiple of 8)
+//   q + 64 * (1 + w): part w's range of chunks, lo | hi << 16 (lo >= hi: empty)
+// A claim is a compare-exchange of one word: lo + 1 from the front (the
+// owner), hi - 1 from the back (a thief). Each kernel returns the number of
+// chunks it ran (the main thread's share, for the gate in threads.ts).
+
+import { gemm_packed_f32x4_4x8 } from "./gemm";
+import { gru_step_bwd, gru_step_fwd_cols, lstm_step_bwd, lstm_step_fwd_cols, rnn_step_bwd, rnn_step_fwd_cols } from "./cells";
+
+/** Bytes between two parts' range words. */
+const LINE: usize = 64;
+
+/**
+ * Take a chunk from the range word at qw: the first (front, the owner) or
+ * the last (a thief). Returns it, or -1 when the range is empty.
+ */
+// @ts-ignore: decorator
+@inline function claim(qw: usize, front: bool): i32 {
+  let got = -2;
+  while (got == -2) {
+    let v: i32;
+    if (ASC_FEATURE_THREADS) v = atomic.load<i32>(qw);
+    else v = load<i32>(qw);
+    const lo = v & 0xffff, hi = v >>> 16;
+    const nv = front ? v + 1 : v - 0x10000;
+    if (lo >= hi) got = -1;
+    else if (ASC_FEATURE_THREADS) {
+      if (atomic.cmpxchg<i32>(qw, v, nv) == v) got = front ? lo : hi - 1;
+    } else {
+      store<i32>(qw, nv);
+      got = front ? lo : hi - 1;
+    }
+  }
+  return got;
+}
+
+/**
+ * Gate GEMMs of units [u0, u1) for G gate blocks: C[:, g*H + u0 .. g*H + u1)
+ * = beta*C + hPrev [B, H] * Wp (packed [G*H / 8][H][8]).
+ */
+// @ts-ignore: decorator
+@inline function gateGemms(nG: i32, B: i32, H: i32, hPrev: usize, Wp: usize, C: usize, beta: f32, u0: i32, u1: i32): void {
+  const ldc = nG * H;
+  for (let g = 0; g < nG; g++) {
+    const col = g * H + u0;
+    gemm_packed_f32x4_4x8(B, u1 - u0, H, hPrev, H, 1, Wp + <usize>(col >> 3) * <usize>H * 32, C + (<usize>col << 2), ldc, beta);
+  }
+}
+
+/**
+ * Run chunks for part `me` until none is left anywhere; `kind` 0 = LSTM,
+ * 1 = GRU (reset after), 2 = SimpleRNN. Returns the chunks run.
+ */
+// @ts-ignore: decorator
+@inline function run(kind: i32, q: usize, me: i32, B: i32, H: i32, hPrev: usize, Wp: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize, act: i32): i32 {
+  const n = load<i32>(q);
+  const cu = load<i32>(q, 4);
+  let done = 0;
+  let w = me;
+  let more = true;
+  while (more) {
+    // Own range first, then each other part's from the back.
+    let c = -1;
+    for (let v = 0; v < n && c < 0; v++) {
+      const qw = q + LINE * <usize>(1 + w);
+      c = claim(qw, w == me);
+      if (c < 0) w = w + 1 == n ? 0 : w + 1;
+    }
+    if (c < 0) {
+      more = false;
+      continue;
+    }
+    const u0 = c * cu;
+    const u1 = min(u0 + cu, H);
+    if (kind == 0) {
+      // a0 G, a1 bIh, a2 bHh, a3 cPrev, a4 c, a5 h, a6 tc
+      gateGemms(4, B, H, hPrev, Wp, a0, 1, u0, u1);
+      lstm_step_fwd_cols(a0, a1, a2, a3, a4, a5, a6, B, H, u0, u1, act);
+    } else if (kind == 1) {
+      // a0 Gi, a1 Gh, a2 bIh, a3 bHh, a4 h, a5 cache
+      gateGemms(3, B, H, hPrev, Wp, a1, 0, u0, u1);
+      gru_step_fwd_cols(a0, a1, a2, a3, hPrev, a4, a5, B, H, u0, u1, act);
+    } else {
+      // a0 G, a1 bIh, a2 bHh, a3 h
+      gateGemms(1, B, H, hPrev, Wp, a0, 1, u0, u1);
+      rnn_step_fwd_cols(a0, a1, a2, a3, B, H, act, u0, u1);
+    }
+    done++;
+  }
+  return done;
+}
+
+/**
+ * LSTM step forward, part `actPart >> 8` of a stolen split: G [B,4H] +=
+ * h_{t-1} W_hh^T on each chunk's units, then lstm_step_fwd_cols on them.
+ * Arguments as lstm_step_fwd plus hPrev, Wp (packed W_hh^T), the queue q;
+ * actPart = gact | part << 8. Returns the chunks this call ran.
+ */
+export function lstm_step_fwd_steal(hPrev: usize, Wp: usize, G: usize, bIh: usize, bHh: usize, cPrev: usize, c: usize, h: usize, tc: usize, B: i32, H: i32, q: usize, actPart: i32): i32 {
+  return run(0, q, actPart >> 8, B, H, hPrev, Wp, G, bIh, bHh, cPrev, c, h, tc, actPart & 255);
+}
+
+/** GRU (reset after) step forward, stolen split: Gh [B,3H] = h_{t-1} W_hh^T per chunk, then gru_step_fwd_cols. */
+export function gru_step_fwd_steal(hPrev: usize, Wp: usize, Gi: usize, Gh: usize, bIh: usize, bHh: usize, h: usize, cache: usize, B: i32, H: i32, q: usize, actPart: i32): i32 {
+  return run(1, q, actPart >> 8, B, H, hPrev, Wp, Gi, Gh, bIh, bHh, h, cache, 0, actPart & 255);
+}
+
+/** SimpleRNN step forward, stolen split: G [B,H] += h_{t-1} W_hh^T per chunk, then rnn_step_fwd_cols. */
+export function rnn_step_fwd_steal(hPrev: usize, Wp: usize, G: usize, bIh: usize, bHh: usize, h: usize, B: i32, H: i32, q: usize, actPart: i32): i32 {
+  return run(2, q, actPart >> 8, B, H, hPrev, Wp, G, bIh, bHh, h, 0, 0, 0, actPart & 255);
+}
+
+/**
+ * Backward chunks for part `me` (rows per chunk = the queue's units); `kind`
+ * 0 = LSTM, 1 = GRU (reset after), 2 = SimpleRNN. Returns the chunks run.
+ */
+// @ts-ignore: decorator
+@inline function runRows(kind: i32, q: usize, me: i32, B: i32, H: i32, Wp: usize, dPrev: usize, beta: f32, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, act: i32): i32 {
+  const n = load<i32>(q);
+  const cu = load<i32>(q, 4);
+  const r = <usize>H << 2; // bytes of one row of [B, H]
+  let done = 0;
+  let w = me;
+  let more = true;
+  while (more) {
+    let c = -1;
+    for (let v = 0; v < n && c < 0; v++) {
+      c = claim(q + LINE * <usize>(1 + w), w == me);
+      if (c < 0) w = w + 1 == n ? 0 : w + 1;
+    }
+    if (c < 0) {
+      more = false;
+      continue;
+    }
+    const b0 = c * cu;
+    const m = min(b0 + cu, B) - b0;
+    const o = <usize>b0 * r;
+    if (kind == 0) {
+      // a0 G [B,4H], a1 cPrev, a2 tc, a3 dh, a4 dc, a5 dG [B,4H]
+      lstm_step_bwd(a0 + 4 * o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + 4 * o, m, H, act);
+      gemm_packed_f32x4_4x8(m, H, 4 * H, a5 + 4 * o, 4 * H, 1, Wp, dPrev + o, H, beta);
+    } else if (kind == 1) {
+      // a0 cache [B,4H], a1 hPrev, a2 dh, a3 dGi [B,3H], a4 dGh [B,3H]; dPrev = dhPrev
+      gru_step_bwd(a0 + 4 * o, a1 + o, a2 + o, a3 + 3 * o, a4 + 3 * o, dPrev + o, m, H, act);
+      gemm_packed_f32x4_4x8(m, H, 3 * H, a4 + 3 * o, 3 * H, 1, Wp, dPrev + o, H, 1);
+    } else {
+      // a0 h, a1 dh, a2 dG
+      rnn_step_bwd(a0 + o, a1 + o, a2 + o, m, H, act);
+      gemm_packed_f32x4_4x8(m, H, H, a2 + o, H, 1, Wp, dPrev + o, H, beta);
+    }
+    done++;
+  }
+  return done;
+}
+
+/**
+ * LSTM step backward, part `actPart >> 8` of a stolen split by rows:
+ * lstm_step_bwd on each chunk's rows (dc updated in place), then
+ * dPrev = beta*dPrev + dG W_hh on them (Wp packed). Returns the chunks run.
+ */
+export function lstm_step_bwd_steal(G: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dG: usize, Wp: usize, dPrev: usize, B: i32, H: i32, beta: f32, q: usize, actPart: i32): i32 {
+  return runRows(0, q, actPart >> 8, B, H, Wp, dPrev, beta, G, cPrev, tc, dh, dc, dG, actPart & 255);
+}
+
+/** GRU (reset after) step backward, stolen split by rows: gru_step_bwd, then dhPrev += dGh W_hh on each chunk's rows. */
+export function gru_step_bwd_steal(cache: usize, hPrev: usize, dh: usize, dGi: usize, dGh: usize, dhPrev: usize, Wp: usize, B: i32, H: i32, q: usize, actPart: i32): i32 {
+  return runRows(1, q, actPart >> 8, B, H, Wp, dhPrev, 1, cache, hPrev, dh, dGi, dGh, 0, actPart & 255);
+}
+
+/** SimpleRNN step backward, stolen split by rows: rnn_step_bwd, then dPrev = beta*dPrev + dG W_hh on each chunk's rows. */
+export function rnn_step_bwd_steal(h: usize, dh: usize, dG: usize, Wp: usize, dPrev: usize, B: i32, H: i32, beta: f32, q: usize, actPart: i32): i32 {
+  return runRows(2, q, actPart >> 8, B, H, Wp, dPrev, beta, h, dh, dG, 0, 0, 0, actPart & 255);
+}
