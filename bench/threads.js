@@ -12,11 +12,12 @@
 // dispose each time), medians; ratio = 1-thread / 2-thread time, and the
 // pool's counters (parts run by the worker, the gate's back-offs and the
 // dispatches it ran on one thread). `--busy-only` runs just these.
+// `--no-steal`: the recurrent steps' static split instead of work stealing (for an A/B).
 import "../dist/runtime/use-node.js"; // run directly too: Node reads the .wasm files
 import { spawn } from "node:child_process";
 import os from "node:os";
 import { dispose, init } from "../dist/runtime/wasm.js";
-import { gemmNT, gemmPacked, jobCount, threadCount } from "../dist/runtime/threads.js";
+import { gemmNT, gemmPacked, jobCount, setStealing, threadCount } from "../dist/runtime/threads.js";
 import { heap, kernels } from "../dist/runtime/wasm.js";
 import { LSTM } from "../dist/layers/recurrent.js";
 import { Rng } from "../dist/util/rng.js";
@@ -152,6 +153,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { printTable } = await import("./format.js");
   const arg = process.argv.find((a) => a.startsWith("--threads="));
   const o = { quick: process.argv.includes("--quick"), threads: arg ? Number(arg.slice(10)) : 2 };
+  if (process.argv.includes("--no-steal")) setStealing(false);
   printTable(await (process.argv.includes("--busy-only") ? runBusy(o) : run(o)));
   console.log("W1 forward output: bit-identical to 1 thread");
 }

@@ -704,17 +704,18 @@ function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [
 }
 
 /**
- * Chunks per thread of a stolen split (see {@link unitSteal}): enough that a
+ * Chunks per thread of a stolen split (see {@link unitSteal}, 8 unless {@link setStealing} says otherwise): enough that a
  * thread running at 3/4 the speed of the other ends within ~1/16 of a
  * step of it, few enough that a chunk's calls stay cheap.
  */
-const CHUNKS_PER_PART = 8;
+let chunksPerPart = 8;
 /** Whether forward steps split by units steal work (assembly/steal.ts); off: the static split of {@link colSplit}. */
 let stealing = true;
 
-/** Turn work stealing in the split forward steps on or off (benchmarks, tests). @internal */
-export function setStealing(on: boolean): void {
+/** Turn work stealing in the split recurrent steps on or off, and set the chunks per thread (benchmarks, tests). @internal */
+export function setStealing(on: boolean, chunks = 8): void {
   stealing = on;
+  chunksPerPart = chunks;
 }
 
 /**
@@ -750,7 +751,7 @@ function rowSteal(B: number, flops: number, fn: number, args: number[], act: num
 function stealJob(n: number, total: number, quantum: number, fn: number, args: number[], act: number): boolean {
   if (n < 2) return false;
   const p = pool!;
-  const per = Math.ceil(total / Math.min(total, CHUNKS_PER_PART * n));
+  const per = Math.ceil(total / Math.min(total, chunksPerPart * n));
   const chunks = Math.ceil(total / per);
   p.setQueue(n, quantum * per, chunks);
   for (let w = 1; w < n; w++) {
