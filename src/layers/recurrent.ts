@@ -1121,13 +1121,14 @@ export class Recurrent {
     // Weight gradients: one GEMM each over all T*B rows.
     const TB = T * B;
     const scratch = a.scratch.ptr;
+    const sf = a.scratch.size; // floats: the tn row split needs a slice per thread
     const hPrevAll = this.hAt(c, rev ? 1 : 0, B); // [T, B, H]: h_{t-1} of every step
-    threads.gemmTN(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch); // dW_ih = dG^T X
-    if (this.resetAfter) threads.gemmTN(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch); // dW_hh = dGh^T H_prev
+    threads.gemmTN(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch, sf); // dW_ih = dG^T X
+    if (this.resetAfter) threads.gemmTN(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch, sf); // dW_hh = dGh^T H_prev
     else {
       // Reset-before GRU: dW_hh's r, z rows = dGh_rz^T H_prev, its n rows = dGh_n^T U (U = r * h_prev, the cache's 4th block).
-      threads.gemmTN(2 * H, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch);
-      threads.gemmTN(H, H, TB, dGh + 2 * H * 4, GH, c.gru!.ptr + 3 * H * 4, 4 * H, u.gWHh.ptr + 2 * H * H * 4, H, 0, scratch);
+      threads.gemmTN(2 * H, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch, sf);
+      threads.gemmTN(H, H, TB, dGh + 2 * H * 4, GH, c.gru!.ptr + 3 * H * 4, 4 * H, u.gWHh.ptr + 2 * H * H * 4, H, 0, scratch, sf);
     }
     k.sum_rows(u.gBIh.ptr, dG, TB, GH, 0);
     // LSTM: both biases add to the same pre-activations (dGh is dG), so their gradients are equal.

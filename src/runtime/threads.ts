@@ -645,8 +645,37 @@ export function gemmNT(M: number, N: number, K_: number, A: Ptr, lda: number, B:
  * packs all of A^T (gemm_tn's k and row blocks) into its own slice, so the
  * packing (~1 ms at 1024x2048) is repeated per part, in parallel.
  */
-export function gemmTN(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr): void {
+export function gemmTN(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr, scratchFloats = 0): void {
+  if (tnRows(M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch, scratchFloats)) return;
   gemmSplit("gemm_tn", M, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
+}
+
+/**
+ * gemm_tn split by rows of C (columns of A): each part packs only its rows
+ * of A^T, where the column split makes every part pack all of it (at the
+ * LSTM's dW = dG^T X, A^T is [4H, T*B] = 8 MB; its packing, ~1 ms, was then
+ * done twice). Every part packs all of B's panels instead, into its own
+ * full-size slice of the scratch, so this needs n times gemm_tn's scratch
+ * (`scratchFloats`, the scratch's size; 0 = unknown: not taken). Rows are
+ * independent and each element's k order is the same: the same bits.
+ * Taken when A^T is the larger operand (M >= N) and M has 8 rows per part.
+ */
+function tnRows(M: number, N: number, K_: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, beta: number, scratch: Ptr, scratchFloats: number): boolean {
+  if (!pool || !(scratchFloats > 0) || M < N || K_ < 32 || N <= 0) return false;
+  const per = Math.ceil(N / 8) * 8 * K_; // gemm_tn's scratch, floats
+  const n = Math.min(partsFor(2 * M * N * K_), Math.floor(M / 8), Math.floor(scratchFloats / per));
+  if (n < 2) return false;
+  const p = pool;
+  const k = kern();
+  for (let w = 1; w < n; w++) {
+    const m0 = cut(w, n, M, 4), m1 = cut(w + 1, n, M, 4);
+    p.setCall(w - 1, 0, F.gemm_tn, [m1 - m0, N, K_, A + m0 * 4, lda, B, ldb, C + m0 * ldc * 4, ldc, beta, scratch + w * per * 4]);
+    p.post(w - 1, 1);
+  }
+  const e = cut(1, n, M, 4);
+  k.gemm_tn(e, N, K_, A, lda, B, ldb, C, ldc, beta, scratch);
+  p.wait(n - 1, e / M);
+  return true;
 }
 
 // ---- one recurrent time step: GEMM + fused cell, split by batch rows ---------------
