@@ -238,6 +238,61 @@ function storePartial(p: usize, v: v128, n: i32): void {
   storeRow(c3, x30, x31, nc);
 }
 
+/**
+ * 6x8 tile: 12 accumulators. With a fused multiply-add (the relaxed build)
+ * 12 independent chains keep both FMA pipes busy through the FMA's latency,
+ * where the 4x8 tile's 8 are just enough; the plain build needs a register
+ * for each product as well, and 12 accumulators would spill.
+ */
+@inline function tile6x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
+  const c1 = c + ldc4, c2 = c1 + ldc4, c3 = c2 + ldc4, c4 = c3 + ldc4, c5 = c4 + ldc4;
+  let x00: v128, x01: v128, x10: v128, x11: v128, x20: v128, x21: v128, x30: v128, x31: v128, x40: v128, x41: v128, x50: v128, x51: v128;
+  if (beta == 0) {
+    x00 = f32x4.splat(0); x01 = x00; x10 = x00; x11 = x00; x20 = x00; x21 = x00;
+    x30 = x00; x31 = x00; x40 = x00; x41 = x00; x50 = x00; x51 = x00;
+  } else {
+    const vb = f32x4.splat(beta);
+    x00 = betaLo(c, nc, vb); x01 = betaHi(c, nc, vb);
+    x10 = betaLo(c1, nc, vb); x11 = betaHi(c1, nc, vb);
+    x20 = betaLo(c2, nc, vb); x21 = betaHi(c2, nc, vb);
+    x30 = betaLo(c3, nc, vb); x31 = betaHi(c3, nc, vb);
+    x40 = betaLo(c4, nc, vb); x41 = betaHi(c4, nc, vb);
+    x50 = betaLo(c5, nc, vb); x51 = betaHi(c5, nc, vb);
+  }
+  let a0 = a, pb = b;
+  const pe = b + (<usize>K << 5);
+  const r2 = aRs4 + aRs4, r3 = r2 + aRs4, r4 = r3 + aRs4, r5 = r4 + aRs4;
+  while (pb < pe) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let s = v128.load32_splat(a0);
+    x00 = madd4(s, b0, x00);
+    x01 = madd4(s, b1, x01);
+    s = v128.load32_splat(a0 + aRs4);
+    x10 = madd4(s, b0, x10);
+    x11 = madd4(s, b1, x11);
+    s = v128.load32_splat(a0 + r2);
+    x20 = madd4(s, b0, x20);
+    x21 = madd4(s, b1, x21);
+    s = v128.load32_splat(a0 + r3);
+    x30 = madd4(s, b0, x30);
+    x31 = madd4(s, b1, x31);
+    s = v128.load32_splat(a0 + r4);
+    x40 = madd4(s, b0, x40);
+    x41 = madd4(s, b1, x41);
+    s = v128.load32_splat(a0 + r5);
+    x50 = madd4(s, b0, x50);
+    x51 = madd4(s, b1, x51);
+    a0 += aCs4;
+    pb += 32;
+  }
+  storeRow(c, x00, x01, nc);
+  storeRow(c1, x10, x11, nc);
+  storeRow(c2, x20, x21, nc);
+  storeRow(c3, x30, x31, nc);
+  storeRow(c4, x40, x41, nc);
+  storeRow(c5, x50, x51, nc);
+}
+
 /** 3x8 tile (M mod 4 == 3): 6 accumulators. */
 function tile3x8(K: i32, a: usize, aRs4: usize, aCs4: usize, b: usize, c: usize, ldc4: usize, nc: i32, beta: f32): void {
   const c1 = c + ldc4, c2 = c1 + ldc4;
@@ -452,6 +507,22 @@ const KC_STRIDED: i32 = 256;
 
 /** C = beta*C + A[:, k0:k0+K] * Bp[:, k0:k0+K, :]; a, b already offset to k0; panel: bytes between panels. */
 function packedBlock(M: i32, N: i32, K: i32, A: usize, aRs4: usize, aCs4: usize, Bp: usize, panel: usize, C: usize, ldc4: usize, beta: f32): void {
+  if (ASC_FEATURE_RELAXED_SIMD && M >= 6) {
+    // 6-row tiles, then one 4-row tile where 4 or 5 rows are left, then the remainder tiles.
+    const M6 = M - M % 6;
+    const M4 = M - M6 >= 4 ? M6 + 4 : M6;
+    for (let j = 0; j < N; j += 8) {
+      const nc = min(N - j, 8);
+      const b = Bp + <usize>(j >> 3) * panel;
+      const cj = C + (<usize>j << 2);
+      for (let i = 0; i < M6; i += 6) {
+        tile6x8(K, A + <usize>i * aRs4, aRs4, aCs4, b, cj + <usize>i * ldc4, ldc4, nc, beta);
+      }
+      if (M4 > M6) tile4x8(K, A + <usize>M6 * aRs4, aRs4, aCs4, b, cj + <usize>M6 * ldc4, ldc4, nc, beta);
+    }
+    if (M4 < M) remainderRows(M - M4, N, K, A + <usize>M4 * aRs4, aRs4, aCs4, Bp, panel, C + <usize>M4 * ldc4, ldc4, beta);
+    return;
+  }
   const M4 = M & ~3;
   for (let j = 0; j < N; j += 8) {
     const nc = min(N - j, 8);

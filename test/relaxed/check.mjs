@@ -7,7 +7,7 @@
 //
 // What it measures:
 //   gemm    every GEMM entry point of build/unfold-relaxed.wasm at tile edges
-//           (sizes below, at and above the 4x8 tile, the remainder tiles, the
+//           (sizes below, at and above the 4x8 and the relaxed build's 6x8 tile, the remainder tiles, the
 //           k blocks of gemm_tn), unaligned, beta in {0, 1, 0.5}: compared bit
 //           for bit with two float32 scalar twins in the kernels' k order, one
 //           fused (c = fma(a, b, c), one rounding) and one unfused (the plain
@@ -104,7 +104,7 @@ function gemmTwin(fused, tA, tB, M, N, K, A, lda, B, ldb, C, ldc, beta) {
 {
   const mem = arena(relaxed, 64 << 20);
   const shapes = [];
-  for (const M of [1, 2, 3, 4, 5, 7, 8, 9, 13]) for (const N of [1, 7, 8, 9, 16, 17, 33]) for (const K of [1, 5, 17]) shapes.push([M, N, K]);
+  for (const M of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]) for (const N of [1, 7, 8, 9, 16, 17, 33]) for (const K of [1, 5, 17]) shapes.push([M, N, K]);
   for (const [M, N, K] of [[32, 64, 40], [7, 20, 300], [9, 12, 33], [20, 8, 257], [6, 33, 513], [130, 72, 600], [33, 1024, 64]]) shapes.push([M, N, K]);
   const variants = ["nn", "nt", "tn", "packed_nt"];
   let cases = 0, fusedCases = 0, unfusedCases = 0, neither = [], worstBound = 0;
