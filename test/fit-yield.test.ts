@@ -68,7 +68,9 @@ describe("fitAsync", () => {
         }),
       ];
       const t0 = performance.now();
-      const h = await model.fitAsync({ stream }, { ...opts, onStep: (s) => void (step = s.step) });
+      // 5 epochs (~5000 steps, ~0.3-0.7 s here): the local HTTP round trip takes a dozen event-loop turns,
+      // and one epoch on a fast core (60 ms, 6 yields) could end before it does.
+      const h = await model.fitAsync({ stream }, { ...opts, epochs: 5, onStep: (s) => void (step = s.step) });
       const ms = performance.now() - t0;
       const yields = immediates.mock.calls.length + timeouts.mock.calls.length;
       await Promise.all(io);
