@@ -4,6 +4,8 @@
 //   node bench/ab.js <case> <a.wasm> [<b.wasm> ...] [--rounds N]
 //   case: lstm-step | gru-step   fused step kernel at B=32 H=256, ns per [B, H] element (best of 30x50 calls)
 //         w1                     LSTM.forward / forward+backward at W1 (B=32 T=64 I=64 H=256), ms (median of 15)
+//         gemm                   W1's GEMMs: packed 32x1024x256 and 64x1024x256 (the recurrent step), nt 2048x1024x64
+//                                (the input projection), GFLOP/s (best of 15 batches)
 // Each build is a single-threaded .wasm (npm run asbuild:release writes build/unfold.wasm;
 // asc assembly/index.ts --target release -o other.wasm builds another checkout's).
 import { readFileSync } from "node:fs";
@@ -16,8 +18,8 @@ const args = process.argv.slice(2);
 const ri = args.indexOf("--rounds");
 const rounds = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 5;
 const [which, ...files] = args;
-if (!["lstm-step", "gru-step", "w1"].includes(which) || files.length === 0) {
-  console.error("usage: node bench/ab.js lstm-step|gru-step|w1 a.wasm [b.wasm ...] [--rounds N]");
+if (!["lstm-step", "gru-step", "w1", "gemm"].includes(which) || files.length === 0) {
+  console.error("usage: node bench/ab.js lstm-step|gru-step|w1|gemm a.wasm [b.wasm ...] [--rounds N]");
   process.exit(2);
 }
 const B = 32, H = 256, BH = B * H, T = 64, I = 64;
@@ -61,16 +63,37 @@ function w1Case(rng) {
   return [median(f), median(fb)];
 }
 
+function gemmCase(k, put, rng) {
+  const u = (n) => rng.fillUniform(new Float32Array(n), -1, 1);
+  const pA = put(u(2048 * 256)), pW = put(u(1024 * 256)), pS = put(new Float32Array(1024 * 256)), pC = put(u(2048 * 1024)), pP = put(new Float32Array(1024 * 256));
+  k.gemm_pack_b_nt(pW, 256, 256, 1024, pP);
+  const cases = [
+    [2 * 32 * 1024 * 256, () => k.gemm_packed_f32x4_4x8(32, 1024, 256, pA, 256, 1, pP, pC, 1024, 1), 30],
+    [2 * 64 * 1024 * 256, () => k.gemm_packed_f32x4_4x8(64, 1024, 256, pA, 256, 1, pP, pC, 1024, 1), 15],
+    [2 * 2048 * 1024 * 64, () => k.gemm_nt(2048, 1024, 64, pA, 64, pW, 64, pC, 1024, 0, pS), 3],
+  ];
+  return cases.map(([flops, fn, reps]) => {
+    for (let i = 0; i < 5; i++) fn();
+    let best = Infinity;
+    for (let s = 0; s < 15; s++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < reps; i++) fn();
+      best = Math.min(best, ms(t0) / reps);
+    }
+    return flops / best / 1e6;
+  });
+}
+
 const res = new Map(files.map((f) => [f, []]));
 for (let r = 0; r < rounds; r++) {
   for (const f of files) {
     await init(new Uint8Array(readFileSync(f)));
     const { put } = wasmArrays(heap());
-    res.get(f).push(which === "w1" ? w1Case(new Rng(1)) : stepCase(kernels(), put, new Rng(5)));
+    res.get(f).push(which === "w1" ? w1Case(new Rng(1)) : which === "gemm" ? gemmCase(kernels(), put, new Rng(3)) : stepCase(kernels(), put, new Rng(5)));
     dispose();
   }
 }
-const unit = which === "w1" ? ["ms forward", "ms forward+backward"] : ["ns per element"];
+const unit = which === "w1" ? ["ms forward", "ms forward+backward"] : which === "gemm" ? ["GFLOP/s packed 32x1024x256", "GFLOP/s packed 64x1024x256", "GFLOP/s nt 2048x1024x64"] : ["ns per element"];
 for (const f of files) {
   const rs = res.get(f);
   const cols = unit.map((u, j) => `${u}: ${rs.map((x) => x[j].toFixed(2)).join(" ")} (median ${median(rs.map((x) => x[j])).toFixed(2)})`);
