@@ -371,3 +371,34 @@ describe("forward({ output }): the output written into the caller's array", () =
     m.dispose();
   });
 });
+
+describe("backwardPtr without the input gradient", () => {
+  it("gives the same parameter gradients bit for bit, returns no dX, and leaves the input-gradient buffer untouched", () => {
+    for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
+      for (const [L, bidirectional] of [[1, false], [2, true]] as const) {
+        const T = 5, B = 3, I = 4, H = 8;
+        const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: L, bidirectional } as RefConfig, 7);
+        const rng = new Rng(11);
+        const x = randArray(rng, T * B * I);
+        const D = bidirectional ? 2 : 1;
+        const dY = randArray(rng, T * B * D * H);
+        const mem = new Mem();
+        const dYp = mem.put(dY);
+        m.forward(x, { batchSize: B });
+        const full = m.backwardPtr(dYp, null, null, false);
+        const want = m.gradStateDict();
+        const dXfull = heap().f32(full.dX, T * B * I).slice();
+        expect(dXfull.some((v) => v !== 0)).toBe(true);
+        heap().f32(full.dX, T * B * I).fill(12345); // the skipped GEMM would overwrite this
+        m.forward(x, { batchSize: B });
+        const skip = m.backwardPtr(dYp, null, null, false, undefined, false);
+        expect(skip.dX, `${kind} L${L}`).toBe(0);
+        const got = m.gradStateDict();
+        for (const name of Object.keys(want)) expect(Array.from(got[name]), `${kind} L${L} ${name}`).toEqual(Array.from(want[name]));
+        if (L === 1) expect(heap().f32(full.dX, T * B * I).every((v) => v === 12345), `${kind}: no dX GEMM ran`).toBe(true);
+        mem.release();
+        m.dispose();
+      }
+    }
+  });
+});

@@ -757,11 +757,14 @@ export class Recurrent {
    * BPTT from gradients in WASM memory (time-major). dY [T, B, D*H] or null
    * for zeros (entries past a sequence's length are ignored); dhN/dcN
    * [L*D, B, H] or null. Writes the parameter gradients. `lengths`: as in
-   * {@link finalStatePtr}.
-   * @returns byte offsets of dX [T, B, I], dh0 and dc0 [L*D, B, H].
+   * {@link finalStatePtr}. `inputGrad` false: the caller has no use for dX
+   * (the model's input is features, not an embedding or another layer), so
+   * the first layer skips its dX GEMM (dX = dG W_ih, T*B x I x G*H: 10% of
+   * W2's backward flops), as autograd skips inputs that need no gradient.
+   * @returns byte offsets of dX [T, B, I] (0 when `inputGrad` is false), dh0 and dc0 [L*D, B, H].
    * @internal
    */
-  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
+  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>, inputGrad = true): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
     if (!this.last) throw new UnfoldError("E_STATE", "backward() needs a forward() first");
     const lens = this.lengthsOfLast(lengths);
     const { T, B } = this.last;
@@ -769,8 +772,8 @@ export class Recurrent {
     const k = kernels();
     if (dY === null) k.fill_f32(this.a.dA.ptr, n, 0);
     else k.copy2d_f32(this.a.dA.ptr, n, dY, n, 1, n);
-    const dX = this.bptt(dhN, dcN, recordGradNorms, lens);
-    return { dX, dh0: this.a.dh0.ptr, dc0: this.kind === "lstm" ? this.a.dc0.ptr : null };
+    const dX = this.bptt(dhN, dcN, recordGradNorms, lens, inputGrad);
+    return { dX: inputGrad ? dX : 0, dh0: this.a.dh0.ptr, dc0: this.kind === "lstm" ? this.a.dc0.ptr : null };
   }
 
   /**
@@ -980,7 +983,7 @@ export class Recurrent {
    * With lengths, dL/d(output) at the padding steps is dropped first; no
    * gradient then reaches a padding step of any layer, so dL/dx is zero there.
    */
-  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths: Int32Array | null): Ptr {
+  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths: Int32Array | null, inputGrad = true): Ptr {
     const { T, B, training } = this.last!;
     const k = kernels();
     const a = this.a;
@@ -996,7 +999,7 @@ export class Recurrent {
       const X = this.layerIn(l, B, training);
       for (let d = 0; d < D; d++) {
         const ui = l * D + d;
-        this.unitBackward(ui, X, dY, dX, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0, lengths);
+        this.unitBackward(ui, X, dY, l > 0 || inputGrad ? dX : null, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0, lengths);
       }
       if (l > 0 && training && this.dropout > 0) {
         k.mul_f32(dX, dX, a[`mask${l}`].ptr, T * B * D * H);
@@ -1015,10 +1018,11 @@ export class Recurrent {
   /**
    * BPTT through one layer-direction. dY: [T, B, D*H] gradient of the layer's
    * output (this unit reads its H columns); dX: [T, B, in] gradient of the
-   * layer's input (the forward direction writes it, the reverse one adds).
+   * layer's input (the forward direction writes it, the reverse one adds),
+   * or null: not wanted (see {@link backwardPtr}'s `inputGrad`).
    */
   private unitBackward(
-    ui: number, X: Ptr, dY: Ptr, dX: Ptr,
+    ui: number, X: Ptr, dY: Ptr, dX: Ptr | null,
     dhN: Ptr | null, dcN: Ptr | null,
     T: number, B: number, record: boolean, lengths: Int32Array | null,
   ): void {
@@ -1135,7 +1139,7 @@ export class Recurrent {
     if (dGh === dG) k.copy2d_f32(u.gBHh.ptr, GH, u.gBIh.ptr, GH, 1, GH);
     else k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
     // dX (+)= dG W_ih: the reverse direction adds to the forward direction's.
-    threads.gemmNN(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
+    if (dX !== null) threads.gemmNN(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
   }
 
   /** Free the WASM memory now instead of at garbage collection. */

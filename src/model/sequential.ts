@@ -330,7 +330,8 @@ export class Sequential implements SequentialModel {
     }
     let g = { dX: 0, dh0: 0, dc0: null as Ptr | null };
     for (let i = this.recurrent.length - 1; i >= 0; i--) {
-      g = this.recurrent[i].backwardPtr(d);
+      // Features in: nobody reads dL/d(features), so the first layer skips that GEMM.
+      g = this.recurrent[i].backwardPtr(d, null, null, false, undefined, i > 0 || this.embedding !== null);
       d = g.dX;
     }
     if (this.embedding) this.embedding.backwardPtr(d!);
