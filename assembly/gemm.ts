@@ -566,7 +566,10 @@ export function gemm_nt(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ld
  * 1024x256x2048 30 -> 43 GFLOP/s, 1024x64x2048 30 -> 39. Rows left below
  * the 4-row tiles (M mod 4) take the remainder tiles on A in place. Later
  * blocks add to C (beta = 1, exact): the k order, and the bits, are those of
- * every other path.
+ * every other path. The relaxed build copies A^T's block k-major instead
+ * ([kc][mc + TN_PAD], TN_MC_RELAXED rows) and runs packedBlock's 6x8 tiles
+ * on it: on Intel (FMA on two pipes) 1024x256x2048 45 -> 49 GFLOP/s and
+ * 1024x64x2048 41.5 -> 48 (bench/RESULTS.md, session 9).
  */
 export function gemm_tn(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, scratch: usize): void {
   if (M <= 0 || N <= 0) return;
@@ -578,7 +581,7 @@ export function gemm_tn(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ld
   assert(lda >= M && ldb >= N && ldc >= N);
   const P = (N + 7) >> 3;
   const kc = min(TN_KC, K >> 1);
-  const mc = min(P << 3, TN_MC);
+  const mc = min(P << 3, ASC_FEATURE_RELAXED_SIMD ? TN_MC_RELAXED : TN_MC);
   const Ap = scratch + ((<usize>P * kc) << 5);
   // Both halves within ceil(N/8)*8*K floats.
   assert(mc % 4 == 0 && mc <= P << 3 && 2 * kc <= K);
@@ -620,6 +623,21 @@ function packATBlock(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize): void 
       v128.store(d, v128.load(r0 + o));
       d += pstride;
     }
+  }
+}
+
+/** Padding (floats) of the relaxed build's k-major A^T block in gemm_tn. */
+const TN_PAD: i32 = 4;
+/** Rows of A^T per block in the relaxed build's gemm_tn (a multiple of 4). */
+const TN_MC_RELAXED: i32 = 36;
+
+/** dst[k][0..mb) = A[k][0..mb) for k < kb (byte strides lda4, ldp4; mb a multiple of 4). */
+function copyRows(A: usize, lda4: usize, mb: i32, kb: i32, dst: usize, ldp4: usize): void {
+  const mb4 = <usize>mb << 2;
+  for (let k = 0; k < kb; k++) {
+    const r = A + <usize>k * lda4;
+    const d = dst + <usize>k * ldp4;
+    for (let o: usize = 0; o < mb4; o += 16) v128.store(d + o, v128.load(r + o));
   }
 }
 
@@ -680,8 +698,18 @@ function tnBlocked(M: i32, N: i32, K: i32, A: usize, lda4: usize, B: usize, ldb:
     const tstride = <usize>kb << 4; // bytes of one A^T panel [kb][4]
     for (let i0 = 0; i0 < M4; i0 += MC) {
       const mb = min(MC, M4 - i0);
-      packATBlock(Ak + (<usize>i0 << 2), lda4, mb, kb, Ap);
       const Ci = C + <usize>i0 * ldc4;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        // The relaxed build's 6x8 tiles (packedBlock) need a constant row stride: A^T's rows
+        // i0..i0+mb-1 copied k-major, [kb][ldp] (row i of A^T = column i, 4 bytes apart), ldp =
+        // mb + TN_PAD where the scratch has room (a stride of 512 bytes would put every k step in
+        // one of 8 L1 sets).
+        const ldp = mb + TN_PAD <= ((N + 7) & ~7) ? mb + TN_PAD : mb; // the scratch half holds kc * 8*ceil(N/8) floats
+        copyRows(Ak + (<usize>i0 << 2), lda4, mb, kb, Ap, <usize>ldp << 2);
+        packedBlock(mb, N, kb, Ap, 4, <usize>ldp << 2, Bk, panel, Ci, ldc4, bk);
+        continue;
+      }
+      packATBlock(Ak + (<usize>i0 << 2), lda4, mb, kb, Ap);
       for (let j = 0; j < N; j += 8) {
         const nc = min(N - j, 8);
         const b = Bk + <usize>(j >> 3) * panel;

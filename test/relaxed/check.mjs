@@ -105,7 +105,7 @@ function gemmTwin(fused, tA, tB, M, N, K, A, lda, B, ldb, C, ldc, beta) {
   const mem = arena(relaxed, 64 << 20);
   const shapes = [];
   for (const M of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]) for (const N of [1, 7, 8, 9, 16, 17, 33]) for (const K of [1, 5, 17]) shapes.push([M, N, K]);
-  for (const [M, N, K] of [[32, 64, 40], [7, 20, 300], [9, 12, 33], [20, 8, 257], [6, 33, 513], [130, 72, 600], [33, 1024, 64]]) shapes.push([M, N, K]);
+  for (const [M, N, K] of [[32, 64, 40], [7, 20, 300], [9, 12, 33], [20, 8, 257], [6, 33, 513], [130, 72, 600], [33, 1024, 64], [72, 40, 100], [100, 16, 70]]) shapes.push([M, N, K]);
   const variants = ["nn", "nt", "tn", "packed_nt"];
   let cases = 0, fusedCases = 0, unfusedCases = 0, neither = [], worstBound = 0;
   shapes.forEach(([M, N, K], n) => {
