@@ -7,7 +7,7 @@
 // a per-element relative error would be dominated by values that happen to
 // cancel to near zero. Target (issue): <= 1e-4.
 import { beforeAll, describe, expect, it } from "vitest";
-import { GRU, LSTM, Recurrent, SimpleRNN } from "../src/layers/recurrent.js";
+import { GRU, LSTM, Recurrent, SimpleRNN, setProjectionBlock } from "../src/layers/recurrent.js";
 import { type CellKind, type RefConfig, refBackward, refForward } from "../src/reference/layers.js";
 import { heap } from "../src/runtime/wasm.js";
 import { loadKernels, Mem, randArray, Rng, scaledErr } from "./helpers.js";
@@ -398,6 +398,35 @@ describe("backwardPtr without the input gradient", () => {
         if (L === 1) expect(heap().f32(full.dX, T * B * I).every((v) => v === 12345), `${kind}: no dX GEMM ran`).toBe(true);
         mem.release();
         m.dispose();
+      }
+    }
+  });
+});
+
+describe("the input projection in blocks of steps", () => {
+  it("gives the bits of one projection of all steps: every cell, both directions, ragged, block sizes that do not divide T", () => {
+    const T = 7, B = 3, I = 5, H = 8, lens = [7, 3, 5];
+    for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
+      const run = (bytes: number) => {
+        const was = setProjectionBlock(bytes);
+        try {
+          const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true } as RefConfig, 3);
+          const x = randArray(new Rng(4), T * B * I);
+          const y = m.forward(x, { batchSize: B, lengths: lens });
+          const g = m.backward({ dOutput: randArray(new Rng(5), T * B * 2 * H) });
+          const out = { y: y.output, hN: y.hN, dX: g.dInput, ...m.gradStateDict() };
+          m.dispose();
+          return out;
+        } finally {
+          setProjectionBlock(was);
+        }
+      };
+      const whole = run(0);
+      // Blocks of 1, 2 and 3 steps (B * GH * 4 bytes per step).
+      const G = kind === "lstm" ? 4 : kind === "gru" ? 3 : 1;
+      for (const steps of [1, 2, 3]) {
+        const got = run(steps * B * G * H * 4);
+        for (const [name, v] of Object.entries(whole)) expect(Array.from(got[name as keyof typeof got] as Float32Array), `${kind} ${steps} steps ${name}`).toEqual(Array.from(v as Float32Array));
       }
     }
   });

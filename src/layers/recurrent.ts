@@ -28,6 +28,14 @@ import * as v from "../validate.js";
 export type CellKind = "rnn_tanh" | "rnn_relu" | "lstm" | "gru";
 
 const GATES: Record<CellKind, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
+/** Bytes of gates per block of the input projection in forward (see unitForward); 0: all steps at once. */
+let PROJ_BLOCK_BYTES = 1 << 19;
+/** Set the input projection's block size in bytes (benchmarks); returns the previous one. @internal */
+export function setProjectionBlock(bytes: number): number {
+  const was = PROJ_BLOCK_BYTES;
+  PROJ_BLOCK_BYTES = bytes;
+  return was;
+}
 
 /** Options shared by {@link SimpleRNN}, {@link LSTM} and {@link GRU}. */
 export interface RecurrentOptions {
@@ -853,9 +861,16 @@ export class Recurrent {
     const BH4 = B * H * 4;
     const rev = u.d === 1;
     const packed = this.a.packed.ptr;
-    // 1. Input projection of all steps at once: gates [T*B, GH] = X W_ih^T.
-    threads.gemmNT(T * B, GH, u.inSize, X, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr, GH, 0, this.a.scratch.ptr);
     const b1 = this.b1Path(B, rev, lens);
+    // 1. Input projection, gates [T*B, GH] = X W_ih^T: in blocks of `blk` steps just before the
+    // loop reaches them, so that a block's gates (<= PROJ_BLOCK_BYTES, 512 KiB: measured best of 256 KiB to 2 MiB) are still in L2 when its
+    // steps read them (the whole [T, B, GH] is 8 MB at W1; written at once, every step read its
+    // slice back from L3 or memory). The same bits as one GEMM: each row's dot products are
+    // unchanged. The batch-1 loop takes all steps at once.
+    const inProj = (t0: number, n: number) =>
+      threads.gemmNT(n * B, GH, u.inSize, X + t0 * B * u.inSize * 4, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr + t0 * B * GH * 4, GH, 0, this.a.scratch.ptr);
+    const blk = b1 || PROJ_BLOCK_BYTES <= 0 ? T : Math.max(1, Math.floor(PROJ_BLOCK_BYTES / (B * GH * 4)));
+    if (blk >= T) inProj(0, T);
     // 2. W_hh^T packed once for the whole loop (reset-before GRU: its r, z rows and its n rows apart).
     if (b1) k.b1_pack_t(u.wHh.ptr, H, GH, H, packed);
     else if (this.resetAfter) k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
@@ -875,6 +890,10 @@ export class Recurrent {
       return;
     }
     for (let s = 0; s < T; s++) {
+      if (blk < T && s % blk === 0) {
+        const n = Math.min(blk, T - s);
+        inProj(rev ? T - s - n : s, n);
+      }
       const t = rev ? T - 1 - s : s;
       const prev = rev ? t + 1 : t; // slot of h_{t-1} (in processing order)
       const cur = rev ? t : t + 1; // slot of h_t
