@@ -6,6 +6,9 @@
 //         w1                     LSTM.forward / forward+backward at W1 (B=32 T=64 I=64 H=256), ms (median of 15)
 //         gemm                   W1's GEMMs: packed 32x1024x256 and 64x1024x256 (the recurrent step), nt 2048x1024x64
 //                                (the input projection), GFLOP/s (best of 15 batches)
+//         tn                     the backward's weight-gradient GEMMs: tn 1024x256x2048 (dW_hh) and 1024x64x2048 (dW_ih), GFLOP/s
+//         gemv-q8                int8 gemv 2048x512 (an LSTM 512's W_hh): one 1 MB matrix (in L2) and four in turn (4 MB, out of
+//                                L2), every byte written (untouched WASM pages all map to one zero page), µs per 1 MB
 // Each build is a single-threaded .wasm (npm run asbuild:release writes build/unfold.wasm;
 // asc assembly/index.ts --target release -o other.wasm builds another checkout's).
 import { readFileSync } from "node:fs";
@@ -18,8 +21,8 @@ const args = process.argv.slice(2);
 const ri = args.indexOf("--rounds");
 const rounds = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 5;
 const [which, ...files] = args;
-if (!["lstm-step", "gru-step", "w1", "gemm"].includes(which) || files.length === 0) {
-  console.error("usage: node bench/ab.js lstm-step|gru-step|w1|gemm a.wasm [b.wasm ...] [--rounds N]");
+if (!["lstm-step", "gru-step", "w1", "gemm", "tn", "gemv-q8"].includes(which) || files.length === 0) {
+  console.error("usage: node bench/ab.js lstm-step|gru-step|w1|gemm|tn|gemv-q8 a.wasm [b.wasm ...] [--rounds N]");
   process.exit(2);
 }
 const B = 32, H = 256, BH = B * H, T = 64, I = 64;
@@ -63,6 +66,47 @@ function w1Case(rng) {
   return [median(f), median(fb)];
 }
 
+/** Best ms of `reps` calls of fn, over 10 batches after a warm-up. */
+function bestMs(fn, reps) {
+  for (let i = 0; i < 3; i++) fn();
+  let best = Infinity;
+  for (let s = 0; s < 10; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) fn();
+    best = Math.min(best, ms(t0) / reps);
+  }
+  return best;
+}
+
+function tnCase(k, put, rng) {
+  const u = (n) => put(rng.fillUniform(new Float32Array(n), -1, 1));
+  const dG = u(2048 * 1024), X = u(2048 * 256), C = u(1024 * 256), S = u(256 * 2048 + 8192);
+  return [
+    (2 * 1024 * 256 * 2048) / bestMs(() => k.gemm_tn(1024, 256, 2048, dG, 1024, X, 256, C, 256, 0, S), 3) / 1e6,
+    (2 * 1024 * 64 * 2048) / bestMs(() => k.gemm_tn(1024, 64, 2048, dG, 1024, X, 64, C, 64, 0, S), 10) / 1e6,
+  ];
+}
+
+function gemvQ8Case(k, hp) {
+  const N = 2048, K = 512;
+  const mats = Array.from({ length: 4 }, (_, m) => {
+    const p = hp.alloc(N * K);
+    const a = new Int8Array(hp.f32(p, 1).buffer, p, N * K);
+    for (let i = 0; i < a.length; i++) a[i] = ((i * 7919 + m) % 255) - 127;
+    return p;
+  });
+  const sw = hp.alloc(N * 4), ws = hp.alloc(N * 4), xq = hp.alloc(2 * K + 64), y = hp.alloc(N * 4), x = hp.alloc(K * 4);
+  hp.f32(sw, N).fill(0.01);
+  hp.f32(ws, N).fill(0);
+  const xv = hp.f32(x, K);
+  for (let i = 0; i < K; i++) xv[i] = Math.sin(i);
+  const sx = k.quantize_act_q8(x, K, xq);
+  const one = bestMs(() => k.gemv_q8(N, K, mats[0], sw, ws, xq, sx, y, 0), 50);
+  const four = bestMs(() => { for (const w of mats) k.gemv_q8(N, K, w, sw, ws, xq, sx, y, 0); }, 20) / 4;
+  for (const p of [...mats, sw, ws, xq, y, x]) hp.free(p);
+  return [one * 1e3, four * 1e3];
+}
+
 function gemmCase(k, put, rng) {
   const u = (n) => rng.fillUniform(new Float32Array(n), -1, 1);
   const pA = put(u(2048 * 256)), pW = put(u(1024 * 256)), pS = put(new Float32Array(1024 * 256)), pC = put(u(2048 * 1024)), pP = put(new Float32Array(1024 * 256));
@@ -89,11 +133,21 @@ for (let r = 0; r < rounds; r++) {
   for (const f of files) {
     await init(new Uint8Array(readFileSync(f)));
     const { put } = wasmArrays(heap());
-    res.get(f).push(which === "w1" ? w1Case(new Rng(1)) : which === "gemm" ? gemmCase(kernels(), put, new Rng(3)) : stepCase(kernels(), put, new Rng(5)));
+    res.get(f).push(
+      which === "w1" ? w1Case(new Rng(1))
+      : which === "gemm" ? gemmCase(kernels(), put, new Rng(3))
+      : which === "tn" ? tnCase(kernels(), put, new Rng(4))
+      : which === "gemv-q8" ? gemvQ8Case(kernels(), heap())
+      : stepCase(kernels(), put, new Rng(5)),
+    );
     dispose();
   }
 }
-const unit = which === "w1" ? ["ms forward", "ms forward+backward"] : which === "gemm" ? ["GFLOP/s packed 32x1024x256", "GFLOP/s packed 64x1024x256", "GFLOP/s nt 2048x1024x64"] : ["ns per element"];
+const unit = which === "w1" ? ["ms forward", "ms forward+backward"]
+  : which === "gemm" ? ["GFLOP/s packed 32x1024x256", "GFLOP/s packed 64x1024x256", "GFLOP/s nt 2048x1024x64"]
+  : which === "tn" ? ["GFLOP/s tn 1024x256x2048", "GFLOP/s tn 1024x64x2048"]
+  : which === "gemv-q8" ? ["µs per 1 MB, in L2", "µs per 1 MB, 4 MB in turn"]
+  : ["ns per element"];
 for (const f of files) {
   const rs = res.get(f);
   const cols = unit.map((u, j) => `${u}: ${rs.map((x) => x[j].toFixed(2)).join(" ")} (median ${median(rs.map((x) => x[j])).toFixed(2)})`);
