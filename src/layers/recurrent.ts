@@ -8,11 +8,14 @@
  * L = layers. Inside the engine sequences are time-major: x [T, B, I].
  *
  * Where the speed comes from (DESIGN.md):
- *  1. the input projection x W_ih^T of all T steps is one GEMM before the loop;
+ *  1. the input projection x W_ih^T is taken out of the loop: one GEMM per
+ *     block of steps (512 KiB of gates, so they are still in L2 when the
+ *     steps read them), run just before the loop reaches the block;
  *  2. inside the loop only h_{t-1} W_hh^T ([B, H] x [H, G*H]) on W_hh packed
  *     once per call, then one fused cell kernel per step;
  *  3. backward stores every step's gate gradients dG [T, B, G*H], so dW_ih,
- *     dW_hh and dX are one GEMM each after the time loop.
+ *     dW_hh and dX are one GEMM each after the time loop (dX only where
+ *     someone reads it: not for a model's features input).
  */
 import type { Ptr } from "../runtime/abi.js";
 import { Arena, type Tensor } from "../runtime/arena.js";
