@@ -870,10 +870,13 @@ export class Recurrent {
     // steps read them (the whole [T, B, GH] is 8 MB at W1; written at once, every step read its
     // slice back from L3 or memory). The same bits as one GEMM: each row's dot products are
     // unchanged. The batch-1 loop takes all steps at once.
-    const inProj = (t0: number, n: number) =>
-      threads.gemmNT(n * B, GH, u.inSize, X + t0 * B * u.inSize * 4, u.inSize, u.wIh.ptr, u.inSize, c.gates.ptr + t0 * B * GH * 4, GH, 0, this.a.scratch.ptr);
+    const I = u.inSize;
     const blk = b1 || PROJ_BLOCK_BYTES <= 0 ? T : Math.max(1, Math.floor(PROJ_BLOCK_BYTES / (B * GH * 4)));
-    if (blk >= T) inProj(0, T);
+    // W_ih^T packed once into the scratch (nothing in the loop uses it) for the blocks; gemm_nt is that packing and this GEMM.
+    if (blk < T) k.gemm_pack_b_nt(u.wIh.ptr, I, I, GH, this.a.scratch.ptr);
+    const inProj = (t0: number, n: number) =>
+      threads.gemmPacked(n * B, GH, I, X + t0 * B * I * 4, I, 1, this.a.scratch.ptr, c.gates.ptr + t0 * B * GH * 4, GH, 0);
+    if (blk >= T) threads.gemmNT(T * B, GH, I, X, I, u.wIh.ptr, I, c.gates.ptr, GH, 0, this.a.scratch.ptr);
     // 2. W_hh^T packed once for the whole loop (reset-before GRU: its r, z rows and its n rows apart).
     if (b1) k.b1_pack_t(u.wHh.ptr, H, GH, H, packed);
     else if (this.resetAfter) k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
