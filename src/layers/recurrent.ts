@@ -866,13 +866,14 @@ export class Recurrent {
     const packed = this.a.packed.ptr;
     const b1 = this.b1Path(B, rev, lens);
     // 1. Input projection, gates [T*B, GH] = X W_ih^T: in blocks of `blk` steps just before the
-    // loop reaches them, so that a block's gates (<= PROJ_BLOCK_BYTES, 512 KiB: measured best of 256 KiB to 2 MiB) are still in L2 when its
-    // steps read them (the whole [T, B, GH] is 8 MB at W1; written at once, every step read its
-    // slice back from L3 or memory). The same bits as one GEMM: each row's dot products are
-    // unchanged. The batch-1 loop takes all steps at once.
+    // loop reaches them, so that a block's gates (<= PROJ_BLOCK_BYTES, 512 KiB: measured best of
+    // 256 KiB to 2 MiB) are still in L2 when its steps read them (the whole [T, B, GH] is 8 MB at
+    // W1; written at once, every step read its slice back from L3 or memory). The same bits as
+    // one GEMM: each row's dot products are unchanged. The batch-1 loop takes all steps at once.
     const I = u.inSize;
     const blk = b1 || PROJ_BLOCK_BYTES <= 0 ? T : Math.max(1, Math.floor(PROJ_BLOCK_BYTES / (B * GH * 4)));
-    // W_ih^T packed once into the scratch (nothing in the loop uses it) for the blocks; gemm_nt is that packing and this GEMM.
+    // For blocks, W_ih^T is packed once into the scratch (nothing in the loop uses it): gemm_nt
+    // is that packing and then this packed GEMM.
     if (blk < T) k.gemm_pack_b_nt(u.wIh.ptr, I, I, GH, this.a.scratch.ptr);
     const inProj = (t0: number, n: number) =>
       threads.gemmPacked(n * B, GH, I, X + t0 * B * I * 4, I, 1, this.a.scratch.ptr, c.gates.ptr + t0 * B * GH * 4, GH, 0);
