@@ -31,6 +31,27 @@ import { gru_step_fwd, lstm_step_fwd, rnn_step_fwd } from "./cells";
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
+/** [sum a0, sum a1, sum a2, sum a3] of four i32x4 (exact: integer sums, so any order gives the scalar hsum's). */
+// @ts-ignore: decorator
+@inline function hsum4_i32(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  // [a0.0 + a0.2, a1.0 + a1.2, a0.1 + a0.3, a1.1 + a1.3], and the same of a2, a3
+  const t0 = i32x4.add(i8x16.shuffle(a0, a1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23), i8x16.shuffle(a0, a1, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31));
+  const t1 = i32x4.add(i8x16.shuffle(a2, a3, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23), i8x16.shuffle(a2, a3, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31));
+  return i32x4.add(i8x16.shuffle(t0, t1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(t0, t1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+}
+
+/**
+ * y[0..4) = f32(s) * (sw[0..4) * sx) (+ beta * y): the four rows' results,
+ * each lane the scalar epilogue's operations in its order (no fused
+ * multiply-add), so the bits of the one-row path.
+ */
+// @ts-ignore: decorator
+@inline function scale4_store(s: v128, sp: usize, sx: f32, yp: usize, beta: f32): void {
+  let r = f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(sp), f32x4.splat(sx)));
+  if (beta != 0) r = f32x4.add(r, f32x4.mul(f32x4.splat(beta), v128.load(yp)));
+  v128.store(yp, r);
+}
+
 /**
  * Quantize an activation vector to q = nearest-even(x / s) in [-63, 63],
  * s = max|x| / 63. Plain build: xq [K8] i16 lanes = q, lanes K..K8 zero.
@@ -157,34 +178,20 @@ export function gemv_q8(N: i32, K: i32, W: usize, sw: usize, wsum: usize, xq: us
       a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load8x8_s(w2 + o), xv));
       a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load8x8_s(w3 + o), xv));
     }
-    let s0 = hsum_i32(a0);
-    let s1 = hsum_i32(a1);
-    let s2 = hsum_i32(a2);
-    let s3 = hsum_i32(a3);
-    for (let k = K8; k < K; k++) {
-      const xv = <i32>load<i16>(xq + (<usize>k << 1));
-      const o = <usize>k;
-      s0 += <i32>load<i8>(w0 + o) * xv;
-      s1 += <i32>load<i8>(w1 + o) * xv;
-      s2 += <i32>load<i8>(w2 + o) * xv;
-      s3 += <i32>load<i8>(w3 + o) * xv;
+    let s = hsum4_i32(a0, a1, a2, a3);
+    if (K8 < K) {
+      let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+      for (let k = K8; k < K; k++) {
+        const xv = <i32>load<i16>(xq + (<usize>k << 1));
+        const o = <usize>k;
+        e0 += <i32>load<i8>(w0 + o) * xv;
+        e1 += <i32>load<i8>(w1 + o) * xv;
+        e2 += <i32>load<i8>(w2 + o) * xv;
+        e3 += <i32>load<i8>(w3 + o) * xv;
+      }
+      s = i32x4.add(s, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3));
     }
-    const yp = y + (<usize>j << 2);
-    const sp = sw + (<usize>j << 2);
-    let r0 = <f32>s0 * (load<f32>(sp) * sx);
-    let r1 = <f32>s1 * (load<f32>(sp, 4) * sx);
-    let r2 = <f32>s2 * (load<f32>(sp, 8) * sx);
-    let r3 = <f32>s3 * (load<f32>(sp, 12) * sx);
-    if (beta != 0) {
-      r0 += beta * load<f32>(yp);
-      r1 += beta * load<f32>(yp, 4);
-      r2 += beta * load<f32>(yp, 8);
-      r3 += beta * load<f32>(yp, 12);
-    }
-    store<f32>(yp, r0);
-    store<f32>(yp, r1, 4);
-    store<f32>(yp, r2, 8);
-    store<f32>(yp, r3, 12);
+    scale4_store(s, sw + (<usize>j << 2), sx, y + (<usize>j << 2), beta);
   }
   prefetchSink = touched;
   for (; j < N; j++) {
@@ -223,35 +230,21 @@ export function gemv_q8(N: i32, K: i32, W: usize, sw: usize, wsum: usize, xq: us
       a2 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(w2 + o), xv, a2);
       a3 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(w3 + o), xv, a3);
     }
-    const ws = wsum + (<usize>j << 2);
-    let s0 = hsum_i32(a0) - 64 * load<i32>(ws);
-    let s1 = hsum_i32(a1) - 64 * load<i32>(ws, 4);
-    let s2 = hsum_i32(a2) - 64 * load<i32>(ws, 8);
-    let s3 = hsum_i32(a3) - 64 * load<i32>(ws, 12);
-    for (let k = K16; k < K; k++) {
-      const xv = <i32>load<u8>(xq + <usize>k) - 64;
-      const o = <usize>k;
-      s0 += <i32>load<i8>(w0 + o) * xv;
-      s1 += <i32>load<i8>(w1 + o) * xv;
-      s2 += <i32>load<i8>(w2 + o) * xv;
-      s3 += <i32>load<i8>(w3 + o) * xv;
+    // sum w (q + 64) - 64 sum w, four rows at once (64 * wsum = wsum << 6, wrapping as the scalar product would).
+    let s = i32x4.sub(hsum4_i32(a0, a1, a2, a3), i32x4.shl(v128.load(wsum + (<usize>j << 2)), 6));
+    if (K16 < K) {
+      let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+      for (let k = K16; k < K; k++) {
+        const xv = <i32>load<u8>(xq + <usize>k) - 64;
+        const o = <usize>k;
+        e0 += <i32>load<i8>(w0 + o) * xv;
+        e1 += <i32>load<i8>(w1 + o) * xv;
+        e2 += <i32>load<i8>(w2 + o) * xv;
+        e3 += <i32>load<i8>(w3 + o) * xv;
+      }
+      s = i32x4.add(s, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3));
     }
-    const yp = y + (<usize>j << 2);
-    const sp = sw + (<usize>j << 2);
-    let r0 = <f32>s0 * (load<f32>(sp) * sx);
-    let r1 = <f32>s1 * (load<f32>(sp, 4) * sx);
-    let r2 = <f32>s2 * (load<f32>(sp, 8) * sx);
-    let r3 = <f32>s3 * (load<f32>(sp, 12) * sx);
-    if (beta != 0) {
-      r0 += beta * load<f32>(yp);
-      r1 += beta * load<f32>(yp, 4);
-      r2 += beta * load<f32>(yp, 8);
-      r3 += beta * load<f32>(yp, 12);
-    }
-    store<f32>(yp, r0);
-    store<f32>(yp, r1, 4);
-    store<f32>(yp, r2, 8);
-    store<f32>(yp, r3, 12);
+    scale4_store(s, sw + (<usize>j << 2), sx, y + (<usize>j << 2), beta);
   }
   for (; j < N; j++) {
     const w0 = W + <usize>j * rb;
