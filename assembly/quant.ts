@@ -41,6 +41,25 @@ import { gru_step_fwd, lstm_step_fwd, rnn_step_fwd } from "./cells";
 }
 
 /**
+ * The columns k0 <= k < K left after the SIMD steps, for 4 rows (w0 and the
+ * next three, rb bytes apart) as scalars: [sum_k w_r[k] q[k]] for r < 4. xq
+ * holds q as i16 (plain) or q + 64 as u8 (relaxed).
+ */
+// @ts-ignore: decorator
+@inline function tail4(w0: usize, rb: usize, xq: usize, k0: i32, K: i32, relaxed: bool): v128 {
+  let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+  for (let k = k0; k < K; k++) {
+    const xv = relaxed ? <i32>load<u8>(xq + <usize>k) - 64 : <i32>load<i16>(xq + (<usize>k << 1));
+    const o = <usize>k;
+    e0 += <i32>load<i8>(w0 + o) * xv;
+    e1 += <i32>load<i8>(w0 + rb + o) * xv;
+    e2 += <i32>load<i8>(w0 + 2 * rb + o) * xv;
+    e3 += <i32>load<i8>(w0 + 3 * rb + o) * xv;
+  }
+  return i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3);
+}
+
+/**
  * y[0..4) = f32(s) * (sw[0..4) * sx) (+ beta * y): the four rows' results,
  * each lane the scalar epilogue's operations in its order (no fused
  * multiply-add), so the bits of the one-row path.
@@ -179,18 +198,7 @@ export function gemv_q8(N: i32, K: i32, W: usize, sw: usize, wsum: usize, xq: us
       a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load8x8_s(w3 + o), xv));
     }
     let s = hsum4_i32(a0, a1, a2, a3);
-    if (K8 < K) {
-      let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
-      for (let k = K8; k < K; k++) {
-        const xv = <i32>load<i16>(xq + (<usize>k << 1));
-        const o = <usize>k;
-        e0 += <i32>load<i8>(w0 + o) * xv;
-        e1 += <i32>load<i8>(w1 + o) * xv;
-        e2 += <i32>load<i8>(w2 + o) * xv;
-        e3 += <i32>load<i8>(w3 + o) * xv;
-      }
-      s = i32x4.add(s, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3));
-    }
+    if (K8 < K) s = i32x4.add(s, tail4(w0, rb, xq, K8, K, false));
     scale4_store(s, sw + (<usize>j << 2), sx, y + (<usize>j << 2), beta);
   }
   prefetchSink = touched;
@@ -232,18 +240,7 @@ export function gemv_q8(N: i32, K: i32, W: usize, sw: usize, wsum: usize, xq: us
     }
     // sum w (q + 64) - 64 sum w, four rows at once (64 * wsum = wsum << 6, wrapping as the scalar product would).
     let s = i32x4.sub(hsum4_i32(a0, a1, a2, a3), i32x4.shl(v128.load(wsum + (<usize>j << 2)), 6));
-    if (K16 < K) {
-      let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
-      for (let k = K16; k < K; k++) {
-        const xv = <i32>load<u8>(xq + <usize>k) - 64;
-        const o = <usize>k;
-        e0 += <i32>load<i8>(w0 + o) * xv;
-        e1 += <i32>load<i8>(w1 + o) * xv;
-        e2 += <i32>load<i8>(w2 + o) * xv;
-        e3 += <i32>load<i8>(w3 + o) * xv;
-      }
-      s = i32x4.add(s, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3));
-    }
+    if (K16 < K) s = i32x4.add(s, tail4(w0, rb, xq, K16, K, true));
     scale4_store(s, sw + (<usize>j << 2), sx, y + (<usize>j << 2), beta);
   }
   for (; j < N; j++) {
