@@ -66,11 +66,11 @@ function w1Case(rng) {
   return [median(f), median(fb)];
 }
 
-/** Best ms of `reps` calls of fn, over 10 batches after a warm-up. */
-function bestMs(fn, reps) {
-  for (let i = 0; i < 3; i++) fn();
+/** Best ms of `reps` calls of fn, over `batches` batches after a warm-up. */
+function bestMs(fn, reps, batches = 10) {
+  for (let i = 0; i < 5; i++) fn();
   let best = Infinity;
-  for (let s = 0; s < 10; s++) {
+  for (let s = 0; s < batches; s++) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < reps; i++) fn();
     best = Math.min(best, ms(t0) / reps);
@@ -116,16 +116,7 @@ function gemmCase(k, put, rng) {
     [2 * 64 * 1024 * 256, () => k.gemm_packed_f32x4_4x8(64, 1024, 256, pA, 256, 1, pP, pC, 1024, 1), 15],
     [2 * 2048 * 1024 * 64, () => k.gemm_nt(2048, 1024, 64, pA, 64, pW, 64, pC, 1024, 0, pS), 3],
   ];
-  return cases.map(([flops, fn, reps]) => {
-    for (let i = 0; i < 5; i++) fn();
-    let best = Infinity;
-    for (let s = 0; s < 15; s++) {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < reps; i++) fn();
-      best = Math.min(best, ms(t0) / reps);
-    }
-    return flops / best / 1e6;
-  });
+  return cases.map(([flops, fn, reps]) => flops / bestMs(fn, reps, 15) / 1e6);
 }
 
 const res = new Map(files.map((f) => [f, []]));
