@@ -266,10 +266,8 @@ export function lstm_step_fwd_cols(G: usize, bIh: usize, bHh: usize, cPrev: usiz
 }
 
 // @ts-ignore: decorator
-@inline function lstm_bwd_rows(G: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dG: usize, B: i32, H: i32, act: i32): void {
+@inline function lstm_bwd_rows(G: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dG: usize, B: i32, H: i32, j0: i32, j1: i32, act: i32): void {
   const hb = <usize>H << 2;
-  const H4 = H & ~3;
-  const rem = H - H4;
   for (let b = 0; b < B; b++) {
     const row = <usize>(b * H) << 2;
     const g = G + (row << 2);
@@ -278,14 +276,14 @@ export function lstm_step_fwd_cols(G: usize, bIh: usize, bHh: usize, cPrev: usiz
     const tr = tc + row;
     const dhr = dh + row;
     const dcr = dc + row;
-    let j = 0;
-    for (; j < H4; j += 4) {
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
       const o = <usize>j << 2;
       lstm_bwd4(g + o, cp + o, tr + o, dhr + o, dcr + o, dg + o, hb, 4, act);
     }
-    if (rem) {
+    if (j < j1) {
       const o = <usize>j << 2;
-      lstm_bwd4(g + o, cp + o, tr + o, dhr + o, dcr + o, dg + o, hb, rem, act);
+      lstm_bwd4(g + o, cp + o, tr + o, dhr + o, dcr + o, dg + o, hb, j1 - j, act);
     }
   }
 }
@@ -300,8 +298,17 @@ export function lstm_step_fwd_cols(G: usize, bIh: usize, bHh: usize, cPrev: usiz
  * gact  as in forward
  */
 export function lstm_step_bwd(G: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dG: usize, B: i32, H: i32, gact: i32): void {
-  if (gact == 0) lstm_bwd_rows(G, cPrev, tc, dh, dc, dG, B, H, 0);
-  else lstm_bwd_rows(G, cPrev, tc, dh, dc, dG, B, H, 1);
+  lstm_step_bwd_cols(G, cPrev, tc, dh, dc, dG, B, H, 0, H, gact);
+}
+
+/**
+ * lstm_step_bwd on hidden units j0 <= j < j1 only (j0 a multiple of 4, j1 <= H),
+ * every gate block of those units: a chunk of a backward step split by units
+ * (assembly/steal.ts). Same math per element as the whole step.
+ */
+export function lstm_step_bwd_cols(G: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dG: usize, B: i32, H: i32, j0: i32, j1: i32, gact: i32): void {
+  if (gact == 0) lstm_bwd_rows(G, cPrev, tc, dh, dc, dG, B, H, j0, j1, 0);
+  else lstm_bwd_rows(G, cPrev, tc, dh, dc, dG, B, H, j0, j1, 1);
 }
 
 // ---- GRU -------------------------------------------------------------------

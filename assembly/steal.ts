@@ -25,7 +25,7 @@
 // chunks it ran (the main thread's share, for the gate in threads.ts).
 
 import { gemm_packed_f32x4_4x8 } from "./gemm";
-import { gru_step_bwd, gru_step_fwd_cols, lstm_step_bwd, lstm_step_fwd_cols, rnn_step_bwd, rnn_step_fwd_cols } from "./cells";
+import { gru_step_bwd, gru_step_fwd_cols, lstm_step_bwd, lstm_step_bwd_cols, lstm_step_fwd_cols, rnn_step_bwd, rnn_step_fwd_cols } from "./cells";
 
 /** Bytes between two parts' range words. */
 const LINE: usize = 64;
@@ -55,6 +55,21 @@ const LINE: usize = 64;
 }
 
 /**
+ * The next chunk for part `me` of the `n` parts: from the front of its own
+ * range, else from the back of another part's (the next one first). -1: none
+ * is left anywhere.
+ */
+// @ts-ignore: decorator
+@inline function nextChunk(q: usize, n: i32, me: i32): i32 {
+  let c = -1;
+  for (let v = 0; v < n && c < 0; v++) {
+    const w = me + v < n ? me + v : me + v - n;
+    c = claim(q + LINE * <usize>(1 + w), v == 0);
+  }
+  return c;
+}
+
+/**
  * Gate GEMMs of units [u0, u1) for G gate blocks: C[:, g*H + u0 .. g*H + u1)
  * = beta*C + hPrev [B, H] * Wp (packed [G*H / 8][H][8]).
  */
@@ -76,20 +91,7 @@ const LINE: usize = 64;
   const n = load<i32>(q);
   const cu = load<i32>(q, 4);
   let done = 0;
-  let w = me;
-  let more = true;
-  while (more) {
-    // Own range first, then each other part's from the back.
-    let c = -1;
-    for (let v = 0; v < n && c < 0; v++) {
-      const qw = q + LINE * <usize>(1 + w);
-      c = claim(qw, w == me);
-      if (c < 0) w = w + 1 == n ? 0 : w + 1;
-    }
-    if (c < 0) {
-      more = false;
-      continue;
-    }
+  for (let c = nextChunk(q, n, me); c >= 0; c = nextChunk(q, n, me)) {
     const u0 = c * cu;
     const u1 = min(u0 + cu, H);
     if (kind == 0) {
@@ -140,18 +142,7 @@ export function rnn_step_fwd_steal(hPrev: usize, Wp: usize, G: usize, bIh: usize
   const cu = load<i32>(q, 4);
   const r = <usize>H << 2; // bytes of one row of [B, H]
   let done = 0;
-  let w = me;
-  let more = true;
-  while (more) {
-    let c = -1;
-    for (let v = 0; v < n && c < 0; v++) {
-      c = claim(q + LINE * <usize>(1 + w), w == me);
-      if (c < 0) w = w + 1 == n ? 0 : w + 1;
-    }
-    if (c < 0) {
-      more = false;
-      continue;
-    }
+  for (let c = nextChunk(q, n, me); c >= 0; c = nextChunk(q, n, me)) {
     const b0 = c * cu;
     const m = min(b0 + cu, B) - b0;
     const o = <usize>b0 * r;
@@ -190,4 +181,32 @@ export function gru_step_bwd_steal(cache: usize, hPrev: usize, dh: usize, dGi: u
 /** SimpleRNN step backward, stolen split by rows: rnn_step_bwd, then dPrev = beta*dPrev + dG W_hh on each chunk's rows. */
 export function rnn_step_bwd_steal(h: usize, dh: usize, dG: usize, Wp: usize, dPrev: usize, B: i32, H: i32, beta: f32, q: usize, actPart: i32): i32 {
   return runRows(2, q, actPart >> 8, B, H, Wp, dPrev, beta, h, dh, dG, 0, 0, 0, actPart & 255);
+}
+
+/**
+ * LSTM backward split by hidden units, part `actPart >> 8` of a stolen split.
+ * A chunk of units [u0, u1) runs
+ *   dPrev[:, u0:u1] = beta*dPrev[:, u0:u1] + dG_t W_hh[:, u0:u1]
+ * (its columns of dL/dh_{t-1}; Wp = W_hh packed as the right operand,
+ * [H/8][4H][8]), then, where Gn != 0, the cell backward of the step
+ * processed next (lstm_step_bwd_cols on the same units, dh = dPrev, dc
+ * updated in place, writing dGn): that cell needs no other columns of
+ * dL/dh_{t-1}, so a step is one job and its chunks are 8-wide panels, as in
+ * the forward. Returns the chunks this call ran.
+ */
+export function lstm_step_bwd_units_steal(dGt: usize, Wp: usize, dPrev: usize, beta: f32, Gn: usize, cPn: usize, tcn: usize, dc: usize, dGn: usize, B: i32, H: i32, q: usize, actPart: i32): i32 {
+  const n = load<i32>(q);
+  const cu = load<i32>(q, 4);
+  const me = actPart >> 8;
+  const act = actPart & 255;
+  const K = 4 * H;
+  let done = 0;
+  for (let c = nextChunk(q, n, me); c >= 0; c = nextChunk(q, n, me)) {
+    const u0 = c * cu;
+    const u1 = min(u0 + cu, H);
+    gemm_packed_f32x4_4x8(B, u1 - u0, K, dGt, K, 1, Wp + <usize>(u0 >> 3) * <usize>K * 32, dPrev + (<usize>u0 << 2), H, beta);
+    if (Gn != 0) lstm_step_bwd_cols(Gn, cPn, tcn, dPrev, dc, dGn, B, H, u0, u1, act);
+    done++;
+  }
+  return done;
 }

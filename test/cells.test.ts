@@ -126,6 +126,17 @@ describe("cells: WASM vs float64 reference", () => {
       check("lstm_bwd dG" + sfx, dGw, dG);
       check("lstm_bwd dc_prev" + sfx, mem.get(pdc, B * H), dc);
 
+      // By hidden units (a backward step split by units, threads.ts): ranges [0, j) and [j, H) with j a
+      // multiple of 4 (the last range may hold a partial vector) give the whole step's bits.
+      const j = 4 * Math.floor(H / 8);
+      const pdc3 = mem.put(dcIn);
+      const pdG3 = mem.alloc(B * 4 * H);
+      const pdh3 = mem.put(dh);
+      k.lstm_step_bwd_cols(pG, pcPrev, ptc, pdh3, pdc3, pdG3, B, H, j, H, gact);
+      k.lstm_step_bwd_cols(pG, pcPrev, ptc, pdh3, pdc3, pdG3, B, H, 0, j, gact);
+      expect(mem.get(pdG3, B * 4 * H), "lstm_bwd by units: dG" + sfx).toEqual(dGw);
+      expect(mem.get(pdc3, B * H), "lstm_bwd by units: dc_prev" + sfx).toEqual(mem.get(pdc, B * H));
+
       // In place: dG == G.
       const pdc2 = mem.put(dcIn);
       k.lstm_step_bwd(pG, pcPrev, ptc, mem.put(dh), pdc2, pG, B, H, gact);

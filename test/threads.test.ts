@@ -76,7 +76,7 @@ function expectSameBits(a: Record<string, ArrayLike<number>>, b: Record<string, 
 type Cell = "lstm" | "gru" | "rnn_tanh" | "rnn_relu";
 
 /** Forward + backward of a recurrent layer; everything it returns and every gradient. */
-function recurrentRun(lib: Lib, cell: Cell, o: { T: number; B: number; I: number; H: number; L?: number; bi?: boolean; batchFirst?: boolean }): Record<string, ArrayLike<number>> {
+function recurrentRun(lib: Lib, cell: Cell, o: { T: number; B: number; I: number; H: number; L?: number; bi?: boolean; batchFirst?: boolean; ragged?: boolean }): Record<string, ArrayLike<number>> {
   const { T, B, I, H } = o;
   const opts = { inputSize: I, hiddenSize: H, numLayers: o.L ?? 1, bidirectional: o.bi ?? false, batchFirst: o.batchFirst ?? false, seed: 7 };
   const m =
@@ -84,10 +84,13 @@ function recurrentRun(lib: Lib, cell: Cell, o: { T: number; B: number; I: number
   const rng = new Rng(3);
   const x = rng.fillUniform(new Float32Array(T * B * I), -1, 1);
   const D = o.bi ? 2 : 1;
-  const f = m.forward(x, { batchSize: B });
+  // Ragged: every length 1..T (sequence b has length 1 + (b mod T)), so steps end early in both directions.
+  const lengths = o.ragged ? Array.from({ length: B }, (_, b) => 1 + (b % T)) : undefined;
+  const f = m.forward(x, { batchSize: B, lengths });
   const dOutput = rng.fillUniform(new Float32Array(T * B * D * H), -1, 1);
   const dhN = rng.fillUniform(new Float32Array((o.L ?? 1) * D * B * H), -1, 1);
-  const b = m.backward({ dOutput, dhN });
+  const dcN = cell === "lstm" ? rng.fillUniform(new Float32Array((o.L ?? 1) * D * B * H), -1, 1) : undefined;
+  const b = m.backward({ dOutput, dhN, dcN });
   const out: Record<string, ArrayLike<number>> = { output: f.output, hN: f.hN, dInput: b.dInput, dh0: b.dh0 };
   if (f.cN) out.cN = f.cN;
   if (b.dc0) out.dc0 = b.dc0;
@@ -104,18 +107,23 @@ describe("threads: bit-identical to one thread", () => {
     { name: "B=1 H=24 (forward steps split by hidden units at batch 1; 1x32 GEMV tile on 1 thread)", T: 5, B: 1, I: 5, H: 24, three: true },
     { name: "B=16 H=20 (H mod 8 != 0: forward steps split by rows)", T: 4, B: 16, I: 6, H: 20, three: true },
     { name: "B=13, 2 layers, bidirectional, batch-first", T: 4, B: 13, I: 9, H: 12, L: 2, bi: true, batchFirst: true },
+    { name: "B=32 H=40, ragged lengths 1..T, bidirectional (LSTM: the reverse direction's early-ending rows take the row split)", T: 5, B: 32, I: 6, H: 40, bi: true, ragged: true, three: true },
   ];
   for (const cell of ["lstm", "gru", "rnn_tanh", "rnn_relu"] as Cell[]) {
     for (const s of shapes) {
       it(`${cell} forward + backward, ${s.name}`, async () => {
         const [a, b, c] = await libs();
         const ref = recurrentRun(a, cell, s);
-        const { posted: jobs, unitSplits } = b.th.jobCount();
+        const { posted: jobs, unitSplits, bwdUnitSplits } = b.th.jobCount();
         expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
         expect(b.th.jobCount().posted - jobs, "parts posted to the worker").toBeGreaterThanOrEqual(2 * s.T);
-        // Forward steps split by hidden units exactly when H is a multiple of 8 (and has 2+ panels).
+        // Forward steps split by hidden units exactly when H is a multiple of 8 (and has 2+ panels);
+        // so are the LSTM's backward steps (the others' split by rows).
         const steps = s.T * (s.L ?? 1) * (s.bi ? 2 : 1);
-        expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(s.H % 8 === 0 && s.H >= 16 ? steps : 0);
+        const byUnits = s.H % 8 === 0 && s.H >= 16;
+        expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(byUnits ? steps : 0);
+        const bwdSteps = s.ragged ? s.T * (s.L ?? 1) : steps; // ragged: the reverse direction's steps by rows
+        expect(b.th.jobCount().bwdUnitSplits - bwdUnitSplits, "backward steps split by hidden units").toBe(byUnits && cell === "lstm" ? bwdSteps : 0);
         if (s.three) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
       });
     }
@@ -131,9 +139,10 @@ describe("threads: bit-identical to one thread", () => {
         const c0 = b.th.jobCount();
         expectSameBits(ref, recurrentRun(b, cell, s), `${cell}, slow worker`);
         const c1 = b.th.jobCount();
-        // 3 forward steps (5 chunks of one panel each) and 3 backward steps (8 chunks of 4 rows): the worker's
-        // ranges are 2 or 3 chunks of the forward and 4 of the backward; it wakes after the main thread is done.
-        expect(c1.chunksTaken - c0.chunksTaken, `${cell}: chunks the main thread took from the worker`).toBeGreaterThanOrEqual(3 * 2 + 3 * 4);
+        // 3 forward steps (5 chunks of one panel each) and 3 backward steps (LSTM: by units, as the forward;
+        // the others: 8 chunks of 4 rows): the worker's ranges are 2 or 3 chunks of a step by units and 4
+        // of one by rows; it wakes after the main thread is done.
+        expect(c1.chunksTaken - c0.chunksTaken, `${cell}: chunks the main thread took from the worker`).toBeGreaterThanOrEqual(3 * 2 + 3 * (cell === "lstm" ? 2 : 4));
         b.th.setThreadGate({ slowWorkersMs: 0 });
         b.th.setStealing(false);
         const c2 = b.th.jobCount();

@@ -1094,7 +1094,41 @@ export class Recurrent {
       k.gemm_pack_b_nn(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(H, 2 * H));
     }
 
-    for (let s = 0; !b1 && s < T; s++) {
+    // LSTM: the cell of the first step walked, then one job per step, split by
+    // hidden units: dL/dh_{t-1} = dG_t W_hh, each chunk of units followed by
+    // the next step's cell on the same units (threads.lstmStepBwdUnits). The
+    // reverse direction with early-ending sequences moves rows of dL/dh_{t-1}
+    // between the two, so it takes the loop after this one.
+    const byUnits = !b1 && this.kind === "lstm" && !early;
+    const stepAt = (s: number) => (rev ? s : T - 1 - s); // walk back in time (forward time for the reverse direction)
+    const cellAt = (t: number): threads.LstmCellBwd => ({
+      G: c.gates.ptr + t * B * GH * 4,
+      cPrev: c.cs!.ptr + (rev ? t + 1 : t) * BH4,
+      tc: c.tc!.ptr + t * BH4,
+      dc: a.dc.ptr,
+      dG: dG + t * B * GH * 4,
+    });
+    const dcAt = (t: number) => {
+      // dL/dcN of the sequences whose last real step is t, before that step's cell.
+      if (dcN !== null && own) for (let b = 0; b < B; b++) if (lengths[b] - 1 === t) k.axpy_f32(a.dc.ptr + b * H * 4, dcN + b * H * 4, H, 1);
+    };
+    if (byUnits) {
+      const t0 = stepAt(0);
+      if (record) this.norms![t0] = Math.sqrt(k.sum_squares(dHs + t0 * BH4, BH));
+      dcAt(t0);
+      const c0 = cellAt(t0);
+      k.lstm_step_bwd(c0.G, c0.cPrev, c0.tc, dHs + t0 * BH4, c0.dc, c0.dG, B, H, this.gact);
+      for (let s = 0; s < T; s++) {
+        const t = stepAt(s);
+        const last = s === T - 1;
+        const tn = last ? -1 : stepAt(s + 1); // the step walked next: dPrev is its dL/dh
+        if (!last) dcAt(tn);
+        const dPrev = last ? dh0 : dHs + tn * BH4;
+        threads.lstmStepBwdUnits(B, H, dG + t * B * GH * 4, packed, dPrev, last ? 0 : 1, last ? null : cellAt(tn), this.gact);
+        if (record && !last) this.norms![tn] = Math.sqrt(k.sum_squares(dPrev, BH));
+      }
+    }
+    for (let s = 0; !b1 && !byUnits && s < T; s++) {
       const t = rev ? s : T - 1 - s; // walk back in time (forward time for the reverse direction)
       const prev = rev ? t + 1 : t;
       const cur = rev ? t : t + 1;
@@ -1103,10 +1137,7 @@ export class Recurrent {
       const first = s === T - 1;
       const dPrev = first ? dh0 : dHs + (rev ? t + 1 : t - 1) * BH4;
       if (record) this.norms![t] = Math.sqrt(k.sum_squares(dh, BH));
-      if (dcN !== null && own) {
-        // dL/dcN of the sequences whose last real step is t.
-        for (let b = 0; b < B; b++) if (lengths[b] - 1 === t) k.axpy_f32(a.dc.ptr + b * H * 4, dcN + b * H * 4, H, 1);
-      }
+      dcAt(t);
       const dGt = dG + t * B * GH * 4;
       switch (this.kind) {
         // Each is the fused cell kernel then gemm_packed_f32x4_4x8 (dG_t W_hh).

@@ -219,6 +219,12 @@ export interface Kernels {
   lstm_step_bwd_steal(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, B: number, H: number, beta: number, q: Ptr, actPart: number): number;
   gru_step_bwd_steal(cache: Ptr, hPrev: Ptr, dh: Ptr, dGi: Ptr, dGh: Ptr, dhPrev: Ptr, Wp: Ptr, B: number, H: number, q: Ptr, actPart: number): number;
   rnn_step_bwd_steal(h: Ptr, dh: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, B: number, H: number, beta: number, q: Ptr, actPart: number): number;
+  /** lstm_step_bwd on hidden units j0 <= j < j1 only (j0 a multiple of 4), every gate block of them. */
+  lstm_step_bwd_cols(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, B: number, H: number, j0: number, j1: number, gact: number): void;
+  /** An LSTM backward step split by hidden units (chunks of 8-wide panels, stolen as in the forward): per chunk,
+   * its columns of dPrev = beta*dPrev + dG_t W_hh (Wp packed [H/8][4H][8]), then, where Gn != 0, the next step's
+   * cell backward on the same units (lstm_step_bwd_cols with dh = dPrev, writing dGn). */
+  lstm_step_bwd_units_steal(dGt: Ptr, Wp: Ptr, dPrev: Ptr, beta: number, Gn: Ptr, cPn: Ptr, tcn: Ptr, dc: Ptr, dGn: Ptr, B: number, H: number, q: Ptr, actPart: number): number;
 }
 
 /** Names of all functions in {@link Kernels}, checked at load time. */
@@ -239,4 +245,5 @@ export const KERNEL_NAMES = [
   "b1_pack_t", "gemv_b1", "lstm_fwd_b1", "lstm_bwd_b1",
   "lstm_step_fwd_steal", "gru_step_fwd_steal", "rnn_step_fwd_steal",
   "lstm_step_bwd_steal", "gru_step_bwd_steal", "rnn_step_bwd_steal",
+  "lstm_step_bwd_cols", "lstm_step_bwd_units_steal",
 ] as const;

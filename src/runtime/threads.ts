@@ -127,8 +127,10 @@ export class ThreadPool {
   /** Parts posted to workers, and those of them the workers ran (not the main thread). */
   jobs = 0;
   ranByWorkers = 0;
-  /** Recurrent forward steps split by hidden units (colSplit). */
+  /** Recurrent forward steps split by hidden units (colSplit, unitSteal). */
   unitSplits = 0;
+  /** LSTM backward steps split by hidden units ({@link lstmStepBwdUnits}). */
+  bwdUnitSplits = 0;
   /** Times the gate found that splitting did not pay and closed for a back-off period. */
   backoffs = 0;
   /** Dispatches that would have been split but ran on the main thread alone: the gate was closed. */
@@ -480,9 +482,9 @@ export function threadCount(): number {
  * split by hidden units. @internal
  */
 export function jobCount(): JobCounts {
-  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
+  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, bwdUnitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
   const p = pool;
-  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
+  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, bwdUnitSplits: p.bwdUnitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
 }
 
 /**
@@ -494,6 +496,8 @@ export interface JobCounts {
   posted: number;
   ranByWorkers: number;
   unitSplits: number;
+  /** LSTM backward steps split by hidden units (lstmStepBwdUnits). */
+  bwdUnitSplits: number;
   backoffs: number;
   soloJobs: number;
   sleepSkips: number;
@@ -714,7 +718,7 @@ function rowSplit(B: number, flops: number, calls: RowCall[]): boolean {
  * false (nothing done) when H is not a multiple of 8 or the step is too
  * small to split; then the caller runs it another way.
  */
-function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [fn: number, args: number[]][]): boolean {
+function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [fn: number, args: number[]][], backward = false): boolean {
   if (!pool || H % 8 !== 0) return false;
   const P = H >> 3;
   const n = Math.min(partsFor(flops), P);
@@ -728,7 +732,8 @@ function colSplit(H: number, flops: number, calls: (u0: number, u1: number) => [
   }
   for (const [fn, args] of calls(0, 8 * cut(1, n, P, 1))) k[KERNEL_NAMES[fn]](...args);
   p.wait(n - 1, cut(1, n, P, 1) / P);
-  p.unitSplits++;
+  if (backward) p.bwdUnitSplits++;
+  else p.unitSplits++;
   return true;
 }
 
@@ -858,6 +863,48 @@ export function lstmStepBwd(B: number, H: number, G: Ptr, cPrev: Ptr, tc: Ptr, d
   ) {
     k.lstm_step_bwd(G, cPrev, tc, dh, dc, dG, B, H, gact);
     gemmPacked(B, H, GH, dG, GH, 1, Wp, dPrev, H, beta);
+  }
+}
+
+/** The LSTM cell backward of one step (arguments of lstm_step_bwd but dh, which is the step's dPrev). */
+export interface LstmCellBwd {
+  G: Ptr;
+  cPrev: Ptr;
+  tc: Ptr;
+  dc: Ptr;
+  dG: Ptr;
+}
+
+/**
+ * LSTM backward step t split by hidden units: dPrev [B,H] = beta*dPrev +
+ * dG_t W_hh (Wp packed [H/8][4H][8]), then, if `next` is given, the cell
+ * backward of the step processed next on dh = dPrev (dc updated in place).
+ * A unit's cell needs only that unit's column of dPrev, so each chunk of
+ * units runs both and the step is one job (chunks of 8-wide panels, stolen
+ * as in the forward): at B = 32 that is 32 panels, where a split by rows
+ * has 8 chunks of 4 rows, whose 4-row tiles run 20% slower in the relaxed
+ * build (bench/RESULTS.md, session 10). The same bits on any split.
+ */
+export function lstmStepBwdUnits(B: number, H: number, dGt: Ptr, Wp: Ptr, dPrev: Ptr, beta: number, next: LstmCellBwd | null, gact = 0): void {
+  const k = kern();
+  const GH = 4 * H, r = 4 * H, g = 4 * GH;
+  const flops = 2 * B * GH * H;
+  const n = next ?? { G: 0, cPrev: 0, tc: 0, dc: 0, dG: 0 };
+  if (pool && stealing && H % 8 === 0 && stealJob(Math.min(partsFor(flops), H >> 3), H >> 3, 8, F.lstm_step_bwd_units_steal, [dGt, Wp, dPrev, beta, n.G, n.cPrev, n.tc, n.dc, n.dG, B, H], gact)) {
+    pool.bwdUnitSplits++;
+    return;
+  }
+  const cellCols = (u0: number, u1: number): [number, number[]][] => (next ? [[F.lstm_step_bwd_cols, [n.G, n.cPrev, n.tc, dPrev, n.dc, n.dG, B, H, u0, u1, gact]]] : []);
+  if (
+    !pool ||
+    (!colSplit(H, flops, (u0, u1) => [[F.gemm_packed_f32x4_4x8, [B, u1 - u0, GH, dGt, GH, 1, Wp + (u0 >> 3) * GH * 32, dPrev + u0 * 4, H, beta]], ...cellCols(u0, u1)], true) &&
+      !rowSplit(B, flops, [
+        [F.gemm_packed_f32x4_4x8, [B, H, GH, dGt, GH, 1, Wp, dPrev, H, beta], [0, 0, 0, g, 0, 0, 0, r, 0, 0], 0],
+        ...(next ? [[F.lstm_step_bwd, [n.G, n.cPrev, n.tc, dPrev, n.dc, n.dG, B, H, gact], [g, r, r, r, r, g, 0, 0, 0], 6] as RowCall] : []),
+      ]))
+  ) {
+    gemmPacked(B, H, GH, dGt, GH, 1, Wp, dPrev, H, beta);
+    if (next) k.lstm_step_bwd(n.G, n.cPrev, n.tc, dPrev, n.dc, n.dG, B, H, gact);
   }
 }
 
