@@ -153,7 +153,16 @@ const SUM_ROWS_ACC_MAX: i32 = 16384;
  * column blocks of 16 (four f32x4 accumulators) down all rows.
  */
 export function sum_rows(dst: usize, src: usize, M: i32, N: i32, beta: f32): void {
-  const rowBytes = <usize>N << 2;
+  sum_rows_ld(dst, src, M, N, N, beta);
+}
+
+/**
+ * sum_rows over N columns of rows lds floats apart (lds >= N): the columns
+ * of a wider matrix, for a split by columns (src/runtime/threads.ts). Each
+ * column's sum is the same ((0 + r0) + r1) + ... as in the whole call.
+ */
+export function sum_rows_ld(dst: usize, src: usize, M: i32, N: i32, lds: i32, beta: f32): void {
+  const rowBytes = <usize>lds << 2;
   const vbeta = f32x4.splat(beta);
   let j = 0;
   if (beta == 0 && M > 1 && N >= 256 && N <= SUM_ROWS_ACC_MAX) {

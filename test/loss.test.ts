@@ -97,6 +97,25 @@ describe("sum_rows, summation order", () => {
       expect(got[j]).toBe(a);
     }
   });
+
+  // sum_rows_ld: a column range [j0, j0 + n) of a wider src (rows lds floats apart), as the threads' split by
+  // columns takes it; ranges on both sides of the row-by-row path's N >= 256 give the same in-order sums.
+  it.each([[64, 1024, 512, 512], [64, 1024, 16, 1008], [9, 300, 0, 48], [5, 259, 3, 256], [2048, 1024, 256, 512]])(
+    "sum_rows_ld M=%i lds=%i, columns from %i, %i of them: the in-order float32 sums",
+    (M, lds, j0, n) => {
+      const rng = new Rng(M + lds + j0);
+      const src = randArray(rng, M * lds, -3, 3);
+      const pd = mem.alloc(n, 0);
+      k.sum_rows_ld(pd, mem.put(src, 0) + 4 * j0, M, n, lds, 0);
+      const got = mem.get(pd, n);
+      const f32 = Math.fround;
+      for (let j = 0; j < n; j++) {
+        let a = 0;
+        for (let i = 0; i < M; i++) a = f32(a + f32(src[i * lds + j0 + j]));
+        expect(got[j]).toBe(a);
+      }
+    },
+  );
 });
 
 describe("softmax_rows", () => {

@@ -874,13 +874,13 @@ export class Recurrent {
     const blk = b1 || PROJ_BLOCK_BYTES <= 0 ? T : Math.max(1, Math.floor(PROJ_BLOCK_BYTES / (B * GH * 4)));
     // For blocks, W_ih^T is packed once into the scratch (nothing in the loop uses it): gemm_nt
     // is that packing and then this packed GEMM.
-    if (blk < T) k.gemm_pack_b_nt(u.wIh.ptr, I, I, GH, this.a.scratch.ptr);
+    if (blk < T) threads.packB(true, u.wIh.ptr, I, I, GH, this.a.scratch.ptr);
     const inProj = (t0: number, n: number) =>
       threads.gemmPacked(n * B, GH, I, X + t0 * B * I * 4, I, 1, this.a.scratch.ptr, c.gates.ptr + t0 * B * GH * 4, GH, 0);
     if (blk >= T) threads.gemmNT(T * B, GH, I, X, I, u.wIh.ptr, I, c.gates.ptr, GH, 0, this.a.scratch.ptr);
     // 2. W_hh^T packed once for the whole loop (reset-before GRU: its r, z rows and its n rows apart).
     if (b1) k.b1_pack_t(u.wHh.ptr, H, GH, H, packed);
-    else if (this.resetAfter) k.gemm_pack_b_nt(u.wHh.ptr, H, H, GH, packed);
+    else if (this.resetAfter) threads.packB(true, u.wHh.ptr, H, H, GH, packed);
     else {
       k.gemm_pack_b_nt(u.wHh.ptr, H, H, 2 * H, packed);
       k.gemm_pack_b_nt(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(2 * H, H));
@@ -1063,12 +1063,14 @@ export class Recurrent {
     const BH4 = BH * 4;
     const rev = u.d === 1;
     const packed = a.packed.ptr;
-    const dHs = a.dHs.ptr; // dHs[t] = dL/dh_t, filled with the output gradient, then the recurrent one added
+    // dHs[t] = dL/dh_t: the output gradient, then the recurrent one added. With one direction that is dY
+    // itself (this layer's own buffer, which bptt reuses for the next layer's dX): no copy.
+    const dHs = D === 1 ? dY : a.dHs.ptr;
     const dG = a.dG.ptr;
     const dGh = this.kind === "gru" ? a.dGh.ptr : dG;
     const dh0 = a.dh0.ptr + ui * BH4;
 
-    k.copy2d_f32(dHs, H, dY + u.d * H * 4, D * H, T * B, H);
+    if (D !== 1) k.copy2d_f32(dHs, H, dY + u.d * H * 4, D * H, T * B, H);
     const tLast = rev ? 0 : T - 1; // the time step processed last in forward
     // dL/dhN enters at the last step processed: the forward direction's at each
     // sequence's own last step with lengths, the reverse direction's at step 0.
@@ -1088,7 +1090,7 @@ export class Recurrent {
     const b1 = !record && this.b1Path(B, rev, lengths);
     // W_hh [GH, H] packed as the right operand of dG_t W_hh (reset-before GRU: rows r, z and rows n apart).
     if (b1) k.lstm_bwd_b1(T, H, c.gates.ptr, c.cs!.ptr, c.tc!.ptr, dHs, a.dc.ptr, dG, u.wHh.ptr, dh0, this.gact);
-    else if (this.resetAfter) k.gemm_pack_b_nn(u.wHh.ptr, H, GH, H, packed);
+    else if (this.resetAfter) threads.packB(false, u.wHh.ptr, H, GH, H, packed);
     else {
       k.gemm_pack_b_nn(u.wHh.ptr, H, 2 * H, H, packed);
       k.gemm_pack_b_nn(u.wHh.ptr + 2 * H * H * 4, H, H, H, packed + rbPanel(H, 2 * H));
@@ -1191,10 +1193,10 @@ export class Recurrent {
       threads.gemmTN(2 * H, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch, sf);
       threads.gemmTN(H, H, TB, dGh + 2 * H * 4, GH, c.gru!.ptr + 3 * H * 4, 4 * H, u.gWHh.ptr + 2 * H * H * 4, H, 0, scratch, sf);
     }
-    k.sum_rows(u.gBIh.ptr, dG, TB, GH, 0);
+    threads.sumRows(u.gBIh.ptr, dG, TB, GH, 0);
     // LSTM: both biases add to the same pre-activations (dGh is dG), so their gradients are equal.
     if (dGh === dG) k.copy2d_f32(u.gBHh.ptr, GH, u.gBIh.ptr, GH, 1, GH);
-    else k.sum_rows(u.gBHh.ptr, dGh, TB, GH, 0);
+    else threads.sumRows(u.gBHh.ptr, dGh, TB, GH, 0);
     // dX (+)= dG W_ih: the reverse direction adds to the forward direction's.
     if (dX !== null) threads.gemmNN(TB, u.inSize, GH, dG, GH, u.wIh.ptr, u.inSize, dX, u.inSize, u.d === 0 ? 0 : 1, scratch);
   }

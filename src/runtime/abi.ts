@@ -99,6 +99,8 @@ export interface Kernels {
   bias_add_rows(C: Ptr, M: number, N: number, bias: Ptr): void;
   /** dst [N] = beta*dst + sum over rows of src [M,N] (bias gradients); beta = 0 never reads dst. */
   sum_rows(dst: Ptr, src: Ptr, M: number, N: number, beta: number): void;
+  /** sum_rows over N columns of src rows lds floats apart (a column range of a wider matrix). */
+  sum_rows_ld(dst: Ptr, src: Ptr, M: number, N: number, lds: number, beta: number): void;
   /** dst [M,N] = row-wise softmax of src; dst may equal src. */
   softmax_rows(dst: Ptr, src: Ptr, M: number, N: number): void;
   /** Softmax cross-entropy. targets: i32 [M]; a target < 0 is ignored (padding).
@@ -245,5 +247,5 @@ export const KERNEL_NAMES = [
   "b1_pack_t", "gemv_b1", "lstm_fwd_b1", "lstm_bwd_b1",
   "lstm_step_fwd_steal", "gru_step_fwd_steal", "rnn_step_fwd_steal",
   "lstm_step_bwd_steal", "gru_step_bwd_steal", "rnn_step_bwd_steal",
-  "lstm_step_bwd_cols", "lstm_step_bwd_units_steal",
+  "lstm_step_bwd_cols", "lstm_step_bwd_units_steal", "sum_rows_ld",
 ] as const;

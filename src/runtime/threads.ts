@@ -599,6 +599,49 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
   p.wait(n - 1, share);
 }
 
+/**
+ * Run a memory-bound kernel split into contiguous ranges of `total` units
+ * (multiples of `q`): `call(lo, hi)` gives the kernel and its arguments for
+ * units [lo, hi). `work` sizes the split as flops do elsewhere. Returns false
+ * (nothing done) where it does not split.
+ */
+function rangeSplit(total: number, q: number, work: number, call: (lo: number, hi: number) => [fn: number, args: number[]]): boolean {
+  if (!pool) return false;
+  const n = Math.min(partsFor(work), Math.floor(total / q));
+  if (n < 2) return false;
+  const p = pool;
+  for (let w = 1; w < n; w++) {
+    const [fn, args] = call(cut(w, n, total, q), cut(w + 1, n, total, q));
+    p.setCall(w - 1, 0, fn, args);
+    p.post(w - 1, 1);
+  }
+  const e = cut(1, n, total, q);
+  const [fn, args] = call(0, e);
+  (kern() as unknown as Record<string, (...a: number[]) => void>)[KERNEL_NAMES[fn]](...args);
+  p.wait(n - 1, e / total);
+  return true;
+}
+
+/**
+ * Pack B for the packed GEMM (gemm_pack_b_nn, or gemm_pack_b_nt for B
+ * stored [N, K]) into dst [ceil(N/8)][K][8], split by panels: each part
+ * packs its own (the same bytes).
+ */
+export function packB(nt: boolean, B: Ptr, ldb: number, K_: number, N: number, dst: Ptr): void {
+  const P = (N + 7) >> 3;
+  const fn = nt ? F.gemm_pack_b_nt : F.gemm_pack_b_nn;
+  const bStep = nt ? 8 * ldb * 4 : 32; // bytes from panel p to panel p + 1 in B
+  if (K_ > 0 && rangeSplit(P, 1, K_ * N, (p0, p1) => [fn, [B + p0 * bStep, ldb, K_, Math.min(N, 8 * p1) - 8 * p0, dst + p0 * K_ * 32]])) return;
+  if (nt) kern().gemm_pack_b_nt(B, ldb, K_, N, dst);
+  else kern().gemm_pack_b_nn(B, ldb, K_, N, dst);
+}
+
+/** dst [N] = beta*dst + the column sums of src [M, N] (sum_rows), split by columns: the same bits. */
+export function sumRows(dst: Ptr, src: Ptr, M: number, N: number, beta: number): void {
+  if (M > 1 && rangeSplit(N, 16, M * N, (j0, j1) => [F.sum_rows_ld, [dst + j0 * 4, src + j0 * 4, M, j1 - j0, N, beta]])) return;
+  kern().sum_rows(dst, src, M, N, beta);
+}
+
 type GemmName = "gemm_nn" | "gemm_nt" | "gemm_tn";
 
 /**
