@@ -163,6 +163,8 @@ interface UnitCache {
   cs?: Tensor; // [T+1, B, H]: LSTM cell states
   tc?: Tensor; // [T, B, H]: LSTM tanh(c_t)
   gru?: Tensor; // [T, B, 4H]: GRU cache r, z, n, h W_hn^T + b_hn
+  /** The last forward started from h = 0 (every entry +-0): its first step's h_{t-1} W_hh^T was skipped (zero). */
+  zeroInit?: boolean;
 }
 
 /**
@@ -855,6 +857,24 @@ export class Recurrent {
    * (zero) padding, are overwritten or zeroed. The forward direction's states
    * past L_b are zeroed: they are its output there.
    */
+  /**
+   * The first step from h_{t-1} = 0: the gates are the input projection alone,
+   * so the step is the cell (the GRU's h W_hh^T is zeros). Returns false for
+   * the reset-before GRU, whose step kernel does its own GEMMs.
+   */
+  private zeroStepFwd(B: number, Gt: Ptr, hPrev: Ptr, hCur: Ptr, prev: number, cur: number, t: number, c: UnitCache, u: Unit): boolean {
+    const k = kernels();
+    const H = this.hiddenSize;
+    const BH4 = B * H * 4;
+    if (this.kind === "lstm") k.lstm_step_fwd(Gt, u.bIh.ptr, u.bHh.ptr, c.cs!.ptr + prev * BH4, c.cs!.ptr + cur * BH4, hCur, c.tc!.ptr + t * BH4, B, H, this.gact);
+    else if (this.kind === "gru") {
+      if (!this.resetAfter) return false;
+      k.fill_f32(this.a.gh.ptr, B * 3 * H, 0);
+      k.gru_step_fwd(Gt, this.a.gh.ptr, u.bIh.ptr, u.bHh.ptr, hPrev, hCur, c.gru!.ptr + t * 4 * BH4, B, H, this.gact);
+    } else k.rnn_step_fwd(Gt, u.bIh.ptr, u.bHh.ptr, hCur, B, H, this.kind === "rnn_relu" ? 1 : 0);
+    return true;
+  }
+
   private unitForward(ui: number, X: Ptr, T: number, B: number, lens: Int32Array | null): void {
     const k = kernels();
     const u = this.units[ui];
@@ -891,6 +911,9 @@ export class Recurrent {
     const s0 = rev ? T : 0;
     k.copy2d_f32(this.hAt(c, s0, B), H, this.a.h0.ptr + ui * BH4, H, B, H);
     if (c.cs) k.copy2d_f32(c.cs.ptr + s0 * BH4, H, this.a.c0.ptr + ui * BH4, H, B, H);
+    // From h = 0 (the default), the first step's h_{t-1} W_hh^T is zero: that step is the cell
+    // alone (1/T of the recurrent GEMM). Its squares sum to 0 exactly when every entry is +-0.
+    c.zeroInit = k.sum_squares(this.a.h0.ptr + ui * BH4, B * H) === 0;
     // 3. The unfolded recurrence: at batch 1 (LSTM) the whole loop is one call.
     if (b1) {
       k.lstm_fwd_b1(T, H, c.hs.ptr, c.cs!.ptr, c.gates.ptr, c.tc!.ptr, packed, u.bIh.ptr, u.bHh.ptr, this.gact);
@@ -914,6 +937,7 @@ export class Recurrent {
           if (c.cs) k.copy2d_f32(c.cs.ptr + prev * BH4 + b * H * 4, H, this.a.c0.ptr + ui * BH4 + b * H * 4, H, 1, H);
         }
       }
+      if (s === 0 && c.zeroInit && this.zeroStepFwd(B, Gt, hPrev, hCur, prev, cur, t, c, u)) continue;
       switch (this.kind) {
         // Each is gemm_packed_f32x4_4x8 (h_{t-1} W_hh^T) then the fused cell kernel.
         case "lstm":
@@ -1187,7 +1211,13 @@ export class Recurrent {
     const sf = a.scratch.size; // floats: the tn row split needs a slice per thread
     const hPrevAll = this.hAt(c, rev ? 1 : 0, B); // [T, B, H]: h_{t-1} of every step
     threads.gemmTN(GH, u.inSize, TB, dG, GH, X, u.inSize, u.gWIh.ptr, u.inSize, 0, scratch, sf); // dW_ih = dG^T X
-    if (this.resetAfter) threads.gemmTN(GH, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch, sf); // dW_hh = dGh^T H_prev
+    if (this.resetAfter) {
+      // dW_hh = dGh^T H_prev. From h = 0 the first step walked adds zeros: its B rows are left out (the
+      // first ones going forward, the last ones going backward), the same sums in the same order.
+      const skip = c.zeroInit ? B : 0;
+      const r0 = rev ? 0 : skip;
+      threads.gemmTN(GH, H, TB - skip, dGh + r0 * GH * 4, GH, hPrevAll + r0 * H * 4, H, u.gWHh.ptr, H, 0, scratch, sf);
+    }
     else {
       // Reset-before GRU: dW_hh's r, z rows = dGh_rz^T H_prev, its n rows = dGh_n^T U (U = r * h_prev, the cache's 4th block).
       threads.gemmTN(2 * H, H, TB, dGh, GH, hPrevAll, H, u.gWHh.ptr, H, 0, scratch, sf);
