@@ -403,6 +403,36 @@ describe("backwardPtr without the input gradient", () => {
   });
 });
 
+describe("backwardPtr without the state gradient", () => {
+  it("gives the same parameter gradients bit for bit; the LSTM leaves dh0 uncomputed (its last step's dG_0 W_hh)", () => {
+    for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
+      for (const [L, bidirectional] of [[1, false], [2, true]] as const) {
+        const T = 5, B = 3, I = 4, H = 8;
+        const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: L, bidirectional } as RefConfig, 7);
+        const rng = new Rng(12);
+        const x = randArray(rng, T * B * I);
+        const D = bidirectional ? 2 : 1;
+        const dY = randArray(rng, T * B * D * H);
+        const mem = new Mem();
+        const dYp = mem.put(dY);
+        m.forward(x, { batchSize: B });
+        const full = m.backwardPtr(dYp, null, null, false);
+        const want = m.gradStateDict();
+        const n = L * D * B * H;
+        expect(heap().f32(full.dh0, n).some((v) => v !== 0), `${kind} L${L}: dh0`).toBe(true);
+        heap().f32(full.dh0, n).fill(12345);
+        m.forward(x, { batchSize: B });
+        const skip = m.backwardPtr(dYp, null, null, false, undefined, true, false);
+        const got = m.gradStateDict();
+        for (const name of Object.keys(want)) expect(Array.from(got[name]), `${kind} L${L} ${name}`).toEqual(Array.from(want[name]));
+        if (kind === "lstm") expect(heap().f32(skip.dh0, n).every((v) => v === 12345), `${kind} L${L}: dh0 not computed`).toBe(true);
+        mem.release();
+        m.dispose();
+      }
+    }
+  });
+});
+
 describe("the input projection in blocks of steps", () => {
   it("gives the bits of one projection of all steps: every cell, both directions, ragged, block sizes that do not divide T", () => {
     const T = 7, B = 3, I = 5, H = 8, lens = [7, 3, 5];

@@ -774,10 +774,13 @@ export class Recurrent {
    * (the model's input is features, not an embedding or another layer), so
    * the first layer skips its dX GEMM (dX = dG W_ih, T*B x I x G*H: 10% of
    * W2's backward flops), as autograd skips inputs that need no gradient.
+   * `stateGrad` false: the caller has no use for dh0 (a model trained from
+   * zero states): the LSTM's last step skips dh0 = dG_0 W_hh (then dh0 and
+   * dc0 hold no gradient).
    * @returns byte offsets of dX [T, B, I] (0 when `inputGrad` is false), dh0 and dc0 [L*D, B, H].
    * @internal
    */
-  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>, inputGrad = true): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
+  backwardPtr(dY: Ptr | null, dhN: Ptr | null = null, dcN: Ptr | null = null, recordGradNorms = false, lengths?: ArrayLike<number>, inputGrad = true, stateGrad = true): { dX: Ptr; dh0: Ptr; dc0: Ptr | null } {
     if (!this.last) throw new UnfoldError("E_STATE", "backward() needs a forward() first");
     const lens = this.lengthsOfLast(lengths);
     const { T, B } = this.last;
@@ -785,7 +788,7 @@ export class Recurrent {
     const k = kernels();
     if (dY === null) k.fill_f32(this.a.dA.ptr, n, 0);
     else k.copy2d_f32(this.a.dA.ptr, n, dY, n, 1, n);
-    const dX = this.bptt(dhN, dcN, recordGradNorms, lens, inputGrad);
+    const dX = this.bptt(dhN, dcN, recordGradNorms, lens, inputGrad, stateGrad);
     return { dX: inputGrad ? dX : 0, dh0: this.a.dh0.ptr, dc0: this.kind === "lstm" ? this.a.dc0.ptr : null };
   }
 
@@ -1033,7 +1036,7 @@ export class Recurrent {
    * With lengths, dL/d(output) at the padding steps is dropped first; no
    * gradient then reaches a padding step of any layer, so dL/dx is zero there.
    */
-  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths: Int32Array | null, inputGrad = true): Ptr {
+  private bptt(dhN: Ptr | null, dcN: Ptr | null, recordGradNorms: boolean, lengths: Int32Array | null, inputGrad = true, stateGrad = true): Ptr {
     const { T, B, training } = this.last!;
     const k = kernels();
     const a = this.a;
@@ -1049,7 +1052,7 @@ export class Recurrent {
       const X = this.layerIn(l, B, training);
       for (let d = 0; d < D; d++) {
         const ui = l * D + d;
-        this.unitBackward(ui, X, dY, l > 0 || inputGrad ? dX : null, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0, lengths);
+        this.unitBackward(ui, X, dY, l > 0 || inputGrad ? dX : null, dhN === null ? null : dhN + ui * BH4, dcN === null ? null : dcN + ui * BH4, T, B, recordGradNorms && l === L - 1 && d === 0, lengths, stateGrad);
       }
       if (l > 0 && training && this.dropout > 0) {
         k.mul_f32(dX, dX, a[`mask${l}`].ptr, T * B * D * H);
@@ -1074,7 +1077,7 @@ export class Recurrent {
   private unitBackward(
     ui: number, X: Ptr, dY: Ptr, dX: Ptr | null,
     dhN: Ptr | null, dcN: Ptr | null,
-    T: number, B: number, record: boolean, lengths: Int32Array | null,
+    T: number, B: number, record: boolean, lengths: Int32Array | null, stateGrad = true,
   ): void {
     const k = kernels();
     const u = this.units[ui];
@@ -1144,7 +1147,8 @@ export class Recurrent {
       dcAt(t0);
       const c0 = cellAt(t0);
       k.lstm_step_bwd(c0.G, c0.cPrev, c0.tc, dHs + t0 * BH4, c0.dc, c0.dG, B, H, this.gact);
-      for (let s = 0; s < T; s++) {
+      // The last job is dh0 = dG_0 W_hh alone: left out where nobody reads dh0.
+      for (let s = 0; s < (stateGrad ? T : T - 1); s++) {
         const t = stepAt(s);
         const last = s === T - 1;
         const tn = last ? -1 : stepAt(s + 1); // the step walked next: dPrev is its dL/dh

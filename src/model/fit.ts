@@ -133,7 +133,7 @@ export function sequentialTrainer(model: Sequential): Trainable<TrainData, FitOp
       model.checkBatch(batch, true);
       model.forwardPtr(batch, { training: true, state });
       const lc = model.lossAndGrad(batch);
-      if (Number.isFinite(lc.loss)) model.backwardPtr();
+      if (Number.isFinite(lc.loss)) model.backwardPtr(false); // fit has no use for dL/dh0
       return lc;
     },
     afterStep({ window }) {

@@ -303,10 +303,11 @@ export class Sequential implements SequentialModel {
   /**
    * Backward from the gradient {@link lossAndGrad} left in the head's output.
    * Writes all parameter gradients; returns where the gradients of the first
-   * recurrent layer's initial state are (for an encoder feeding this model).
+   * recurrent layer's initial state are (for an encoder feeding this model),
+   * unless `stateGrad` is false (fit: they are not computed).
    * @internal
    */
-  backwardPtr(): { dh0: Ptr; dc0: Ptr | null } {
+  backwardPtr(stateGrad = true): { dh0: Ptr; dc0: Ptr | null } {
     const last = this.last;
     if (!last) throw new UnfoldError("E_STATE", "backward needs a forward first");
     const k = kernels();
@@ -331,7 +332,8 @@ export class Sequential implements SequentialModel {
     let g = { dX: 0, dh0: 0, dc0: null as Ptr | null };
     for (let i = this.recurrent.length - 1; i >= 0; i--) {
       // Features in: nobody reads dL/d(features), so the first layer skips that GEMM.
-      g = this.recurrent[i].backwardPtr(d, null, null, false, undefined, i > 0 || this.embedding !== null);
+      // Only the first block's dL/dh0 is returned.
+      g = this.recurrent[i].backwardPtr(d, null, null, false, undefined, i > 0 || this.embedding !== null, i === 0 && stateGrad);
       d = g.dX;
     }
     if (this.embedding) this.embedding.backwardPtr(d!);

@@ -153,7 +153,8 @@ export interface SequentialModel {
   /** Head output [rows, O] in WASM memory: rows = T*B (many-to-many) or B (many-to-one). */
   forwardPtr(b: Batch, opts?: { training?: boolean; state?: "zeros" | "keep" }): { out: Ptr; rows: number };
   lossAndGrad(b: Batch): { loss: number; count: number };
-  backwardPtr(): { dh0: Ptr; dc0: Ptr | null };
+  /** `stateGrad` false: the caller has no use for dL/dh0 (it may be left uncomputed). */
+  backwardPtr(stateGrad?: boolean): { dh0: Ptr; dc0: Ptr | null };
   carryState(step?: number): void;
   resetState(): void;
   session(): StepSession;
