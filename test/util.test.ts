@@ -122,6 +122,21 @@ describe("swap01_f32", () => {
   });
 });
 
+describe("copy2d_f32", () => {
+  // [rows, cols, lds, ldd]: contiguous rows (one copy) and strided ones (a copy per row), empty shapes.
+  const shapes: [number, number, number, number][] = [[0, 4, 4, 4], [3, 0, 5, 5], [1, 7, 7, 7], [2048, 64, 64, 64], [5, 3, 8, 3], [4, 6, 6, 10], [6, 5, 9, 7]];
+  it.each(shapes)("rows=%i cols=%i lds=%i ldd=%i: the plain row-by-row copy, the rest of dst untouched", (rows, cols, lds, ldd) => {
+    const rng = new Rng(rows + cols * 7 + lds * 13 + ldd);
+    const src = randArray(rng, Math.max(1, rows * lds));
+    const dst0 = randArray(rng, Math.max(1, rows * ldd));
+    const pd = mem.put(dst0, 1);
+    k.copy2d_f32(pd, ldd, mem.put(src, 2), lds, rows, cols);
+    const want = Float32Array.from(dst0);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[r * ldd + c] = src[r * lds + c];
+    expect(mem.get(pd, want.length)).toEqual(want);
+  });
+});
+
 describe("gather_rows / scatter_add_rows", () => {
   const cases: [number, number][] = [
     [0, 5], [1, 1], [3, 3], [4, 4], [5, 7], [9, 8], [17, 9], [33, 17], [64, 33],
