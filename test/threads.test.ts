@@ -439,9 +439,22 @@ describe("threads: runtime", () => {
       expect(r.stdout.trim()).toBe(`ok 2 ${4 * 16 * 64}`);
       expect(r.status).toBe(0);
       expect(Date.now() - t0).toBeLessThan(20_000);
+      // Code run by `node --input-type=module -e` (and --experimental-default-type=module): the workers'
+      // CommonJS source must not inherit the option that makes Node parse it as a module.
+      for (const flags of [["--input-type=module"], ["--input-type", "module"]]) {
+        const e = spawnSync(process.execPath, [...flags, "-e", readFileSync(out, "utf8")], { encoding: "utf8", timeout: 20_000 });
+        expect(e.stderr, flags.join(" ")).toBe("");
+        expect(e.stdout.trim(), flags.join(" ")).toBe(`ok 2 ${4 * 16 * 64}`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("workerExecArgv drops only the options that say how to read source", async () => {
+    const { workerExecArgv } = await import("../src/runtime/platform-node.js");
+    expect(workerExecArgv(["--input-type=module", "--max-old-space-size=4096", "--input-type", "module", "--experimental-default-type=module", "--experimental-default-type", "module", "--enable-source-maps"]))
+      .toEqual(["--max-old-space-size=4096", "--enable-source-maps"]);
   });
 });
 

@@ -20,5 +20,22 @@ export const readFileURL: ((url: URL) => Promise<Uint8Array>) | null = async (ur
 /** A worker thread running the worker loop of worker.ts (`template`, whose message port is `PORT`), as CommonJS source. */
 export function spawnWorker(template: string): { worker: unknown; cleanup(): void } {
   const source = template.replace("PORT", 'require("node:worker_threads").parentPort');
-  return { worker: new Worker(source, { eval: true }), cleanup() {} };
+  const execArgv = typeof process === "object" && Array.isArray(process.execArgv) ? workerExecArgv(process.execArgv) : undefined;
+  return { worker: new Worker(source, { eval: true, execArgv }), cleanup() {} };
+}
+
+/**
+ * The parent's Node options for the worker, less those that say how to read
+ * its source: `node --input-type=module -e ...` (or
+ * `--experimental-default-type=module`) would have the worker's CommonJS
+ * source parsed as a module, where `require` is not defined.
+ */
+export function workerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--input-type" || a === "--experimental-default-type") i++; // the value follows
+    else if (!a.startsWith("--input-type=") && !a.startsWith("--experimental-default-type=")) out.push(a);
+  }
+  return out;
 }
