@@ -7,6 +7,8 @@
 //         gemm                   W1's GEMMs: packed 32x1024x256 and 64x1024x256 (the recurrent step), nt 2048x1024x64
 //                                (the input projection), GFLOP/s (best of 15 batches)
 //         tn                     the backward's weight-gradient GEMMs: tn 1024x256x2048 (dW_hh) and 1024x64x2048 (dW_ih), GFLOP/s
+//         bwd-step               the LSTM backward step's dG_t W_hh at B=32 H=256 whole, in 4- and 8-row pieces (a split by
+//                                rows) and 8-, 16- and 32-column pieces (by units), GFLOP/s (best of 15 batches)
 //         gemv-q8                int8 gemv 2048x512 (an LSTM 512's W_hh): one 1 MB matrix (in L2) and four in turn (4 MB, out of
 //                                L2), every byte written (untouched WASM pages all map to one zero page), µs per 1 MB
 // Each build is a single-threaded .wasm (npm run asbuild:release writes build/unfold.wasm;
@@ -21,8 +23,8 @@ const args = process.argv.slice(2);
 const ri = args.indexOf("--rounds");
 const rounds = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 5;
 const [which, ...files] = args;
-if (!["lstm-step", "gru-step", "w1", "gemm", "tn", "gemv-q8"].includes(which) || files.length === 0) {
-  console.error("usage: node bench/ab.js lstm-step|gru-step|w1|gemm|tn|gemv-q8 a.wasm [b.wasm ...] [--rounds N]");
+if (!["lstm-step", "gru-step", "w1", "gemm", "tn", "bwd-step", "gemv-q8"].includes(which) || files.length === 0) {
+  console.error("usage: node bench/ab.js lstm-step|gru-step|w1|gemm|tn|bwd-step|gemv-q8 a.wasm [b.wasm ...] [--rounds N]");
   process.exit(2);
 }
 const B = 32, H = 256, BH = B * H, T = 64, I = 64;
@@ -87,6 +89,18 @@ function tnCase(k, put, rng) {
   ];
 }
 
+/** dL/dh_{t-1} = dG_t W_hh (B=32, 4H=1024, H=256), whole and in the pieces of a split by rows or by units. */
+function bwdStepCase(k, put, rng) {
+  const u = (n) => put(rng.fillUniform(new Float32Array(n), -1, 1));
+  const K = 4 * H;
+  const dG = u(B * K), W = u(K * H), Wp = u(K * H), C = u(B * H);
+  k.gemm_pack_b_nn(W, H, K, H, Wp);
+  const rows = (m) => () => { for (let b0 = 0; b0 < B; b0 += m) k.gemm_packed_f32x4_4x8(m, H, K, dG + b0 * K * 4, K, 1, Wp, C + b0 * H * 4, H, 1); };
+  const cols = (n) => () => { for (let j = 0; j < H; j += n) k.gemm_packed_f32x4_4x8(B, n, K, dG, K, 1, Wp + (j >> 3) * K * 32, C + j * 4, H, 1); };
+  const fns = [() => k.gemm_packed_f32x4_4x8(B, H, K, dG, K, 1, Wp, C, H, 1), rows(4), rows(8), cols(8), cols(16), cols(32)];
+  return fns.map((fn) => (2 * B * K * H) / bestMs(fn, 100, 15) / 1e6);
+}
+
 function gemvQ8Case(k, hp) {
   const N = 2048, K = 512;
   const mats = Array.from({ length: 4 }, (_, m) => {
@@ -128,6 +142,7 @@ for (let r = 0; r < rounds; r++) {
       which === "w1" ? w1Case(new Rng(1))
       : which === "gemm" ? gemmCase(kernels(), put, new Rng(3))
       : which === "tn" ? tnCase(kernels(), put, new Rng(4))
+      : which === "bwd-step" ? bwdStepCase(kernels(), put, new Rng(6))
       : which === "gemv-q8" ? gemvQ8Case(kernels(), heap())
       : stepCase(kernels(), put, new Rng(5)),
     );
@@ -137,6 +152,7 @@ for (let r = 0; r < rounds; r++) {
 const unit = which === "w1" ? ["ms forward", "ms forward+backward"]
   : which === "gemm" ? ["GFLOP/s packed 32x1024x256", "GFLOP/s packed 64x1024x256", "GFLOP/s nt 2048x1024x64"]
   : which === "tn" ? ["GFLOP/s tn 1024x256x2048", "GFLOP/s tn 1024x64x2048"]
+  : which === "bwd-step" ? ["GFLOP/s whole", "GFLOP/s 8 x 4 rows", "GFLOP/s 4 x 8 rows", "GFLOP/s 32 x 8 columns", "GFLOP/s 16 x 16 columns", "GFLOP/s 8 x 32 columns"]
   : which === "gemv-q8" ? ["µs per 1 MB, in L2", "µs per 1 MB, 4 MB in turn"]
   : ["ns per element"];
 for (const f of files) {
