@@ -195,7 +195,8 @@ export function lstm_fwd_b1(T: i32, H: i32, hs: usize, cs: usize, G: usize, tc: 
  * into dHs[t-1] (which holds that step's output gradient: adds) or, at t = 0,
  * into dh0 (overwrites). G [T, 4H] activated gates, cs [T+1, H] (slot t =
  * c_{t-1}), tc [T, H], dHs [T, H]; dc [H] holds dL/dc_{T-1} on entry and
- * dL/dc_{-1} on exit; writes dG [T, 4H]. H a multiple of 8. The same calls,
+ * dL/dc_{-1} on exit; writes dG [T, 4H]. dh0 = 0: not wanted (its product
+ * is left out). H a multiple of 8. The same calls,
  * in the same order, as Recurrent.unitBackward's loop at B = 1.
  */
 export function lstm_bwd_b1(T: i32, H: i32, G: usize, cs: usize, tc: usize, dHs: usize, dc: usize, dG: usize, W: usize, dh0: usize, gact: i32): void {
@@ -206,6 +207,6 @@ export function lstm_bwd_b1(T: i32, H: i32, G: usize, cs: usize, tc: usize, dHs:
     const dh = dHs + <usize>t * hb;
     lstm_step_bwd(G + <usize>t * gb, cs + <usize>t * hb, tc + <usize>t * hb, dh, dc, dGt, 1, H, gact);
     if (t > 0) gemv_b1(H, H << 2, dGt, W, <i32>hb, 96, dh - hb, 1);
-    else gemv_b1(H, H << 2, dGt, W, <i32>hb, 96, dh0, 0);
+    else if (dh0 != 0) gemv_b1(H, H << 2, dGt, W, <i32>hb, 96, dh0, 0);
   }
 }

@@ -406,8 +406,9 @@ describe("backwardPtr without the input gradient", () => {
 describe("backwardPtr without the state gradient", () => {
   it("gives the same parameter gradients bit for bit; the LSTM leaves dh0 uncomputed (its last step's dG_0 W_hh)", () => {
     for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
-      for (const [L, bidirectional] of [[1, false], [2, true]] as const) {
-        const T = 5, B = 3, I = 4, H = 8;
+      for (const [L, bidirectional, B] of [[1, false, 3], [2, true, 3], [1, false, 1]] as const) {
+        // (B = 1: the LSTM's whole-loop kernel, lstm_bwd_b1.)
+        const T = 5, I = 4, H = 8;
         const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: L, bidirectional } as RefConfig, 7);
         const rng = new Rng(12);
         const x = randArray(rng, T * B * I);
@@ -424,8 +425,8 @@ describe("backwardPtr without the state gradient", () => {
         m.forward(x, { batchSize: B });
         const skip = m.backwardPtr(dYp, null, null, false, undefined, true, false);
         const got = m.gradStateDict();
-        for (const name of Object.keys(want)) expect(Array.from(got[name]), `${kind} L${L} ${name}`).toEqual(Array.from(want[name]));
-        if (kind === "lstm") expect(heap().f32(skip.dh0, n).every((v) => v === 12345), `${kind} L${L}: dh0 not computed`).toBe(true);
+        for (const name of Object.keys(want)) expect(Array.from(got[name]), `${kind} L${L} B${B} ${name}`).toEqual(Array.from(want[name]));
+        if (kind === "lstm") expect(heap().f32(skip.dh0, n).every((v) => v === 12345), `${kind} L${L} B${B}: dh0 not computed`).toBe(true);
         mem.release();
         m.dispose();
       }

@@ -1116,7 +1116,7 @@ export class Recurrent {
     // At batch 1 (LSTM) the whole loop is one call, on W_hh in place.
     const b1 = !record && this.b1Path(B, rev, lengths);
     // W_hh [GH, H] packed as the right operand of dG_t W_hh (reset-before GRU: rows r, z and rows n apart).
-    if (b1) k.lstm_bwd_b1(T, H, c.gates.ptr, c.cs!.ptr, c.tc!.ptr, dHs, a.dc.ptr, dG, u.wHh.ptr, dh0, this.gact);
+    if (b1) k.lstm_bwd_b1(T, H, c.gates.ptr, c.cs!.ptr, c.tc!.ptr, dHs, a.dc.ptr, dG, u.wHh.ptr, stateGrad ? dh0 : 0, this.gact);
     else if (this.resetAfter) threads.packB(false, u.wHh.ptr, H, GH, H, packed);
     else {
       k.gemm_pack_b_nn(u.wHh.ptr, H, 2 * H, H, packed);

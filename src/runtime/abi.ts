@@ -205,7 +205,7 @@ export interface Kernels {
    * hs, cs [T+1, H] (slot 0: the initial state; slot t+1: step t), G [T, 4H] (x W_ih^T in, activated gates out), tc [T, H]. H a multiple of 8. */
   lstm_fwd_b1(T: number, H: number, hs: Ptr, cs: Ptr, G: Ptr, tc: Ptr, Wp: Ptr, bIh: Ptr, bHh: Ptr, gact: number): void;
   /** LSTM backward over T steps at B = 1 (t = T-1..0): lstm_step_bwd, then dL/dh_{t-1} = dG_t W_hh (W [4H, H] in place) added
-   * into dHs[t-1], or written to dh0 at t = 0. dc [H]: dL/dc_{T-1} in, dL/dc_{-1} out. H a multiple of 32. */
+   * into dHs[t-1], or written to dh0 at t = 0 (dh0 = 0: not wanted, left out). dc [H]: dL/dc_{T-1} in, dL/dc_{-1} out. H a multiple of 32. */
   lstm_bwd_b1(T: number, H: number, G: Ptr, cs: Ptr, tc: Ptr, dHs: Ptr, dc: Ptr, dG: Ptr, W: Ptr, dh0: Ptr, gact: number): void;
 
   // ---- steal.ts: forward steps split across threads with work stealing --------
