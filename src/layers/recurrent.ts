@@ -775,8 +775,8 @@ export class Recurrent {
    * the first layer skips its dX GEMM (dX = dG W_ih, T*B x I x G*H: 10% of
    * W2's backward flops), as autograd skips inputs that need no gradient.
    * `stateGrad` false: the caller has no use for dh0 (a model trained from
-   * zero states): the LSTM's last step skips dh0 = dG_0 W_hh (then dh0 and
-   * dc0 hold no gradient).
+   * zero states): the LSTM's last step skips dh0 = dG_0 W_hh, and dh0 then
+   * holds no gradient (dc0 still does).
    * @returns byte offsets of dX [T, B, I] (0 when `inputGrad` is false), dh0 and dc0 [L*D, B, H].
    * @internal
    */
@@ -853,14 +853,6 @@ export class Recurrent {
   }
 
   /**
-   * One layer-direction over all T steps. X: [T, B, in]. With lengths, the
-   * reverse direction of sequence b starts at its own last step L_b - 1 from
-   * its initial state (copied into slot L_b of row b just before that step,
-   * where backward also finds it as h_prev); the steps it ran before, over the
-   * (zero) padding, are overwritten or zeroed. The forward direction's states
-   * past L_b are zeroed: they are its output there.
-   */
-  /**
    * The first step from h_{t-1} = 0: the gates are the input projection alone,
    * so the step is the cell (the GRU's h W_hh^T is zeros). Returns false for
    * the reset-before GRU, whose step kernel does its own GEMMs.
@@ -878,6 +870,14 @@ export class Recurrent {
     return true;
   }
 
+  /**
+   * One layer-direction over all T steps. X: [T, B, in]. With lengths, the
+   * reverse direction of sequence b starts at its own last step L_b - 1 from
+   * its initial state (copied into slot L_b of row b just before that step,
+   * where backward also finds it as h_prev); the steps it ran before, over the
+   * (zero) padding, are overwritten or zeroed. The forward direction's states
+   * past L_b are zeroed: they are its output there.
+   */
   private unitForward(ui: number, X: Ptr, T: number, B: number, lens: Int32Array | null): void {
     const k = kernels();
     const u = this.units[ui];

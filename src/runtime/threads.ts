@@ -924,9 +924,9 @@ export interface LstmCellBwd {
  * backward of the step processed next on dh = dPrev (dc updated in place).
  * A unit's cell needs only that unit's column of dPrev, so each chunk of
  * units runs both and the step is one job (chunks of 8-wide panels, stolen
- * as in the forward): at B = 32 that is 32 panels, where a split by rows
- * has 8 chunks of 4 rows, whose 4-row tiles run 20% slower in the relaxed
- * build (bench/RESULTS.md, session 10). The same bits on any split.
+ * as in the forward; H = 256 has 32 panels), where a split by rows has B/4
+ * chunks of 4 rows (8 at B = 32), whose 4-row tiles ran 20% slower in the
+ * relaxed build (bench/RESULTS.md, session 10). The same bits on any split.
  */
 export function lstmStepBwdUnits(B: number, H: number, dGt: Ptr, Wp: Ptr, dPrev: Ptr, beta: number, next: LstmCellBwd | null, gact = 0): void {
   const k = kern();
