@@ -372,66 +372,47 @@ describe("forward({ output }): the output written into the caller's array", () =
   });
 });
 
-describe("backwardPtr without the input gradient", () => {
-  it("gives the same parameter gradients bit for bit, returns no dX, and leaves the input-gradient buffer untouched", () => {
-    for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
-      for (const [L, bidirectional] of [[1, false], [2, true]] as const) {
-        const T = 5, B = 3, I = 4, H = 8;
-        const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: L, bidirectional } as RefConfig, 7);
-        const rng = new Rng(11);
-        const x = randArray(rng, T * B * I);
-        const D = bidirectional ? 2 : 1;
-        const dY = randArray(rng, T * B * D * H);
-        const mem = new Mem();
-        const dYp = mem.put(dY);
-        m.forward(x, { batchSize: B });
-        const full = m.backwardPtr(dYp, null, null, false);
-        const want = m.gradStateDict();
-        const dXfull = heap().f32(full.dX, T * B * I).slice();
-        expect(dXfull.some((v) => v !== 0)).toBe(true);
-        heap().f32(full.dX, T * B * I).fill(12345); // the skipped GEMM would overwrite this
-        m.forward(x, { batchSize: B });
-        const skip = m.backwardPtr(dYp, null, null, false, undefined, false);
-        expect(skip.dX, `${kind} L${L}`).toBe(0);
-        const got = m.gradStateDict();
-        for (const name of Object.keys(want)) expect(Array.from(got[name]), `${kind} L${L} ${name}`).toEqual(Array.from(want[name]));
-        if (L === 1) expect(heap().f32(full.dX, T * B * I).every((v) => v === 12345), `${kind}: no dX GEMM ran`).toBe(true);
-        mem.release();
-        m.dispose();
+// backwardPtr(..., inputGrad, stateGrad) with a gradient nobody reads left out: the same parameter
+// gradients bit for bit, and the buffer it would have written untouched (a sentinel stays).
+describe("backwardPtr without the input gradient or the state gradient", () => {
+  const cases = [
+    // inputGrad false: no dX (the first layer's dX GEMM); stateGrad false: the LSTM leaves out dh0 = dG_0 W_hh.
+    { what: "input", shapes: [[1, false, 3], [2, true, 3]] },
+    // (B = 1: the LSTM's whole-loop kernel, lstm_bwd_b1.)
+    { what: "state", shapes: [[1, false, 3], [2, true, 3], [1, false, 1]] },
+  ] as const;
+  for (const { what, shapes } of cases) {
+    it(`${what} gradient: the same parameter gradients bit for bit, and the ${what === "input" ? "dX" : "dh0 (LSTM)"} buffer untouched`, () => {
+      for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
+        for (const [L, bidirectional, B] of shapes) {
+          const T = 5, I = 4, H = 8;
+          const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: L, bidirectional } as RefConfig, 7);
+          const rng = new Rng(11);
+          const x = randArray(rng, T * B * I);
+          const D = bidirectional ? 2 : 1;
+          const mem = new Mem();
+          const dYp = mem.put(randArray(rng, T * B * D * H));
+          const tag = `${kind} L${L} B${B}`;
+          m.forward(x, { batchSize: B });
+          const full = m.backwardPtr(dYp, null, null, false);
+          const want = m.gradStateDict();
+          // The buffer the left-out product would write: dX [T, B, I] or dh0 [L*D, B, H].
+          const [at, n] = what === "input" ? [full.dX, T * B * I] : [full.dh0, L * D * B * H];
+          expect(heap().f32(at, n).some((v) => v !== 0), `${tag}: ${what} gradient`).toBe(true);
+          heap().f32(at, n).fill(12345);
+          m.forward(x, { batchSize: B });
+          const skip = what === "input" ? m.backwardPtr(dYp, null, null, false, undefined, false) : m.backwardPtr(dYp, null, null, false, undefined, true, false);
+          if (what === "input") expect(skip.dX, tag).toBe(0);
+          const got = m.gradStateDict();
+          for (const name of Object.keys(want)) expect(Array.from(got[name]), `${tag} ${name}`).toEqual(Array.from(want[name]));
+          const untouched = what === "input" ? L === 1 : kind === "lstm";
+          if (untouched) expect(heap().f32(at, n).every((v) => v === 12345), `${tag}: the left-out product did not run`).toBe(true);
+          mem.release();
+          m.dispose();
+        }
       }
-    }
-  });
-});
-
-describe("backwardPtr without the state gradient", () => {
-  it("gives the same parameter gradients bit for bit; the LSTM leaves dh0 uncomputed (its last step's dG_0 W_hh)", () => {
-    for (const kind of ["lstm", "gru", "rnn_tanh"] as CellKind[]) {
-      for (const [L, bidirectional, B] of [[1, false, 3], [2, true, 3], [1, false, 1]] as const) {
-        // (B = 1: the LSTM's whole-loop kernel, lstm_bwd_b1.)
-        const T = 5, I = 4, H = 8;
-        const m = make(kind, { kind, inputSize: I, hiddenSize: H, numLayers: L, bidirectional } as RefConfig, 7);
-        const rng = new Rng(12);
-        const x = randArray(rng, T * B * I);
-        const D = bidirectional ? 2 : 1;
-        const dY = randArray(rng, T * B * D * H);
-        const mem = new Mem();
-        const dYp = mem.put(dY);
-        m.forward(x, { batchSize: B });
-        const full = m.backwardPtr(dYp, null, null, false);
-        const want = m.gradStateDict();
-        const n = L * D * B * H;
-        expect(heap().f32(full.dh0, n).some((v) => v !== 0), `${kind} L${L}: dh0`).toBe(true);
-        heap().f32(full.dh0, n).fill(12345);
-        m.forward(x, { batchSize: B });
-        const skip = m.backwardPtr(dYp, null, null, false, undefined, true, false);
-        const got = m.gradStateDict();
-        for (const name of Object.keys(want)) expect(Array.from(got[name]), `${kind} L${L} B${B} ${name}`).toEqual(Array.from(want[name]));
-        if (kind === "lstm") expect(heap().f32(skip.dh0, n).every((v) => v === 12345), `${kind} L${L} B${B}: dh0 not computed`).toBe(true);
-        mem.release();
-        m.dispose();
-      }
-    }
-  });
+    });
+  }
 });
 
 describe("the input projection in blocks of steps", () => {
