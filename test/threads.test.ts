@@ -230,6 +230,36 @@ describe("threads: bit-identical to one thread", () => {
     const ref = train(libsAll[0]);
     expectSameBits(ref, train(libsAll[1]), "2 threads");
   });
+
+  it("Adam split by element ranges: the same bits, and a non-finite new weight is flagged in the main thread's part and in the worker's", async () => {
+    const [a, b, c] = await libs();
+    const n = 1000;
+    const run = (lib: Lib, badAt: number) => {
+      const h = lib.rt.heap();
+      const rng = new Rng(9);
+      const u = (lo: number) => rng.fillUniform(new Float32Array(n), lo, 1);
+      const arrays = [u(-1), u(-1), u(-1), u(0)]; // p, g, m, v (v >= 0)
+      if (badAt >= 0) arrays[1][badAt] = NaN;
+      const ptrs = arrays.map((x) => {
+        const q = h.alloc(4 * n);
+        h.f32(q, n).set(x);
+        return q;
+      });
+      const flag = lib.th.adamStep(ptrs[0], ptrs[1], ptrs[2], ptrs[3], n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 0, 0.1, 0.001);
+      const out = { p: h.f32(ptrs[0], n).slice(), m: h.f32(ptrs[2], n).slice(), v: h.f32(ptrs[3], n).slice(), flag: [flag] };
+      for (const q of ptrs) h.free(q);
+      return out;
+    };
+    const { posted } = b.th.jobCount();
+    expectSameBits(run(a, -1), run(b, -1), "2 threads");
+    expect(b.th.jobCount().posted - posted, "parts posted to the worker").toBeGreaterThan(0);
+    expectSameBits(run(a, -1), run(c, -1), "3 threads");
+    for (const badAt of [3, n - 3]) {
+      const want = run(a, badAt);
+      expect(want.flag[0], `1 thread, NaN gradient at ${badAt}`).toBe(1);
+      expectSameBits(want, run(b, badAt), `2 threads, NaN gradient at ${badAt}`);
+    }
+  });
 });
 
 describe("threads: runtime", () => {

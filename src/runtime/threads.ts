@@ -602,10 +602,11 @@ export function gemmPacked(M: number, N: number, K_: number, A: Ptr, aRs: number
 /**
  * Run a memory-bound kernel split into contiguous ranges of `total` units
  * (multiples of `q`): `call(lo, hi)` gives the kernel and its arguments for
- * units [lo, hi). `work` sizes the split as flops do elsewhere. Returns false
+ * units [lo, hi). `work` sizes the split as flops do elsewhere; `mine` gets
+ * the result of the main thread's part, units [0, end). Returns false
  * (nothing done) where it does not split.
  */
-function rangeSplit(total: number, q: number, work: number, call: (lo: number, hi: number) => [fn: number, args: number[]]): boolean {
+function rangeSplit(total: number, q: number, work: number, call: (lo: number, hi: number) => [fn: number, args: number[]], mine?: (result: number, end: number) => void): boolean {
   if (!pool) return false;
   const n = Math.min(partsFor(work), Math.floor(total / q));
   if (n < 2) return false;
@@ -617,8 +618,9 @@ function rangeSplit(total: number, q: number, work: number, call: (lo: number, h
   }
   const e = cut(1, n, total, q);
   const [fn, args] = call(0, e);
-  (kern() as unknown as Record<string, (...a: number[]) => void>)[KERNEL_NAMES[fn]](...args);
+  const r = (kern() as unknown as Record<string, (...a: number[]) => number>)[KERNEL_NAMES[fn]](...args);
   p.wait(n - 1, e / total);
+  mine?.(r, e);
   return true;
 }
 
@@ -640,6 +642,22 @@ export function packB(nt: boolean, B: Ptr, ldb: number, K_: number, N: number, d
 export function sumRows(dst: Ptr, src: Ptr, M: number, N: number, beta: number): void {
   if (M > 1 && rangeSplit(N, 16, M * N, (j0, j1) => [F.sum_rows_ld, [dst + j0 * 4, src + j0 * 4, M, j1 - j0, N, beta]])) return;
   kern().sum_rows(dst, src, M, N, beta);
+}
+
+/**
+ * adam_step (see abi.ts) split by element ranges (the same bits: every
+ * element's update is its own). Returns 1 if any new parameter is NaN or
+ * infinite: the main thread's part says so itself, the workers' parts are
+ * checked after them with count_nonfinite (a kernel's result does not come
+ * back from a worker).
+ */
+export function adamStep(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: number, bc1: number, bc2: number): number {
+  const k = kern();
+  let flag = 0;
+  let e = n; // the main thread's part: [0, e)
+  const part = (lo: number, hi: number): [number, number[]] => [F.adam_step, [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, lr, b1, b2, eps, wd, decoupled, bc1, bc2]];
+  if (!rangeSplit(n, 16, 8 * n, part, (r, end) => ((flag = r), (e = end)))) return k.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, bc1, bc2);
+  return flag !== 0 || k.count_nonfinite(p + e * 4, n - e) > 0 ? 1 : 0;
 }
 
 type GemmName = "gemm_nn" | "gemm_nt" | "gemm_tn";

@@ -6,6 +6,7 @@
  */
 import type { Ptr } from "../runtime/abi.js";
 import { Arena } from "../runtime/arena.js";
+import * as threads from "../runtime/threads.js";
 import { heap, kernels } from "../runtime/wasm.js";
 import { UnfoldError } from "../errors.js";
 import * as v from "../validate.js";
@@ -205,7 +206,7 @@ export class Optimizer {
           const b1 = s.beta1 ?? 0.9;
           const b2 = s.beta2 ?? 0.999;
           const decoupled = s.type === "adamw";
-          const flagged = k.adam_step(p, g, m.get("m0").ptr, m.get("m1").ptr, n, lr, b1, b2, s.eps ?? 1e-8, s.weightDecay ?? (decoupled ? 0.01 : 0), decoupled ? 1 : 0, 1 - b1 ** this.step, 1 - b2 ** this.step);
+          const flagged = threads.adamStep(p, g, m.get("m0").ptr, m.get("m1").ptr, n, lr, b1, b2, s.eps ?? 1e-8, s.weightDecay ?? (decoupled ? 0.01 : 0), decoupled ? 1 : 0, 1 - b1 ** this.step, 1 - b2 ** this.step);
           bad = !!bad || flagged !== 0;
           break;
         }
