@@ -1159,7 +1159,7 @@ export class Recurrent {
       }
     }
     for (let s = 0; !b1 && !byUnits && s < T; s++) {
-      const t = rev ? s : T - 1 - s; // walk back in time (forward time for the reverse direction)
+      const t = stepAt(s);
       const prev = rev ? t + 1 : t;
       const cur = rev ? t : t + 1;
       const dh = dHs + t * BH4;

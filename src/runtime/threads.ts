@@ -814,17 +814,19 @@ export function setStealing(on: boolean, chunks = 8): void {
 }
 
 /**
- * A forward step split by hidden units with work stealing: the units are cut
- * into chunks of whole 8-wide panels, part w owns a contiguous range of
- * them, and a part that runs out takes chunks from the back of the others'
- * ranges (assembly/steal.ts). `fn` (a *_step_fwd_steal kernel) gets `args`,
- * then the queue and `act | part << 8`. Returns false (nothing done) where
- * {@link colSplit} would, or when stealing is off.
+ * A step split by hidden units with work stealing (forward, or `backward`:
+ * the LSTM's, counted apart): the units are cut into chunks of whole 8-wide
+ * panels, part w owns a contiguous range of them, and a part that runs out
+ * takes chunks from the back of the others' ranges (assembly/steal.ts). `fn`
+ * (a *_steal kernel) gets `args`, then the queue and `act | part << 8`.
+ * Returns false (nothing done) where {@link colSplit} would, or when
+ * stealing is off.
  */
-function unitSteal(H: number, flops: number, fn: number, args: number[], act: number): boolean {
+function unitSteal(H: number, flops: number, fn: number, args: number[], act: number, backward = false): boolean {
   if (!pool || !stealing || H % 8 !== 0) return false;
   if (!stealJob(Math.min(partsFor(flops), H >> 3), H >> 3, 8, fn, args, act)) return false;
-  pool.unitSplits++;
+  if (backward) pool.bwdUnitSplits++;
+  else pool.unitSplits++;
   return true;
 }
 
@@ -951,10 +953,7 @@ export function lstmStepBwdUnits(B: number, H: number, dGt: Ptr, Wp: Ptr, dPrev:
   const GH = 4 * H, r = 4 * H, g = 4 * GH;
   const flops = 2 * B * GH * H;
   const n = next ?? { G: 0, cPrev: 0, tc: 0, dc: 0, dG: 0 };
-  if (pool && stealing && H % 8 === 0 && stealJob(Math.min(partsFor(flops), H >> 3), H >> 3, 8, F.lstm_step_bwd_units_steal, [dGt, Wp, dPrev, beta, n.G, n.cPrev, n.tc, n.dc, n.dG, B, H], gact)) {
-    pool.bwdUnitSplits++;
-    return;
-  }
+  if (unitSteal(H, flops, F.lstm_step_bwd_units_steal, [dGt, Wp, dPrev, beta, n.G, n.cPrev, n.tc, n.dc, n.dG, B, H], gact, true)) return;
   const cellCols = (u0: number, u1: number): [number, number[]][] => (next ? [[F.lstm_step_bwd_cols, [n.G, n.cPrev, n.tc, dPrev, n.dc, n.dG, B, H, u0, u1, gact]]] : []);
   if (
     !pool ||
