@@ -34,6 +34,24 @@ describe("runtime", () => {
     expect(() => w.f32()).toThrow(/not committed/);
   });
 
+  it("a cache-line arena puts every tensor on a 64-byte line and frees all it took", async () => {
+    await init();
+    const before = heap().liveBytes;
+    const pad = heap().alloc(16); // the heap aligns to 16: leave its top off a 64-byte line
+    const a = new Arena(64);
+    const t = [a.tensor("a", [3]), a.tensor("b", [17]), a.tensor("c", [16]), a.tensor("d", [1], "i32")];
+    a.commit();
+    for (const x of t) expect(x.ptr % 64, x.name).toBe(0);
+    // Each tensor takes the fewest whole lines that hold it.
+    expect(t.map((x) => x.ptr - t[0].ptr)).toEqual([0, 64, 192, 256]);
+    expect(a.ptr % 64).toBe(0);
+    expect(Array.from(t[1].f32())).toEqual(new Array(17).fill(0));
+    a.dispose();
+    heap().free(pad);
+    expect(heap().liveBytes).toBe(before);
+    expect(() => new Arena(32 as 64)).toThrow(/16 or 64 bytes, got 32/);
+  });
+
   it("views stay correct after the memory grows", async () => {
     await init();
     const a = new Arena();

@@ -377,7 +377,7 @@ export class Recurrent {
     // A carried state survives a re-plan for a longer sequence (same batch size).
     const kept = this.acts && capB === this.capB ? { h0: this.a.h0.toArray(), c0: this.a.c0.toArray() } : null;
     this.acts?.dispose();
-    const a = new Arena();
+    const a = new Arena(64); // cache-line aligned: threads write a step's gates and states by columns
     const H = this.hiddenSize;
     const G = this.gates;
     const D = this.numDirections;

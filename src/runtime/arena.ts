@@ -2,12 +2,12 @@
  * The arena: a model (or layer) plans its named tensors — parameters,
  * gradients, optimizer moments, activation caches, scratch — then commits the
  * plan as one block of WASM memory. Every tensor is then a fixed region of
- * that block, 16-byte aligned, and a training step is a sequence of kernel
+ * that block, 16-byte aligned (64, one cache line, where asked), and a training step is a sequence of kernel
  * calls on offsets: no allocation in the hot loop.
  */
 import { UnfoldError } from "../errors.js";
 import type { Ptr } from "./abi.js";
-import { align16 } from "./heap.js";
+
 import { heap, kernels } from "./wasm.js";
 
 /** Element type of a {@link Tensor}: 32-bit float or 32-bit integer. */
@@ -100,10 +100,24 @@ export class Arena {
   private readonly tensors = new Map<string, Tensor>();
   private used = 0;
   private base: Ptr = -1;
+  /** The heap block holding it (base rounded up to the alignment lies inside). */
+  private block: Ptr = -1;
   /** Set on a part of a {@link Arena.join}ed block: the block that owns the memory (kept alive by its parts). */
   private owner: Arena | null = null;
   /** Set on a joined block: its parts, in order. */
   private parts: Arena[] = [];
+
+  /**
+   * @param align each tensor's alignment in bytes: 16 (the default) or 64, a
+   *   cache line. 64 is for activations that threads write by columns (the
+   *   recurrent layers' gates and states): two parts of a step then never
+   *   write the same line (measured in bench/RESULTS.md, "Speed III, session
+   *   11"). Parameter arenas keep 16: their layout, padding included, is the
+   *   layout of the optimizer state that model files hold.
+   */
+  constructor(private readonly align: 16 | 64 = 16) {
+    if (align !== 16 && align !== 64) throw new UnfoldError("E_OPTION", `Arena alignment must be 16 or 64 bytes, got ${align}`);
+  }
 
   /**
    * Move committed arenas into one new block, in order, keeping their
@@ -129,8 +143,8 @@ export class Arena {
       const dst = slots[i].ptr;
       all.copyWithin(dst / 4, p.base / 4, (p.base + p.used) / 4);
       registry.unregister(p);
-      h.free(p.base);
-      p.base = dst;
+      h.free(p.block);
+      p.base = p.block = dst;
       p.owner = whole;
       for (const t of p.tensors.values()) t.bind(dst);
     });
@@ -143,7 +157,7 @@ export class Arena {
     if (this.base >= 0) throw new UnfoldError("E_STATE", `cannot add '${name}' to an arena that is already committed`);
     if (this.tensors.has(name)) throw new UnfoldError("E_OPTION", `arena already has a tensor named '${name}'`);
     const t = new Tensor(name, shape, dtype, this.used);
-    this.used += align16(t.bytes);
+    this.used += (t.bytes + this.align - 1) & ~(this.align - 1);
     this.tensors.set(name, t);
     return t;
   }
@@ -152,12 +166,14 @@ export class Arena {
   commit(): this {
     if (this.base >= 0) return this;
     const h = heap();
-    this.base = h.alloc(Math.max(this.used, 16));
+    // The heap aligns blocks to 16 bytes: a 64-byte arena asks for 48 more and starts at the first line.
+    this.block = h.alloc(Math.max(this.used, 16) + this.align - 16);
+    this.base = (this.block + this.align - 1) & ~(this.align - 1);
     // Zero with the SIMD kernel: ~3-4x faster than a JS fill over memory already
     // touched (a reused block). Freshly grown memory costs its page faults either way.
     kernels().fill_f32(this.base, this.used / 4, 0);
     for (const t of this.tensors.values()) t.bind(this.base);
-    registry.register(this, this.base, this);
+    registry.register(this, this.block, this);
     return this;
   }
 
@@ -199,14 +215,14 @@ export class Arena {
     if (this.base < 0) return;
     if (!this.owner) {
       registry.unregister(this);
-      heap().free(this.base);
+      heap().free(this.block);
       for (const p of this.parts) p.detach();
     }
     this.detach();
   }
 
   private detach(): void {
-    this.base = -1;
+    this.base = this.block = -1;
     for (const t of this.tensors.values()) t.bind(-1);
   }
 }
