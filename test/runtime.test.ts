@@ -47,6 +47,15 @@ describe("runtime", () => {
     expect(a.ptr % 64).toBe(0);
     expect(Array.from(t[1].f32())).toEqual(new Array(17).fill(0));
     a.dispose();
+    // Joined with a 16-byte arena in front, a 64-byte part keeps its lines.
+    const p16 = new Arena();
+    p16.tensor("x", [5]);
+    const p64 = new Arena(64);
+    const y = p64.tensor("y", [3]);
+    const z = p64.tensor("z", [3]);
+    const whole = Arena.join([p16.commit(), p64.commit()]);
+    expect([y.ptr % 64, z.ptr % 64, z.ptr - y.ptr]).toEqual([0, 0, 64]);
+    whole.dispose();
     heap().free(pad);
     expect(heap().liveBytes).toBe(before);
     expect(() => new Arena(32 as 64)).toThrow(/16 or 64 bytes, got 32/);

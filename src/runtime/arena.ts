@@ -2,12 +2,12 @@
  * The arena: a model (or layer) plans its named tensors — parameters,
  * gradients, optimizer moments, activation caches, scratch — then commits the
  * plan as one block of WASM memory. Every tensor is then a fixed region of
- * that block, 16-byte aligned (64, one cache line, where asked), and a training step is a sequence of kernel
- * calls on offsets: no allocation in the hot loop.
+ * that block, 16-byte aligned (64, one cache line, where asked), and a
+ * training step is a sequence of kernel calls on offsets: no allocation in
+ * the hot loop.
  */
 import { UnfoldError } from "../errors.js";
 import type { Ptr } from "./abi.js";
-
 import { heap, kernels } from "./wasm.js";
 
 /** Element type of a {@link Tensor}: 32-bit float or 32-bit integer. */
@@ -134,7 +134,7 @@ export class Arena {
       if (p.owner) throw new UnfoldError("E_STATE", "cannot join an arena that is already part of a joined block", { name: "Arena.join" });
     }
     if (new Set(parts).size !== parts.length) throw new UnfoldError("E_STATE", "Arena.join got the same arena twice", { name: "Arena.join" });
-    const whole = new Arena();
+    const whole = new Arena(parts.some((p) => p.align === 64) ? 64 : 16); // a part's lines stay lines
     const slots = parts.map((p, i) => whole.tensor(`part${i}`, [p.used / 4]));
     whole.commit();
     const h = heap();
