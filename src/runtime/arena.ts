@@ -8,6 +8,7 @@
  */
 import { UnfoldError } from "../errors.js";
 import type { Ptr } from "./abi.js";
+import { alignUp } from "./heap.js";
 import { heap, kernels } from "./wasm.js";
 
 /** Element type of a {@link Tensor}: 32-bit float or 32-bit integer. */
@@ -157,7 +158,7 @@ export class Arena {
     if (this.base >= 0) throw new UnfoldError("E_STATE", `cannot add '${name}' to an arena that is already committed`);
     if (this.tensors.has(name)) throw new UnfoldError("E_OPTION", `arena already has a tensor named '${name}'`);
     const t = new Tensor(name, shape, dtype, this.used);
-    this.used += (t.bytes + this.align - 1) & ~(this.align - 1);
+    this.used += alignUp(t.bytes, this.align);
     this.tensors.set(name, t);
     return t;
   }
@@ -168,7 +169,7 @@ export class Arena {
     const h = heap();
     // The heap aligns blocks to 16 bytes: a 64-byte arena asks for 48 more and starts at the first line.
     this.block = h.alloc(Math.max(this.used, 16) + this.align - 16);
-    this.base = (this.block + this.align - 1) & ~(this.align - 1);
+    this.base = alignUp(this.block, this.align);
     // Zero with the SIMD kernel: ~3-4x faster than a JS fill over memory already
     // touched (a reused block). Freshly grown memory costs its page faults either way.
     kernels().fill_f32(this.base, this.used / 4, 0);

@@ -10,8 +10,11 @@ import type { Kernels, Ptr } from "./abi.js";
 const ALIGN = 16;
 const PAGE = 65536;
 
+/** Round n up to a multiple of `a` (a power of two). */
+export const alignUp = (n: number, a: number): number => (n + a - 1) & ~(a - 1);
+
 /** Round n up to a multiple of 16. */
-export const align16 = (n: number): number => (n + ALIGN - 1) & ~(ALIGN - 1);
+export const align16 = (n: number): number => alignUp(n, ALIGN);
 
 export class Heap {
   private readonly memory: WebAssembly.Memory;
