@@ -210,3 +210,72 @@ export function lstm_step_bwd_units_steal(dGt: usize, Wp: usize, dPrev: usize, b
   }
   return done;
 }
+
+/**
+ * A layer-direction's forward over all T steps, split by batch rows ("rows
+ * over time"): a chunk of rows [b0, b1) runs every step of its sequences
+ * alone, its input projection x_t W_ih^T, its h_{t-1} W_hh^T and the cell,
+ * because no row of a step needs another row. So the threads meet once per
+ * layer-direction, not once per step. Each row's dot products are those of
+ * the per-step loop (src/layers/recurrent.ts unitForward: the same GEMM
+ * kernel, the same k order, the same cell), so any split gives the bits of
+ * one thread.
+ *
+ * The job's arguments are in the queue header, i32 words from q + 8:
+ *   T, B, I, H, X [T,B,I], WpIh (W_ih^T packed), Wp (W_hh^T packed),
+ *   G [T,B,nG*H] (GRU: Gi), bIh, bHh [nG*H], hs [T+1,B,H], then
+ *   LSTM: cs [T+1,B,H], tc [T,B,H];  GRU: Gh [B,3H] (one step's, by rows),
+ *   cache [T,B,4H];  SimpleRNN: nothing
+ * (hs and cs by slot: going forward slot t holds h_{t-1}, slot t+1 h_t;
+ * reverse, slot t+1 holds h_{t+1}, slot t h_t). Rows per chunk: the queue's
+ * units. actPart = act | part << 8 | reverse << 16 | zeroInit << 17 |
+ * kind << 18 (0 LSTM, 1 GRU reset after, 2 SimpleRNN; act is gact, or the
+ * SimpleRNN's 0 = tanh, 1 = relu). zeroInit: h of the first step is zero, so
+ * that step is the projection and the cell alone. Returns the chunks run.
+ */
+export function fwd_rows_steal(q: usize, actPart: i32): i32 {
+  const n = load<i32>(q);
+  const cu = load<i32>(q, 4);
+  const T = load<i32>(q, 8), B = load<i32>(q, 12), I = load<i32>(q, 16), H = load<i32>(q, 20);
+  const X = <usize>load<u32>(q, 24), WpIh = <usize>load<u32>(q, 28), Wp = <usize>load<u32>(q, 32);
+  const G = <usize>load<u32>(q, 36), bIh = <usize>load<u32>(q, 40), bHh = <usize>load<u32>(q, 44);
+  const hs = <usize>load<u32>(q, 48), a0 = <usize>load<u32>(q, 52), a1 = <usize>load<u32>(q, 56);
+  const me = (actPart >> 8) & 255;
+  const act = actPart & 255;
+  const rev = (actPart & (1 << 16)) != 0;
+  const zeroInit = (actPart & (1 << 17)) != 0;
+  const kind = (actPart >> 18) & 3;
+  const GH = (kind == 0 ? 4 : kind == 1 ? 3 : 1) * H;
+  const h4 = <usize>H << 2; // bytes of one row of [*, H]
+  let done = 0;
+  for (let c = nextChunk(q, n, me); c >= 0; c = nextChunk(q, n, me)) {
+    const b0 = c * cu;
+    const m = min(b0 + cu, B) - b0;
+    for (let s = 0; s < T; s++) {
+      const t = rev ? T - 1 - s : s;
+      const prev = rev ? t + 1 : t; // slot of h_{t-1} (in processing order)
+      const cur = rev ? t : t + 1; // slot of h_t
+      const r = <usize>(t * B + b0); // row of [T, B, *]
+      const rp = <usize>(prev * B + b0) * h4;
+      const rc = <usize>(cur * B + b0) * h4;
+      const Gt = G + r * <usize>GH * 4;
+      const first = s == 0 && zeroInit; // h_{t-1} = 0: no h_{t-1} W_hh^T
+      // Gt [m, GH] = x_t W_ih^T on these rows
+      gemm_packed_f32x4_4x8(m, GH, I, X + r * <usize>I * 4, I, 1, WpIh, Gt, GH, 0);
+      if (kind == 0) {
+        if (!first) gemm_packed_f32x4_4x8(m, GH, H, hs + rp, H, 1, Wp, Gt, GH, 1);
+        lstm_step_fwd_cols(Gt, bIh, bHh, a0 + rp, a0 + rc, hs + rc, a1 + r * h4, m, H, 0, H, act);
+      } else if (kind == 1) {
+        const Gh = a0 + <usize>b0 * <usize>GH * 4; // [m, 3H] = h_{t-1} W_hh^T
+        if (first) memory.fill(Gh, 0, <usize>m * <usize>GH * 4);
+        else gemm_packed_f32x4_4x8(m, GH, H, hs + rp, H, 1, Wp, Gh, GH, 0);
+        gru_step_fwd_cols(Gt, Gh, bIh, bHh, hs + rp, hs + rc, a1 + r * h4 * 4, m, H, 0, H, act);
+      } else {
+        if (!first) gemm_packed_f32x4_4x8(m, GH, H, hs + rp, H, 1, Wp, Gt, GH, 1);
+        rnn_step_fwd_cols(Gt, bIh, bHh, hs + rc, m, H, act, 0, H);
+      }
+    }
+    done++;
+  }
+  return done;
+}

@@ -101,7 +101,8 @@ function recurrentRun(lib: Lib, cell: Cell, o: { T: number; B: number; I: number
 
 describe("threads: bit-identical to one thread", () => {
   const shapes = [
-    { name: "B=32 (forward steps split by hidden units, 5 panels; backward by rows)", T: 6, B: 32, I: 24, H: 40, three: true },
+    { name: "B=32 (forward by rows over time, or steps split by hidden units, 5 panels; backward by rows)", T: 6, B: 32, I: 24, H: 40, three: true },
+    { name: "B=10 (rows over time: chunks of 4, 4 and 2 rows)", T: 5, B: 10, I: 5, H: 16, three: true },
     { name: "B=3 (column-split GEMMs, odd rows)", T: 5, B: 3, I: 7, H: 37, three: true },
     { name: "B=1", T: 7, B: 1, I: 5, H: 20 },
     { name: "B=1 H=24 (forward steps split by hidden units at batch 1; 1x32 GEMV tile on 1 thread)", T: 5, B: 1, I: 5, H: 24, three: true },
@@ -111,29 +112,44 @@ describe("threads: bit-identical to one thread", () => {
   ];
   for (const cell of ["lstm", "gru", "rnn_tanh", "rnn_relu"] as Cell[]) {
     for (const s of shapes) {
-      it(`${cell} forward + backward, ${s.name}`, async () => {
-        const [a, b, c] = await libs();
-        const ref = recurrentRun(a, cell, s);
-        const { posted: jobs, unitSplits, bwdUnitSplits } = b.th.jobCount();
-        expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
-        expect(b.th.jobCount().posted - jobs, "parts posted to the worker").toBeGreaterThanOrEqual(2 * s.T);
-        // Forward steps split by hidden units exactly when H is a multiple of 8 (and has 2+ panels);
-        // so are the LSTM's backward steps (the others' split by rows).
-        const steps = s.T * (s.L ?? 1) * (s.bi ? 2 : 1);
-        const byUnits = s.H % 8 === 0 && s.H >= 16;
-        // (Each layer-direction's first step starts from h = 0: the cell alone, not split.)
-        const units = (s.L ?? 1) * (s.bi ? 2 : 1);
-        expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(byUnits ? steps - units : 0);
-        const bwdSteps = s.ragged ? s.T * (s.L ?? 1) : steps; // ragged: the reverse direction's steps by rows
-        expect(b.th.jobCount().bwdUnitSplits - bwdUnitSplits, "backward steps split by hidden units").toBe(byUnits && cell === "lstm" ? bwdSteps : 0);
-        if (s.three) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
-      });
+      // Rows over time (the default) and step by step: each gives the bits of one thread.
+      for (const rowsOn of [true, false]) {
+        it(`${cell} forward + backward, ${s.name}${rowsOn ? "" : ", rows over time off"}`, async () => {
+          const [a, b, c] = await libs();
+          const ref = recurrentRun(a, cell, s);
+          const was = b.th.setRowForwards(rowsOn);
+          c.th.setRowForwards(rowsOn);
+          try {
+            const { posted: jobs, unitSplits, bwdUnitSplits, rowForwards } = b.th.jobCount();
+            expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
+            const units = (s.L ?? 1) * (s.bi ? 2 : 1); // layer-directions
+            // Rows over time: every layer-direction of 8+ rows, but the reverse direction with lengths.
+            const byRows = rowsOn && s.B >= 8;
+            const rowUnits = byRows ? (s.ragged ? s.L ?? 1 : units) : 0;
+            expect(b.th.jobCount().rowForwards - rowForwards, "layer-directions forward by rows over time").toBe(rowUnits);
+            expect(b.th.jobCount().posted - jobs, "parts posted to the worker").toBeGreaterThanOrEqual(s.T + rowUnits);
+            // Other forward steps split by hidden units exactly when H is a multiple of 8 (and has 2+ panels);
+            // so are the LSTM's backward steps (the others' split by rows).
+            const steps = s.T * (s.L ?? 1) * (s.bi ? 2 : 1);
+            const byUnits = s.H % 8 === 0 && s.H >= 16;
+            // (Each layer-direction's first step starts from h = 0: the cell alone, not split.)
+            expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(byUnits ? (units - rowUnits) * (s.T - 1) : 0);
+            const bwdSteps = s.ragged ? s.T * (s.L ?? 1) : steps; // ragged: the reverse direction's steps by rows
+            expect(b.th.jobCount().bwdUnitSplits - bwdUnitSplits, "backward steps split by hidden units").toBe(byUnits && cell === "lstm" ? bwdSteps : 0);
+            if (s.three) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
+          } finally {
+            b.th.setRowForwards(was);
+            c.th.setRowForwards(was);
+          }
+        });
+      }
     }
   }
 
   it("work stealing: with a worker that sleeps after claiming its part, the main thread runs the worker's chunks of every recurrent step (same bits); the static split (stealing off) gives the same bits", async () => {
     const [a, b] = await libs();
     const s = { T: 3, B: 32, I: 9, H: 40 };
+    b.th.setRowForwards(false); // the steps first
     try {
       for (const cell of ["lstm", "gru", "rnn_tanh"] as Cell[]) {
         const ref = recurrentRun(a, cell, s);
@@ -145,6 +161,14 @@ describe("threads: bit-identical to one thread", () => {
         // backward steps (LSTM: by units, as the forward; the others: 8 chunks of 4 rows): the worker's ranges
         // are 2 or 3 chunks of a step by units and 4 of one by rows; it wakes after the main thread is done.
         expect(c1.chunksTaken - c0.chunksTaken, `${cell}: chunks the main thread took from the worker`).toBeGreaterThanOrEqual(2 * 2 + 3 * (cell === "lstm" ? 2 : 4));
+        // The forward by rows over time (4 chunks of 8 rows, every step): the worker's two are taken.
+        b.th.setRowForwards(true);
+        const r0 = b.th.jobCount();
+        expectSameBits(ref, recurrentRun(b, cell, s), `${cell}, slow worker, rows over time`);
+        const r1 = b.th.jobCount();
+        expect(r1.rowForwards - r0.rowForwards).toBe(1);
+        expect(r1.chunksTaken - r0.chunksTaken, `${cell}: chunks taken, rows over time`).toBeGreaterThanOrEqual(2 + 3 * (cell === "lstm" ? 2 : 4));
+        b.th.setRowForwards(false);
         b.th.setThreadGate({ slowWorkersMs: 0 });
         b.th.setStealing(false);
         const c2 = b.th.jobCount();
@@ -154,6 +178,7 @@ describe("threads: bit-identical to one thread", () => {
       }
     } finally {
       b.th.setStealing(true);
+      b.th.setRowForwards(true);
       b.th.setThreadGate({ enabled: true, slowWorkersMs: 0, reset: true });
     }
   });
@@ -336,7 +361,9 @@ describe("threads: runtime", () => {
     };
     const ref = lstm(a);
     // The real threshold (not 0): B=8 H=128 steps (1 Mflop) split, and the gate and the workers' sleep count.
+    // The gate judges jobs: here the 64 steps, one job each (rows over time would make the forward one job).
     b.th.setMinFlopsPerThread(1 << 18);
+    b.th.setRowForwards(false);
     try {
       b.th.setThreadGate({ reset: true, slowWorkersMs: 4 });
       const c0 = b.th.jobCount();
@@ -374,6 +401,7 @@ describe("threads: runtime", () => {
     } finally {
       b.th.setThreadGate({ enabled: true, slowWorkersMs: 0, reset: true });
       b.th.setMinFlopsPerThread(0);
+      b.th.setRowForwards(true);
     }
   }, 45_000);
 

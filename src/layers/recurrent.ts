@@ -894,13 +894,17 @@ export class Recurrent {
     // W1; written at once, every step read its slice back from L3 or memory). The same bits as
     // one GEMM: each row's dot products are unchanged. The batch-1 loop takes all steps at once.
     const I = u.inSize;
+    // On threads, 8 or more rows may run as "rows over time" (threads.forwardRows, not the reset-before GRU):
+    // each thread takes chunks of rows through every step, projection included, and the threads
+    // meet once instead of once per step. It needs W_ih^T packed in the scratch, as blocks do.
+    const rows = !b1 && this.resetAfter && !(rev && lens) && B >= 8 && threads.threadCount() > 1;
     const blk = b1 || PROJ_BLOCK_BYTES <= 0 ? T : Math.max(1, Math.floor(PROJ_BLOCK_BYTES / (B * GH * 4)));
     // For blocks, W_ih^T is packed once into the scratch (nothing in the loop uses it): gemm_nt
     // is that packing and then this packed GEMM.
-    if (blk < T) threads.packB(true, u.wIh.ptr, I, I, GH, this.a.scratch.ptr);
+    if (blk < T || rows) threads.packB(true, u.wIh.ptr, I, I, GH, this.a.scratch.ptr);
     const inProj = (t0: number, n: number) =>
       threads.gemmPacked(n * B, GH, I, X + t0 * B * I * 4, I, 1, this.a.scratch.ptr, c.gates.ptr + t0 * B * GH * 4, GH, 0);
-    if (blk >= T) threads.gemmNT(T * B, GH, I, X, I, u.wIh.ptr, I, c.gates.ptr, GH, 0, this.a.scratch.ptr);
+    if (blk >= T && !rows) threads.gemmNT(T * B, GH, I, X, I, u.wIh.ptr, I, c.gates.ptr, GH, 0, this.a.scratch.ptr);
     // 2. W_hh^T packed once for the whole loop (reset-before GRU: its r, z rows and its n rows apart).
     if (b1) k.b1_pack_t(u.wHh.ptr, H, GH, H, packed);
     else if (this.resetAfter) threads.packB(true, u.wHh.ptr, H, H, GH, packed);
@@ -917,12 +921,18 @@ export class Recurrent {
     // From h = 0 (the default), the first step's h_{t-1} W_hh^T is zero: that step is the cell
     // alone (1/T of the recurrent GEMM). Its squares sum to 0 exactly when every entry is +-0.
     c.zeroInit = k.sum_squares(this.a.h0.ptr + ui * BH4, B * H) === 0;
-    // 3. The unfolded recurrence: at batch 1 (LSTM) the whole loop is one call.
+    // 3. The unfolded recurrence: at batch 1 (LSTM) the whole loop is one call; on threads, as rows
+    // over time, one job (the projection with it); else step by step.
     if (b1) {
       k.lstm_fwd_b1(T, H, c.hs.ptr, c.cs!.ptr, c.gates.ptr, c.tc!.ptr, packed, u.bIh.ptr, u.bHh.ptr, this.gact);
       return;
     }
-    for (let s = 0; s < T; s++) {
+    const kind = this.kind === "lstm" ? 0 : this.kind === "gru" ? 1 : 2;
+    const [a0, a1] = kind === 0 ? [c.cs!.ptr, c.tc!.ptr] : kind === 1 ? [this.a.gh.ptr, c.gru!.ptr] : [0, 0];
+    const act = kind === 2 ? (this.kind === "rnn_relu" ? 1 : 0) : this.gact;
+    const done = rows && threads.forwardRows(kind, T, B, I, H, X, this.a.scratch.ptr, packed, c.gates.ptr, u.bIh.ptr, u.bHh.ptr, c.hs.ptr, a0, a1, act, rev, c.zeroInit);
+    if (rows && !done && blk >= T) inProj(0, T); // not split now: the projection in one, W_ih^T already packed
+    for (let s = 0; s < T && !done; s++) {
       if (blk < T && s % blk === 0) {
         const n = Math.min(blk, T - s);
         inProj(rev ? T - s - n : s, n);

@@ -131,6 +131,8 @@ export class ThreadPool {
   unitSplits = 0;
   /** LSTM backward steps split by hidden units ({@link lstmStepBwdUnits}). */
   bwdUnitSplits = 0;
+  /** Layer-direction forwards split by rows over time ({@link forwardRows}). */
+  rowForwards = 0;
   /** Times the gate found that splitting did not pay and closed for a back-off period. */
   backoffs = 0;
   /** Dispatches that would have been split but ran on the main thread alone: the gate was closed. */
@@ -184,6 +186,16 @@ export class ThreadPool {
     q[0] = n;
     q[1] = unitsPerChunk;
     for (let w = 0; w < n; w++) q[16 * (1 + w)] = cut(w, n, chunks, 1) | (cut(w + 1, n, chunks, 1) << 16);
+  }
+
+  /**
+   * Arguments of a job too many for a call (13 numbers), in the queue
+   * header's free words (i32 from queue + 8; see lstm_fwd_rows_steal).
+   * Written before the job is posted, like {@link setQueue}. @internal
+   */
+  setQueueArgs(words: number[]): void {
+    if (words.length > 14) throw new Error(`setQueueArgs: ${words.length} words, the header has 14`);
+    for (let i = 0; i < words.length; i++) this.q32[2 + i] = words[i];
   }
 
   /** Threads including the main one. */
@@ -482,9 +494,9 @@ export function threadCount(): number {
  * split by hidden units. @internal
  */
 export function jobCount(): JobCounts {
-  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, bwdUnitSplits: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
+  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, bwdUnitSplits: 0, rowForwards: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
   const p = pool;
-  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, bwdUnitSplits: p.bwdUnitSplits, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
+  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, bwdUnitSplits: p.bwdUnitSplits, rowForwards: p.rowForwards, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
 }
 
 /**
@@ -498,6 +510,8 @@ export interface JobCounts {
   unitSplits: number;
   /** LSTM backward steps split by hidden units (lstmStepBwdUnits). */
   bwdUnitSplits: number;
+  /** Layer-direction forwards split by rows over time (forwardRows). */
+  rowForwards: number;
   backoffs: number;
   soloJobs: number;
   sleepSkips: number;
@@ -845,10 +859,10 @@ function rowSteal(B: number, flops: number, fn: number, args: number[], act: num
  * (panels of 8 hidden units, or 4 batch rows), run the main thread's part
  * and wait for the rest (see {@link unitSteal}).
  */
-function stealJob(n: number, total: number, quantum: number, fn: number, args: number[], act: number): boolean {
+function stealJob(n: number, total: number, quantum: number, fn: number, args: number[], act: number, perPart = chunksPerPart): boolean {
   if (n < 2) return false;
   const p = pool!;
-  const per = Math.ceil(total / Math.min(total, chunksPerPart * n));
+  const per = Math.ceil(total / Math.min(total, perPart * n));
   const chunks = Math.ceil(total / per);
   p.setQueue(n, quantum * per, chunks);
   for (let w = 1; w < n; w++) {
@@ -907,6 +921,45 @@ export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, b
     gemmPacked(B, GH, H, hPrev, H, 1, Wp, G, GH, 1);
     k.lstm_step_fwd(G, bIh, bHh, cPrev, c, h, tc, B, H, gact);
   }
+}
+
+/** Chunks per thread of a forward split by rows over time (see {@link forwardRows}). */
+const ROW_CHUNKS_PER_PART = 2;
+/** Whether forwards may be split by rows over time ({@link forwardRows}); off: step by step. */
+let rowForwardsOn = true;
+
+/** Turn the forward split by rows over time on or off (benchmarks, tests); returns the previous setting. @internal */
+export function setRowForwards(on: boolean): boolean {
+  const was = rowForwardsOn;
+  rowForwardsOn = on;
+  return was;
+}
+
+/**
+ * A whole layer-direction forward split by batch rows, "rows over time"
+ * (assembly/steal.ts fwd_rows_steal): the rows are cut into chunks of whole
+ * 4-row groups, claimed with work stealing, and each chunk runs every step
+ * of its rows (input projection, h_{t-1} W_hh^T, cell), so the threads meet
+ * once, not once per step. Two chunks per thread: fewer, larger chunks keep
+ * more rows per GEMM (8 rows at W1 measured faster than 4), and two still
+ * let a thread whose core is busy hand one to the other.
+ *
+ * `kind` 0 LSTM (a0 = cs [T+1,B,H], a1 = tc [T,B,H]), 1 GRU reset after
+ * (a0 = Gh [B,3H], a1 = cache [T,B,4H]), 2 SimpleRNN (act 0 tanh, 1 relu);
+ * WpIh and Wp are W_ih^T and W_hh^T packed; hs (and cs) by slot as in
+ * unitForward (src/layers/recurrent.ts). The same bits as the per-step loop
+ * on one thread. Returns false (nothing done) without a pool, with stealing
+ * or this split off, for fewer than 8 rows, or where the work is not split now.
+ */
+export function forwardRows(kind: 0 | 1 | 2, T: number, B: number, I: number, H: number, X: Ptr, WpIh: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, hs: Ptr, a0: Ptr, a1: Ptr, act: number, reverse: boolean, zeroInit: boolean): boolean {
+  if (!pool || !stealing || !rowForwardsOn || B < 8) return false;
+  const GH = (kind === 0 ? 4 : kind === 1 ? 3 : 1) * H;
+  const flops = 2 * T * B * GH * (I + H);
+  pool.setQueueArgs([T, B, I, H, X, WpIh, Wp, G, bIh, bHh, hs, a0, a1]);
+  const bits = act | (reverse ? 1 << 16 : 0) | (zeroInit ? 1 << 17 : 0) | (kind << 18);
+  if (!stealJob(Math.min(partsFor(flops), B >> 2), Math.ceil(B / 4), 4, F.fwd_rows_steal, [], bits, ROW_CHUNKS_PER_PART)) return false;
+  pool.rowForwards++;
+  return true;
 }
 
 /**
