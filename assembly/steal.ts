@@ -25,6 +25,7 @@
 // chunks it ran (the main thread's share, for the gate in threads.ts).
 
 import { gemm_packed_f32x4_4x8 } from "./gemm";
+import { axpy_f32 } from "./util";
 import { gru_step_bwd, gru_step_fwd_cols, lstm_step_bwd, lstm_step_bwd_cols, lstm_step_fwd_cols, rnn_step_bwd, rnn_step_fwd_cols } from "./cells";
 
 /** Bytes between two parts' range words. */
@@ -273,6 +274,79 @@ export function fwd_rows_steal(q: usize, actPart: i32): i32 {
       } else {
         if (!first) gemm_packed_f32x4_4x8(m, GH, H, hs + rp, H, 1, Wp, Gt, GH, 1);
         rnn_step_fwd_cols(Gt, bIh, bHh, hs + rc, m, H, act, 0, H);
+      }
+    }
+    done++;
+  }
+  return done;
+}
+
+/**
+ * A layer-direction's backward (BPTT) over all T steps, split by batch rows
+ * as fwd_rows_steal splits the forward: a chunk of rows walks every step
+ * back in time, the cell's backward on its rows, then their
+ * dL/dh_{t-1} (+)= dG_t W_hh, which needs no other rows. Each row's values
+ * are those of the per-step loop (the same kernels, the same k order).
+ *
+ * Arguments in the queue header, i32 words from q + 8: T, B, H, then p0..p7:
+ *   LSTM: G (activated gates) [T,B,4H], cs [T+1,B,H], tc [T,B,H], dHs [T,B,H],
+ *         dc [B,H], dG [T,B,4H], Wp, dh0 [B,H]
+ *   GRU:  cache [T,B,4H], hs [T+1,B,H], dHs, dGi [T,B,3H], dGh [T,B,3H],
+ *         dhp [B,H] (one step's dL/dh_{t-1}, by rows), Wp, dh0
+ *   SimpleRNN: hs, dHs, dG [T,B,H], Wp, -, -, -, dh0
+ * (Wp: W_hh packed as the right operand; dHs holds each step's output
+ * gradient, and the recurrent one is added into it; slots as in the
+ * forward). actPart = act | part << 8 | reverse << 16 | dh0 wanted << 17 |
+ * kind << 18. Returns the chunks this call ran.
+ */
+export function bwd_rows_steal(q: usize, actPart: i32): i32 {
+  const n = load<i32>(q);
+  const cu = load<i32>(q, 4);
+  const T = load<i32>(q, 8), B = load<i32>(q, 12), H = load<i32>(q, 16);
+  const p0 = <usize>load<u32>(q, 20), p1 = <usize>load<u32>(q, 24), p2 = <usize>load<u32>(q, 28), p3 = <usize>load<u32>(q, 32);
+  const p4 = <usize>load<u32>(q, 36), p5 = <usize>load<u32>(q, 40), p6 = <usize>load<u32>(q, 44), p7 = <usize>load<u32>(q, 48);
+  const me = (actPart >> 8) & 255;
+  const act = actPart & 255;
+  const rev = (actPart & (1 << 16)) != 0;
+  const wantDh0 = (actPart & (1 << 17)) != 0;
+  const kind = (actPart >> 18) & 3;
+  const GH = (kind == 0 ? 4 : kind == 1 ? 3 : 1) * H;
+  const h4 = <usize>H << 2;
+  let done = 0;
+  for (let c = nextChunk(q, n, me); c >= 0; c = nextChunk(q, n, me)) {
+    const b0 = c * cu;
+    const m = min(b0 + cu, B) - b0;
+    const ob = <usize>b0 * h4; // this chunk's rows in a [B, H] tensor
+    for (let s = 0; s < T; s++) {
+      const t = rev ? s : T - 1 - s; // back in time (forward time for the reverse direction)
+      const first = s == T - 1; // the step processed first in forward: dL/dh_{t-1} is dh0
+      const r = <usize>(t * B + b0); // row of [T, B, *]
+      const prevSlot = <usize>((rev ? t + 1 : t) * B + b0); // h_{t-1} (in processing order)
+      const curSlot = <usize>((rev ? t : t + 1) * B + b0); // h_t
+      const dHs = kind == 0 ? p3 : kind == 1 ? p2 : p1;
+      const dh = dHs + r * h4; // dL/dh_t, complete: its step t+1 added the recurrent part
+      // dL/dh_{t-1}: the previous step's slot of dHs (which holds its output gradient), or dh0.
+      // Without dh0 wanted, the first step is the cell alone (its dG is needed for the weights).
+      const dPrev = first ? p7 + ob : dHs + <usize>((rev ? t + 1 : t - 1) * B + b0) * h4;
+      if (kind == 0) {
+        // p0 G, p1 cs, p2 tc, p4 dc, p5 dG, p6 Wp
+        const dGt = p5 + r * <usize>GH * 4;
+        lstm_step_bwd(p0 + r * <usize>GH * 4, p1 + prevSlot * h4, p2 + r * h4, dh, p4 + ob, dGt, m, H, act);
+        if (!first || wantDh0) gemm_packed_f32x4_4x8(m, H, GH, dGt, GH, 1, p6, dPrev, H, first ? 0 : 1);
+      } else if (kind == 1) {
+        // p0 cache, p1 hs, p3 dGi, p4 dGh, p5 dhp, p6 Wp
+        const dhp = p5 + ob;
+        gru_step_bwd(p0 + r * h4 * 4, p1 + prevSlot * h4, dh, p3 + r * <usize>GH * 4, p4 + r * <usize>GH * 4, dhp, m, H, act);
+        if (!first || wantDh0) {
+          gemm_packed_f32x4_4x8(m, H, GH, p4 + r * <usize>GH * 4, GH, 1, p6, dhp, H, 1);
+          if (first) memory.copy(dPrev, dhp, <usize>m * h4);
+          else axpy_f32(dPrev, dhp, m * H, 1);
+        }
+      } else {
+        // p0 hs, p2 dG, p3 Wp
+        const dGt = p2 + r * h4;
+        rnn_step_bwd(p0 + curSlot * h4, dh, dGt, m, H, act);
+        if (!first || wantDh0) gemm_packed_f32x4_4x8(m, H, H, dGt, H, 1, p3, dPrev, H, first ? 0 : 1);
       }
     }
     done++;

@@ -120,7 +120,7 @@ describe("threads: bit-identical to one thread", () => {
           const was = b.th.setRowForwards(rowsOn);
           c.th.setRowForwards(rowsOn);
           try {
-            const { posted: jobs, unitSplits, bwdUnitSplits, rowForwards } = b.th.jobCount();
+            const { posted: jobs, unitSplits, bwdUnitSplits, rowForwards, rowBackwards } = b.th.jobCount();
             expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
             const units = (s.L ?? 1) * (s.bi ? 2 : 1); // layer-directions
             // Rows over time: every layer-direction of 8+ rows, but the reverse direction with lengths.
@@ -134,7 +134,11 @@ describe("threads: bit-identical to one thread", () => {
             const byUnits = s.H % 8 === 0 && s.H >= 16;
             // (Each layer-direction's first step starts from h = 0: the cell alone, not split.)
             expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(byUnits ? (units - rowUnits) * (s.T - 1) : 0);
-            const bwdSteps = s.ragged ? s.T * (s.L ?? 1) : steps; // ragged: the reverse direction's steps by rows
+            // Backward by rows over time likewise, and not where dL/dcN enters at each sequence's own last step
+            // (the LSTM's forward direction, ragged).
+            const rowBwd = byRows ? (s.ragged ? (cell === "lstm" ? 0 : s.L ?? 1) : units) : 0;
+            expect(b.th.jobCount().rowBackwards - rowBackwards, "layer-directions backward by rows over time").toBe(rowBwd);
+            const bwdSteps = (s.ragged ? s.T * (s.L ?? 1) : steps) - rowBwd * s.T; // ragged: the reverse direction's steps by rows
             expect(b.th.jobCount().bwdUnitSplits - bwdUnitSplits, "backward steps split by hidden units").toBe(byUnits && cell === "lstm" ? bwdSteps : 0);
             if (s.three) expectSameBits(ref, recurrentRun(c, cell, s), "3 threads");
           } finally {
@@ -161,13 +165,13 @@ describe("threads: bit-identical to one thread", () => {
         // backward steps (LSTM: by units, as the forward; the others: 8 chunks of 4 rows): the worker's ranges
         // are 2 or 3 chunks of a step by units and 4 of one by rows; it wakes after the main thread is done.
         expect(c1.chunksTaken - c0.chunksTaken, `${cell}: chunks the main thread took from the worker`).toBeGreaterThanOrEqual(2 * 2 + 3 * (cell === "lstm" ? 2 : 4));
-        // The forward by rows over time (4 chunks of 8 rows, every step): the worker's two are taken.
+        // Forward and backward by rows over time (4 chunks of 8 rows, every step): the worker's two are taken in each.
         b.th.setRowForwards(true);
         const r0 = b.th.jobCount();
         expectSameBits(ref, recurrentRun(b, cell, s), `${cell}, slow worker, rows over time`);
         const r1 = b.th.jobCount();
-        expect(r1.rowForwards - r0.rowForwards).toBe(1);
-        expect(r1.chunksTaken - r0.chunksTaken, `${cell}: chunks taken, rows over time`).toBeGreaterThanOrEqual(2 + 3 * (cell === "lstm" ? 2 : 4));
+        expect([r1.rowForwards - r0.rowForwards, r1.rowBackwards - r0.rowBackwards]).toEqual([1, 1]);
+        expect(r1.chunksTaken - r0.chunksTaken, `${cell}: chunks taken, rows over time`).toBeGreaterThanOrEqual(2 + 2);
         b.th.setRowForwards(false);
         b.th.setThreadGate({ slowWorkersMs: 0 });
         b.th.setStealing(false);

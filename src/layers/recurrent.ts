@@ -1138,7 +1138,23 @@ export class Recurrent {
     // the next step's cell on the same units (threads.lstmStepBwdUnits). The
     // reverse direction with early-ending sequences moves rows of dL/dh_{t-1}
     // between the two, so it takes the loop after this one.
-    const byUnits = !b1 && this.kind === "lstm" && !early;
+    // On threads, 8 or more rows may walk back as "rows over time" (threads.backwardRows), as the
+    // forward: one job, the threads meeting once. Not with rows moved between steps (early) or
+    // dL/dcN entering at each sequence's own last step; the step norms are read afterwards (each
+    // dHs[t] is complete once its step t+1 is done, and not written after).
+    const kindNo = this.kind === "lstm" ? 0 : this.kind === "gru" ? 1 : 2;
+    const rowsP: Ptr[] =
+      kindNo === 0
+        ? [c.gates.ptr, c.cs!.ptr, c.tc!.ptr, dHs, a.dc.ptr, dG, packed, dh0]
+        : kindNo === 1
+          ? [c.gru!.ptr, c.hs.ptr, dHs, dG, dGh, a.dhp.ptr, packed, dh0]
+          : [c.hs.ptr, dHs, dG, packed, 0, 0, 0, dh0];
+    const rowsAct = kindNo === 2 ? (this.kind === "rnn_relu" ? 1 : 0) : this.gact;
+    const byRows =
+      !b1 && this.resetAfter && !early && !(dcN !== null && own) && B >= 8 && threads.threadCount() > 1 &&
+      threads.backwardRows(kindNo, T, B, H, rowsP, rowsAct, rev, stateGrad);
+    if (byRows && record) for (let t = 0; t < T; t++) this.norms![t] = Math.sqrt(k.sum_squares(dHs + t * BH4, BH));
+    const byUnits = !b1 && !byRows && this.kind === "lstm" && !early;
     const stepAt = (s: number) => (rev ? s : T - 1 - s); // walk back in time (forward time for the reverse direction)
     const cellAt = (t: number): threads.LstmCellBwd => ({
       G: c.gates.ptr + t * B * GH * 4,
@@ -1168,7 +1184,7 @@ export class Recurrent {
         if (record && !last) this.norms![tn] = Math.sqrt(k.sum_squares(dPrev, BH));
       }
     }
-    for (let s = 0; !b1 && !byUnits && s < T; s++) {
+    for (let s = 0; !b1 && !byUnits && !byRows && s < T; s++) {
       const t = stepAt(s);
       const prev = rev ? t + 1 : t;
       const cur = rev ? t : t + 1;

@@ -221,6 +221,10 @@ export interface Kernels {
    * arguments (T, B, I, H and the tensors) are in the queue header; actPart = act | part << 8 | reverse << 16 |
    * zeroInit << 17 | kind << 18 (0 LSTM, 1 GRU, 2 SimpleRNN). Returns the chunks it ran. */
   fwd_rows_steal(q: Ptr, actPart: number): number;
+  /** The backward the same way (threads.ts backwardRows): per chunk of rows, every step's cell backward and
+   * dL/dh_{t-1} (+)= dG_t W_hh on those rows, walking back in time. actPart = act | part << 8 | reverse << 16 |
+   * dh0 wanted << 17 | kind << 18. Returns the chunks it ran. */
+  bwd_rows_steal(q: Ptr, actPart: number): number;
   /** The backward steps split by batch rows the same way (rows per chunk a multiple of 4): per chunk, the cell's
    * backward on its rows, then their dL/dh_{t-1} = beta*dPrev + dG W_hh (Wp packed; GRU: dhPrev += dGh W_hh). */
   lstm_step_bwd_steal(G: Ptr, cPrev: Ptr, tc: Ptr, dh: Ptr, dc: Ptr, dG: Ptr, Wp: Ptr, dPrev: Ptr, B: number, H: number, beta: number, q: Ptr, actPart: number): number;
@@ -252,5 +256,5 @@ export const KERNEL_NAMES = [
   "b1_pack_t", "gemv_b1", "lstm_fwd_b1", "lstm_bwd_b1",
   "lstm_step_fwd_steal", "gru_step_fwd_steal", "rnn_step_fwd_steal",
   "lstm_step_bwd_steal", "gru_step_bwd_steal", "rnn_step_bwd_steal",
-  "lstm_step_bwd_cols", "lstm_step_bwd_units_steal", "sum_rows_ld", "fwd_rows_steal",
+  "lstm_step_bwd_cols", "lstm_step_bwd_units_steal", "sum_rows_ld", "fwd_rows_steal", "bwd_rows_steal",
 ] as const;

@@ -133,6 +133,8 @@ export class ThreadPool {
   bwdUnitSplits = 0;
   /** Layer-direction forwards split by rows over time ({@link forwardRows}). */
   rowForwards = 0;
+  /** Layer-direction backwards split by rows over time ({@link backwardRows}). */
+  rowBackwards = 0;
   /** Times the gate found that splitting did not pay and closed for a back-off period. */
   backoffs = 0;
   /** Dispatches that would have been split but ran on the main thread alone: the gate was closed. */
@@ -494,9 +496,9 @@ export function threadCount(): number {
  * split by hidden units. @internal
  */
 export function jobCount(): JobCounts {
-  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, bwdUnitSplits: 0, rowForwards: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
+  if (!pool) return { posted: 0, ranByWorkers: 0, unitSplits: 0, bwdUnitSplits: 0, rowForwards: 0, rowBackwards: 0, backoffs: 0, soloJobs: 0, sleepSkips: 0, stalls: 0, waitMs: 0, chunksTaken: 0, chunksGiven: 0 };
   const p = pool;
-  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, bwdUnitSplits: p.bwdUnitSplits, rowForwards: p.rowForwards, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
+  return { posted: p.jobs, ranByWorkers: p.ranByWorkers, unitSplits: p.unitSplits, bwdUnitSplits: p.bwdUnitSplits, rowForwards: p.rowForwards, rowBackwards: p.rowBackwards, backoffs: p.backoffs, soloJobs: p.soloJobs, sleepSkips: p.sleepSkips, stalls: p.stalls, waitMs: p.waitMs, chunksTaken: p.chunksTaken, chunksGiven: p.chunksGiven };
 }
 
 /**
@@ -512,6 +514,8 @@ export interface JobCounts {
   bwdUnitSplits: number;
   /** Layer-direction forwards split by rows over time (forwardRows). */
   rowForwards: number;
+  /** Layer-direction backwards split by rows over time (backwardRows). */
+  rowBackwards: number;
   backoffs: number;
   soloJobs: number;
   sleepSkips: number;
@@ -925,10 +929,10 @@ export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, b
 
 /** Chunks per thread of a forward split by rows over time (see {@link forwardRows}). */
 const ROW_CHUNKS_PER_PART = 2;
-/** Whether forwards may be split by rows over time ({@link forwardRows}); off: step by step. */
+/** Whether forwards and backwards may be split by rows over time ({@link forwardRows}, {@link backwardRows}); off: step by step. */
 let rowForwardsOn = true;
 
-/** Turn the forward split by rows over time on or off (benchmarks, tests); returns the previous setting. @internal */
+/** Turn the split by rows over time (forward and backward) on or off (benchmarks, tests); returns the previous setting. @internal */
 export function setRowForwards(on: boolean): boolean {
   const was = rowForwardsOn;
   rowForwardsOn = on;
@@ -959,6 +963,26 @@ export function forwardRows(kind: 0 | 1 | 2, T: number, B: number, I: number, H:
   const bits = act | (reverse ? 1 << 16 : 0) | (zeroInit ? 1 << 17 : 0) | (kind << 18);
   if (!stealJob(Math.min(partsFor(flops), B >> 2), Math.ceil(B / 4), 4, F.fwd_rows_steal, [], bits, ROW_CHUNKS_PER_PART)) return false;
   pool.rowForwards++;
+  return true;
+}
+
+/**
+ * A whole layer-direction backward (BPTT) split by batch rows as
+ * {@link forwardRows} splits the forward (assembly/steal.ts bwd_rows_steal):
+ * each chunk of rows walks every step back in time, its cell backward and
+ * its rows of dL/dh_{t-1} (+)= dG_t W_hh. `p` are the kernel's eight
+ * tensors for `kind` (see bwd_rows_steal); `wantDh0`: false leaves out the
+ * last dG W_hh (dL/dh0, read by nobody). The same bits as the per-step
+ * loop. Returns false (nothing done) where {@link forwardRows} would.
+ */
+export function backwardRows(kind: 0 | 1 | 2, T: number, B: number, H: number, p: Ptr[], act: number, reverse: boolean, wantDh0: boolean): boolean {
+  if (!pool || !stealing || !rowForwardsOn || B < 8) return false;
+  const GH = (kind === 0 ? 4 : kind === 1 ? 3 : 1) * H;
+  const flops = 2 * T * B * GH * H;
+  pool.setQueueArgs([T, B, H, ...p]);
+  const bits = act | (reverse ? 1 << 16 : 0) | (wantDh0 ? 1 << 17 : 0) | (kind << 18);
+  if (!stealJob(Math.min(partsFor(flops), B >> 2), Math.ceil(B / 4), 4, F.bwd_rows_steal, [], bits, ROW_CHUNKS_PER_PART)) return false;
+  pool.rowBackwards++;
   return true;
 }
 
