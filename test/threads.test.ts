@@ -103,6 +103,7 @@ describe("threads: bit-identical to one thread", () => {
   const shapes = [
     { name: "B=32 (forward by rows over time, or steps split by hidden units, 5 panels; backward by rows)", T: 6, B: 32, I: 24, H: 40, three: true },
     { name: "B=10 (rows over time: chunks of 4, 4 and 2 rows)", T: 5, B: 10, I: 5, H: 16, three: true },
+    { name: "B=8 H=368 (the LSTM's weights over 2 MiB: step by step; the others' by rows)", T: 2, B: 8, I: 4, H: 368 },
     { name: "B=3 (column-split GEMMs, odd rows)", T: 5, B: 3, I: 7, H: 37, three: true },
     { name: "B=1", T: 7, B: 1, I: 5, H: 20 },
     { name: "B=1 H=24 (forward steps split by hidden units at batch 1; 1x32 GEMV tile on 1 thread)", T: 5, B: 1, I: 5, H: 24, three: true },
@@ -124,7 +125,9 @@ describe("threads: bit-identical to one thread", () => {
             expectSameBits(ref, recurrentRun(b, cell, s), "2 threads");
             const units = (s.L ?? 1) * (s.bi ? 2 : 1); // layer-directions
             // Rows over time: every layer-direction of 8+ rows, but the reverse direction with lengths.
-            const byRows = rowsOn && s.B >= 8;
+            // (Not where the packed weights read at every step pass 2 MiB: W_ih and W_hh forward, W_hh backward.)
+            const G = cell === "lstm" ? 4 : cell === "gru" ? 3 : 1;
+            const byRows = rowsOn && s.B >= 8 && 4 * G * s.H * (s.I + s.H) <= 2 << 20;
             const rowUnits = byRows ? (s.ragged ? s.L ?? 1 : units) : 0;
             expect(b.th.jobCount().rowForwards - rowForwards, "layer-directions forward by rows over time").toBe(rowUnits);
             expect(b.th.jobCount().posted - jobs, "parts posted to the worker").toBeGreaterThanOrEqual(s.T + rowUnits);
@@ -136,7 +139,8 @@ describe("threads: bit-identical to one thread", () => {
             expect(b.th.jobCount().unitSplits - unitSplits, "forward steps split by hidden units").toBe(byUnits ? (units - rowUnits) * (s.T - 1) : 0);
             // Backward by rows over time likewise, and not where dL/dcN enters at each sequence's own last step
             // (the LSTM's forward direction, ragged).
-            const rowBwd = byRows ? (s.ragged ? (cell === "lstm" ? 0 : s.L ?? 1) : units) : 0;
+            const bwdRows = rowsOn && s.B >= 8 && 4 * G * s.H * s.H <= 2 << 20;
+            const rowBwd = bwdRows ? (s.ragged ? (cell === "lstm" ? 0 : s.L ?? 1) : units) : 0;
             expect(b.th.jobCount().rowBackwards - rowBackwards, "layer-directions backward by rows over time").toBe(rowBwd);
             const bwdSteps = (s.ragged ? s.T * (s.L ?? 1) : steps) - rowBwd * s.T; // ragged: the reverse direction's steps by rows
             expect(b.th.jobCount().bwdUnitSplits - bwdUnitSplits, "backward steps split by hidden units").toBe(byUnits && cell === "lstm" ? bwdSteps : 0);
@@ -334,15 +338,15 @@ describe("threads: runtime", () => {
     const k = b.rt.kernels();
     const h = b.rt.heap();
     const before = k.memory.buffer.byteLength;
-    // 16 MiB blocks: larger than any free hole, so the memory grows for them;
-    // the operands are placed past the old end.
-    const blocks = [0, 1, 2, 3, 4].map(() => h.alloc(16 << 20));
+    // One block larger than the whole memory so far (so larger than any free hole left by earlier
+    // tests): the memory grows for it, and the five 1 MiB operands are placed past the old end.
+    const size = before + (16 << 20);
+    const p = h.alloc(size);
+    const blocks = [p];
     expect(k.memory.buffer.byteLength).toBeGreaterThan(before);
-    const [A, W, C1, C2, S] = blocks.map((p) => {
-      const q = Math.max(p, before);
-      expect(q + (1 << 20)).toBeLessThanOrEqual(p + (16 << 20));
-      return q;
-    });
+    const q0 = Math.max(p, before);
+    expect(q0 + (5 << 20)).toBeLessThanOrEqual(p + size);
+    const [A, W, C1, C2, S] = [0, 1, 2, 3, 4].map((i) => q0 + i * (1 << 20));
     const M = 512, N = 256, K = 64;
     new Rng(2).fillUniform(h.f32(A, M * K), -1, 1);
     new Rng(3).fillUniform(h.f32(W, N * K), -1, 1);

@@ -929,6 +929,17 @@ export function lstmStepFwd(B: number, H: number, hPrev: Ptr, Wp: Ptr, G: Ptr, b
 
 /** Chunks per thread of a forward split by rows over time (see {@link forwardRows}). */
 const ROW_CHUNKS_PER_PART = 2;
+/**
+ * The most bytes of packed weights a chunk of rows may read at every step
+ * (W_ih^T and W_hh^T forward, W_hh backward) for the split by rows over
+ * time. Each thread reads all of them for its few rows, where the split by
+ * hidden units reads its half for all rows: beyond a core's L2 the rows
+ * pay in memory traffic. Measured on 2 threads (LSTM B = 32, 8-row chunks,
+ * 2 MiB L2): 1.25 MiB (H = 256) and 1.97 MiB (H = 320) forward 4-8% faster
+ * by rows; 2.75 MiB (H = 384) 5% slower, 4.7 MiB (H = 512) 7%, 17 MiB
+ * (H = 1024) 11% (bench/RESULTS.md).
+ */
+const ROW_WEIGHT_BYTES = 2 << 20;
 /** Whether forwards and backwards may be split by rows over time ({@link forwardRows}, {@link backwardRows}); off: step by step. */
 let rowForwardsOn = true;
 
@@ -953,11 +964,13 @@ export function setRowForwards(on: boolean): boolean {
  * WpIh and Wp are W_ih^T and W_hh^T packed; hs (and cs) by slot as in
  * unitForward (src/layers/recurrent.ts). The same bits as the per-step loop
  * on one thread. Returns false (nothing done) without a pool, with stealing
- * or this split off, for fewer than 8 rows, or where the work is not split now.
+ * or this split off, for fewer than 8 rows, for weights over
+ * {@link ROW_WEIGHT_BYTES}, or where the work is not split now.
  */
 export function forwardRows(kind: 0 | 1 | 2, T: number, B: number, I: number, H: number, X: Ptr, WpIh: Ptr, Wp: Ptr, G: Ptr, bIh: Ptr, bHh: Ptr, hs: Ptr, a0: Ptr, a1: Ptr, act: number, reverse: boolean, zeroInit: boolean): boolean {
   if (!pool || !stealing || !rowForwardsOn || B < 8) return false;
   const GH = (kind === 0 ? 4 : kind === 1 ? 3 : 1) * H;
+  if (4 * GH * (I + H) > ROW_WEIGHT_BYTES) return false;
   const flops = 2 * T * B * GH * (I + H);
   pool.setQueueArgs([T, B, I, H, X, WpIh, Wp, G, bIh, bHh, hs, a0, a1]);
   const bits = act | (reverse ? 1 << 16 : 0) | (zeroInit ? 1 << 17 : 0) | (kind << 18);
@@ -978,6 +991,7 @@ export function forwardRows(kind: 0 | 1 | 2, T: number, B: number, I: number, H:
 export function backwardRows(kind: 0 | 1 | 2, T: number, B: number, H: number, p: Ptr[], act: number, reverse: boolean, wantDh0: boolean): boolean {
   if (!pool || !stealing || !rowForwardsOn || B < 8) return false;
   const GH = (kind === 0 ? 4 : kind === 1 ? 3 : 1) * H;
+  if (4 * GH * H > ROW_WEIGHT_BYTES) return false;
   const flops = 2 * T * B * GH * H;
   pool.setQueueArgs([T, B, H, ...p]);
   const bits = act | (reverse ? 1 << 16 : 0) | (wantDh0 ? 1 << 17 : 0) | (kind << 18);
